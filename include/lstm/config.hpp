@@ -1,0 +1,57 @@
+// Network configuration: which cell, how wide, how deep, which options.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lstm {
+
+enum class CellType { lstm, gru, rnn_tanh, rnn_relu };
+
+// Gates per cell: 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n), 1 (RNN).
+int64_t gate_count(CellType cell);
+// "lstm", "gru", "rnn_tanh", "rnn_relu".
+std::string_view cell_name(CellType cell);
+// Inverse of cell_name; also accepts "rnn" for rnn_tanh. Throws lstm::Error on anything else.
+CellType parse_cell(std::string_view name);
+
+struct NetworkConfig {
+  CellType cell = CellType::lstm;
+  int64_t input_size = 0;   // I
+  int64_t hidden_size = 0;  // H
+  int64_t proj_size = 0;    // P, LSTM only; 0 = no projection
+  int64_t num_layers = 1;   // L
+  bool bidirectional = false;
+  bool peephole = false;  // LSTM only: diagonal weights from the cell state to i, f, o
+  bool bias = true;       // false = no bias tensors (PyTorch's bias=False)
+  double dropout = 0.0;   // on every layer's output but the last, training only
+
+  int64_t directions() const { return bidirectional ? 2 : 1; }  // D
+  // Width of one direction's h: P with projection, else H.
+  int64_t output_size() const { return proj_size > 0 ? proj_size : hidden_size; }
+  // Width of the network's output and of layer k>0's input: D * output_size().
+  int64_t layer_output_size() const { return directions() * output_size(); }
+  int64_t layer_input_size(int64_t layer) const { return layer == 0 ? input_size : layer_output_size(); }
+  bool has_cell_state() const { return cell == CellType::lstm; }
+
+  // Throws lstm::Error naming the offending field.
+  void validate() const;
+  // One line, e.g. "lstm input=8 hidden=16 layers=2 bidirectional peephole".
+  std::string describe() const;
+};
+
+// One named parameter tensor inside the flat parameter buffer.
+struct ParameterInfo {
+  std::string name;            // PyTorch state_dict name, e.g. "weight_ih_l0_reverse"
+  std::vector<int64_t> shape;  // e.g. {4H, I}
+  int64_t offset = 0;          // into the flat buffer, in elements
+  int64_t numel = 0;
+};
+
+// Every parameter, in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih,
+// bias_hh, weight_hr) with our weight_peephole last in each direction. Offsets are contiguous.
+std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config);
+
+}  // namespace lstm

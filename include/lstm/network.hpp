@@ -1,0 +1,102 @@
+// A recurrent network (LSTM, peephole LSTM, LSTM with projection, GRU, RNN): parameters,
+// forward in inference or training mode, and backpropagation through time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "lstm/config.hpp"
+
+namespace lstm {
+
+enum class Mode {
+  inference,  // keeps nothing beyond the current step's state
+  training,   // keeps in the Workspace what backward needs; applies dropout
+};
+
+// Buffers for one forward call. All arrays are dense, sequence-first, owned by the caller.
+// Shapes use the legend in lstm.hpp: Hout = P with projection else H; Hcat = D * Hout.
+template <typename T>
+struct ForwardArgs {
+  int64_t seq_len = 0;               // T
+  int64_t batch = 0;                 // B
+  const T* input = nullptr;          // [T, B, I]; in training mode it must stay unchanged until backward
+  const int64_t* lengths = nullptr;  // [B], each in 1..T; null means every sequence has T steps
+  const T* h0 = nullptr;             // [L*D, B, Hout]; null means zeros
+  const T* c0 = nullptr;             // [L*D, B, H], LSTM only; null means zeros
+  T* output = nullptr;               // [T, B, Hcat] written; zero at t >= lengths[b]
+  T* h_n = nullptr;                  // [L*D, B, Hout] written if not null
+  T* c_n = nullptr;                  // [L*D, B, H] written if not null (LSTM only)
+  uint64_t dropout_seed = 0;         // training with dropout > 0: seeds the masks
+};
+
+// Buffers for one backward call, after a training forward with the same Workspace.
+// Gradient convention: grad_params ACCUMULATES (+=); grad_input, grad_h0, grad_c0 are OVERWRITTEN.
+template <typename T>
+struct BackwardArgs {
+  const T* grad_output = nullptr;  // [T, B, Hcat]; null means zeros
+  const T* grad_h_n = nullptr;     // [L*D, B, Hout]; null means zeros
+  const T* grad_c_n = nullptr;     // [L*D, B, H]; null means zeros (LSTM only)
+  T* grad_params = nullptr;        // [num_parameters()] flat, same layout as parameters(); required
+  T* grad_input = nullptr;         // [T, B, I] if not null
+  T* grad_h0 = nullptr;            // [L*D, B, Hout] if not null
+  T* grad_c0 = nullptr;            // [L*D, B, H] if not null (LSTM only)
+};
+
+// Memory a network uses during forward and backward. It grows to the largest call and is
+// reused afterwards, so that steady-state calls do not allocate. One per concurrent caller.
+template <typename T>
+class Workspace {
+ public:
+  Workspace();
+  ~Workspace();
+  Workspace(Workspace&&) noexcept;
+  Workspace& operator=(Workspace&&) noexcept;
+  struct State;                      // defined by the driver
+  std::unique_ptr<State> state;
+};
+
+template <typename T>
+class Network {
+ public:
+  // Parameters start at zero; call init_uniform or load from a file.
+  explicit Network(const NetworkConfig& config);
+
+  const NetworkConfig& config() const { return config_; }
+  const std::vector<ParameterInfo>& layout() const { return layout_; }
+  int64_t num_parameters() const { return static_cast<int64_t>(parameters_.size()); }
+
+  // All parameters as one flat buffer, in layout() order.
+  std::span<T> parameters() { return parameters_; }
+  std::span<const T> parameters() const { return parameters_; }
+  // One named tensor (PyTorch name); throws lstm::Error if the network has no such tensor.
+  std::span<T> parameter(std::string_view name);
+  std::span<const T> parameter(std::string_view name) const;
+  const ParameterInfo* find_parameter(std::string_view name) const;  // null if absent
+
+  // PyTorch's initialisation: every tensor U(-1/sqrt(H), 1/sqrt(H)), deterministic in seed.
+  void init_uniform(uint64_t seed);
+
+  // Runs the network over a batch. Throws lstm::Error on bad arguments (lengths out of 1..T,
+  // missing buffers). NaN or Inf in the input propagate to the outputs of the affected
+  // sequences; they are not an error here (the CLI rejects them when reading files).
+  void forward(Mode mode, const ForwardArgs<T>& args, Workspace<T>& workspace) const;
+
+  // Backpropagation through time for the last training forward run with `workspace`.
+  void backward(const BackwardArgs<T>& args, Workspace<T>& workspace) const;
+
+ private:
+  NetworkConfig config_;
+  std::vector<ParameterInfo> layout_;
+  std::vector<T> parameters_;
+};
+
+extern template class Network<float>;
+extern template class Network<double>;
+extern template class Workspace<float>;
+extern template class Workspace<double>;
+
+}  // namespace lstm

@@ -1,0 +1,94 @@
+// NetworkConfig: validation, naming, and the parameter layout with PyTorch's state_dict names.
+#include <cmath>
+#include <sstream>
+
+#include "lstm/config.hpp"
+#include "lstm/error.hpp"
+
+namespace lstm {
+
+int64_t gate_count(CellType cell) {
+  switch (cell) {
+    case CellType::lstm: return 4;
+    case CellType::gru: return 3;
+    case CellType::rnn_tanh:
+    case CellType::rnn_relu: return 1;
+  }
+  return 0;
+}
+
+std::string_view cell_name(CellType cell) {
+  switch (cell) {
+    case CellType::lstm: return "lstm";
+    case CellType::gru: return "gru";
+    case CellType::rnn_tanh: return "rnn_tanh";
+    case CellType::rnn_relu: return "rnn_relu";
+  }
+  return "?";
+}
+
+CellType parse_cell(std::string_view name) {
+  if (name == "lstm") return CellType::lstm;
+  if (name == "gru") return CellType::gru;
+  if (name == "rnn_tanh" || name == "rnn") return CellType::rnn_tanh;
+  if (name == "rnn_relu") return CellType::rnn_relu;
+  throw Error("unknown cell '" + std::string(name) + "' (expected lstm, gru, rnn_tanh or rnn_relu)");
+}
+
+void NetworkConfig::validate() const {
+  auto fail = [](const std::string& what) { throw Error("invalid network configuration: " + what); };
+  if (input_size < 1) fail("input size must be at least 1, got " + std::to_string(input_size));
+  if (hidden_size < 1) fail("hidden size must be at least 1, got " + std::to_string(hidden_size));
+  if (num_layers < 1) fail("number of layers must be at least 1, got " + std::to_string(num_layers));
+  if (proj_size < 0) fail("projection size must not be negative");
+  if (proj_size > 0 && cell != CellType::lstm) fail("projection (proj_size) exists only for LSTM");
+  if (proj_size >= hidden_size && proj_size > 0)
+    fail("projection size " + std::to_string(proj_size) + " must be smaller than hidden size " +
+         std::to_string(hidden_size));
+  if (peephole && cell != CellType::lstm) fail("peephole connections exist only for LSTM");
+  if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout must be in [0, 1)");
+  const int64_t limit = int64_t{1} << 24;
+  if (input_size > limit || hidden_size > limit || num_layers > 1024)
+    fail("sizes are implausibly large");
+}
+
+std::string NetworkConfig::describe() const {
+  std::ostringstream out;
+  out << cell_name(cell) << " input=" << input_size << " hidden=" << hidden_size;
+  if (proj_size > 0) out << " proj=" << proj_size;
+  out << " layers=" << num_layers;
+  if (bidirectional) out << " bidirectional";
+  if (peephole) out << " peephole";
+  if (!bias) out << " no-bias";
+  if (dropout > 0) out << " dropout=" << dropout;
+  return out.str();
+}
+
+std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
+  config.validate();
+  std::vector<ParameterInfo> layout;
+  int64_t offset = 0;
+  auto add = [&](std::string name, std::vector<int64_t> shape) {
+    int64_t numel = 1;
+    for (int64_t extent : shape) numel *= extent;
+    layout.push_back({std::move(name), std::move(shape), offset, numel});
+    offset += numel;
+  };
+  const int64_t gates = gate_count(config.cell) * config.hidden_size;
+  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+    for (int64_t direction = 0; direction < config.directions(); ++direction) {
+      const std::string suffix = std::to_string(layer) + (direction ? "_reverse" : "");
+      add("weight_ih_l" + suffix, {gates, config.layer_input_size(layer)});
+      add("weight_hh_l" + suffix, {gates, config.output_size()});
+      if (config.bias) {
+        add("bias_ih_l" + suffix, {gates});
+        add("bias_hh_l" + suffix, {gates});
+      }
+      if (config.proj_size > 0) add("weight_hr_l" + suffix, {config.proj_size, config.hidden_size});
+      if (config.peephole) add("weight_peephole_l" + suffix, {3 * config.hidden_size});
+    }
+  }
+  return layout;
+}
+
+}  // namespace lstm

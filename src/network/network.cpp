@@ -1,0 +1,46 @@
+// Network: owns the configuration, the parameter layout and the flat parameter buffer.
+#include <cmath>
+
+#include "core/random.hpp"
+#include "lstm/error.hpp"
+#include "lstm/network.hpp"
+
+namespace lstm {
+
+template <typename T>
+Network<T>::Network(const NetworkConfig& config)
+    : config_(config), layout_(parameter_layout(config)) {
+  const ParameterInfo& last = layout_.back();
+  parameters_.assign(static_cast<size_t>(last.offset + last.numel), T(0));
+}
+
+template <typename T>
+const ParameterInfo* Network<T>::find_parameter(std::string_view name) const {
+  for (const ParameterInfo& info : layout_)
+    if (info.name == name) return &info;
+  return nullptr;
+}
+
+template <typename T>
+std::span<T> Network<T>::parameter(std::string_view name) {
+  const ParameterInfo* info = find_parameter(name);
+  if (!info) throw Error("network has no parameter '" + std::string(name) + "'");
+  return std::span<T>(parameters_).subspan(info->offset, info->numel);
+}
+
+template <typename T>
+std::span<const T> Network<T>::parameter(std::string_view name) const {
+  return const_cast<Network<T>*>(this)->parameter(name);
+}
+
+template <typename T>
+void Network<T>::init_uniform(uint64_t seed) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(config_.hidden_size));
+  for (size_t k = 0; k < parameters_.size(); ++k)
+    parameters_[k] = static_cast<T>((2.0 * uniform01(seed, k) - 1.0) * bound);
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace lstm
