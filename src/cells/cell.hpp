@@ -1,0 +1,68 @@
+// The postgemm interface: the elementwise math of one time step, after the driver's GEMMs.
+//
+// The driver computes, for step t, the input part x_t W_ihᵀ + b_ih (one GEMM over all steps)
+// and the recurrent part h_{t-1} W_hhᵀ (one GEMM per step). A cell turns them into the new
+// state (forward) and turns the gradient of the state into gradients of the pre-activations
+// (backward). Cells never touch weights matrices; gradients of those are GEMMs in the driver.
+#pragma once
+
+#include <cstdint>
+
+#include "lstm/config.hpp"
+
+namespace lstm {
+
+// One forward step over B rows. Fields a cell does not use are null.
+template <typename T>
+struct CellForward {
+  int64_t batch = 0;               // B
+  int64_t hidden = 0;              // H
+  const uint8_t* active = nullptr; // [B] rows to compute; null = all. Inactive rows are left alone
+  T* gates = nullptr;              // [B, G*H] in: x W_ihᵀ + b_ih; out: activated gates, kept for backward
+  const T* recurrent = nullptr;    // [B, G*H] h_{t-1} W_hhᵀ
+  const T* bias_hh = nullptr;      // [G*H] or null (no bias)
+  const T* h_prev = nullptr;       // [B, H] h_{t-1} (GRU)
+  const T* c_prev = nullptr;       // [B, H] c_{t-1} (LSTM)
+  T* c = nullptr;                  // [B, H] out: c_t (LSTM)
+  T* h = nullptr;                  // [B, H] out: h_t; with projection o⊙tanh(c_t), projected by the driver
+  T* saved = nullptr;              // [B, H] GRU out: h_{t-1} W_hnᵀ + b_hn, kept for backward
+  const T* peephole = nullptr;     // [3H] p_i, p_f, p_o (peephole LSTM)
+};
+
+// One backward step over B rows. Inactive rows get zero gate gradients and keep their dc.
+template <typename T>
+struct CellBackward {
+  int64_t batch = 0;
+  int64_t hidden = 0;
+  const uint8_t* active = nullptr; // [B] or null = all
+  const T* gates = nullptr;        // [B, G*H] activated gates from forward
+  T* dgates = nullptr;             // [B, G*H] out: dL/d(x W_ihᵀ + b_ih)
+  T* dgates_hh = nullptr;          // [B, G*H] out: dL/d(h W_hhᵀ + b_hh); the same buffer unless GRU
+  const T* dh = nullptr;           // [B, H] dL/dh_t (with projection dL/d(o⊙tanh c_t))
+  T* dc = nullptr;                 // [B, H] LSTM in: dL/dc_t from later steps; out: dL/dc_{t-1}
+  const T* c_prev = nullptr;       // [B, H] (LSTM)
+  const T* c = nullptr;            // [B, H] (LSTM)
+  const T* h_prev = nullptr;       // [B, H] (GRU)
+  T* dh_prev = nullptr;            // [B, H] GRU out: z⊙dh, the path that bypasses W_hh (0 on inactive rows)
+  const T* saved = nullptr;        // [B, H] (GRU)
+  const T* peephole = nullptr;     // [3H] (peephole LSTM)
+  T* dpeephole = nullptr;          // [3H] accumulated (+=)
+};
+
+template <typename T>
+struct CellKernels {
+  void (*forward)(const CellForward<T>&);
+  void (*backward)(const CellBackward<T>&);
+  // True when h_{t-1} reaches h_t other than through W_hh (GRU): backward writes dh_prev.
+  bool direct_hidden_path;
+};
+
+template <typename T>
+CellKernels<T> cell_kernels(const NetworkConfig& config);
+
+// Per-cell entry points, defined in lstm.cpp, gru.cpp, rnn.cpp.
+template <typename T> CellKernels<T> lstm_kernels(bool peephole);
+template <typename T> CellKernels<T> gru_kernels();
+template <typename T> CellKernels<T> rnn_kernels(bool relu);
+
+}  // namespace lstm

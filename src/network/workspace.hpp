@@ -1,0 +1,45 @@
+// What forward keeps for backward and what both use as scratch, laid out once per call shape.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lstm/network.hpp"
+
+namespace lstm {
+
+// Per layer and direction, the buffers one direction's time loop reads and writes.
+template <typename T>
+struct DirectionBuffers {
+  T* gates = nullptr;     // [T, B, G*H] input part, then activated gates (kept in training)
+  T* h_states = nullptr;  // training [T+1, B, Hout] every state; inference [2, B, Hout] ping-pong
+  T* c_states = nullptr;  // like h_states with H columns (LSTM)
+  T* cell_out = nullptr;  // [T, B, H] training / [B, H] inference: o⊙tanh(c) before projection
+  T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU)
+};
+
+template <typename T>
+struct Workspace<T>::State {
+  // The shape the buffers are laid out for.
+  NetworkConfig config;
+  Mode mode = Mode::inference;
+  int64_t steps = 0, batch = 0;
+
+  // Forward's record, read by backward.
+  bool has_training_forward = false;
+  const void* network = nullptr;  // the Network that ran the forward
+  const T* input = nullptr;       // [T, B, I] the caller's layer-0 input
+  uint64_t dropout_seed = 0;
+  std::vector<uint8_t> active;       // [T, B] 1 where t < lengths[b]
+  std::vector<uint8_t> step_has_inactive;  // [T] any row inactive at t
+
+  // One allocation per purpose.
+  std::vector<T> saved;     // per (layer, direction) DirectionBuffers, then layer inputs for k > 0
+  std::vector<T> recurrent; // [B, G*H] h_{t-1} W_hhᵀ for the current step
+  std::vector<T> backward;  // backward-only scratch, laid out in driver.cpp
+
+  std::vector<DirectionBuffers<T>> directions;  // [L*D]
+  std::vector<T*> layer_inputs;                 // [L] input of layer k (k > 0), [T, B, Hcat]
+};
+
+}  // namespace lstm
