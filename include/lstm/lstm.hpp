@@ -13,3 +13,4 @@
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 #include "lstm/network.hpp"
+#include "lstm/threads.hpp"

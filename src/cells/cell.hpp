@@ -17,6 +17,8 @@ template <typename T>
 struct CellForward {
   int64_t batch = 0;               // B
   int64_t hidden = 0;              // H
+  int64_t unit_begin = 0;          // hidden units [unit_begin, unit_end) to compute: a thread's share
+  int64_t unit_end = 0;
   const uint8_t* active = nullptr; // [B] rows to compute; null = all. Inactive rows are left alone
   T* gates = nullptr;              // [B, G*H] in: x W_ihᵀ + b_ih; out: activated gates, kept for backward
   const T* recurrent = nullptr;    // [B, G*H] h_{t-1} W_hhᵀ
@@ -34,6 +36,8 @@ template <typename T>
 struct CellBackward {
   int64_t batch = 0;
   int64_t hidden = 0;
+  int64_t unit_begin = 0;          // hidden units [unit_begin, unit_end) to compute
+  int64_t unit_end = 0;
   const uint8_t* active = nullptr; // [B] or null = all
   const T* gates = nullptr;        // [B, G*H] activated gates from forward
   T* dgates = nullptr;             // [B, G*H] out: dL/d(x W_ihᵀ + b_ih)

@@ -1,5 +1,5 @@
 // GRU postgemm in PyTorch's form (ONNX linear_before_reset=1): gate order r, z, n (SPEC.md §2).
-#include <cmath>
+#include <algorithm>
 
 #include "cells/cell.hpp"
 #include "core/activations.hpp"
@@ -12,58 +12,67 @@ namespace {
 // where a = x W_ihᵀ + b_ih and u = h_{t-1} W_hhᵀ + b_hh.
 template <typename T>
 void gru_forward(const CellForward<T>& s) {
+  using S = Simd<T>;
+  using V = typename S::V;
   const int64_t H = s.hidden;
-  const T zero = 0;
+  const V one = S::set(T(1));
   for (int64_t b = 0; b < s.batch; ++b) {
     if (s.active && !s.active[b]) continue;
     T* gate = s.gates + b * 3 * H;
     const T* rec = s.recurrent + b * 3 * H;
-    const T* h_prev = s.h_prev + b * H;
-    T* h = s.h + b * H;
-    T* u_n_saved = s.saved + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T* bias = s.bias_hh;
-      const T r = sigmoid(gate[j] + rec[j] + (bias ? bias[j] : zero));
-      const T z = sigmoid(gate[H + j] + rec[H + j] + (bias ? bias[H + j] : zero));
-      const T u_n = rec[2 * H + j] + (bias ? bias[2 * H + j] : zero);
-      const T n = std::tanh(gate[2 * H + j] + r * u_n);
-      gate[j] = r;
-      gate[H + j] = z;
-      gate[2 * H + j] = n;
-      u_n_saved[j] = u_n;
-      h[j] = (T(1) - z) * n + z * h_prev[j];
+    for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
+      const int64_t n = std::min(S::width, s.unit_end - j);
+      auto u = [&](int64_t g) {
+        const int64_t k = g * H + j;
+        return S::load(rec + k, n) + S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
+      };
+      const V r = S::sigmoid(S::load(gate + j, n) + u(0));
+      const V z = S::sigmoid(S::load(gate + H + j, n) + u(1));
+      const V u_n = u(2);
+      const V candidate = S::tanh(S::load(gate + 2 * H + j, n) + r * u_n);
+      S::store(gate + j, r, n);
+      S::store(gate + H + j, z, n);
+      S::store(gate + 2 * H + j, candidate, n);
+      S::store(s.saved + b * H + j, u_n, n);
+      S::store(s.h + b * H + j, (one - z) * candidate + z * S::load(s.h_prev + b * H + j, n), n);
     }
   }
 }
 
-//   dn = dh⊙(1 − z)   dz = dh⊙(h_{t-1} − n)   da_n = dn⊙tanh'   du_n = da_n⊙r
-//   dr = da_n⊙u_n     da_r = du_r = dr⊙σ'      da_z = du_z = dz⊙σ'   dh_{t-1} ⊇ dh⊙z
+//   da_n = dh⊙(1 − z)⊙tanh'(n)   du_n = da_n⊙r   da_r = du_r = da_n⊙u_n⊙σ'(r)
+//   da_z = du_z = dh⊙(h_{t-1} − n)⊙σ'(z)        dh_{t-1} ⊇ dh⊙z (the path around W_hh)
 template <typename T>
 void gru_backward(const CellBackward<T>& s) {
+  using S = Simd<T>;
+  using V = typename S::V;
   const int64_t H = s.hidden;
+  const V one = S::set(T(1));
   for (int64_t b = 0; b < s.batch; ++b) {
     T* dgate = s.dgates + b * 3 * H;
     T* dgate_hh = s.dgates_hh + b * 3 * H;
-    T* dh_prev = s.dh_prev + b * H;
     if (s.active && !s.active[b]) {
-      for (int64_t j = 0; j < 3 * H; ++j) dgate[j] = dgate_hh[j] = 0;
-      for (int64_t j = 0; j < H; ++j) dh_prev[j] = 0;
+      for (int64_t g = 0; g < 3; ++g) {
+        std::fill(dgate + g * H + s.unit_begin, dgate + g * H + s.unit_end, T(0));
+        std::fill(dgate_hh + g * H + s.unit_begin, dgate_hh + g * H + s.unit_end, T(0));
+      }
+      std::fill(s.dh_prev + b * H + s.unit_begin, s.dh_prev + b * H + s.unit_end, T(0));
       continue;
     }
     const T* gate = s.gates + b * 3 * H;
-    const T* h_prev = s.h_prev + b * H;
-    const T* u_n = s.saved + b * H;
-    const T* dh = s.dh + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T r = gate[j], z = gate[H + j], n = gate[2 * H + j];
-      const T da_n = dh[j] * (T(1) - z) * tanh_grad_from_output(n);
-      const T da_r = da_n * u_n[j] * sigmoid_grad_from_output(r);
-      const T da_z = dh[j] * (h_prev[j] - n) * sigmoid_grad_from_output(z);
-      dgate[j] = dgate_hh[j] = da_r;
-      dgate[H + j] = dgate_hh[H + j] = da_z;
-      dgate[2 * H + j] = da_n;
-      dgate_hh[2 * H + j] = da_n * r;
-      dh_prev[j] = dh[j] * z;
+    for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
+      const int64_t n = std::min(S::width, s.unit_end - j);
+      const V r = S::load(gate + j, n), z = S::load(gate + H + j, n), candidate = S::load(gate + 2 * H + j, n);
+      const V dh = S::load(s.dh + b * H + j, n);
+      const V da_n = dh * (one - z) * (one - candidate * candidate);
+      const V da_r = da_n * S::load(s.saved + b * H + j, n) * r * (one - r);
+      const V da_z = dh * (S::load(s.h_prev + b * H + j, n) - candidate) * z * (one - z);
+      S::store(dgate + j, da_r, n);
+      S::store(dgate_hh + j, da_r, n);
+      S::store(dgate + H + j, da_z, n);
+      S::store(dgate_hh + H + j, da_z, n);
+      S::store(dgate + 2 * H + j, da_n, n);
+      S::store(dgate_hh + 2 * H + j, da_n * r, n);
+      S::store(s.dh_prev + b * H + j, dh * z, n);
     }
   }
 }

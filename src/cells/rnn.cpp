@@ -1,5 +1,5 @@
 // Vanilla RNN postgemm: h_t = act(x W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), act = tanh or relu.
-#include <cmath>
+#include <algorithm>
 
 #include "cells/cell.hpp"
 #include "core/activations.hpp"
@@ -10,18 +10,19 @@ namespace {
 
 template <typename T, bool kRelu>
 void rnn_forward(const CellForward<T>& s) {
+  using S = Simd<T>;
   const int64_t H = s.hidden;
-  const T zero = 0;
   for (int64_t b = 0; b < s.batch; ++b) {
     if (s.active && !s.active[b]) continue;
     T* gate = s.gates + b * H;
     const T* rec = s.recurrent + b * H;
-    T* h = s.h + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T a = gate[j] + rec[j] + (s.bias_hh ? s.bias_hh[j] : zero);
-      const T y = kRelu ? (a > zero ? a : zero) : std::tanh(a);
-      gate[j] = y;
-      h[j] = y;
+    for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
+      const int64_t n = std::min(S::width, s.unit_end - j);
+      const auto a = S::load(gate + j, n) + S::load(rec + j, n) +
+                     S::load_or_zero(s.bias_hh ? s.bias_hh + j : nullptr, n);
+      const auto y = kRelu ? S::relu(a) : S::tanh(a);
+      S::store(gate + j, y, n);
+      S::store(s.h + b * H + j, y, n);
     }
   }
 }
@@ -29,20 +30,20 @@ void rnn_forward(const CellForward<T>& s) {
 // da = dh⊙act'(a), with tanh' = 1 − y² and relu' = [y > 0].
 template <typename T, bool kRelu>
 void rnn_backward(const CellBackward<T>& s) {
+  using S = Simd<T>;
   const int64_t H = s.hidden;
+  const auto one = S::set(T(1));
   for (int64_t b = 0; b < s.batch; ++b) {
     T* dgate = s.dgates + b * H;
-    const bool active = !s.active || s.active[b];
-    const T* gate = s.gates + b * H;
-    const T* dh = s.dh + b * H;
-    for (int64_t j = 0; j < H; ++j) {
-      if (!active) {
-        dgate[j] = 0;
-      } else if constexpr (kRelu) {
-        dgate[j] = gate[j] > T(0) ? dh[j] : T(0);
-      } else {
-        dgate[j] = dh[j] * tanh_grad_from_output(gate[j]);
-      }
+    if (s.active && !s.active[b]) {
+      std::fill(dgate + s.unit_begin, dgate + s.unit_end, T(0));
+      continue;
+    }
+    for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
+      const int64_t n = std::min(S::width, s.unit_end - j);
+      const auto y = S::load(s.gates + b * H + j, n);
+      const auto dh = S::load(s.dh + b * H + j, n);
+      S::store(dgate + j, kRelu ? S::where_positive(y, dh) : dh * (one - y * y), n);
     }
   }
 }

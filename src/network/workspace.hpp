@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/packed_gemm.hpp"
 #include "lstm/network.hpp"
 
 namespace lstm {
@@ -36,7 +37,9 @@ struct Workspace<T>::State {
   // One allocation per purpose.
   std::vector<T> saved;     // per (layer, direction) DirectionBuffers, then layer inputs for k > 0
   std::vector<T> recurrent; // [B, G*H] h_{t-1} W_hhᵀ for the current step
-  std::vector<T> backward;  // backward-only scratch, laid out in driver.cpp
+  std::vector<T> backward;  // backward-only scratch, laid out in backward.cpp
+  PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward) of the running direction
+  PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
 
   std::vector<DirectionBuffers<T>> directions;  // [L*D]
   std::vector<T*> layer_inputs;                 // [L] input of layer k (k > 0), [T, B, Hcat]

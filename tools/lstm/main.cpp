@@ -1,1 +1,55 @@
-int main() { return 0; }
+// The lstm command: parses the command line, runs one subcommand, turns errors into one line.
+#include <algorithm>
+#include <iostream>
+#include <new>
+#include <string>
+
+#include "commands.hpp"
+
+#ifndef LSTM_VERSION
+#define LSTM_VERSION "0.1.0"
+#endif
+
+namespace {
+
+// Messages go to stderr as exactly one line.
+std::string one_line(std::string message) {
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  return message;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"LSTM, GRU and RNN networks on the CPU: run, differentiate, inspect, benchmark.",
+               "lstm"};
+  app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", "lstm " LSTM_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand's name
+  app.footer(
+      "Errors (bad files, bad shapes, NaN or Inf in inputs) print one line 'lstm: <message>' on "
+      "stderr and exit with status 1; command-line usage errors exit with status 2.");
+
+  lstm_cli::GlobalOptions global;
+  lstm_cli::add_threads_option(app, global);
+  lstm_cli::add_forward_command(app, global);
+  lstm_cli::add_info_command(app, global);
+  lstm_cli::add_bench_command(app, global);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
+    std::cerr << "lstm: " << one_line(error.what()) << " (see --help)\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "lstm: out of memory\n";
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "lstm: " << one_line(error.what()) << '\n';
+    return 1;
+  }
+  return 0;
+}

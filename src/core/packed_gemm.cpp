@@ -1,0 +1,171 @@
+// PackedWeights: panel packing and register-blocked kernels (AVX-512 for float, portable for any T).
+#include "core/packed_gemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace lstm {
+
+template <typename T>
+void PackedWeights<T>::shape(int64_t blocks, int64_t rows_per_block, int64_t k) {
+  blocks_ = blocks;
+  rows_per_block_ = rows_per_block;
+  k_ = k;
+  panels_per_block_ = (rows_per_block + kPanel - 1) / kPanel;
+  data_.resize(static_cast<size_t>(blocks * panels_per_block_ * k * kPanel));
+}
+
+template <typename T>
+void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t unit_end) {
+  for (int64_t b = 0; b < blocks_; ++b) {
+    for (int64_t p = unit_begin / kPanel; p * kPanel < unit_end; ++p) {
+      T* panel = data_.data() + (b * panels_per_block_ + p) * k_ * kPanel;
+      const int64_t columns = std::min(kPanel, rows_per_block_ - p * kPanel);
+      for (int64_t i = 0; i < k_; ++i) {
+        T* out = panel + i * kPanel;
+        for (int64_t col = 0; col < columns; ++col) out[col] = w[(b * rows_per_block_ + p * kPanel + col) * ldw + i];
+        std::fill(out + columns, out + kPanel, T(0));
+      }
+    }
+  }
+}
+
+template <typename T>
+void PackedWeights<T>::pack_transposed(const T* v, int64_t ldv, int64_t unit_begin, int64_t unit_end) {
+  for (int64_t p = unit_begin / kPanel; p * kPanel < unit_end; ++p) {
+    T* panel = data_.data() + p * k_ * kPanel;
+    const int64_t columns = std::min(kPanel, rows_per_block_ - p * kPanel);
+    for (int64_t i = 0; i < k_; ++i) {
+      std::memcpy(panel + i * kPanel, v + i * ldv + p * kPanel, sizeof(T) * static_cast<size_t>(columns));
+      std::fill(panel + i * kPanel + columns, panel + (i + 1) * kPanel, T(0));
+    }
+  }
+}
+
+namespace {
+
+#if defined(__AVX512F__)
+template <int MR, int NP>
+void avx512_kernel(int64_t k, const float* a, int64_t lda, const float* panels, int64_t panel_stride,
+            float* c, int64_t ldc, int64_t columns, bool accumulate) {
+  __m512 acc[MR][NP][2];
+  for (int r = 0; r < MR; ++r)
+    for (int p = 0; p < NP; ++p) acc[r][p][0] = acc[r][p][1] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < k; ++i) {
+    __m512 w[NP][2];
+    for (int p = 0; p < NP; ++p) {
+      w[p][0] = _mm512_loadu_ps(panels + p * panel_stride + i * 32);
+      w[p][1] = _mm512_loadu_ps(panels + p * panel_stride + i * 32 + 16);
+    }
+    for (int r = 0; r < MR; ++r) {
+      const __m512 x = _mm512_set1_ps(a[r * lda + i]);
+      for (int p = 0; p < NP; ++p) {
+        acc[r][p][0] = _mm512_fmadd_ps(x, w[p][0], acc[r][p][0]);
+        acc[r][p][1] = _mm512_fmadd_ps(x, w[p][1], acc[r][p][1]);
+      }
+    }
+  }
+  for (int p = 0; p < NP; ++p) {
+    for (int half = 0; half < 2; ++half) {
+      const int64_t first = p * 32 + half * 16;
+      const int64_t count = std::clamp<int64_t>(columns - first, 0, 16);
+      if (count == 0) continue;
+      const __mmask16 mask = static_cast<__mmask16>((1u << count) - 1u);
+      for (int r = 0; r < MR; ++r) {
+        float* out = c + r * ldc + first;
+        __m512 value = acc[r][p][half];
+        if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
+        _mm512_mask_storeu_ps(out, mask, value);
+      }
+    }
+  }
+}
+#endif
+
+// C tile [MR rows, NP panels of 32 columns] (+)= A[MR, K] × panels; `columns` bounds the last panel.
+template <typename T, int MR, int NP>
+void kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t panel_stride, T* c,
+            int64_t ldc, int64_t columns, bool accumulate) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    avx512_kernel<MR, NP>(k, a, lda, panels, panel_stride, c, ldc, columns, accumulate);
+    return;
+  }
+#endif
+  T acc[MR][NP * 32] = {};
+  for (int64_t i = 0; i < k; ++i)
+    for (int r = 0; r < MR; ++r) {
+      const T x = a[r * lda + i];
+      for (int p = 0; p < NP; ++p)
+        for (int j = 0; j < 32; ++j) acc[r][p * 32 + j] += x * panels[p * panel_stride + i * 32 + j];
+    }
+  for (int r = 0; r < MR; ++r)
+    for (int64_t j = 0; j < std::min<int64_t>(columns, NP * 32); ++j)
+      c[r * ldc + j] = acc[r][j] + (accumulate ? c[r * ldc + j] : T(0));
+}
+
+template <typename T>
+using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, int64_t, bool);
+
+// Rows per tile and the kernel for `rows` remaining rows and `panels` panels per tile.
+template <typename T, int NP>
+Kernel<T> pick_kernel(int64_t rows) {
+  constexpr int kMaxRows = NP == 1 ? 12 : NP == 2 ? 6 : 3;
+  switch (std::min<int64_t>(rows, kMaxRows)) {
+    case 1: return kernel<T, 1, NP>;
+    case 2: return kernel<T, 2, NP>;
+    case 3: return kernel<T, 3, NP>;
+    case 4: if constexpr (kMaxRows >= 4) return kernel<T, 4, NP>; break;
+    case 5: if constexpr (kMaxRows >= 5) return kernel<T, 5, NP>; break;
+    case 6: if constexpr (kMaxRows >= 6) return kernel<T, 6, NP>; break;
+    case 7: if constexpr (kMaxRows >= 7) return kernel<T, 7, NP>; break;
+    case 8: if constexpr (kMaxRows >= 8) return kernel<T, 8, NP>; break;
+    case 9: if constexpr (kMaxRows >= 9) return kernel<T, 9, NP>; break;
+    case 10: if constexpr (kMaxRows >= 10) return kernel<T, 10, NP>; break;
+    case 11: if constexpr (kMaxRows >= 11) return kernel<T, 11, NP>; break;
+    default: break;
+  }
+  return kernel<T, kMaxRows, NP>;
+}
+
+}  // namespace
+
+template <typename T>
+void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc,
+                             int64_t unit_begin, int64_t unit_end, bool accumulate) const {
+  unit_end = std::min(unit_end, rows_per_block_);
+  if (unit_begin >= unit_end || m == 0) return;
+  const int64_t panel_stride = k_ * kPanel;
+  // Few rows (small batches) leave the FMA units idle unless several panels share a tile.
+  const int64_t panels_per_tile = m >= 4 ? 1 : m >= 3 ? 2 : 4;
+  for (int64_t b = 0; b < blocks_; ++b) {
+    const T* block = data_.data() + b * panels_per_block_ * panel_stride;
+    for (int64_t unit = unit_begin; unit < unit_end; unit += panels_per_tile * kPanel) {
+      const int64_t panels = std::min(panels_per_tile, (unit_end - unit + kPanel - 1) / kPanel);
+      const T* tile_panels = block + (unit / kPanel) * panel_stride;
+      T* c_tile = c + b * rows_per_block_ + unit;
+      const int64_t columns = std::min(panels * kPanel, unit_end - unit);
+      for (int64_t row = 0; row < m;) {
+        const int64_t rows_left = m - row;
+        Kernel<T> run;
+        int64_t rows;
+        if (panels == 1) { run = pick_kernel<T, 1>(rows_left); rows = std::min<int64_t>(rows_left, 12); }
+        else if (panels == 2) { run = pick_kernel<T, 2>(rows_left); rows = std::min<int64_t>(rows_left, 6); }
+        else if (panels == 3) { run = pick_kernel<T, 3>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
+        else { run = pick_kernel<T, 4>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
+        run(k_, a + row * lda, lda, tile_panels, panel_stride, c_tile + row * ldc, ldc, columns, accumulate);
+        row += rows;
+      }
+    }
+  }
+}
+
+template class PackedWeights<float>;
+template class PackedWeights<double>;
+
+}  // namespace lstm

@@ -1,0 +1,54 @@
+// A persistent team of threads that run one function together and can meet at a barrier.
+//
+// The recurrent loop needs a rendezvous every time step (h_t must be complete before step
+// t+1's product), so its threads stay inside one parallel region for the whole loop and meet
+// at a spinning barrier instead of being woken per step.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lstm {
+
+class ThreadTeam {
+ public:
+  explicit ThreadTeam(int threads);
+  ~ThreadTeam();
+  ThreadTeam(const ThreadTeam&) = delete;
+  ThreadTeam& operator=(const ThreadTeam&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs work(index, count) on `count` threads (the caller is index 0) and waits for all.
+  // Not reentrant: work must not call run() again.
+  void run(int count, const std::function<void(int, int)>& work);
+  // Waits until every thread of the current run() has arrived.
+  void barrier();
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  const std::function<void(int, int)>* work_ = nullptr;
+  int count_ = 0;
+  uint64_t generation_ = 0;  // guarded by mutex_; bumped per run()
+  bool stopping_ = false;
+  std::atomic<int> running_{0};
+  std::atomic<int> barrier_arrived_{0};
+  std::atomic<uint64_t> barrier_phase_{0};
+};
+
+// The team the library uses, sized by set_num_threads() (default: all cores).
+ThreadTeam& thread_team();
+
+// Splits [0, total) into `parts` ranges aligned to `align`; returns part `index`'s [begin, end).
+std::pair<int64_t, int64_t> split_range(int64_t total, int parts, int index, int64_t align = 1);
+
+}  // namespace lstm

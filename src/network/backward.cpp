@@ -1,0 +1,232 @@
+// The backward driver: backpropagation through time. Per step it runs the cells' backward and
+// one product with W_hh for dL/dh_{t-1}; the weight gradients dW_ih, dW_hh, dW_hr, the bias
+// gradients and dL/dx are single products over all steps after the loop.
+#include "cells/cell.hpp"
+#include "core/blas.hpp"
+#include "lstm/error.hpp"
+#include "network/driver.hpp"
+
+namespace lstm {
+
+using namespace driver;
+
+namespace {
+
+// Backward-only scratch, laid out after the forward buffers.
+template <typename T>
+struct BackwardScratch {
+  T* dgates;      // [T, B, G*H] dL/d(input part)
+  T* dgates_hh;   // [T, B, G*H] dL/d(recurrent part); the same buffer unless GRU
+  T* d_layer[2];  // [T, B, Hcat] gradients of layer outputs and inputs, alternating by layer
+  T* dh[2];       // [B, Hout] dL/dh after and before the current step
+  T* dh_step;     // [T, B, Hout] dL/dh_t from above and from later steps, zero past the end
+  T* dc;          // [B, H] dL/dc (LSTM)
+  T* dm;          // [B, H] dL/d(o⊙tanh c) (projection)
+};
+
+template <typename T>
+BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
+  const int64_t gates = d.T * d.B * d.GH;
+  s.backward.resize(static_cast<size_t>(gates * (d.gru ? 2 : 1) + 2 * d.T * d.B * d.Hcat +
+                                        2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H));
+  T* next = s.backward.data();
+  auto take = [&next](int64_t count) {
+    T* p = next;
+    next += count;
+    return p;
+  };
+  BackwardScratch<T> scratch;
+  scratch.dgates = take(gates);
+  scratch.dgates_hh = d.gru ? take(gates) : scratch.dgates;
+  scratch.d_layer[0] = take(d.T * d.B * d.Hcat);
+  scratch.d_layer[1] = take(d.T * d.B * d.Hcat);
+  scratch.dh[0] = take(d.B * d.Hout);
+  scratch.dh[1] = take(d.B * d.Hout);
+  scratch.dh_step = take(d.T * d.B * d.Hout);
+  scratch.dc = take(d.B * d.H);
+  scratch.dm = take(d.B * d.H);
+  return scratch;
+}
+
+template <typename T>
+struct DirectionBackward {
+  const Dims& d;
+  const CellKernels<T>& kernels;
+  State<T>& s;
+  const BackwardScratch<T>& scratch;
+  DirectionParams<const T> params;
+  DirectionParams<T> grads;
+  DirectionBuffers<T> buf;
+  int64_t direction;
+  const T* x;            // [T, B, in] the layer's input in forward
+  int64_t in;
+  const T* d_out;        // [T, B, Hcat] dL/d(layer output)
+  T* d_in;               // [T, B, in] dL/d(layer input), or null to skip
+  bool accumulate_d_in;  // the second direction adds to the first's
+  const T* grad_h_n;     // [B, Hout] or null
+  const T* grad_c_n;     // [B, H] or null
+  T* grad_h0;            // [B, Hout] or null
+  T* grad_c0;            // [B, H] or null
+};
+
+// The part of BPTT one thread runs: units [u0, u1) of the cell, columns [o0, o1) of h, and
+// its share of rows in the products after the loop.
+template <typename T>
+void backward_direction_thread(const DirectionBackward<T>& g, int index, int count) {
+  const Dims& d = g.d;
+  const BackwardScratch<T>& sc = g.scratch;
+  const DirectionParams<const T>& p = g.params;
+  const DirectionBuffers<T>& buf = g.buf;
+  ThreadTeam& team = thread_team();
+  const auto [u0, u1] = split_range(d.H, count, index, 32);
+  const auto [o0, o1] = d.proj ? split_range(d.P, count, index, 32) : std::pair{u0, u1};
+  const int64_t rows = d.T * d.B;
+
+  g.s.packed_hh.pack_transposed(p.w_hh, d.Hout, o0, o1);
+  if (d.proj) g.s.packed_hr.pack_transposed(p.w_hr, d.H, u0, u1);
+  T* dh_after = sc.dh[0];   // dL/dh_t flowing back from later steps
+  T* dh_before = sc.dh[1];  // dL/dh_{t-1}, being computed
+  copy_columns(g.grad_h_n, dh_after, d.B, d.Hout, o0, o1);
+  if (d.lstm) copy_columns(g.grad_c_n, sc.dc, d.B, d.H, u0, u1);
+
+  for (int64_t step = d.T - 1; step >= 0; --step) {
+    const int64_t t = g.direction == 0 ? step : d.T - 1 - step;
+    const int64_t prev = state_slot(true, g.direction, step, t, false);
+    const int64_t next = state_slot(true, g.direction, step, t, true);
+    const uint8_t* active = active_rows<T>(g.s, t);
+
+    // dL/dh_t = from the layer's output + from step t+1; zero on rows past their end.
+    T* dh_step = sc.dh_step + t * d.B * d.Hout;
+    for (int64_t b = 0; b < d.B; ++b) {
+      T* row = dh_step + b * d.Hout;
+      if (active && !active[b]) {
+        std::fill(row + o0, row + o1, T(0));
+        continue;
+      }
+      const T* from_output = g.d_out + (t * d.B + b) * d.Hcat + g.direction * d.Hout;
+      const T* from_later = dh_after + b * d.Hout;
+      for (int64_t j = o0; j < o1; ++j) row[j] = from_output[j] + from_later[j];
+    }
+    // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
+    if (d.proj) {
+      team.barrier();
+      g.s.packed_hr.multiply(d.B, dh_step, d.P, sc.dm, d.H, u0, u1, false);
+    }
+
+    CellBackward<T> cell;
+    cell.batch = d.B;
+    cell.hidden = d.H;
+    cell.unit_begin = u0;
+    cell.unit_end = u1;
+    cell.active = active;
+    cell.gates = buf.gates + t * d.B * d.GH;
+    cell.dgates = sc.dgates + t * d.B * d.GH;
+    cell.dgates_hh = sc.dgates_hh + t * d.B * d.GH;
+    cell.dh = d.proj ? sc.dm : dh_step;
+    if (d.lstm) {
+      cell.dc = sc.dc;
+      cell.c_prev = buf.c_states + prev * d.B * d.H;
+      cell.c = buf.c_states + next * d.B * d.H;
+    }
+    cell.h_prev = buf.h_states + prev * d.B * d.Hout;
+    cell.dh_prev = dh_before;
+    if (d.gru) cell.saved = buf.gru_saved + t * d.B * d.H;
+    cell.peephole = p.peephole;
+    cell.dpeephole = g.grads.peephole;
+    g.kernels.backward(cell);
+    team.barrier();
+
+    // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
+    g.s.packed_hh.multiply(d.B, cell.dgates_hh, d.GH, dh_before, d.Hout, o0, o1, g.kernels.direct_hidden_path);
+    if (active) {
+      for (int64_t b = 0; b < d.B; ++b)
+        if (!active[b]) std::copy(dh_after + b * d.Hout + o0, dh_after + b * d.Hout + o1, dh_before + b * d.Hout + o0);
+    }
+    std::swap(dh_after, dh_before);
+  }
+  if (g.grad_h0) copy_columns<T>(dh_after, g.grad_h0, d.B, d.Hout, o0, o1);
+  if (g.grad_c0 && d.lstm) copy_columns<T>(sc.dc, g.grad_c0, d.B, d.H, u0, u1);
+  team.barrier();
+
+  // Weight gradients over all steps at once, each thread its share of output rows.
+  const auto [k0, k1] = split_range(d.GH, count, index);
+  // dW_ih += dgatesᵀ x     [G*H, in]
+  gemm<T>(true, false, k1 - k0, g.in, rows, T(1), sc.dgates + k0, d.GH, g.x, g.in, T(1), g.grads.w_ih + k0 * g.in, g.in);
+  // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse)
+  const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
+  gemm<T>(true, false, k1 - k0, d.Hout, rows, T(1), sc.dgates_hh + k0, d.GH, h_prev_all, d.Hout, T(1),
+          g.grads.w_hh + k0 * d.Hout, d.Hout);
+  if (g.grads.b_ih) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* dgate = sc.dgates + r * d.GH;
+      const T* dgate_hh = sc.dgates_hh + r * d.GH;
+      for (int64_t k = k0; k < k1; ++k) {
+        g.grads.b_ih[k] += dgate[k];
+        g.grads.b_hh[k] += dgate_hh[k];
+      }
+    }
+  }
+  // dW_hr += dhᵀ (o⊙tanh c)     [P, H]
+  if (d.proj) {
+    const auto [q0, q1] = split_range(d.P, count, index);
+    gemm<T>(true, false, q1 - q0, d.H, rows, T(1), sc.dh_step + q0, d.P, buf.cell_out, d.H, T(1),
+            g.grads.w_hr + q0 * d.H, d.H);
+  }
+  // dL/dx = dgates W_ih     [T*B, in]
+  if (g.d_in) {
+    const auto [r0, r1] = split_range(rows, count, index);
+    gemm<T>(false, false, r1 - r0, g.in, d.GH, T(1), sc.dgates + r0 * d.GH, d.GH, p.w_ih, g.in,
+            g.accumulate_d_in ? T(1) : T(0), g.d_in + r0 * g.in, g.in);
+  }
+}
+
+template <typename T>
+void backward_direction(const DirectionBackward<T>& g) {
+  g.s.packed_hh.shape(1, g.d.Hout, g.d.GH);
+  if (g.d.proj) g.s.packed_hr.shape(1, g.d.H, g.d.P);
+  thread_team().run(loop_threads(g.d), [&g](int index, int count) { backward_direction_thread(g, index, count); });
+}
+
+}  // namespace
+
+template <typename T>
+void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) const {
+  State<T>& s = *workspace.state;
+  if (!s.has_training_forward || s.network != this)
+    throw Error("backward: run forward in training mode with this network and workspace first");
+  if (!a.grad_params) throw Error("backward: grad_params is required");
+  const Dims d(config_, s.steps, s.batch);
+  const BackwardScratch<T> scratch = lay_out_backward<T>(s, d);
+  const CellKernels<T> kernels = cell_kernels<T>(config_);
+
+  const int64_t layer_values = d.T * d.B * d.Hcat;
+  const T* d_out = a.grad_output;
+  if (!d_out) {
+    T* zeros = scratch.d_layer[d.L % 2];
+    std::fill(zeros, zeros + layer_values, T(0));
+    d_out = zeros;
+  }
+  for (int64_t layer = d.L - 1; layer >= 0; --layer) {
+    const T* x = layer == 0 ? s.input : s.layer_inputs[static_cast<size_t>(layer)];
+    T* d_in = layer == 0 ? a.grad_input : scratch.d_layer[layer % 2];
+    for (int64_t direction = 0; direction < d.D; ++direction) {
+      const int64_t row = layer * d.D + direction;
+      const DirectionBackward<T> g{d, kernels, s, scratch,
+                                   as_const(direction_params(layout_, config_, layer, direction, parameters_.data())),
+                                   direction_params(layout_, config_, layer, direction, a.grad_params),
+                                   s.directions[static_cast<size_t>(row)], direction, x,
+                                   config_.layer_input_size(layer), d_out, d_in, direction > 0,
+                                   state_row(a.grad_h_n, row, d.Hout, d.B), state_row(a.grad_c_n, row, d.H, d.B),
+                                   state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B)};
+      backward_direction(g);
+    }
+    if (layer > 0 && config_.dropout > 0)
+      apply_dropout(d_in, layer_values, s.dropout_seed, layer - 1, config_.dropout);
+    d_out = d_in;
+  }
+}
+
+template void Network<float>::backward(const BackwardArgs<float>&, Workspace<float>&) const;
+template void Network<double>::backward(const BackwardArgs<double>&, Workspace<double>&) const;
+
+}  // namespace lstm

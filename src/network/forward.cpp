@@ -1,0 +1,238 @@
+// The forward driver: layers, directions, steps and variable lengths around the cells. It owns
+// the GEMMs: the input part X W_ihᵀ of every step at once, then per step h_{t-1} W_hhᵀ (and the
+// projection). Each thread of the team owns a slice of hidden units for the whole time loop.
+#include <string>
+
+#include "cells/cell.hpp"
+#include "core/blas.hpp"
+#include "lstm/error.hpp"
+#include "network/driver.hpp"
+
+namespace lstm {
+
+using namespace driver;
+
+template <typename T>
+Workspace<T>::Workspace() : state(std::make_unique<State>()) {}
+template <typename T>
+Workspace<T>::~Workspace() = default;
+template <typename T>
+Workspace<T>::Workspace(Workspace&&) noexcept = default;
+template <typename T>
+Workspace<T>& Workspace<T>::operator=(Workspace&&) noexcept = default;
+
+namespace {
+
+// Lays out the forward buffers for this call shape (allocating only when they must grow).
+template <typename T>
+void lay_out_forward(State<T>& s, const NetworkConfig& c, const Dims& d, Mode mode) {
+  const bool training = mode == Mode::training;
+  const int64_t slots = training ? d.T + 1 : 2;
+  const int64_t kept = training ? d.T : 1;
+  const int64_t per_direction = d.T * d.B * d.GH + slots * d.B * d.Hout +
+                                (d.lstm ? slots * d.B * d.H : 0) + (d.proj ? kept * d.B * d.H : 0) +
+                                (d.gru ? kept * d.B * d.H : 0);
+  const int64_t direction_sets = training ? d.L * d.D : 1;
+  const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
+  s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat));
+  s.recurrent.resize(static_cast<size_t>(d.B * d.GH));
+
+  T* next = s.saved.data();
+  auto take = [&next](int64_t count) {
+    T* p = next;
+    next += count;
+    return p;
+  };
+  s.directions.assign(static_cast<size_t>(d.L * d.D), {});
+  for (int64_t k = 0; k < direction_sets; ++k) {
+    DirectionBuffers<T>& buf = s.directions[static_cast<size_t>(k)];
+    buf.gates = take(d.T * d.B * d.GH);
+    buf.h_states = take(slots * d.B * d.Hout);
+    if (d.lstm) buf.c_states = take(slots * d.B * d.H);
+    if (d.proj) buf.cell_out = take(kept * d.B * d.H);
+    if (d.gru) buf.gru_saved = take(kept * d.B * d.H);
+  }
+  // Inference runs one direction at a time, so every direction shares the first set, and
+  // layers alternate between two input buffers.
+  if (!training)
+    for (auto& buf : s.directions) buf = s.directions[0];
+  s.layer_inputs.assign(static_cast<size_t>(d.L), nullptr);
+  for (int64_t layer = 1; layer < d.L; ++layer) {
+    s.layer_inputs[static_cast<size_t>(layer)] =
+        training || layer <= 2 ? take(d.T * d.B * d.Hcat) : s.layer_inputs[static_cast<size_t>(layer - 2)];
+  }
+  s.config = c;
+  s.mode = mode;
+  s.steps = d.T;
+  s.batch = d.B;
+}
+
+// Everything one direction of one layer needs for its forward loop.
+template <typename T>
+struct DirectionForward {
+  const Dims& d;
+  const CellKernels<T>& kernels;
+  State<T>& s;
+  DirectionParams<const T> params;
+  DirectionBuffers<T> buf;
+  bool training;
+  int64_t direction;
+  const T* x;   // [T, B, in] layer input
+  int64_t in;
+  T* y;         // [T, B, Hcat] layer output; this direction writes columns [dir*Hout, +Hout)
+  const T* h0;  // [B, Hout] or null
+  const T* c0;  // [B, H] or null
+  T* h_n;       // [B, Hout] or null
+  T* c_n;       // [B, H] or null
+};
+
+// The part of the loop one thread runs: units [u0, u1) of the cell, columns [o0, o1) of h.
+template <typename T>
+void forward_direction_thread(const DirectionForward<T>& f, int index, int count) {
+  const Dims& d = f.d;
+  const DirectionParams<const T>& p = f.params;
+  const DirectionBuffers<T>& buf = f.buf;
+  ThreadTeam& team = thread_team();
+  const auto [u0, u1] = split_range(d.H, count, index, 32);
+  const auto [o0, o1] = d.proj ? split_range(d.P, count, index, 32) : std::pair{u0, u1};
+
+  // Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H], this thread's rows.
+  const auto [r0, r1] = split_range(d.T * d.B, count, index);
+  if (p.b_ih)
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(buf.gates + r * d.GH, p.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
+  gemm<T>(false, true, r1 - r0, d.GH, f.in, T(1), f.x + r0 * f.in, f.in, p.w_ih, f.in,
+          p.b_ih ? T(1) : T(0), buf.gates + r0 * d.GH, d.GH);
+  f.s.packed_hh.pack(p.w_hh, d.Hout, u0, u1);
+  if (d.proj) f.s.packed_hr.pack(p.w_hr, d.H, o0, o1);
+
+  const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
+  copy_columns(f.h0, buf.h_states + first_slot * d.B * d.Hout, d.B, d.Hout, o0, o1);
+  if (d.lstm) copy_columns(f.c0, buf.c_states + first_slot * d.B * d.H, d.B, d.H, u0, u1);
+  team.barrier();
+
+  T* recurrent = f.s.recurrent.data();
+  for (int64_t step = 0; step < d.T; ++step) {
+    const int64_t t = f.direction == 0 ? step : d.T - 1 - step;
+    const int64_t prev = state_slot(f.training, f.direction, step, t, false);
+    const int64_t next = state_slot(f.training, f.direction, step, t, true);
+    const int64_t kept = f.training ? t : 0;
+    const uint8_t* active = active_rows<T>(f.s, t);
+    T* h_prev = buf.h_states + prev * d.B * d.Hout;
+    T* h_next = buf.h_states + next * d.B * d.Hout;
+
+    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's units of every gate.
+    f.s.packed_hh.multiply(d.B, h_prev, d.Hout, recurrent, d.GH, u0, u1, false);
+
+    CellForward<T> cell;
+    cell.batch = d.B;
+    cell.hidden = d.H;
+    cell.unit_begin = u0;
+    cell.unit_end = u1;
+    cell.active = active;
+    cell.gates = buf.gates + t * d.B * d.GH;
+    cell.recurrent = recurrent;
+    cell.bias_hh = p.b_hh;
+    cell.h_prev = h_prev;
+    if (d.lstm) {
+      cell.c_prev = buf.c_states + prev * d.B * d.H;
+      cell.c = buf.c_states + next * d.B * d.H;
+    }
+    cell.h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;
+    if (d.gru) cell.saved = buf.gru_saved + kept * d.B * d.H;
+    cell.peephole = p.peephole;
+    f.kernels.forward(cell);
+
+    // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output.
+    if (d.proj) {
+      team.barrier();
+      f.s.packed_hr.multiply(d.B, cell.h, d.H, h_next, d.P, o0, o1, false);
+    }
+
+    for (int64_t b = 0; b < d.B; ++b) {
+      T* out = f.y + (t * d.B + b) * d.Hcat + f.direction * d.Hout;
+      if (active && !active[b]) {
+        // Past this sequence's end: the state is carried, the output is zero.
+        std::copy(h_prev + b * d.Hout + o0, h_prev + b * d.Hout + o1, h_next + b * d.Hout + o0);
+        if (d.lstm) std::copy(cell.c_prev + b * d.H + u0, cell.c_prev + b * d.H + u1, cell.c + b * d.H + u0);
+        if (d.proj) std::fill(cell.h + b * d.H + u0, cell.h + b * d.H + u1, T(0));
+        std::fill(out + o0, out + o1, T(0));
+      } else {
+        std::copy(h_next + b * d.Hout + o0, h_next + b * d.Hout + o1, out + o0);
+      }
+    }
+    team.barrier();
+  }
+
+  const int64_t last_slot = state_slot(f.training, f.direction, d.T - 1, f.direction == 0 ? d.T - 1 : 0, true);
+  if (f.h_n) copy_columns<T>(buf.h_states + last_slot * d.B * d.Hout, f.h_n, d.B, d.Hout, o0, o1);
+  if (f.c_n && d.lstm) copy_columns<T>(buf.c_states + last_slot * d.B * d.H, f.c_n, d.B, d.H, u0, u1);
+}
+
+template <typename T>
+void forward_direction(const DirectionForward<T>& f) {
+  f.s.packed_hh.shape(f.d.G, f.d.H, f.d.Hout);
+  if (f.d.proj) f.s.packed_hr.shape(1, f.d.P, f.d.H);
+  thread_team().run(loop_threads(f.d), [&f](int index, int count) { forward_direction_thread(f, index, count); });
+}
+
+}  // namespace
+
+
+template <typename T>
+void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& workspace) const {
+  if (a.seq_len < 1 || a.batch < 1)
+    throw Error("forward: sequence length and batch must be at least 1, got T=" +
+                std::to_string(a.seq_len) + " B=" + std::to_string(a.batch));
+  if (!a.input || !a.output) throw Error("forward: input and output buffers are required");
+  const Dims d(config_, a.seq_len, a.batch);
+  State<T>& s = *workspace.state;
+  s.has_training_forward = false;
+
+  s.active.assign(static_cast<size_t>(d.T * d.B), 1);
+  s.step_has_inactive.assign(static_cast<size_t>(d.T), 0);
+  if (a.lengths) {
+    for (int64_t b = 0; b < d.B; ++b) {
+      const int64_t length = a.lengths[b];
+      if (length < 1 || length > d.T)
+        throw Error("forward: lengths[" + std::to_string(b) + "] = " + std::to_string(length) +
+                    " is outside 1.." + std::to_string(d.T));
+      for (int64_t t = length; t < d.T; ++t) {
+        s.active[static_cast<size_t>(t * d.B + b)] = 0;
+        s.step_has_inactive[static_cast<size_t>(t)] = 1;
+      }
+    }
+  }
+  lay_out_forward<T>(s, config_, d, mode);
+
+  const bool training = mode == Mode::training;
+  const CellKernels<T> kernels = cell_kernels<T>(config_);
+  for (int64_t layer = 0; layer < d.L; ++layer) {
+    const T* x = layer == 0 ? a.input : s.layer_inputs[static_cast<size_t>(layer)];
+    T* y = layer == d.L - 1 ? a.output : s.layer_inputs[static_cast<size_t>(layer + 1)];
+    for (int64_t direction = 0; direction < d.D; ++direction) {
+      const int64_t row = layer * d.D + direction;
+      const DirectionForward<T> f{d, kernels, s,
+                                  as_const(direction_params(layout_, config_, layer, direction, parameters_.data())),
+                                  s.directions[static_cast<size_t>(row)], training, direction, x,
+                                  config_.layer_input_size(layer), y,
+                                  state_row(a.h0, row, d.Hout, d.B), state_row(a.c0, row, d.H, d.B),
+                                  state_row(a.h_n, row, d.Hout, d.B), state_row(a.c_n, row, d.H, d.B)};
+      forward_direction(f);
+    }
+    if (training && config_.dropout > 0 && layer < d.L - 1)
+      apply_dropout(y, d.T * d.B * d.Hcat, a.dropout_seed, layer, config_.dropout);
+  }
+  if (training) {
+    s.has_training_forward = true;
+    s.network = this;
+    s.input = a.input;
+    s.dropout_seed = a.dropout_seed;
+  }
+}
+
+template class Workspace<float>;
+template class Workspace<double>;
+template void Network<float>::forward(Mode, const ForwardArgs<float>&, Workspace<float>&) const;
+template void Network<double>::forward(Mode, const ForwardArgs<double>&, Workspace<double>&) const;
+
+}  // namespace lstm

@@ -1,0 +1,135 @@
+// Helpers shared by the tests: tensor comparison with a scaled tolerance, temporary directories,
+// running a command and capturing its exit code and output.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "lstm/io.hpp"
+
+namespace test_util {
+
+// The worst element of |expected - actual| relative to max(1, max |expected|).
+struct ScaledError {
+  double error = 0.0;  // max |expected - actual| / max(1, max |expected|); infinity if any NaN/Inf
+  size_t index = 0;    // where the worst difference is
+};
+
+template <typename T>
+ScaledError scaled_error(std::span<const T> expected, std::span<const T> actual) {
+  double scale = 1.0;
+  for (T value : expected) scale = std::max(scale, std::abs(static_cast<double>(value)));
+  ScaledError worst;
+  for (size_t k = 0; k < std::min(expected.size(), actual.size()); ++k) {
+    double diff = std::abs(static_cast<double>(expected[k]) - static_cast<double>(actual[k]));
+    if (!std::isfinite(diff)) diff = INFINITY;
+    if (diff / scale > worst.error) worst = {diff / scale, k};
+  }
+  return worst;
+}
+
+// Passes if max |expected - actual| <= tol * max(1, max |expected|); the failure message names
+// the tensor, the worst index and both values.
+template <typename T>
+::testing::AssertionResult compare_tensors_impl(std::string_view name, std::span<const T> expected,
+                                                std::span<const T> actual, double tol) {
+  if (expected.size() != actual.size())
+    return ::testing::AssertionFailure()
+           << name << ": expected " << expected.size() << " elements, got " << actual.size();
+  const ScaledError worst = scaled_error(expected, actual);
+  if (worst.error <= tol) return ::testing::AssertionSuccess();
+  std::ostringstream message;
+  message.precision(9);
+  message << name << ": scaled error " << worst.error << " > " << tol << " at index " << worst.index
+          << ": expected " << expected[worst.index] << ", got " << actual[worst.index];
+  return ::testing::AssertionFailure() << message.str();
+}
+
+inline ::testing::AssertionResult compare_tensors(std::string_view name,
+                                                  std::span<const float> expected,
+                                                  std::span<const float> actual, double tol) {
+  return compare_tensors_impl(name, expected, actual, tol);
+}
+inline ::testing::AssertionResult compare_tensors(std::string_view name,
+                                                  std::span<const double> expected,
+                                                  std::span<const double> actual, double tol) {
+  return compare_tensors_impl(name, expected, actual, tol);
+}
+
+// A tensor that must be in a safetensors file; throws lstm::Error naming it if absent.
+inline const lstm::HostTensor& require_tensor(const lstm::SafetensorsContents& contents,
+                                              const std::string& name, const std::string& file) {
+  const lstm::HostTensor* tensor = contents.find(name);
+  if (!tensor) throw lstm::Error(file + ": no tensor '" + name + "'");
+  return *tensor;
+}
+
+// A fresh directory under the system's temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    const auto base = std::filesystem::temp_directory_path();
+    for (;;) {
+      path_ = base / ("lstm_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+      if (std::filesystem::create_directory(path_)) break;
+    }
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Quotes a word for /bin/sh.
+inline std::string shell_quote(const std::string& word) {
+  std::string quoted = "'";
+  for (char ch : word) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return quoted + "'";
+}
+
+struct CommandResult {
+  int exit_code = -1;  // the process's exit status; -1 if it did not exit normally
+  std::string out;     // its stdout
+  std::string err;     // its stderr
+};
+
+// Runs a /bin/sh command line, capturing stdout and stderr.
+inline CommandResult run_command(const std::string& command) {
+  TempDir capture;
+  const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
+  const int status =
+      std::system((command + " >" + shell_quote(out_path) + " 2>" + shell_quote(err_path)).c_str());
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  CommandResult result;
+  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  return result;
+}
+
+}  // namespace test_util

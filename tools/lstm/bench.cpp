@@ -1,0 +1,184 @@
+// `lstm bench`: times forward (inference) or forward + backward (training) on random data.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "core/random.hpp"
+
+namespace lstm_cli {
+namespace {
+
+struct BenchOptions {
+  std::string cell = "lstm";
+  int64_t input_size = 256, hidden_size = 256, batch = 32, seq_len = 100, layers = 1;
+  std::string mode = "infer";
+  bool bidirectional = false, json = false;
+  int iters = 0;  // 0: auto
+  int warmup = 3;
+  uint64_t seed = 1;
+};
+
+constexpr double auto_seconds = 1.0;   // auto iteration count: run at least this long...
+constexpr int auto_min_iters = 5;      // ...and at least this many times...
+constexpr int auto_max_iters = 10000;  // ...but never more than this
+
+// FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (SPEC §5).
+double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len) {
+  double flops = 0;
+  const double gates = static_cast<double>(lstm::gate_count(config.cell) * config.hidden_size);
+  for (int64_t layer = 0; layer < config.num_layers; ++layer)
+    flops += static_cast<double>(config.directions()) * 2.0 * gates *
+             static_cast<double>(config.layer_input_size(layer) + config.hidden_size) *
+             static_cast<double>(batch * seq_len);
+  return flops;
+}
+
+std::vector<float> random_values(size_t count, uint64_t seed) {
+  std::vector<float> values(count);
+  for (size_t k = 0; k < count; ++k)
+    values[k] = static_cast<float>(2.0 * lstm::uniform01(seed, k) - 1.0);
+  return values;
+}
+
+void run_bench(const BenchOptions& options, int threads) {
+  lstm::NetworkConfig config;
+  config.cell = lstm::parse_cell(options.cell);
+  config.input_size = options.input_size;
+  config.hidden_size = options.hidden_size;
+  config.num_layers = options.layers;
+  config.bidirectional = options.bidirectional;
+  const double largest =
+      static_cast<double>(options.seq_len) * static_cast<double>(options.batch) *
+      static_cast<double>(std::max(config.input_size, config.layer_output_size()));
+  if (largest > 1e10) throw lstm::Error("bench: T*B*width is too large (over 1e10 elements)");
+  lstm::Network<float> network(config);
+  network.init_uniform(options.seed);
+  const bool train = options.mode == "train";
+  const int64_t batch = options.batch, seq_len = options.seq_len;
+
+  // [T, B, I] input, [T, B, Hcat] output and dY, flat parameter gradients, [T, B, I] dX.
+  const std::vector<float> input =
+      random_values(static_cast<size_t>(seq_len * batch * config.input_size), options.seed + 1);
+  const size_t output_count = static_cast<size_t>(seq_len * batch * config.layer_output_size());
+  std::vector<float> output(output_count);
+  const std::vector<float> grad_output =
+      train ? random_values(output_count, options.seed + 2) : std::vector<float>{};
+  std::vector<float> grad_params(train ? static_cast<size_t>(network.num_parameters()) : 0);
+  std::vector<float> grad_input(train ? input.size() : 0);
+
+  lstm::ForwardArgs<float> args;
+  args.seq_len = seq_len;
+  args.batch = batch;
+  args.input = input.data();
+  args.output = output.data();
+  lstm::BackwardArgs<float> grad_args;
+  grad_args.grad_output = grad_output.data();
+  grad_args.grad_params = grad_params.data();
+  grad_args.grad_input = grad_input.data();
+  lstm::Workspace<float> workspace;
+  auto step = [&] {
+    if (!train) return network.forward(lstm::Mode::inference, args, workspace);
+    std::fill(grad_params.begin(), grad_params.end(), 0.0f);
+    network.forward(lstm::Mode::training, args, workspace);
+    network.backward(grad_args, workspace);
+  };
+
+  using clock = std::chrono::steady_clock;
+  for (int k = 0; k < options.warmup; ++k) step();
+  std::vector<double> ms;
+  const clock::time_point start = clock::now();
+  for (;;) {
+    const clock::time_point before = clock::now();
+    step();
+    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - before).count());
+    const int done = static_cast<int>(ms.size());
+    if (options.iters > 0
+            ? done >= options.iters
+            : done >= auto_max_iters ||
+                  (done >= auto_min_iters &&
+                   std::chrono::duration<double>(clock::now() - start).count() >= auto_seconds))
+      break;
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  double mean = 0;
+  for (double value : ms) mean += value / static_cast<double>(n);
+  const double flops = forward_flops(config, batch, seq_len) * (train ? 3.0 : 1.0);
+  const double gflops = flops / (median * 1e-3) * 1e-9;
+
+  if (options.json) {
+    const nlohmann::ordered_json out = {{"cell", std::string(lstm::cell_name(config.cell))},
+                                        {"mode", options.mode},
+                                        {"input_size", config.input_size},
+                                        {"hidden_size", config.hidden_size},
+                                        {"batch", batch},
+                                        {"seq_len", seq_len},
+                                        {"layers", config.num_layers},
+                                        {"bidirectional", config.bidirectional},
+                                        {"threads", threads},
+                                        {"warmup", options.warmup},
+                                        {"iters", static_cast<int64_t>(n)},
+                                        {"ms_median", median},
+                                        {"ms_min", sorted.front()},
+                                        {"ms_mean", mean},
+                                        {"ms_max", sorted.back()},
+                                        {"flops", flops},
+                                        {"gflops", gflops}};
+    std::cout << out.dump() << '\n';
+    return;
+  }
+  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s  threads=%d\n",
+              std::string(lstm::cell_name(config.cell)).c_str(), options.mode.c_str(),
+              static_cast<long long>(config.input_size), static_cast<long long>(config.hidden_size),
+              static_cast<long long>(batch), static_cast<long long>(seq_len),
+              static_cast<long long>(config.num_layers),
+              config.bidirectional ? " bidirectional" : "", threads);
+  std::printf("  iterations  %zu (after %d warm-up)\n", n, options.warmup);
+  std::printf("  median      %.3f ms\n  min         %.3f ms\n  mean        %.3f ms\n", median,
+              sorted.front(), mean);
+  std::printf("  throughput  %.2f GFLOP/s (at the median)\n", gflops);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, GlobalOptions& global) {
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* command = app.add_subcommand(
+      "bench", "Time a network of random weights on random data (forward, or forward + backward)");
+  command->add_option("--cell", options->cell, "Cell type")
+      ->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn_tanh", "rnn_relu"}));
+  command->add_option("--input-size", options->input_size, "I")->check(CLI::Range(1, 1 << 20));
+  command->add_option("--hidden-size", options->hidden_size, "H")->check(CLI::Range(1, 1 << 20));
+  command->add_option("--batch", options->batch, "B")->check(CLI::Range(1, 1 << 20));
+  command->add_option("--seq-len", options->seq_len, "T")->check(CLI::Range(1, 1 << 24));
+  command->add_option("--layers", options->layers, "L")->check(CLI::Range(1, 1024));
+  command->add_flag("--bidirectional", options->bidirectional, "Two directions (D = 2)");
+  command
+      ->add_option("--mode", options->mode,
+                   "infer: inference forward; train: training forward + backward (with dX)")
+      ->check(CLI::IsMember({"infer", "train"}));
+  command
+      ->add_option("--iters", options->iters,
+                   "Timed iterations (0: auto, at least 5 and at least 1 s, at most 10000)")
+      ->check(CLI::Range(0, 1000000));
+  command->add_option("--warmup", options->warmup, "Untimed iterations first")
+      ->check(CLI::Range(0, 1000000));
+  command->add_option("--seed", options->seed, "Seed of the random weights, input and dY");
+  command->add_flag("--json", options->json,
+                    "Print one JSON object (ms_median, ms_min, gflops, ...)");
+  add_threads_option(*command, global);
+  command->footer(
+      "Each iteration is timed with a steady clock. FLOPs of one forward = sum over layers k and "
+      "directions of 2*G*H*(I_k + H)*B*T, with G = 4 (LSTM), 3 (GRU), 1 (RNN) and I_k = I for "
+      "layer 0, D*H above; train counts 3x that. gflops uses the median time.");
+  command->callback([options, &global] { run_bench(*options, apply_threads(global)); });
+}
+
+}  // namespace lstm_cli

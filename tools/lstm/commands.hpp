@@ -1,0 +1,54 @@
+// The CLI's subcommands and the helpers they share (model loading, input checks, threads).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "lstm/lstm.hpp"
+
+namespace lstm_cli {
+
+// Options that every subcommand accepts (also before the subcommand's name).
+struct GlobalOptions {
+  int threads = 0;  // 0: $LSTM_NUM_THREADS if set, else every core
+};
+
+// Each adds its subcommand to `app`; the subcommand's callback does the work and throws
+// lstm::Error (or any std::exception) on failure, which main() turns into one line on stderr.
+void add_forward_command(CLI::App& app, GlobalOptions& global);
+void add_info_command(CLI::App& app, GlobalOptions& global);
+void add_bench_command(CLI::App& app, GlobalOptions& global);
+
+// Adds --threads to `command`, bound to global.threads.
+void add_threads_option(CLI::App& command, GlobalOptions& global);
+// Sets the library's thread count from --threads, $LSTM_NUM_THREADS or the core count; returns it.
+int apply_threads(const GlobalOptions& global);
+
+// A network read from a model file, with the file's other contents.
+struct LoadedModel {
+  lstm::SafetensorsContents contents;  // every tensor and the metadata, as read
+  std::string prefix;                  // "" for a bare network, "rnn." inside a trained model
+  lstm::Network<float> network;
+};
+
+// "rnn." if the file holds tensors named rnn.*, else "" (the rule load_network follows).
+std::string network_prefix(const lstm::SafetensorsContents& contents);
+// Reads and validates a model file (network_from_tensors also rejects NaN or Inf in it).
+LoadedModel load_model(const std::string& path, const lstm::ConfigOverrides& overrides);
+
+// "[2, 3, 4]"
+std::string shape_string(const std::vector<int64_t>& shape);
+int64_t shape_numel(const std::vector<int64_t>& shape);
+// Throws "<file>: <what> has NaN at flat index k (index [t, b, i])" on the first non-finite value.
+void check_finite(std::span<const float> values, const std::vector<int64_t>& shape,
+                  const std::string& file, const std::string& what);
+// Swaps the first two axes of a 3-D tensor ([B, T, X] <-> [T, B, X]).
+lstm::HostTensor swap_leading_axes(const lstm::HostTensor& tensor);
+// Throws unless `path` can be created: its directory exists and it is not itself a directory.
+void check_output_path(const std::string& path);
+
+}  // namespace lstm_cli

@@ -1,0 +1,105 @@
+// Helpers shared by the subcommands: threads, model loading, finiteness and output-path checks.
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "commands.hpp"
+#include "lstm/threads.hpp"
+
+namespace lstm_cli {
+
+void add_threads_option(CLI::App& command, GlobalOptions& global) {
+  command
+      .add_option("--threads", global.threads,
+                  "Threads to compute with (0: $LSTM_NUM_THREADS if set, else all cores)")
+      ->check(CLI::Range(0, 4096));
+}
+
+int apply_threads(const GlobalOptions& global) {
+  int threads = global.threads;
+  if (threads == 0) {
+    if (const char* env = std::getenv("LSTM_NUM_THREADS"); env != nullptr && *env != '\0') {
+      const std::string text(env);
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), threads);
+      if (error != std::errc() || end != text.data() + text.size() || threads < 1 || threads > 4096)
+        throw lstm::Error("LSTM_NUM_THREADS: expected a whole number in 1..4096, got '" + text +
+                          "'");
+    }
+  }
+  lstm::set_num_threads(threads);  // 0: every core
+  return lstm::num_threads();
+}
+
+std::string network_prefix(const lstm::SafetensorsContents& contents) {
+  for (const auto& [name, tensor] : contents.tensors)
+    if (name.starts_with("rnn.")) return "rnn.";
+  return "";
+}
+
+LoadedModel load_model(const std::string& path, const lstm::ConfigOverrides& overrides) {
+  lstm::SafetensorsContents contents = lstm::read_safetensors(path);
+  std::string prefix = network_prefix(contents);
+  lstm::Network<float> network = lstm::network_from_tensors(contents, path, prefix, overrides);
+  return LoadedModel{std::move(contents), std::move(prefix), std::move(network)};
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t k = 0; k < shape.size(); ++k) text += (k ? ", " : "") + std::to_string(shape[k]);
+  return text + "]";
+}
+
+int64_t shape_numel(const std::vector<int64_t>& shape) {
+  int64_t count = 1;
+  for (int64_t extent : shape) count *= extent;
+  return count;
+}
+
+void check_finite(std::span<const float> values, const std::vector<int64_t>& shape,
+                  const std::string& file, const std::string& what) {
+  for (size_t flat = 0; flat < values.size(); ++flat) {
+    if (std::isfinite(values[flat])) continue;
+    // Row-major multi-index of the flat position.
+    std::vector<int64_t> index(shape.size());
+    int64_t rest = static_cast<int64_t>(flat);
+    for (size_t axis = shape.size(); axis-- > 0;) {
+      index[axis] = shape[axis] > 0 ? rest % shape[axis] : 0;
+      rest = shape[axis] > 0 ? rest / shape[axis] : 0;
+    }
+    const char* kind = std::isnan(values[flat]) ? "NaN" : "Inf";
+    throw lstm::Error(file + ": " + what + " has " + kind + " at flat index " +
+                      std::to_string(flat) + " (index " + shape_string(index) +
+                      "); NaN or Inf in an input file is an error");
+  }
+}
+
+lstm::HostTensor swap_leading_axes(const lstm::HostTensor& tensor) {
+  const int64_t outer = tensor.shape.at(0), inner = tensor.shape.at(1), width = tensor.shape.at(2);
+  lstm::HostTensor swapped;
+  swapped.shape = {inner, outer, width};
+  swapped.data.resize(tensor.data.size());
+  for (int64_t a = 0; a < outer; ++a)
+    for (int64_t b = 0; b < inner; ++b)
+      std::copy_n(tensor.data.begin() + (a * inner + b) * width, width,
+                  swapped.data.begin() + (b * outer + a) * width);
+  return swapped;
+}
+
+void check_output_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  if (file.empty() || !file.has_filename())
+    throw lstm::Error(path + ": output path does not name a file");
+  std::error_code error;
+  if (fs::is_directory(file, error)) throw lstm::Error(path + ": output path is a directory");
+  const fs::path directory = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  if (!fs::is_directory(directory, error))
+    throw lstm::Error(path + ": output directory '" + directory.string() + "' does not exist");
+  if (access(directory.c_str(), W_OK | X_OK) != 0)
+    throw lstm::Error(path + ": output directory '" + directory.string() + "' is not writable");
+}
+
+}  // namespace lstm_cli
