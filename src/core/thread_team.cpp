@@ -13,10 +13,19 @@
 namespace lstm {
 
 namespace {
-void cpu_relax() {
+// Waits until done() holds. A time step lasts microseconds, so spin first; past ~0.1 ms the
+// machine is likely oversubscribed, and yielding lets the thread we wait for run.
+template <typename Done>
+void spin_until(Done done) {
+  for (int spins = 0; !done(); ++spins) {
 #if defined(__x86_64__)
-  _mm_pause();
+    if (spins < 2000) {
+      _mm_pause();
+      continue;
+    }
 #endif
+    std::this_thread::yield();
+  }
 }
 }  // namespace
 
@@ -70,7 +79,7 @@ void ThreadTeam::run(int count, const std::function<void(int, int)>& work) {
   }
   wake_.notify_all();
   work(0, count);
-  while (running_.load(std::memory_order_acquire) != 0) cpu_relax();
+  spin_until([this] { return running_.load(std::memory_order_acquire) == 0; });
 }
 
 void ThreadTeam::barrier() {
@@ -82,10 +91,7 @@ void ThreadTeam::barrier() {
     barrier_phase_.store(phase + 1, std::memory_order_release);
     return;
   }
-  for (int spins = 0; barrier_phase_.load(std::memory_order_acquire) == phase; ++spins) {
-    if (spins < 100000) cpu_relax();
-    else std::this_thread::yield();
-  }
+  spin_until([this, phase] { return barrier_phase_.load(std::memory_order_acquire) != phase; });
 }
 
 std::pair<int64_t, int64_t> split_range(int64_t total, int parts, int index, int64_t align) {
