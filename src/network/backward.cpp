@@ -78,8 +78,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
   const DirectionParams<const T>& p = g.params;
   const DirectionBuffers<T>& buf = g.buf;
   ThreadTeam& team = thread_team();
-  const auto [u0, u1] = split_range(d.H, count, index, 32);
-  const auto [o0, o1] = d.proj ? split_range(d.P, count, index, 32) : std::pair{u0, u1};
+  const auto [u0, u1, o0, o1] = thread_slice(d, index, count);
   const int64_t rows = d.T * d.B;
 
   g.s.packed_hh.pack_transposed(p.w_hh, d.Hout, o0, o1);

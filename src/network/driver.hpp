@@ -87,6 +87,17 @@ void copy_columns(const T* from, T* to, int64_t rows, int64_t width, int64_t beg
   }
 }
 
+// The share of one direction's time loop that thread `index` of `count` owns: hidden units
+// [u0, u1) of the cell (whole 32-unit panels), and columns [o0, o1) of h (of P with projection).
+struct ThreadSlice {
+  int64_t u0, u1, o0, o1;
+};
+inline ThreadSlice thread_slice(const Dims& d, int index, int count) {
+  const auto [u0, u1] = split_range(d.H, count, index, 32);
+  const auto [o0, o1] = d.proj ? split_range(d.P, count, index, 32) : std::pair{u0, u1};
+  return {u0, u1, o0, o1};
+}
+
 // Threads worth using for one direction's time loop: each thread owns whole 32-unit panels,
 // and a step must carry enough arithmetic to pay for a barrier.
 inline int loop_threads(const Dims& d) {

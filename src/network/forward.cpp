@@ -93,8 +93,7 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
   const DirectionParams<const T>& p = f.params;
   const DirectionBuffers<T>& buf = f.buf;
   ThreadTeam& team = thread_team();
-  const auto [u0, u1] = split_range(d.H, count, index, 32);
-  const auto [o0, o1] = d.proj ? split_range(d.P, count, index, 32) : std::pair{u0, u1};
+  const auto [u0, u1, o0, o1] = thread_slice(d, index, count);
 
   // Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H], this thread's rows.
   const auto [r0, r1] = split_range(d.T * d.B, count, index);
