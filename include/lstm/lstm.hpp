@@ -10,6 +10,7 @@
 #pragma once
 
 #include "lstm/config.hpp"
+#include "lstm/data.hpp"
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 #include "lstm/network.hpp"
