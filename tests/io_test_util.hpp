@@ -60,7 +60,8 @@ inline ::testing::AssertionResult throws_error(const std::function<void()>& acti
         return ::testing::AssertionFailure() << "message lacks \"" << fragment << "\": " << message;
     return ::testing::AssertionSuccess() << message;
   } catch (const std::exception& error) {
-    return ::testing::AssertionFailure() << "threw something other than lstm::Error: " << error.what();
+    return ::testing::AssertionFailure()
+           << "threw something other than lstm::Error: " << error.what();
   }
   return ::testing::AssertionFailure() << "did not throw";
 }

@@ -45,12 +45,14 @@ NetworkConfig make_config(CellType cell, int64_t input, int64_t hidden, int64_t 
 }
 
 TEST(ModelFile, LoadsTorchLstmWithProjection) {
-  const lstm::Network<float> network = lstm::load_network(fixture("torch_lstm_proj_bidir.safetensors"));
+  const lstm::Network<float> network =
+      lstm::load_network(fixture("torch_lstm_proj_bidir.safetensors"));
   NetworkConfig expected = make_config(CellType::lstm, 3, 4, 2);
   expected.proj_size = 2;
   expected.bidirectional = true;
   expect_same_config(network.config(), expected);
-  const HostTensor reference = lstm::read_npy(fixture("torch_lstm_proj_bidir.weight_hh_l1_reverse.npy"));
+  const HostTensor reference =
+      lstm::read_npy(fixture("torch_lstm_proj_bidir.weight_hh_l1_reverse.npy"));
   const auto weight = network.parameter("weight_hh_l1_reverse");
   EXPECT_EQ(reference.shape, (std::vector<int64_t>{16, 2}));
   EXPECT_EQ(std::vector<float>(weight.begin(), weight.end()), reference.data);
@@ -73,8 +75,11 @@ TEST(ModelFile, RnnActivationComesFromMetadataOrOverride) {
   EXPECT_EQ(lstm::load_network(with_config, {CellType::rnn_tanh, 0.25}).config().cell,
             CellType::rnn_tanh);
   EXPECT_EQ(lstm::load_network(with_config, {std::nullopt, 0.25}).config().dropout, 0.25);
-  EXPECT_TRUE(throws_error([&] { lstm::load_network(plain, {CellType::lstm, std::nullopt}); },
-                           {plain + ": ", "cell lstm was asked for", "1 gate per unit (an RNN)"}));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        lstm::load_network(plain, {CellType::lstm, std::nullopt});
+      },
+      {plain + ": ", "cell lstm was asked for", "1 gate per unit (an RNN)"}));
 }
 
 TEST(ModelFile, SaveAndLoadRoundTrips) {
@@ -143,13 +148,14 @@ TEST(ModelFile, TrainedModelsKeepTheNetworkUnderRnnPrefix) {
 
   tensors.emplace_back("rnn.extra", HostTensor{{1}, {0}});
   lstm::write_safetensors(path, tensors);
-  EXPECT_TRUE(throws_error([&] { lstm::load_network(path); }, {path + ": ", "unknown tensor 'rnn.extra'"}));
+  EXPECT_TRUE(
+      throws_error([&] { lstm::load_network(path); }, {path + ": ", "unknown tensor 'rnn.extra'"}));
 }
 
 // Tensors of a small LSTM (2 layers, I=3, H=4), edited by `edit`, written and loaded.
-void expect_load_error(const std::function<void(Tensors&, std::map<std::string, std::string>&)>& edit,
-                       const std::vector<std::string>& fragments,
-                       const lstm::ConfigOverrides& overrides = {}) {
+void expect_load_error(
+    const std::function<void(Tensors&, std::map<std::string, std::string>&)>& edit,
+    const std::vector<std::string>& fragments, const lstm::ConfigOverrides& overrides = {}) {
   TempDir dir;
   lstm::Network<float> network(make_config(CellType::lstm, 3, 4, 2));
   network.init_uniform(1);
@@ -178,22 +184,38 @@ using Metadata = std::map<std::string, std::string>;
 TEST(ModelFile, RejectsWrongTensors) {
   expect_load_error([](Tensors& t, Metadata&) { erase_tensor(t, "bias_hh_l1"); },
                     {"missing tensor 'bias_hh_l1' [16]", "lstm input=3 hidden=4 layers=2"});
-  expect_load_error([](Tensors& t, Metadata&) { tensor(t, "weight_hh_l1") = HostTensor{{16, 3}, std::vector<float>(48)}; },
-                    {"tensor 'weight_hh_l1' has shape [16, 3], expected [16, 4]"});
-  expect_load_error([](Tensors& t, Metadata&) { t.emplace_back("head.weight", HostTensor{{1}, {0}}); },
-                    {"unknown tensor 'head.weight'"});
-  expect_load_error([](Tensors& t, Metadata&) { tensor(t, "weight_ih_l1").data[5] = std::nanf(""); },
-                    {"tensor 'weight_ih_l1' has a non-finite value (nan) at flat index 5"});
   expect_load_error(
-      [](Tensors& t, Metadata&) { tensor(t, "bias_ih_l0").data[0] = -std::numeric_limits<float>::infinity(); },
+      [](Tensors& t, Metadata&) {
+        tensor(t, "weight_hh_l1") = HostTensor{{16, 3}, std::vector<float>(48)};
+      },
+      {"tensor 'weight_hh_l1' has shape [16, 3], expected [16, 4]"});
+  expect_load_error(
+      [](Tensors& t, Metadata&) {
+        t.emplace_back("head.weight", HostTensor{{1}, {0}});
+      },
+      {"unknown tensor 'head.weight'"});
+  expect_load_error(
+      [](Tensors& t, Metadata&) { tensor(t, "weight_ih_l1").data[5] = std::nanf(""); },
+      {"tensor 'weight_ih_l1' has a non-finite value (nan) at flat index 5"});
+  expect_load_error(
+      [](Tensors& t, Metadata&) {
+        tensor(t, "bias_ih_l0").data[0] = -std::numeric_limits<float>::infinity();
+      },
       {"tensor 'bias_ih_l0' has a non-finite value (-inf) at flat index 0"});
   expect_load_error([](Tensors& t, Metadata&) { erase_tensor(t, "weight_ih_l0"); },
                     {"no tensor 'weight_ih_l0': not a recurrent network"});
-  expect_load_error([](Tensors& t, Metadata&) { tensor(t, "weight_ih_l0") = HostTensor{{48}, std::vector<float>(48)}; },
-                    {"tensor 'weight_ih_l0' should be a matrix but has shape [48]"});
-  expect_load_error([](Tensors& t, Metadata&) { tensor(t, "weight_ih_l0") = HostTensor{{10, 3}, std::vector<float>(30)}; },
-                    {"tensor 'weight_ih_l0' has 10 rows, which is not 4, 3 or 1 times the hidden size 4"});
-  expect_load_error([](Tensors& t, Metadata&) { erase_tensor(t, "bias_ih_l0"); }, {"missing tensor 'bias_ih_l0'"});
+  expect_load_error(
+      [](Tensors& t, Metadata&) {
+        tensor(t, "weight_ih_l0") = HostTensor{{48}, std::vector<float>(48)};
+      },
+      {"tensor 'weight_ih_l0' should be a matrix but has shape [48]"});
+  expect_load_error(
+      [](Tensors& t, Metadata&) {
+        tensor(t, "weight_ih_l0") = HostTensor{{10, 3}, std::vector<float>(30)};
+      },
+      {"tensor 'weight_ih_l0' has 10 rows, which is not 4, 3 or 1 times the hidden size 4"});
+  expect_load_error([](Tensors& t, Metadata&) { erase_tensor(t, "bias_ih_l0"); },
+                    {"missing tensor 'bias_ih_l0'"});
   expect_load_error(  // layer 1 missing but layer 2 present
       [](Tensors& t, Metadata&) {
         for (auto& item : t)
@@ -211,7 +233,8 @@ TEST(ModelFile, RejectsBadConfigMetadata) {
   expect_load_error(with_config(R"({"cell": "gru"})"),
                     {"says cell gru but the tensors say 4 gates per unit (an LSTM)"});
   expect_load_error(with_config(R"({"cell": "tree"})"), {"metadata 'config': unknown cell 'tree'"});
-  expect_load_error(with_config(R"({"bidirectional": true})"), {"says bidirectional true but the tensors say false"});
+  expect_load_error(with_config(R"({"bidirectional": true})"),
+                    {"says bidirectional true but the tensors say false"});
   expect_load_error(with_config(R"({"num_layers": "2"})"), {"'num_layers' is not an integer"});
   expect_load_error(with_config(R"({"peephole": 1})"), {"'peephole' is not true or false"});
   expect_load_error(with_config(R"({"dropout": "high"})"), {"'dropout' is not a number"});
@@ -221,7 +244,23 @@ TEST(ModelFile, RejectsBadConfigMetadata) {
   expect_load_error(with_config(R"({"cell":)"), {"metadata 'config': not valid JSON"});
   expect_load_error({[](Tensors&, Metadata&) {}}, {"cell gru was asked for", "4 gates per unit"},
                     {CellType::gru, std::nullopt});
-  expect_load_error({[](Tensors&, Metadata&) {}}, {"dropout must be in [0, 1)"}, {std::nullopt, -0.5});
+  expect_load_error({[](Tensors&, Metadata&) {}}, {"dropout must be in [0, 1)"},
+                    {std::nullopt, -0.5});
+}
+
+// A tiny file whose shapes imply a huge network (1024 layers of hidden size 1000) is rejected
+// for its missing tensors before anything of that size is allocated.
+TEST(ModelFile, ChecksShapesBeforeAllocating) {
+  TempDir dir;
+  Tensors tensors = {{"weight_ih_l0", HostTensor{{4000, 1}, std::vector<float>(4000)}},
+                     {"weight_hh_l0", HostTensor{{0, 1000}, {}}}};
+  for (int layer = 1; layer < 1024; ++layer)
+    tensors.emplace_back("weight_ih_l" + std::to_string(layer), HostTensor{{0}, {}});
+  const std::string path = dir.file("huge.safetensors");
+  lstm::write_safetensors(path, tensors);
+  EXPECT_TRUE(throws_error(
+      [&] { lstm::load_network(path); },
+      {path + ": ", "tensor 'weight_hh_l0' has shape [0, 1000], expected [4000, 1000]"}));
 }
 
 TEST(ModelFile, RejectsOptionsTheCellCannotHave) {

@@ -1,6 +1,5 @@
 // Atomic file replacement: write a temporary file beside the target, fsync, rename over it.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,8 +28,8 @@ std::string parent_directory(const std::string& path) {
 std::string temporary_name(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t process_salt = std::random_device{}();
-  const uint64_t value = process_salt * 0x9e3779b97f4a7c15ull + (counter++) * 0xbf58476d1ce4e5b9ull +
-                         static_cast<uint64_t>(::getpid());
+  const uint64_t value = process_salt * 0x9e3779b97f4a7c15ull +
+                         (counter++) * 0xbf58476d1ce4e5b9ull + static_cast<uint64_t>(::getpid());
   static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   std::string suffix;
   uint64_t rest = value;
@@ -77,8 +76,8 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0) {
-    fail(path, "cannot create a temporary file in directory '" + directory +
-                   "': " + errno_text(errno));
+    fail(path,
+         "cannot create a temporary file in directory '" + directory + "': " + errno_text(errno));
   }
 
   const auto abandon = [&](const std::string& step, int error) {

@@ -16,7 +16,9 @@
 
 namespace lstm {
 
-int64_t HostTensor::numel() const { return detail::shape_numel(shape).value_or(0); }
+int64_t HostTensor::numel() const {
+  return detail::shape_numel(shape).value_or(0);
+}
 
 namespace detail {
 
@@ -24,7 +26,9 @@ void fail(std::string_view name, const std::string& what) {
   throw Error(std::string(name) + ": " + what);
 }
 
-std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
+std::string errno_text(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
 
 std::vector<unsigned char> read_file_bytes(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -70,9 +74,12 @@ void append_le(std::string& out, uint64_t value, int width) {
 int float_width(FloatFormat format) {
   switch (format) {
     case FloatFormat::f16:
-    case FloatFormat::bf16: return 2;
-    case FloatFormat::f32: return 4;
-    case FloatFormat::f64: return 8;
+    case FloatFormat::bf16:
+      return 2;
+    case FloatFormat::f32:
+      return 4;
+    case FloatFormat::f64:
+      return 8;
   }
   return 0;
 }
@@ -85,15 +92,17 @@ float half_to_float(uint16_t bits) {
   if (exponent == 0) {
     magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // zero or subnormal
   } else if (exponent == 31) {
-    magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN()
-                         : std::numeric_limits<float>::infinity();
+    magnitude =
+        mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
   } else {  // normal: rebias the exponent from 15 to 127, widen the mantissa from 10 to 23 bits
     magnitude = std::bit_cast<float>(((exponent + 112) << 23) | (mantissa << 13));
   }
   return negative ? -magnitude : magnitude;
 }
 
-float bfloat16_to_float(uint16_t bits) { return std::bit_cast<float>(uint32_t{bits} << 16); }
+float bfloat16_to_float(uint16_t bits) {
+  return std::bit_cast<float>(uint32_t{bits} << 16);
+}
 
 std::optional<size_t> decode_floats(const unsigned char* src, size_t count, FloatFormat format,
                                     bool big_endian, float* dst) {
@@ -101,9 +110,15 @@ std::optional<size_t> decode_floats(const unsigned char* src, size_t count, Floa
   for (size_t k = 0; k < count; ++k) {
     const uint64_t bits = load_uint(src + k * width, width, big_endian);
     switch (format) {
-      case FloatFormat::f16: dst[k] = half_to_float(static_cast<uint16_t>(bits)); break;
-      case FloatFormat::bf16: dst[k] = bfloat16_to_float(static_cast<uint16_t>(bits)); break;
-      case FloatFormat::f32: dst[k] = std::bit_cast<float>(static_cast<uint32_t>(bits)); break;
+      case FloatFormat::f16:
+        dst[k] = half_to_float(static_cast<uint16_t>(bits));
+        break;
+      case FloatFormat::bf16:
+        dst[k] = bfloat16_to_float(static_cast<uint16_t>(bits));
+        break;
+      case FloatFormat::f32:
+        dst[k] = std::bit_cast<float>(static_cast<uint32_t>(bits));
+        break;
       case FloatFormat::f64: {
         const double value = std::bit_cast<double>(bits);
         if (std::isfinite(value) && std::fabs(value) > std::numeric_limits<float>::max()) return k;

@@ -145,7 +145,8 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   if (gates != 4 && gates != 3 && gates != 1)
     fail(path, "tensor " + quote_name(prefix + "weight_ih_l0") + " has " + std::to_string(rows) +
                    " rows, which is not 4, 3 or 1 times the hidden size " + std::to_string(hidden) +
-                   " (taken from " + quote_name(prefix + (weight_hr ? "weight_hr_l0" : "weight_hh_l0")) + ")");
+                   " (taken from " +
+                   quote_name(prefix + (weight_hr ? "weight_hr_l0" : "weight_hh_l0")) + ")");
   config.cell = gates == 4 ? CellType::lstm : gates == 3 ? CellType::gru : CellType::rnn_tanh;
   config.num_layers = 0;
   while (find("weight_ih_l" + std::to_string(config.num_layers))) ++config.num_layers;
@@ -158,8 +159,8 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   apply_config_metadata(contents, path, config);
   if (overrides.cell) {
     if (gate_count(*overrides.cell) != gates)
-      fail(path, "cell " + std::string(cell_name(*overrides.cell)) + " was asked for, but the tensors have " +
-                     gates_description(gates));
+      fail(path, "cell " + std::string(cell_name(*overrides.cell)) +
+                     " was asked for, but the tensors have " + gates_description(gates));
     config.cell = *overrides.cell;
   }
   if (overrides.dropout) config.dropout = *overrides.dropout;
@@ -194,12 +195,15 @@ Network<float> network_from_tensors(const SafetensorsContents& contents, const s
     for (size_t k = 0; k < tensor.data.size(); ++k)
       if (!std::isfinite(tensor.data[k]))
         fail(path, "tensor " + name + " has a non-finite value (" +
-                       (std::isnan(tensor.data[k]) ? "nan" : tensor.data[k] > 0 ? "inf" : "-inf") +
+                       (std::isnan(tensor.data[k]) ? "nan"
+                        : tensor.data[k] > 0       ? "inf"
+                                                   : "-inf") +
                        ") at flat index " + std::to_string(k));
   }
   for (const auto& item : tensors)
     if (!expected.count(item.first))
-      fail(path, "unknown tensor " + quote_name(prefix + item.first) + ": not part of " + network_name);
+      fail(path,
+           "unknown tensor " + quote_name(prefix + item.first) + ": not part of " + network_name);
 
   Network<float> network(config);
   for (const ParameterInfo& info : layout) {
@@ -212,8 +216,9 @@ Network<float> network_from_tensors(const SafetensorsContents& contents, const s
 
 Network<float> load_network(const std::string& path, const ConfigOverrides& overrides) {
   const SafetensorsContents contents = read_safetensors(path);
-  const bool trained_model = std::any_of(contents.tensors.begin(), contents.tensors.end(),
-                                         [](const auto& item) { return item.first.starts_with("rnn."); });
+  const bool trained_model =
+      std::any_of(contents.tensors.begin(), contents.tensors.end(),
+                  [](const auto& item) { return item.first.starts_with("rnn."); });
   return network_from_tensors(contents, path, trained_model ? "rnn." : "", overrides);
 }
 
@@ -223,7 +228,8 @@ std::vector<std::pair<std::string, HostTensor>> network_tensors(const Network<fl
   for (const ParameterInfo& info : network.layout()) {
     const auto values = network.parameters().subspan(static_cast<size_t>(info.offset),
                                                      static_cast<size_t>(info.numel));
-    tensors.emplace_back(prefix + info.name, HostTensor{info.shape, {values.begin(), values.end()}});
+    tensors.emplace_back(prefix + info.name,
+                         HostTensor{info.shape, {values.begin(), values.end()}});
   }
   return tensors;
 }

@@ -22,9 +22,12 @@ enum class Kind { floating, signed_integer, unsigned_integer };
 std::string dtype_name(Kind kind, int width) {
   const std::string bits = std::to_string(8 * width);
   switch (kind) {
-    case Kind::floating: return "float" + bits;
-    case Kind::signed_integer: return "int" + bits;
-    case Kind::unsigned_integer: return "uint" + bits;
+    case Kind::floating:
+      return "float" + bits;
+    case Kind::signed_integer:
+      return "int" + bits;
+    case Kind::unsigned_integer:
+      return "uint" + bits;
   }
   return "?";
 }
@@ -64,7 +67,8 @@ class HeaderParser {
       expect(':');
       skip_space();
       Literal value = parse_value(key);
-      if (!dict.emplace(key, std::move(value)).second) error("key " + quote_name(key) + " appears twice");
+      if (!dict.emplace(key, std::move(value)).second)
+        error("key " + quote_name(key) + " appears twice");
       skip_space();
       if (consume(',')) continue;
       expect('}');
@@ -113,7 +117,8 @@ class HeaderParser {
 
   int64_t parse_integer() {
     if (at('-')) error("negative dimension");
-    if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9') error("expected an integer");
+    if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9')
+      error("expected an integer");
     int64_t value = 0;
     while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
       const int digit = text_[pos_++] - '0';
@@ -202,7 +207,8 @@ void parse_descr(const std::string& name, const std::string& descr, NpyArray& ar
 
 NpyArray parse_npy_array(const std::string& name, const unsigned char* bytes, size_t size) {
   static const unsigned char magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-  if (size < 10) fail(name, "file is " + std::to_string(size) + " bytes, too short for a .npy file");
+  if (size < 10)
+    fail(name, "file is " + std::to_string(size) + " bytes, too short for a .npy file");
   if (!std::equal(magic, magic + 6, bytes)) fail(name, "not a .npy file (no \\x93NUMPY magic)");
   const int major = bytes[6], minor = bytes[7];
   if (minor != 0 || major < 1 || major > 3)
@@ -223,7 +229,8 @@ NpyArray parse_npy_array(const std::string& name, const unsigned char* bytes, si
   const auto field = [&](const char* key, Literal::Type type, const char* what) -> const Literal& {
     const auto found = dict.find(key);
     if (found == dict.end()) fail(name, std::string(".npy header has no '") + key + "'");
-    if (found->second.type != type) fail(name, std::string(".npy header: '") + key + "' is not " + what);
+    if (found->second.type != type)
+      fail(name, std::string(".npy header: '") + key + "' is not " + what);
     return found->second;
   };
 
@@ -289,9 +296,11 @@ HostTensor parse_npy(const std::string& name, const unsigned char* bytes, size_t
                       : array.width == 4 ? detail::FloatFormat::f32
                                          : detail::FloatFormat::f64;
   std::vector<float> values(array.numel);
-  const auto bad = detail::decode_floats(array.data, array.numel, format, array.big_endian, values.data());
+  const auto bad =
+      detail::decode_floats(array.data, array.numel, format, array.big_endian, values.data());
   if (bad)
-    fail(name, "float64 value at flat index " + std::to_string(*bad) + " is outside the float32 range");
+    fail(name,
+         "float64 value at flat index " + std::to_string(*bad) + " is outside the float32 range");
   HostTensor tensor;
   tensor.data = to_c_order(std::move(values), array.shape, array.fortran_order);
   tensor.shape = array.shape;
@@ -306,7 +315,8 @@ IntTensor detail::parse_npy_integers(const std::string& name, const unsigned cha
   std::vector<int64_t> values(array.numel);
   const int bits = 8 * array.width;
   for (size_t k = 0; k < array.numel; ++k) {
-    const uint64_t raw = detail::load_uint(array.data + k * array.width, array.width, array.big_endian);
+    const uint64_t raw =
+        detail::load_uint(array.data + k * array.width, array.width, array.big_endian);
     if (array.kind == Kind::unsigned_integer) {
       if (raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
         fail(name, "uint64 value at flat index " + std::to_string(k) + " does not fit in int64");
@@ -340,8 +350,8 @@ void write_npy(const std::string& path, const HostTensor& tensor) {
                    std::to_string(tensor.data.size()) + " values");
   // numpy.save's layout: the dict, room for axis 0 to grow to 21 digits, spaces up to a
   // 64-byte boundary (always at least one), then '\n'.
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " +
-                       python_shape(tensor.shape) + ", }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + python_shape(tensor.shape) + ", }";
   if (!tensor.shape.empty()) header.append(21 - std::to_string(tensor.shape[0]).size(), ' ');
   const auto padding = [&](size_t preamble) { return 64 - (preamble + header.size() + 1) % 64; };
   const bool version1 = header.size() + 1 + padding(10) <= 65535;  // else 2.0: a 4-byte length

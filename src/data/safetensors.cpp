@@ -68,6 +68,12 @@ json parse_header(const std::string& name, const char* begin, const char* end) {
   return header;
 }
 
+// A short description of a JSON value for a message: numbers as written, anything else by type
+// (dumping it could be long, or recurse deeply on nested input).
+std::string describe(const json& value) {
+  return value.is_number() ? value.dump() : std::string("a JSON ") + value.type_name();
+}
+
 // A JSON integer >= 0 (integers written as 1.0 or -1 are rejected).
 std::optional<uint64_t> as_count(const json& value) {
   if (value.is_number_unsigned()) return value.get<uint64_t>();
@@ -82,12 +88,12 @@ FloatFormat parse_dtype(const std::string& name, const std::string& tensor, cons
   if (dtype == "F64") return FloatFormat::f64;
   if (dtype == "F16") return FloatFormat::f16;
   if (dtype == "BF16") return FloatFormat::bf16;
-  static const std::set<std::string> other_known = {"BOOL", "U8",      "I8",      "U16",  "I16",
-                                                    "U32",  "I32",     "U64",     "I64",  "F8_E4M3",
-                                                    "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
-                                                    "C64"};
+  static const std::set<std::string> other_known = {
+      "BOOL", "U8",      "I8",      "U16",     "I16", "U32",     "I32",     "U64",
+      "I64",  "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2", "C64"};
   if (other_known.count(dtype))
-    fail(name, where + "unsupported dtype " + quote_name(dtype) + " (only F32, F64, F16, BF16 can be read)");
+    fail(name, where + "unsupported dtype " + quote_name(dtype) +
+                   " (only F32, F64, F16, BF16 can be read)");
   fail(name, where + "unknown dtype " + quote_name(dtype));
 }
 
@@ -110,7 +116,8 @@ Entry parse_entry(const std::string& name, const std::string& tensor, const json
   for (const json& extent : shape) {
     const auto count = as_count(extent);
     if (!count || *count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail(name, where + "'shape' has an entry that is not a non-negative integer: " + extent.dump());
+      fail(name,
+           where + "'shape' has an entry that is not a non-negative integer: " + describe(extent));
     entry.shape.push_back(static_cast<int64_t>(*count));
   }
   const auto numel = detail::shape_numel(entry.shape);
@@ -122,7 +129,7 @@ Entry parse_entry(const std::string& name, const std::string& tensor, const json
   const auto begin = pair ? as_count(offsets[0]) : std::nullopt;
   const auto end = pair ? as_count(offsets[1]) : std::nullopt;
   if (!begin || !end)
-    fail(name, where + "'data_offsets' is not a list of two non-negative integers: " + offsets.dump());
+    fail(name, where + "'data_offsets' is not a list of two non-negative integers");
   entry.begin = *begin;
   entry.end = *end;
   const std::string range = "data range " + range_string(entry.begin, entry.end);
@@ -132,11 +139,12 @@ Entry parse_entry(const std::string& name, const std::string& tensor, const json
                    std::to_string(buffer_size) + " bytes)");
   const uint64_t width = static_cast<uint64_t>(detail::float_width(entry.format));
   if (entry.numel > buffer_size / width || entry.end - entry.begin != entry.numel * width)
-    fail(name, where + "shape " + shape_string(entry.shape) + " of " + value["dtype"].get<std::string>() +
-                   " needs " +
-                   (entry.numel > buffer_size / width ? "more bytes than the file has"
-                                                      : std::to_string(entry.numel * width) + " bytes") +
-                   " but " + range + " holds " + std::to_string(entry.end - entry.begin));
+    fail(name,
+         where + "shape " + shape_string(entry.shape) + " of " + value["dtype"].get<std::string>() +
+             " needs " +
+             (entry.numel > buffer_size / width ? "more bytes than the file has"
+                                                : std::to_string(entry.numel * width) + " bytes") +
+             " but " + range + " holds " + std::to_string(entry.end - entry.begin));
   return entry;
 }
 
@@ -160,12 +168,14 @@ void check_coverage(const std::string& name, std::vector<Entry>& entries, uint64
   const Entry* previous = nullptr;
   for (const Entry& entry : entries) {
     if (entry.begin < covered)
-      fail(name, "tensor " + quote_name(entry.name) + ": data range " + range_string(entry.begin, entry.end) +
-                     " overlaps tensor " + quote_name(previous->name) + " " +
+      fail(name, "tensor " + quote_name(entry.name) + ": data range " +
+                     range_string(entry.begin, entry.end) + " overlaps tensor " +
+                     quote_name(previous->name) + " " +
                      range_string(previous->begin, previous->end));
     if (entry.begin > covered)
       fail(name, "bytes " + range_string(covered, entry.begin) +
-                     " of the data buffer belong to no tensor (before tensor " + quote_name(entry.name) + ")");
+                     " of the data buffer belong to no tensor (before tensor " +
+                     quote_name(entry.name) + ")");
     covered = entry.end;
     previous = &entry;
   }
@@ -249,7 +259,8 @@ void write_safetensors(const std::string& path,
       fail(path, where + "shape " + shape_string(tensor.shape) + " does not match its " +
                      std::to_string(tensor.data.size()) + " values");
     const uint64_t end = offset + 4 * tensor.data.size();
-    header[tensor_name] = {{"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, end}}};
+    header[tensor_name] = {
+        {"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
   std::string text;
@@ -265,7 +276,8 @@ void write_safetensors(const std::string& path,
   detail::append_le(bytes, text.size(), 8);
   bytes += text;
   for (const auto* item : order)
-    for (float value : item->second.data) detail::append_le(bytes, std::bit_cast<uint32_t>(value), 4);
+    for (float value : item->second.data)
+      detail::append_le(bytes, std::bit_cast<uint32_t>(value), 4);
   write_file_atomically(path, bytes);
 }
 
