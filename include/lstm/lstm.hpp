@@ -15,3 +15,4 @@
 #include "lstm/io.hpp"
 #include "lstm/network.hpp"
 #include "lstm/threads.hpp"
+#include "lstm/train.hpp"
