@@ -49,6 +49,9 @@ void PackedWeights<T>::pack_transposed(const T* v, int64_t ldv, int64_t unit_beg
 
 namespace {
 
+// Depth of one pass over a panel: 256 × 32 floats = 32 KiB, within L1.
+constexpr int64_t kDepthBlock = 256;
+
 #if defined(__AVX512F__)
 template <int MR, int NP>
 void avx512_kernel(int64_t k, const float* a, int64_t lda, const float* panels, int64_t panel_stride,
@@ -150,16 +153,22 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
       const T* tile_panels = block + (unit / kPanel) * panel_stride;
       T* c_tile = c + b * rows_per_block_ + unit;
       const int64_t columns = std::min(panels * kPanel, unit_end - unit);
-      for (int64_t row = 0; row < m;) {
-        const int64_t rows_left = m - row;
-        Kernel<T> run;
-        int64_t rows;
-        if (panels == 1) { run = pick_kernel<T, 1>(rows_left); rows = std::min<int64_t>(rows_left, 12); }
-        else if (panels == 2) { run = pick_kernel<T, 2>(rows_left); rows = std::min<int64_t>(rows_left, 6); }
-        else if (panels == 3) { run = pick_kernel<T, 3>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
-        else { run = pick_kernel<T, 4>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
-        run(k_, a + row * lda, lda, tile_panels, panel_stride, c_tile + row * ldc, ldc, columns, accumulate);
-        row += rows;
+      // Depth in blocks, so that a panel's slice stays in L1 while every row tile uses it.
+      for (int64_t k0 = 0; k0 < k_; k0 += kDepthBlock) {
+        const int64_t depth = std::min(kDepthBlock, k_ - k0);
+        const bool add = accumulate || k0 > 0;
+        for (int64_t row = 0; row < m;) {
+          const int64_t rows_left = m - row;
+          Kernel<T> run;
+          int64_t rows;
+          if (panels == 1) { run = pick_kernel<T, 1>(rows_left); rows = std::min<int64_t>(rows_left, 12); }
+          else if (panels == 2) { run = pick_kernel<T, 2>(rows_left); rows = std::min<int64_t>(rows_left, 6); }
+          else if (panels == 3) { run = pick_kernel<T, 3>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
+          else { run = pick_kernel<T, 4>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
+          run(depth, a + row * lda + k0, lda, tile_panels + k0 * kPanel, panel_stride, c_tile + row * ldc, ldc,
+              columns, add);
+          row += rows;
+        }
       }
     }
   }
