@@ -69,6 +69,7 @@ void ThreadTeam::run(int count, const std::function<void(int, int)>& work) {
     work(0, 1);
     return;
   }
+  std::lock_guard<std::mutex> turn(run_mutex_);
   running_.store(count - 1, std::memory_order_release);
   barrier_arrived_.store(0, std::memory_order_relaxed);
   {
@@ -82,8 +83,7 @@ void ThreadTeam::run(int count, const std::function<void(int, int)>& work) {
   spin_until([this] { return running_.load(std::memory_order_acquire) == 0; });
 }
 
-void ThreadTeam::barrier() {
-  const int count = count_;
+void ThreadTeam::barrier(int count) {
   if (count <= 1) return;
   const uint64_t phase = barrier_phase_.load(std::memory_order_acquire);
   if (barrier_arrived_.fetch_add(1, std::memory_order_acq_rel) == count - 1) {

@@ -25,16 +25,17 @@ class ThreadTeam {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Runs work(index, count) on `count` threads (the caller is index 0) and waits for all.
-  // Not reentrant: work must not call run() again.
+  // Callers on different threads take turns; work must not call run() itself.
   void run(int count, const std::function<void(int, int)>& work);
-  // Waits until every thread of the current run() has arrived.
-  void barrier();
+  // Called by all `count` threads of the current run: waits until every one has arrived.
+  void barrier(int count);
 
  private:
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
+  std::mutex run_mutex_;  // one multi-threaded run at a time
+  std::mutex mutex_;      // guards the dispatch fields below
   std::condition_variable wake_;
   const std::function<void(int, int)>* work_ = nullptr;
   int count_ = 0;

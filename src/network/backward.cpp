@@ -108,7 +108,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
     }
     // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
     if (d.proj) {
-      team.barrier();
+      team.barrier(count);
       g.s.packed_hr.multiply(d.B, dh_step, d.P, sc.dm, d.H, u0, u1, false);
     }
 
@@ -133,7 +133,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
     cell.peephole = p.peephole;
     cell.dpeephole = g.grads.peephole;
     g.kernels.backward(cell);
-    team.barrier();
+    team.barrier(count);
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
     g.s.packed_hh.multiply(d.B, cell.dgates_hh, d.GH, dh_before, d.Hout, o0, o1, g.kernels.direct_hidden_path);
@@ -145,7 +145,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
   }
   if (g.grad_h0) copy_columns<T>(dh_after, g.grad_h0, d.B, d.Hout, o0, o1);
   if (g.grad_c0 && d.lstm) copy_columns<T>(sc.dc, g.grad_c0, d.B, d.H, u0, u1);
-  team.barrier();
+  team.barrier(count);
 
   // Weight gradients over all steps at once, each thread its share of output rows.
   const auto [k0, k1] = split_range(d.GH, count, index);

@@ -107,7 +107,7 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
   const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
   copy_columns(f.h0, buf.h_states + first_slot * d.B * d.Hout, d.B, d.Hout, o0, o1);
   if (d.lstm) copy_columns(f.c0, buf.c_states + first_slot * d.B * d.H, d.B, d.H, u0, u1);
-  team.barrier();
+  team.barrier(count);
 
   T* recurrent = f.s.recurrent.data();
   for (int64_t step = 0; step < d.T; ++step) {
@@ -143,7 +143,7 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output.
     if (d.proj) {
-      team.barrier();
+      team.barrier(count);
       f.s.packed_hr.multiply(d.B, cell.h, d.H, h_next, d.P, o0, o1, false);
     }
 
@@ -159,7 +159,7 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
         std::copy(h_next + b * d.Hout + o0, h_next + b * d.Hout + o1, out + o0);
       }
     }
-    team.barrier();
+    team.barrier(count);
   }
 
   const int64_t last_slot = state_slot(f.training, f.direction, d.T - 1, f.direction == 0 ? d.T - 1 : 0, true);

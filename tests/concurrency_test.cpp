@@ -1,0 +1,64 @@
+// Several user threads may run the same network at once, each with its own Workspace: the
+// results are bit-identical to running the calls one after another.
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "core/random.hpp"
+#include "lstm/lstm.hpp"
+
+namespace {
+
+struct CallResult {
+  std::vector<float> output, grads;
+};
+
+// Forward + backward of a network wide enough that each call uses the whole thread team.
+CallResult run_once(const lstm::Network<float>& network, uint64_t seed) {
+  const auto& config = network.config();
+  const int64_t steps = 9, batch = 8;
+  std::vector<float> input(static_cast<size_t>(steps * batch * config.input_size));
+  for (size_t k = 0; k < input.size(); ++k) input[k] = static_cast<float>(lstm::uniform01(seed, k) - 0.5);
+  const std::vector<int64_t> lengths = {9, 3, 9, 1, 7, 9, 2, 9};
+  CallResult run;
+  run.output.resize(static_cast<size_t>(steps * batch * config.layer_output_size()));
+  run.grads.assign(static_cast<size_t>(network.num_parameters()), 0.0f);
+  lstm::Workspace<float> workspace;
+  lstm::ForwardArgs<float> forward;
+  forward.seq_len = steps;
+  forward.batch = batch;
+  forward.input = input.data();
+  forward.lengths = lengths.data();
+  forward.output = run.output.data();
+  network.forward(lstm::Mode::training, forward, workspace);
+  lstm::BackwardArgs<float> backward;
+  backward.grad_output = run.output.data();
+  backward.grad_params = run.grads.data();
+  network.backward(backward, workspace);
+  return run;
+}
+
+TEST(Concurrency, UserThreadsShareANetwork) {
+  lstm::NetworkConfig config;
+  config.input_size = 40;
+  config.hidden_size = 96;
+  config.num_layers = 2;
+  config.bidirectional = true;
+  lstm::Network<float> network(config);
+  network.init_uniform(5);
+
+  constexpr int kCallers = 4;
+  std::vector<CallResult> sequential, concurrent(kCallers);
+  for (int k = 0; k < kCallers; ++k) sequential.push_back(run_once(network, 100 + k));
+  std::vector<std::thread> callers;
+  for (int k = 0; k < kCallers; ++k)
+    callers.emplace_back([&, k] { concurrent[k] = run_once(network, 100 + k); });
+  for (std::thread& caller : callers) caller.join();
+  for (int k = 0; k < kCallers; ++k) {
+    EXPECT_EQ(sequential[k].output, concurrent[k].output) << "caller " << k;
+    EXPECT_EQ(sequential[k].grads, concurrent[k].grads) << "caller " << k;
+  }
+}
+
+}  // namespace
