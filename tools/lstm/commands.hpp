@@ -22,6 +22,9 @@ struct GlobalOptions {
 void add_forward_command(CLI::App& app, GlobalOptions& global);
 void add_info_command(CLI::App& app, GlobalOptions& global);
 void add_bench_command(CLI::App& app, GlobalOptions& global);
+void add_train_command(CLI::App& app, GlobalOptions& global);
+void add_forecast_command(CLI::App& app, GlobalOptions& global);
+void add_eval_command(CLI::App& app, GlobalOptions& global);
 
 // Adds --threads to `command`, bound to global.threads.
 void add_threads_option(CLI::App& command, GlobalOptions& global);

@@ -22,8 +22,10 @@ std::string one_line(std::string message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"LSTM, GRU and RNN networks on the CPU: run, differentiate, inspect, benchmark.",
-               "lstm"};
+  CLI::App app{
+      "LSTM, GRU and RNN networks on the CPU: run, differentiate, inspect, benchmark, train, "
+      "forecast.",
+      "lstm"};
   app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", "lstm " LSTM_VERSION);
   app.require_subcommand(1);
@@ -37,6 +39,9 @@ int main(int argc, char** argv) {
   lstm_cli::add_forward_command(app, global);
   lstm_cli::add_info_command(app, global);
   lstm_cli::add_bench_command(app, global);
+  lstm_cli::add_train_command(app, global);
+  lstm_cli::add_forecast_command(app, global);
+  lstm_cli::add_eval_command(app, global);
 
   try {
     app.parse(argc, argv);
