@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: build lstm, then run a 2-layer bidirectional LSTM that PyTorch saved
-# (examples/data) forward and backward through the CLI, and check every number against
-# what PyTorch computed for the same files.
+# The main job: build lstm; run a 2-layer bidirectional LSTM that PyTorch saved (examples/data)
+# forward and backward through the CLI and check every number against PyTorch; then train a
+# forecaster on the Mauna Loa CO2 series (data/co2.csv) for a minute and forecast a year ahead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
@@ -53,3 +53,11 @@ PY
 echo
 echo "== lstm bench (LSTM, input 256, hidden 256, batch 32, 50 steps, forward + backward)"
 "$lstm" bench --cell lstm --input-size 256 --hidden-size 256 --batch 32 --seq-len 50 --mode train
+echo
+echo "== lstm train --task forecast on weekly CO2 at Mauna Loa, 1958-2001 (one minute at most)"
+"$lstm" train --task forecast --data data/co2.csv --target co2 --out "$out/co2.safetensors" \
+  --time-limit 60 --progress 2>&1 | awk '/^epoch/ { n++; if (n % 20 == 1) print; next } { print }'
+echo
+echo "== lstm forecast: the first weeks of 2002"
+"$lstm" forecast --model "$out/co2.safetensors" --data data/co2.csv --steps 52 --output "$out/forecast.csv"
+head -6 "$out/forecast.csv"
