@@ -18,6 +18,5 @@ void naive_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_
 
 // Threads the BLAS may use (0 or less: all cores).
 void set_blas_threads(int threads);
-int blas_threads();
 
 }  // namespace lstm

@@ -25,7 +25,7 @@ namespace {
 
 // Lays out the forward buffers for this call shape (allocating only when they must grow).
 template <typename T>
-void lay_out_forward(State<T>& s, const NetworkConfig& c, const Dims& d, Mode mode) {
+void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
   const bool training = mode == Mode::training;
   const int64_t slots = training ? d.T + 1 : 2;
   const int64_t kept = training ? d.T : 1;
@@ -61,8 +61,6 @@ void lay_out_forward(State<T>& s, const NetworkConfig& c, const Dims& d, Mode mo
     s.layer_inputs[static_cast<size_t>(layer)] =
         training || layer <= 2 ? take(d.T * d.B * d.Hcat) : s.layer_inputs[static_cast<size_t>(layer - 2)];
   }
-  s.config = c;
-  s.mode = mode;
   s.steps = d.T;
   s.batch = d.B;
 }
@@ -201,7 +199,7 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
       }
     }
   }
-  lay_out_forward<T>(s, config_, d, mode);
+  lay_out_forward<T>(s, d, mode);
 
   const bool training = mode == Mode::training;
   const CellKernels<T> kernels = cell_kernels<T>(config_);

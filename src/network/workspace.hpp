@@ -21,9 +21,7 @@ struct DirectionBuffers {
 
 template <typename T>
 struct Workspace<T>::State {
-  // The shape the buffers are laid out for.
-  NetworkConfig config;
-  Mode mode = Mode::inference;
+  // The call shape the buffers are laid out for.
   int64_t steps = 0, batch = 0;
 
   // Forward's record, read by backward.

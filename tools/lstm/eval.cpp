@@ -42,9 +42,8 @@ void run_eval(const EvalOptions& options, const GlobalOptions& global) {
                                 {"window", info.window},
                                 {"season", info.season}};
   out["count"] = report.model.count;
-  out["rmse"] = metrics_json(report.model)["rmse"];
-  out["mae"] = metrics_json(report.model)["mae"];
-  out["mase"] = metrics_json(report.model)["mase"];
+  const nlohmann::ordered_json model_metrics = metrics_json(report.model);
+  for (const auto& [key, value] : model_metrics.items()) out[key] = value;
   out["naive"] = metrics_json(report.naive);
   out["seasonal_naive"] = report.seasonal_naive ? metrics_json(*report.seasonal_naive)
                                                 : nlohmann::ordered_json(nullptr);
