@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev         # safetensors headers, metadata, JSON output
   python3-numpy python3-torch  # reference data generation and interop tests
   libdnnl-dev                # oneDNN, the peer in bench/
+  chromium fonts-dejavu-core # the report test renders an HTML report headless
 )
 missing=()
 for p in "${packages[@]}"; do

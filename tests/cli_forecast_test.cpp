@@ -1,5 +1,6 @@
 // The lstm command's forecasting workflow run as a program: train on a dated CSV with a missing
-// value, forecast N steps to CSV, eval's JSON line, and bad inputs (one line, no output file).
+// value, forecast N steps to CSV, eval's JSON line, the same with a direct multi-horizon model,
+// and every kind of bad input to train, forecast and eval (one line naming the file, no output).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,26 +23,8 @@ using test_util::shell_quote;
 
 const std::string cli = shell_quote(LSTM_CLI_PATH);
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
-std::vector<std::string> directory_entries(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // Monthly dates from 2000-01-01, a seasonal series with a trend; row 10's value is missing.
 void write_monthly(const std::string& path, int rows) {
@@ -74,7 +57,7 @@ class CliForecast : public ::testing::Test {
            shell_quote(out) + " --epochs 4 --hidden 8 --threads 1";
   }
   void expect_failure(const std::string& args, const std::vector<std::string>& mentions) const {
-    const std::vector<std::string> before = directory_entries(dir.path());
+    const std::vector<std::string> before = test_util::directory_entries(dir.path());
     const CommandResult result = run(args);
     EXPECT_NE(result.exit_code, 0) << args;
     EXPECT_TRUE(result.err.starts_with("lstm: ")) << result.err;
@@ -82,7 +65,7 @@ class CliForecast : public ::testing::Test {
     for (const std::string& mention : mentions)
       EXPECT_NE(result.err.find(mention), std::string::npos)
           << "'" << mention << "' not in: " << result.err;
-    EXPECT_EQ(directory_entries(dir.path()), before) << "files created or removed by: " << args;
+    EXPECT_EQ(test_util::directory_entries(dir.path()), before) << "files created or removed by: " << args;
   }
 };
 
@@ -104,7 +87,7 @@ TEST_F(CliForecast, TrainForecastEval) {
   std::ifstream in(out_csv);
   std::stringstream text;
   text << in.rdbuf();
-  const std::vector<std::string> lines = lines_of(text.str());
+  const std::vector<std::string> lines = test_util::lines_of(text.str());
   ASSERT_EQ(lines.size(), 8u) << text.str();
   EXPECT_EQ(lines[0], "date,sales");
   EXPECT_TRUE(lines[1].starts_with("2008-01-01,")) << lines[1];
@@ -117,7 +100,7 @@ TEST_F(CliForecast, TrainForecastEval) {
   const CommandResult eval =
       run("eval --model " + shell_quote(model) + " --data " + shell_quote(series));
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const std::vector<std::string> eval_lines = lines_of(eval.out);
+  const std::vector<std::string> eval_lines = test_util::lines_of(eval.out);
   ASSERT_FALSE(eval_lines.empty());
   const nlohmann::json metrics = nlohmann::json::parse(eval_lines.back());
   EXPECT_TRUE(metrics.at("rmse").is_number());
@@ -140,34 +123,186 @@ TEST_F(CliForecast, TimeLimitKeepsCheckpointAndResumeContinues) {
   ASSERT_TRUE(fs::exists(model + ".ckpt"));
   const CommandResult resumed = run(train_args(series, model) + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.out.find("epoch 2/4"), std::string::npos) << resumed.out;
-  EXPECT_EQ(resumed.out.find("epoch 1/4"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("epoch 4/4"), std::string::npos) << resumed.out;
   EXPECT_FALSE(fs::exists(model + ".ckpt"));
 
   // The same run uninterrupted writes the same bytes (deterministic for a seed and thread count).
   const std::string straight = dir.file("straight.safetensors");
   ASSERT_EQ(run(train_args(series, straight) + " --quiet").exit_code, 0);
-  EXPECT_EQ(slurp(straight), slurp(model));
+  EXPECT_EQ(test_util::read_file(straight), test_util::read_file(model));
 }
 
-TEST_F(CliForecast, BadInputs) {
-  const std::string out = dir.file("never.safetensors");
+TEST_F(CliForecast, DirectModelForecastsItsHorizonAtOnce) {
+  const CommandResult trained = run(train_args(series, model) + " --horizon 6 --features temp");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.out.find("origins x horizons 1..6"), std::string::npos) << trained.out;
+  EXPECT_NE(trained.out.find("val_rmse"), std::string::npos) << trained.out;  // target outputs
+  EXPECT_NE(trained.out.find("seasonal-naive 12"), std::string::npos) << trained.out;
+
+  const std::string out_csv = dir.file("out.csv");
+  const std::string forecast = "forecast --model " + shell_quote(model) + " --data " +
+                               shell_quote(series) + " --output " + shell_quote(out_csv);
+  const CommandResult four = run(forecast + " --steps 4");
+  ASSERT_EQ(four.exit_code, 0) << four.err;
+  const std::vector<std::string> lines = test_util::lines_of(test_util::read_file(out_csv));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "date,sales");
+  EXPECT_TRUE(lines[4].starts_with("2008-04-01,")) << lines[4];
+  ASSERT_EQ(run(forecast + " --steps 6").exit_code, 0);
+  EXPECT_EQ(test_util::lines_of(test_util::read_file(out_csv)).size(), 7u);
+  fs::remove(out_csv);
+  expect_failure(forecast + " --steps 7", {"--steps 7", "--horizon 6"});
+
+  const CommandResult eval =
+      run("eval --model " + shell_quote(model) + " --data " + shell_quote(series));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const nlohmann::json metrics = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  EXPECT_EQ(metrics.at("horizon").get<int>(), 6);
+  const int origins = 96 - metrics.at("window").get<int>() - 6 + 1;
+  EXPECT_EQ(metrics.at("count").get<int>(), origins * 6);
+  EXPECT_EQ(metrics.at("naive").at("count").get<int>(), origins * 6);
+  EXPECT_EQ(metrics.at("seasonal_naive").at("count").get<int>(), origins * 6);
+}
+
+// A CSV file given as --data that is not a usable series, and what its message must name.
+struct BadData {
+  std::string name, bytes;
+  std::vector<std::string> mentions;  // besides the path
+};
+
+std::vector<BadData> bad_data_files() {
+  std::string noise;  // bytes of a linear congruential generator, NUL bytes included
+  uint32_t state = 12345;
+  for (int k = 0; k < 600; ++k) {
+    state = state * 1664525u + 1013904223u;
+    noise += static_cast<char>(state >> 24);
+  }
+  std::string no_nul = noise;  // the same without NUL bytes: not UTF-8 instead
+  std::replace(no_nul.begin(), no_nul.end(), '\0', '\xff');
+  const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10", 20);
+  std::string text_cell = "date,sales\n";
+  for (int t = 0; t < 40; ++t)
+    text_cell += "2000-01-" + std::to_string(10 + t % 10) + "," + (t == 3 ? "abc" : "1") + "\n";
+  return {
+      {"empty.csv", "", {"empty file"}},
+      {"header.csv", "date,sales\n", {"line 1", "no data rows"}},
+      {"ragged.csv", "date,sales\n2000-01-01,1\n2000-02-01,2,3\n", {"line 3", "3 fields"}},
+      {"text.csv", text_cell, {"line 5", "'abc' is not a number"}},
+      {"other_columns.csv", "date,revenue\n2000-01-01,1\n", {"no column 'sales'", "'revenue'"}},
+      {"all_missing.csv", "date,sales\n2000-01-01,NA\n2000-02-01,\n", {"'sales' has no values"}},
+      {"quote.csv", "date,sales\n2000-01-01,1\n2000-02-01,\"2\n", {"line 3", "never closed"}},
+      {"twice.csv", "date,sales,sales\n2000-01-01,1,2\n", {"line 1", "appears twice"}},
+      {"unordered.csv", "date,sales\n2000-02-01,1\n2000-01-01,2\n", {"line 3", "not after"}},
+      {"two_forms.csv", "date,sales\n2000-01-01,1\n2000/02/01,2\n", {"line 3", "not a date"}},
+      {"noise.csv", noise, {"NUL byte at byte", "not a CSV text"}},
+      {"noise_no_nul.csv", no_nul, {"invalid UTF-8 at byte", "not a UTF-8 text"}},
+      {"image.png", png, {"NUL byte at byte 8 (line 3)"}},
+      {"nul.csv",
+       std::string("date,sales\n2000-01-01,1\0\n", 25),
+       {"NUL byte at byte 23 (line 2)"}},
+  };
+}
+
+TEST_F(CliForecast, BadDataFilesForEveryCommand) {
+  ASSERT_EQ(run(train_args(series, model)).exit_code, 0);
+  const std::string out = dir.file("never.safetensors"), out_csv = dir.file("never.csv");
+  for (const BadData& bad : bad_data_files()) {
+    SCOPED_TRACE(bad.name);
+    const std::string path = dir.file(bad.name);
+    std::ofstream(path, std::ios::binary) << bad.bytes;
+    std::vector<std::string> mentions = bad.mentions;
+    mentions.push_back(path);
+    expect_failure(train_args(path, out), mentions);
+    expect_failure("forecast --model " + shell_quote(model) + " --data " + shell_quote(path) +
+                       " --steps 3 --output " + shell_quote(out_csv),
+                   mentions);
+    expect_failure("eval --model " + shell_quote(model) + " --data " + shell_quote(path), mentions);
+    fs::remove(path);
+  }
+}
+
+TEST_F(CliForecast, BadSeriesForTheTaskOrTheModel) {
+  const std::string out = dir.file("never.safetensors"), out_csv = dir.file("never.csv");
   expect_failure("train --task forecast --data " + shell_quote(series) + " --target nope --out " +
                      shell_quote(out),
-                 {series, "nope"});
-  const std::string header_only = dir.file("header.csv");
-  std::ofstream(header_only) << "date,sales\n";
-  expect_failure(train_args(header_only, out), {header_only});
+                 {series, "no column 'nope'", "'sales'"});
   const std::string short_series = dir.file("short.csv");
   write_monthly(short_series, 30);
-  expect_failure(train_args(short_series, out) + " --window 40", {short_series, "window"});
-  const std::string unwritable = dir.file("missing_dir/m.safetensors");
-  expect_failure(train_args(series, unwritable), {unwritable});
-  expect_failure("forecast --model " + shell_quote(dir.file("absent.safetensors")) + " --data " +
-                     shell_quote(series) + " --steps 3 --output " + shell_quote(dir.file("o.csv")),
-                 {"absent.safetensors"});
-  fs::remove(header_only);
+  expect_failure(train_args(short_series, out) + " --window 40", {short_series, "window of 40"});
+  expect_failure(train_args(series, out) + " --horizon 30", {series, "horizon of 30"});
+  expect_failure(train_args(dir.path().string(), out), {dir.path().string(), "directory"});
+  expect_failure(train_args(dir.file("absent.csv"), out), {dir.file("absent.csv")});
+
+  // The model's window is 24 rows (twice the season of 12): 20 rows are too few to forecast
+  // from, and leave nothing to evaluate.
+  ASSERT_EQ(run(train_args(series, model)).exit_code, 0);
+  write_monthly(short_series, 20);
+  expect_failure("forecast --model " + shell_quote(model) + " --data " + shell_quote(short_series) +
+                     " --steps 3 --output " + shell_quote(out_csv),
+                 {short_series, "fewer than the model's window of 24"});
+  expect_failure("eval --model " + shell_quote(model) + " --data " + shell_quote(short_series),
+                 {short_series, "window of 24"});
+  write_monthly(short_series, 24);
+  expect_failure("eval --model " + shell_quote(model) + " --data " + shell_quote(short_series),
+                 {short_series, "no row to forecast after a window of 24"});
   fs::remove(short_series);
+}
+
+TEST_F(CliForecast, BadModelFiles) {
+  ASSERT_EQ(run(train_args(series, model)).exit_code, 0);
+  const std::string bytes = test_util::read_file(model);
+  const std::string garbage = std::string(4096, '\x5a');
+  const std::string bare_network =
+      std::string(LSTM_TEST_DATA_DIR) + "/../../examples/data/demo_lstm.safetensors";
+  // A sequence model without the forecast metadata.
+  lstm::SequenceModelConfig config;
+  config.rnn.input_size = 1;
+  config.rnn.hidden_size = 4;
+  config.output_size = 1;
+  config.head_mode = lstm::HeadMode::last_step;
+  const std::string other_model = dir.file("other.safetensors");
+  lstm::save_sequence_model(other_model, lstm::SequenceModel(config));
+  struct BadModel {
+    std::string path, bytes;  // bytes written to path unless empty
+    std::vector<std::string> mentions;
+  };
+  const std::vector<BadModel> models = {
+      {series, "", {"header length"}},  // a CSV file given as the model
+      {dir.file("garbage.safetensors"), garbage, {}},
+      {dir.file("empty.safetensors"), " ", {"too short"}},
+      {dir.file("truncated.safetensors"), bytes.substr(0, bytes.size() / 2), {}},
+      {bare_network, "", {"unexpected tensor 'bias_hh_l0'"}},
+      {other_model, "", {"not a forecast model"}},
+      {dir.file("absent.safetensors"), "", {}},
+  };
+  const std::string out_csv = dir.file("never.csv");
+  for (const BadModel& bad : models) {
+    SCOPED_TRACE(bad.path);
+    if (!bad.bytes.empty()) std::ofstream(bad.path, std::ios::binary) << bad.bytes;
+    std::vector<std::string> mentions = bad.mentions;
+    mentions.push_back(bad.path);
+    expect_failure("forecast --model " + shell_quote(bad.path) + " --data " + shell_quote(series) +
+                       " --steps 3 --output " + shell_quote(out_csv),
+                   mentions);
+    expect_failure("eval --model " + shell_quote(bad.path) + " --data " + shell_quote(series),
+                   mentions);
+    if (!bad.bytes.empty()) fs::remove(bad.path);
+  }
+}
+
+TEST_F(CliForecast, UnwritableOutputs) {
+  // Root may write anywhere, so: a path below a regular file, and a directory as the file.
+  const std::string file_as_dir = series + "/m.safetensors";
+  const std::string directory = dir.path().string();
+  expect_failure(train_args(series, file_as_dir), {file_as_dir});
+  expect_failure(train_args(series, directory), {directory, "is a directory"});
+  expect_failure(train_args(series, model) + " --checkpoint " + shell_quote(file_as_dir),
+                 {file_as_dir});
+  ASSERT_EQ(run(train_args(series, model)).exit_code, 0);
+  const std::string forecast =
+      "forecast --model " + shell_quote(model) + " --data " + shell_quote(series) + " --steps 3";
+  expect_failure(forecast + " --output " + shell_quote(series + "/out.csv"), {series + "/out.csv"});
+  expect_failure(forecast + " --output " + shell_quote(directory), {directory, "is a directory"});
 }
 
 }  // namespace

@@ -106,13 +106,6 @@ Reference library_run(const lstm::Network<float>& network, const lstm::HostTenso
   return ref;
 }
 
-std::vector<std::string> directory_entries(const fs::path& directory) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(directory))
-    names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // Every test gets a directory with a 2-layer bidirectional LSTM (I=3, H=4), X [T=5, B=3, 3] and
 // dY [5, 3, 8].
@@ -142,7 +135,7 @@ class CliForward : public ::testing::Test {
   }
   void expect_failing_command(const std::string& command,
                               const std::vector<std::string>& mentions) const {
-    const std::vector<std::string> before = directory_entries(dir.path());
+    const std::vector<std::string> before = test_util::directory_entries(dir.path());
     const CommandResult result = test_util::run_command(command);
     EXPECT_NE(result.exit_code, 0) << command;
     EXPECT_TRUE(result.err.starts_with("lstm: ")) << result.err;
@@ -151,7 +144,7 @@ class CliForward : public ::testing::Test {
     for (const std::string& mention : mentions)
       EXPECT_NE(result.err.find(mention), std::string::npos)
           << "'" << mention << "' not in: " << result.err;
-    EXPECT_EQ(directory_entries(dir.path()), before) << "files created or removed by: " << command;
+    EXPECT_EQ(test_util::directory_entries(dir.path()), before) << "files created or removed by: " << command;
   }
   std::string outputs() const {
     return "--output " + shell_quote(dir.file("Y.npy")) + " --state-out " +
@@ -422,13 +415,13 @@ TEST_F(CliForward, OutputMayReplaceInput) {
 }
 
 TEST_F(CliForward, BadThreadCount) {
-  const std::vector<std::string> before = directory_entries(dir.path());
+  const std::vector<std::string> before = test_util::directory_entries(dir.path());
   const CommandResult result =
       test_util::run_command("LSTM_NUM_THREADS=lots " + base() + " --input " + shell_quote(x) +
                              " --output " + shell_quote(dir.file("Y.npy")));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("LSTM_NUM_THREADS"), std::string::npos) << result.err;
-  EXPECT_EQ(directory_entries(dir.path()), before);
+  EXPECT_EQ(test_util::directory_entries(dir.path()), before);
   const CommandResult ok =
       test_util::run_command("LSTM_NUM_THREADS=1 " + base() + " --input " + shell_quote(x) +
                              " --output " + shell_quote(dir.file("Y.npy")));

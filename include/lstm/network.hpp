@@ -59,6 +59,28 @@ class Workspace {
   std::unique_ptr<State> state;
 };
 
+// What the last TRAINING forward kept for one layer and direction, as read-only views into its
+// Workspace: valid until the next forward with that workspace (backward leaves them unchanged).
+// Time runs t = 0..T-1 whatever the direction. Dropout applies to a layer's output, not to these
+// states. Steps past a sequence's end (t >= lengths[b]) hold no gates (those rows are not
+// meaningful); the state is carried through them unchanged.
+template <typename T>
+struct ForwardRecord {
+  int64_t steps = 0;         // T
+  int64_t batch = 0;         // B
+  int64_t gate_count = 0;    // G
+  int64_t hidden = 0;        // H
+  int64_t h_width = 0;       // Hout
+  // [T, B, G*H] activated gates of step t: LSTM i, f, g, o (σ, σ, tanh, σ, with the peephole
+  // terms); GRU r, z, n (σ, σ, tanh(a_n + r⊙(h W_hnᵀ + b_hn))); RNN act(a) = h.
+  const T* gates = nullptr;
+  // [T+1, B, Hout] states in time order: row t lies between steps t-1 and t, so the forward
+  // direction starts from row 0 = h0 and leaves step t in row t+1, while the reverse direction
+  // starts from row T = h0 and leaves step t in row t.
+  const T* h = nullptr;
+  const T* c = nullptr;      // [T+1, B, H] cell states, rows as h (LSTM; null otherwise)
+};
+
 template <typename T>
 class Network {
  public:
@@ -87,6 +109,11 @@ class Network {
 
   // Backpropagation through time for the last training forward run with `workspace`.
   void backward(const BackwardArgs<T>& args, Workspace<T>& workspace) const;
+
+  // What the last forward with `workspace` kept for layer `layer`, direction `direction`. Throws
+  // lstm::Error unless that forward was a training forward of this network, or if the layer or
+  // direction is out of range.
+  ForwardRecord<T> record(const Workspace<T>& workspace, int64_t layer, int64_t direction) const;
 
  private:
   NetworkConfig config_;

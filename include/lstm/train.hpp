@@ -166,6 +166,9 @@ class SequenceModel {
   void forward(Mode mode, const ModelForwardArgs& args);
   // Backpropagation through the last training forward.
   void backward(const ModelBackwardArgs& args);
+  // The recurrent core's record of the last forward (see Network::record): throws unless it
+  // was a training forward.
+  ForwardRecord<float> record(int64_t layer, int64_t direction) const;
 
   // The tensors as a model file names them (module order), and the file's metadata: metadata()
   // plus "config" (the network's, see config_metadata) and "sequence_model" ({"head_mode": ...}).
@@ -173,8 +176,9 @@ class SequenceModel {
   std::map<std::string, std::string> file_metadata() const;
   // Builds a model from a model file's contents (`path` names it in messages): rnn.* as
   // network_from_tensors, head.weight/head.bias required, embedding.weight optional. Tensors
-  // under "optimizer." and the metadata key "checkpoint" are skipped, so a checkpoint is also a
-  // model file; any other tensor is an error. Without "sequence_model" the head is every_step.
+  // under "optimizer." and "trainer." (a training loop's own) and the metadata key "checkpoint"
+  // are skipped, so a checkpoint is also a model file; any other tensor is an error. Without
+  // "sequence_model" the head is every_step.
   static SequenceModel from_tensors(const SafetensorsContents& contents, const std::string& path);
 
  private:

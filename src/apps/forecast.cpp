@@ -1,5 +1,6 @@
-// Forecasting: data preparation (split, season, window, normalisation, samples), the model and
-// its metadata, recursive multi-step forecasts and metrics next to the baselines.
+// Forecasting: data preparation (split, season, window, horizon, normalisation, samples), the
+// model and its metadata, recursive or direct multi-step forecasts and metrics next to the
+// baselines.
 #include "apps/forecast.hpp"
 
 #include <algorithm>
@@ -19,32 +20,50 @@ std::string count_text(int64_t value) {
   return std::to_string(value);
 }
 
-// Samples for origins [lo, hi) of normalised rows [N, F]: inputs rows t-W..t-1, target row t.
-// With differencing (scale [F] not empty) the inputs are relative to row t-1 and the target is
-// (row t - row t-1) / scale.
+// The model's input x [steps, F] for forecasting row n of normalised rows [n, F]: rows
+// n-steps..n-1, relative to row n-1 with differencing.
+void window_input(const std::vector<double>& rows, int64_t features, int64_t n, int64_t steps,
+                  bool relative, float* x) {
+  const double* last = rows.data() + (n - 1) * features;
+  for (int64_t j = 0; j < steps * features; ++j)
+    x[j] = static_cast<float>(rows[(n - steps) * features + j] -
+                              (relative ? last[j % features] : 0.0));
+}
+
+// Model outputs per sample: every column of the next row (H = 1), or the target's next H rows.
+int64_t output_count(int64_t features, int64_t horizon) {
+  return horizon == 1 ? features : horizon;
+}
+
+// Samples for origins t in [lo, hi - H] of normalised rows [N, F]: inputs rows t-W..t-1 (see
+// window_input); targets row t's F columns (H = 1), or the target column's rows t..t+H-1 (a
+// direct model, H > 1). With differencing (scale [F] not empty) a target is (value - the same
+// column in row t-1) / scale of that column.
 SampleSet make_samples(const std::vector<double>& rows, int64_t features, int64_t window,
-                       int64_t lo, int64_t hi, const std::vector<double>& scale) {
+                       int64_t horizon, int64_t lo, int64_t hi, const std::vector<double>& scale) {
   SampleSet set;
-  set.count = std::max<int64_t>(0, hi - lo);
+  set.count = std::max<int64_t>(0, hi - horizon + 1 - lo);
   set.steps = window;
   set.features = features;
-  set.outputs = features;
-  set.inputs.resize(static_cast<size_t>(set.count * window * features));
-  set.targets.resize(static_cast<size_t>(set.count * features));
+  set.outputs = output_count(features, horizon);
+  set.inputs.resize(static_cast<size_t>(set.count * window * features));  // [count, W, F]
+  set.targets.resize(static_cast<size_t>(set.count * set.outputs));       // [count, O]
   for (int64_t k = 0; k < set.count; ++k) {
     const int64_t t = lo + k;
     const double* last = rows.data() + (t - 1) * features;
-    for (int64_t j = 0; j < window * features; ++j)
-      set.inputs[k * window * features + j] = static_cast<float>(
-          rows[(t - window) * features + j] - (scale.empty() ? 0.0 : last[j % features]));
-    for (int64_t f = 0; f < features; ++f)
-      set.targets[k * features + f] = static_cast<float>(
-          scale.empty() ? rows[t * features + f] : (rows[t * features + f] - last[f]) / scale[f]);
+    window_input(rows, features, t, window, !scale.empty(),
+                 set.inputs.data() + k * window * features);
+    for (int64_t o = 0; o < set.outputs; ++o) {
+      const int64_t row = horizon == 1 ? t : t + o, f = horizon == 1 ? o : 0;
+      const double value = rows[row * features + f];
+      set.targets[k * set.outputs + o] =
+          static_cast<float>(scale.empty() ? value : (value - last[f]) / scale[f]);
+    }
   }
   return set;
 }
 
-// A model output (row t) back to normalised units, given row t-1.
+// A model output for column f back to normalised units, given column f of the window's last row.
 double decode(const std::vector<double>& scale, double output, double previous, int64_t f) {
   return scale.empty() ? output : previous + output * scale[f];
 }
@@ -73,7 +92,9 @@ bool trends(std::span<const double> y) {
 ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup& setup) {
   if (!(setup.validation_fraction > 0.0 && setup.validation_fraction < 1.0))
     throw Error("forecast: the validation fraction must be in (0, 1)");
+  if (setup.horizon < 1) throw Error("forecast: the horizon must be at least 1");
   ForecastData data;
+  data.horizon = setup.horizon;
   data.series = load_series(path, setup.target, setup.features);
   const Series& series = data.series;
   const int64_t n = series.rows, features = series.features();
@@ -91,11 +112,20 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
     data.window = data.season > 1 ? std::min<int64_t>(2 * data.season, 104) : 52;
     data.window = std::max<int64_t>(2, std::min(data.window, data.split / 2));
   }
-  if (data.split <= data.window) {
+  if (data.split < data.window + data.horizon) {
     std::string message = path + ": the series has ";
     message += count_text(n) + " rows (" + count_text(data.split);
-    message += " for training), too short for a window of " + count_text(data.window);
-    message += " rows; use a smaller --window or a longer series";
+    message += " for training), too short for a window of " + count_text(data.window) + " rows";
+    if (data.horizon > 1) message += " and a horizon of " + count_text(data.horizon);
+    message +=
+        data.horizon > 1 ? "; use a smaller --window or --horizon" : "; use a smaller --window";
+    message += " or a longer series";
+    throw Error(message);
+  }
+  if (n - data.split < data.horizon) {
+    std::string message = path + ": the validation part has ";
+    message += count_text(n - data.split) + " rows, fewer than the horizon of ";
+    message += count_text(data.horizon) + "; use a smaller --horizon or a larger --validation";
     throw Error(message);
   }
   data.normalization = Normalization::fit(
@@ -122,10 +152,11 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
       if (variance > 1e-12) data.difference_scale[f] = std::sqrt(variance);
     }
   }
-  data.train = make_samples(data.normalized, features, data.window, data.window, data.split,
-                            data.difference_scale);
-  data.validation =
-      make_samples(data.normalized, features, data.window, data.split, n, data.difference_scale);
+  // Training targets stay in rows [0, split): no validation value is learnt from.
+  data.train = make_samples(data.normalized, features, data.window, data.horizon, data.window,
+                            data.split, data.difference_scale);
+  data.validation = make_samples(data.normalized, features, data.window, data.horizon, data.split,
+                                 n, data.difference_scale);
   return data;
 }
 
@@ -135,7 +166,7 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
   config.rnn.input_size = data.series.features();
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;
-  config.output_size = data.series.features();
+  config.output_size = output_count(data.series.features(), data.horizon);
   config.head_mode = HeadMode::last_step;
   config.validate();
   SequenceModel model(config);
@@ -144,6 +175,7 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
             {"target", data.series.columns.at(0)},
             {"columns", data.series.columns},
             {"window", data.window},
+            {"horizon", data.horizon},
             {"season", data.season},
             {"index", data.series.index.name},
             {"difference_scale", data.difference_scale}};
@@ -166,13 +198,15 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
     info.columns = value.at("columns").get<std::vector<std::string>>();
     info.window = value.at("window").get<int64_t>();
     info.season = value.at("season").get<int64_t>();
+    if (value.contains("horizon")) info.horizon = value.at("horizon").get<int64_t>();
     if (value.contains("difference_scale"))
       info.difference_scale = value.at("difference_scale").get<std::vector<double>>();
   } catch (const json::exception& error) {
     throw Error(path + ": metadata 'forecast' is invalid: " + std::string(error.what()));
   }
   const int64_t features = static_cast<int64_t>(info.columns.size());
-  if (info.columns.empty() || info.columns[0] != info.target || info.window < 1 || info.season < 0)
+  if (info.columns.empty() || info.columns[0] != info.target || info.window < 1 ||
+      info.season < 0 || info.horizon < 1)
     throw Error(path + ": metadata 'forecast' is inconsistent");
   const auto norm = metadata.find(kNormalizationKey);
   if (norm == metadata.end()) throw Error(path + ": no metadata 'normalization'");
@@ -180,7 +214,8 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
   if (static_cast<int64_t>(info.normalization.mean.size()) != features ||
       (!info.difference_scale.empty() &&
        static_cast<int64_t>(info.difference_scale.size()) != features) ||
-      model.config().rnn.input_size != features || model.config().output_size != features ||
+      model.config().rnn.input_size != features ||
+      model.config().output_size != output_count(features, info.horizon) ||
       model.config().head_mode != HeadMode::last_step)
     throw Error(path + ": the model does not match its metadata 'forecast'");
   return info;
@@ -204,9 +239,25 @@ std::vector<double> normalized_rows(const ForecastInfo& info, const Series& seri
 
 }  // namespace
 
+std::vector<float> forecast_input(const ForecastInfo& info, const Series& series, int64_t steps) {
+  const std::vector<double> rows = normalized_rows(info, series);
+  if (steps < 1 || steps > series.rows) {
+    std::string message = series.path + ": cannot take the last ";
+    message += count_text(steps) + " rows of a series of " + count_text(series.rows);
+    throw Error(message);
+  }
+  std::vector<float> x(static_cast<size_t>(steps * series.features()));  // [steps, F]
+  window_input(rows, series.features(), series.rows, steps, !info.difference_scale.empty(),
+               x.data());
+  return x;
+}
+
 std::vector<double> forecast_recursive(SequenceModel& model, const ForecastInfo& info,
                                        const Series& series, int64_t steps) {
   if (steps < 1) throw Error("--steps must be at least 1");
+  if (info.horizon != 1)
+    throw Error("a direct model (horizon " + count_text(info.horizon) +
+                ") is not run recursively; see forecast_future");
   std::vector<double> rows = normalized_rows(info, series);
   const int64_t features = series.features(), window = info.window;
   std::vector<float> x(static_cast<size_t>(window * features)), out(static_cast<size_t>(features));
@@ -214,10 +265,7 @@ std::vector<double> forecast_recursive(SequenceModel& model, const ForecastInfo&
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t n = static_cast<int64_t>(rows.size()) / features;
     const std::vector<double> last(rows.end() - features, rows.end());
-    const bool relative = !info.difference_scale.empty();
-    for (int64_t j = 0; j < window * features; ++j)  // [W, 1, F]
-      x[j] = static_cast<float>(rows[(n - window) * features + j] -
-                                (relative ? last[j % features] : 0.0));
+    window_input(rows, features, n, window, !info.difference_scale.empty(), x.data());  // [W, 1, F]
     ModelForwardArgs args;
     args.seq_len = window;
     args.batch = 1;
@@ -231,34 +279,72 @@ std::vector<double> forecast_recursive(SequenceModel& model, const ForecastInfo&
   return result;
 }
 
-std::vector<double> one_step_predictions(SequenceModel& model, const ForecastInfo& info,
-                                         const Series& series, int64_t first) {
+std::vector<double> forecast_future(SequenceModel& model, const ForecastInfo& info,
+                                    const Series& series, int64_t steps) {
+  const int64_t horizon = info.horizon;
+  if (horizon == 1) return forecast_recursive(model, info, series, steps);
+  if (steps < 1 || steps > horizon) {
+    std::string message = "--steps " + count_text(steps);
+    message += ": the model forecasts its " + count_text(horizon);
+    message += " steps at once (trained with --horizon " + count_text(horizon);
+    message += "); ask for 1.." + count_text(horizon) + " steps or train a longer horizon";
+    throw Error(message);
+  }
   const std::vector<double> rows = normalized_rows(info, series);
-  const int64_t features = series.features();
+  const int64_t features = series.features(), window = info.window;
+  std::vector<float> x(static_cast<size_t>(window * features));  // [W, 1, F]
+  std::vector<float> out(static_cast<size_t>(horizon));          // [1, H]
+  window_input(rows, features, series.rows, window, !info.difference_scale.empty(), x.data());
+  ModelForwardArgs args;
+  args.seq_len = window;
+  args.batch = 1;
+  args.input = x.data();
+  args.output = out.data();
+  model.forward(Mode::inference, args);
+  const double last = rows[(series.rows - 1) * features];  // the target in the last row
+  std::vector<double> result;
+  for (int64_t h = 0; h < steps; ++h)
+    result.push_back(info.normalization.invert(decode(info.difference_scale, out[h], last, 0), 0));
+  return result;
+}
+
+std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo& info,
+                                       const Series& series, int64_t first) {
+  const std::vector<double> rows = normalized_rows(info, series);
+  const int64_t features = series.features(), horizon = info.horizon;
   first = std::max(first, info.window);
   const SampleSet samples =
-      make_samples(rows, features, info.window, first, series.rows, info.difference_scale);
+      make_samples(rows, features, info.window, horizon, first, series.rows, info.difference_scale);
   if (samples.count < 1) {
     std::string message = series.path + ": no row to forecast after a window of ";
     message += count_text(info.window) + " rows";
+    if (horizon > 1) message += " with a horizon of " + count_text(horizon);
     throw Error(message);
   }
-  const std::vector<float> out = predict(model, samples);
-  std::vector<double> result(static_cast<size_t>(samples.count));
-  for (int64_t k = 0; k < samples.count; ++k)
-    result[k] = info.normalization.invert(
-        decode(info.difference_scale, out[k * features], rows[(first + k - 1) * features], 0), 0);
+  const std::vector<float> out = predict(model, samples);  // [count, O]
+  // The target at horizon h is output h both of a one-step model (h = 0) and of a direct one.
+  std::vector<double> result(static_cast<size_t>(samples.count * horizon));  // [count, H]
+  for (int64_t k = 0; k < samples.count; ++k) {
+    const double last = rows[(first + k - 1) * features];
+    for (int64_t h = 0; h < horizon; ++h)
+      result[k * horizon + h] = info.normalization.invert(
+          decode(info.difference_scale, out[k * samples.outputs + h], last, 0), 0);
+  }
   return result;
 }
 
 ForecastReport evaluate_forecast(SequenceModel& model, const ForecastInfo& info,
                                  const Series& series, int64_t first, int64_t scale_end) {
   first = std::max(first, info.window);
-  const std::vector<double> predicted = one_step_predictions(model, info, series, first);
+  const int64_t horizon = info.horizon;
+  const std::vector<double> predicted = target_predictions(model, info, series, first);
   const std::vector<double> y = series.column(0);
-  const std::span<const double> actual(y.data() + first, y.size() - static_cast<size_t>(first));
+  std::vector<double> actual;  // [origins, H] y[t + h]
+  for (int64_t t = first; t + horizon <= series.rows; ++t)
+    actual.insert(actual.end(), y.begin() + t, y.begin() + t + horizon);
   ForecastReport report;
   report.season = info.season;
+  report.horizon = horizon;
   const int64_t m = info.season;
   double scale = std::numeric_limits<double>::quiet_NaN();
   const std::span<const double> history(y.data(), static_cast<size_t>(scale_end));
@@ -267,13 +353,14 @@ ForecastReport evaluate_forecast(SequenceModel& model, const ForecastInfo& info,
   else if (scale_end > 1)
     scale = mase_scale(history, 1);
   report.model = forecast_metrics(actual, predicted, scale);
-  std::vector<double> baseline(actual.size());
-  for (size_t k = 0; k < actual.size(); ++k) baseline[k] = y[first + k - 1];
-  report.naive = forecast_metrics(actual, baseline, scale);
-  if (m > 1 && first >= m) {
-    for (size_t k = 0; k < actual.size(); ++k) baseline[k] = y[first + k - m];
-    report.seasonal_naive = forecast_metrics(actual, baseline, scale);
-  }
+  // The baselines from the same origins and horizons; MASE on the model's scale.
+  const Baselines baselines = evaluate_baselines(y, first, m > 1 && first > m ? m : 0, horizon);
+  auto rescaled = [scale](ForecastMetrics metrics) {
+    metrics.mase = scale > 0 ? metrics.mae / scale : std::numeric_limits<double>::quiet_NaN();
+    return metrics;
+  };
+  report.naive = rescaled(baselines.naive);
+  if (baselines.seasonal_naive) report.seasonal_naive = rescaled(*baselines.seasonal_naive);
   return report;
 }
 

@@ -1,6 +1,7 @@
-// Time-series forecasting with an LSTM: windows of W rows × F columns → the next row, a model
-// whose metadata carries everything needed to forecast (columns, normalisation, window, season),
-// recursive multi-step forecasts, and metrics against the naive and seasonal-naive baselines.
+// Time-series forecasting with an LSTM: windows of W rows × F columns → the next row (a one-step
+// model, forecast recursively) or the target's next H values at once (a direct model); a model
+// whose metadata carries everything needed to forecast (columns, normalisation, window, horizon,
+// season); and metrics against the naive and seasonal-naive baselines over the same horizons.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +17,14 @@ namespace lstm::apps {
 
 struct ForecastSetup {
   std::string target;
-  std::vector<std::string> features;  // other columns, also forecast (so recursion can continue)
+  std::vector<std::string> features;  // other columns; a one-step model forecasts them too
   int64_t window = 0;  // W; 0: 2×season capped at 104 (52 without one), ≤ half the training rows
+  // H. 1: a one-step model of every column, forecast recursively; H > 1: a direct model of the
+  // target's next H values (the features are inputs only).
+  int64_t horizon = 1;
   int64_t season = -1;  // -1: detected on the training part; 0: none
-  // Differencing: inputs relative to the window's last row, outputs the change to the next row
-  // (in units of the training part's step changes). -1: on when the training target trends.
+  // Differencing: inputs relative to the window's last row, outputs the change from it (in units
+  // of the training part's one-step changes). -1: on when the training target trends.
   int differencing = -1;
   double validation_fraction = 0.2;  // the last part, chronological
   CellType cell = CellType::lstm;
@@ -35,16 +39,20 @@ struct ForecastData {
   int64_t split = 0;                     // rows [0, split) train, [split, N) validation
   int64_t season = 0;                    // 0: none
   int64_t window = 0;                    // W
+  int64_t horizon = 1;                   // H
   Normalization normalization;           // fitted on rows [0, split)
   std::vector<double> difference_scale;  // [F] differencing: std of step changes; empty: off
   std::vector<double> normalized;        // [N, F]
-  SampleSet train, validation;           // inputs [count, W, F], targets [count, F]
+  // Inputs [count, W, F]; targets [count, F] (H = 1) or [count, H]. Origins t: train
+  // [W, split - H], validation [split, N - H].
+  SampleSet train, validation;
 };
 
 // Loads and prepares `path`; throws lstm::Error naming the file for a series too short to make
-// at least one training and one validation window.
+// at least one training and one validation window (with their H targets).
 ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup& setup);
-// A fresh model for the data: RNN core → Linear head (last_step) → F outputs, with the metadata.
+// A fresh model for the data: RNN core → Linear head (last_step) → F outputs (H = 1) or H, with
+// the metadata.
 SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup& setup);
 
 // What a forecast model file says about its task (read from its metadata, validated).
@@ -52,29 +60,45 @@ struct ForecastInfo {
   std::string target;
   std::vector<std::string> columns;  // [F] the target first
   int64_t window = 0;
+  int64_t horizon = 1;  // absent in the metadata: 1
   int64_t season = 0;
   Normalization normalization;
   std::vector<double> difference_scale;  // [F] or empty (no differencing)
 };
 ForecastInfo forecast_info(const SequenceModel& model, const std::string& path);
 
-// Forecasts `steps` rows after the last row of `series` (columns as in `info`), recursively:
-// each forecast row is appended to the history. Returns the target in original units [steps].
+// Forecasts `steps` rows after the last row of `series` (columns as in `info`) with a one-step
+// model, recursively: each forecast row is appended to the history. Returns the target in
+// original units [steps].
 std::vector<double> forecast_recursive(SequenceModel& model, const ForecastInfo& info,
                                        const Series& series, int64_t steps);
 
-// One-step forecasts of the target for every origin t in [first, N) (first >= W), original units.
-std::vector<double> one_step_predictions(SequenceModel& model, const ForecastInfo& info,
-                                         const Series& series, int64_t first);
+// The model's input for forecasting the row after the last one of `series`: its last `steps`
+// rows [steps, F], normalised and, with differencing, relative to the last row (what
+// forecast_recursive feeds the model, with steps = the window).
+std::vector<float> forecast_input(const ForecastInfo& info, const Series& series, int64_t steps);
 
-// The model's one-step metrics next to the baselines, for origins [first, N) of a series.
+// The next `steps` values of the target, original units [steps]: recursive for a one-step model,
+// one forward for a direct model (steps ≤ H; more is an error, not chained).
+std::vector<double> forecast_future(SequenceModel& model, const ForecastInfo& info,
+                                    const Series& series, int64_t steps);
+
+// Forecasts of the target y[t + h], h = 0..H-1, from every origin t in [first, N - H] (first is
+// raised to W), original units [origins, H].
+std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo& info,
+                                       const Series& series, int64_t first);
+
+// The model's metrics over every horizon 1..H from every origin t in [first, N - H], next to
+// the baselines scored the same way (evaluate_baselines).
 struct ForecastReport {
-  ForecastMetrics model;
+  ForecastMetrics model;  // count = origins × H
   ForecastMetrics naive;
-  std::optional<ForecastMetrics> seasonal_naive;
+  std::optional<ForecastMetrics> seasonal_naive;  // absent without a season or if first ≤ season
   int64_t season = 0;
+  int64_t horizon = 1;
 };
-// MASE scale: the seasonal-naive in-sample MAE over rows [0, scale_end).
+// MASE scale, for the model and the baselines: the seasonal-naive in-sample MAE over rows
+// [0, scale_end).
 ForecastReport evaluate_forecast(SequenceModel& model, const ForecastInfo& info,
                                  const Series& series, int64_t first, int64_t scale_end);
 

@@ -1,20 +1,25 @@
 // The training loop: shuffled mini-batches, validation every epoch, best weights, early stopping,
-// time limit, and checkpoints (with the best weights inside) written atomically every epoch.
+// a time limit, stop requests, and checkpoints (with the best weights inside) written atomically
+// at the end of every epoch and every few minutes within one.
 #include "apps/trainer.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <string_view>
 #include <utility>
 
 #include "core/random.hpp"
+#include "train/file_keys.hpp"
 
 namespace lstm::apps {
 namespace {
 
-constexpr std::string_view kBestPrefix = "best.";  // best weights inside a checkpoint
+// Inside a checkpoint, under train_keys::kTrainerPrefix: the best weights and the task's state.
+const std::string kBestPrefix = std::string(train_keys::kTrainerPrefix) + "best.";
+const std::string kCarriedPrefix = std::string(train_keys::kTrainerPrefix) + "carried.";
 using Clock = std::chrono::steady_clock;
 using NamedTensors = std::vector<std::pair<std::string, HostTensor>>;
 
@@ -60,6 +65,49 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Exact decimal form of a double, for checkpoint metadata.
+std::string exact(double value) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+// Regression on a SampleSet: a last_step model, targets [count, O].
+class RegressionTask final : public TrainingTask {
+ public:
+  RegressionTask(const SampleSet& train, const SampleSet& validation, const LossConfig& loss)
+      : train_(train), validation_(validation), loss_(loss) {}
+  int64_t count() const override { return train_.count; }
+  double train_batch(SequenceModel& model, std::span<const int64_t> ids, int64_t,
+                     uint64_t dropout_seed) override {
+    gather(train_, ids, x_, y_);
+    prediction_.resize(y_.size());
+    grad_.resize(y_.size());
+    ModelForwardArgs args;
+    args.seq_len = train_.steps;
+    args.batch = static_cast<int64_t>(ids.size());
+    args.input = x_.data();
+    args.output = prediction_.data();
+    args.dropout_seed = dropout_seed;
+    model.forward(Mode::training, args);
+    const double loss = regression_loss(loss_, std::span<const float>(prediction_),
+                                        std::span<const float>(y_), grad_);
+    ModelBackwardArgs back;
+    back.grad_output = grad_.data();
+    model.backward(back);
+    return loss;
+  }
+  double validation_loss(SequenceModel& model) override {
+    return evaluate_loss(model, validation_, loss_);
+  }
+
+ private:
+  const SampleSet& train_;
+  const SampleSet& validation_;
+  LossConfig loss_;
+  std::vector<float> x_, y_, prediction_, grad_;  // [T, B, F], [B, O], [B, O], [B, O]
+};
+
 }  // namespace
 
 const char* stop_reason_name(StopReason reason) {
@@ -72,6 +120,8 @@ const char* stop_reason_name(StopReason reason) {
       return "time limit";
     case StopReason::epochs_this_run:
       return "epochs for this run done";
+    case StopReason::interrupted:
+      return "interrupted";
   }
   return "?";
 }
@@ -107,13 +157,21 @@ TrainResult train_model(SequenceModel& model, const SampleSet& train, const Samp
                         const std::function<void(const EpochReport&)>& progress) {
   check_samples(model, train, "training samples");
   check_samples(model, validation, "validation samples");
+  RegressionTask task(train, validation, options.loss);
+  return lstm::apps::train(model, task, options, {.epoch = progress, .batch = {}});
+}
+
+TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions& options,
+                  const TrainProgress& progress) {
+  if (task.count() < 1) fail("training", "no training samples");
   if (options.batch_size < 1) fail("training", "batch size must be at least 1");
   if (options.max_epochs < 1) fail("training", "epochs must be at least 1");
   const Clock::time_point start = Clock::now();
+  const int64_t count = task.count();
 
-  const int64_t batches = (train.count + options.batch_size - 1) / options.batch_size;
+  const int64_t batches = (count + options.batch_size - 1) / options.batch_size;
   LrSchedule schedule;
-  schedule.kind = ScheduleKind::cosine;
+  schedule.kind = options.schedule;
   schedule.lr = options.lr;
   schedule.total_steps = batches * options.max_epochs;
   schedule.warmup_steps =
@@ -123,10 +181,13 @@ TrainResult train_model(SequenceModel& model, const SampleSet& train, const Samp
 
   std::vector<ParameterView> parameters = model.parameters();
   Optimizer optimizer(options.optimizer, parameters);
+  // state.rng_counter is the counter at the start of the current epoch, whose order is drawn
+  // from it; first_batch and loss_sum say how far into the epoch a resumed run is.
   TrainingProgress state;
   state.seed = options.seed;
-  int64_t best_epoch = 0;
-  NamedTensors best;  // the model's tensors at its best epoch
+  int64_t best_epoch = 0, first_batch = 0;
+  double loss_sum = 0.0;
+  NamedTensors best;  // the model's tensors at its best point
   TrainResult result;
 
   if (options.resume) {
@@ -140,27 +201,74 @@ TrainResult train_model(SequenceModel& model, const SampleSet& train, const Samp
         fail(path, "the checkpoint was made with other data or options (metadata '" + key +
                        "' differs); resume with the same command line");
     }
-    NamedTensors current;
+    NamedTensors current, carried;
     for (auto& [name, tensor] : checkpoint.model.tensors) {
       if (name.starts_with(kBestPrefix))
         best.emplace_back(name.substr(kBestPrefix.size()), std::move(tensor));
+      else if (name.starts_with(kCarriedPrefix))
+        carried.emplace_back(name.substr(kCarriedPrefix.size()), std::move(tensor));
       else
         current.emplace_back(name, std::move(tensor));
     }
     copy_into_model(model, current, path);
     optimizer.load_state(checkpoint.optimizer, path);
+    task.restore_carried_state(carried, path);
     state = checkpoint.progress;
-    const auto entry = checkpoint.metadata.find("best_epoch");
-    if (entry != checkpoint.metadata.end()) best_epoch = std::stoll(entry->second);
+    auto number = [&](const char* key) -> std::string {
+      const auto entry = checkpoint.metadata.find(key);
+      return entry == checkpoint.metadata.end() ? std::string("0") : entry->second;
+    };
+    try {
+      best_epoch = std::stoll(number("best_epoch"));
+      first_batch = std::stoll(number("batch"));
+      loss_sum = std::stod(number("loss_sum"));
+    } catch (const std::exception&) {
+      fail(path, "checkpoint has a malformed trainer field");
+    }
+    if (first_batch < 0 || first_batch >= batches)
+      fail(path, "checkpoint's batch position does not fit this data; resume with the same data");
     if (best_epoch > 0 && best.empty()) fail(path, "checkpoint has no best weights");
     result.resumed = true;
   }
 
-  std::vector<int64_t> order(static_cast<size_t>(train.count));
-  std::vector<float> x, y, prediction, grad;
-  bool stopped_by_time = false;
+  // Writes the checkpoint: batch > 0 is a position within the epoch that starts at
+  // state.rng_counter (a resumed run redraws the same order and continues from there).
+  auto save = [&](int64_t batch) {
+    if (options.checkpoint_path.empty()) return;
+    state.step = optimizer.step_count();
+    Checkpoint checkpoint = make_checkpoint(model, optimizer, state,
+                                            {{"best_epoch", std::to_string(best_epoch)},
+                                             {"batch", std::to_string(batch)},
+                                             {"loss_sum", exact(loss_sum)}});
+    for (const auto& [name, tensor] : best)
+      checkpoint.model.tensors.emplace_back(kBestPrefix + name, tensor);
+    for (auto& [name, tensor] : task.carried_state())
+      checkpoint.model.tensors.emplace_back(kCarriedPrefix + name, std::move(tensor));
+    save_checkpoint(options.checkpoint_path, checkpoint);
+  };
+  // Validates the weights as they are and keeps them if they are the best so far.
+  auto validate = [&](int64_t epoch) {
+    const double validation_loss = task.validation_loss(model);
+    const bool improved = validation_loss < state.best_validation_loss;
+    if (improved) {
+      state.best_validation_loss = validation_loss;
+      best_epoch = epoch;
+      best = model.tensors();
+    }
+    return std::pair(validation_loss, improved);
+  };
+  auto out_of_time = [&] {
+    return options.time_limit_seconds > 0 && seconds_since(start) > options.time_limit_seconds;
+  };
+  auto stop_requested = [&] {
+    return options.stop_requested && options.stop_requested->load(std::memory_order_relaxed);
+  };
+
+  std::vector<int64_t> order(static_cast<size_t>(count));
   StopReason stop = StopReason::max_epochs;
+  bool stopped = false;
   const int64_t first_epoch = state.epoch;
+  Clock::time_point last_checkpoint = Clock::now();
   while (state.epoch < options.max_epochs) {
     if (options.epochs_this_run > 0 && state.epoch - first_epoch >= options.epochs_this_run) {
       stop = StopReason::epochs_this_run;
@@ -172,87 +280,91 @@ TrainResult train_model(SequenceModel& model, const SampleSet& train, const Samp
     }
     const Clock::time_point epoch_start = Clock::now();
     // Fisher–Yates shuffle from the counter-based stream: a pure function of (seed, counter).
+    const uint64_t epoch_counter = state.rng_counter;
+    uint64_t counter = epoch_counter;
     std::iota(order.begin(), order.end(), int64_t{0});
-    for (int64_t k = train.count - 1; k > 0; --k) {
-      const double u = uniform01(state.seed, state.rng_counter++);
-      std::swap(order[k], order[std::min(k, static_cast<int64_t>(u * static_cast<double>(k + 1)))]);
-    }
-    double loss_sum = 0.0;
-    bool interrupted = false;
-    for (int64_t batch = 0; batch < batches; ++batch) {
-      if (options.time_limit_seconds > 0 && state.epoch > 0 &&
-          seconds_since(start) > options.time_limit_seconds) {
-        interrupted = true;
+    if (!task.ordered())
+      for (int64_t k = count - 1; k > 0; --k) {
+        const double u = uniform01(state.seed, counter++);
+        std::swap(order[k],
+                  order[std::min(k, static_cast<int64_t>(u * static_cast<double>(k + 1)))]);
+      }
+    int64_t batch = first_batch;
+    first_batch = 0;
+    if (batch == 0) loss_sum = 0.0;
+    for (; batch < batches; ++batch) {
+      // The first epoch of a run always takes at least one step.
+      const bool may_stop = state.epoch > first_epoch || batch > 0;
+      if (may_stop && (out_of_time() || stop_requested())) {
+        stop = stop_requested() ? StopReason::interrupted : StopReason::time_limit;
+        stopped = true;
         break;
       }
+      if (options.checkpoint_every_seconds > 0 && batch > 0 &&
+          seconds_since(last_checkpoint) > options.checkpoint_every_seconds) {
+        save(batch);
+        last_checkpoint = Clock::now();
+      }
       const int64_t first = batch * options.batch_size;
-      const int64_t B = std::min(options.batch_size, train.count - first);
-      gather(train, std::span<const int64_t>(order).subspan(first, B), x, y);
-      prediction.resize(y.size());
-      grad.resize(y.size());
+      const int64_t B = std::min(options.batch_size, count - first);
       model.zero_grad();
-      ModelForwardArgs args;
-      args.seq_len = train.steps;
-      args.batch = B;
-      args.input = x.data();
-      args.output = prediction.data();
-      model.forward(Mode::training, args);
-      loss_sum += regression_loss(options.loss, std::span<const float>(prediction),
-                                  std::span<const float>(y), grad) *
+      const uint64_t dropout_seed = mix64(state.seed ^ mix64(uint64_t(optimizer.step_count())));
+      loss_sum += task.train_batch(model, std::span<const int64_t>(order).subspan(first, B),
+                                   batch, dropout_seed) *
                   static_cast<double>(B);
-      ModelBackwardArgs back;
-      back.grad_output = grad.data();
-      model.backward(back);
       if (options.clip_norm > 0) clip_grad_norm(model.gradients(), options.clip_norm);
       optimizer.step(parameters, schedule.lr_at(optimizer.step_count()));
+      if (progress.batch) {
+        const int64_t done = std::min(count, first + B);
+        BatchReport report;
+        report.epoch = state.epoch;
+        report.batch = batch + 1;
+        report.batches = batches;
+        report.loss = loss_sum / static_cast<double>(done);
+        report.elapsed_seconds = seconds_since(start);
+        report.samples_per_second =
+            static_cast<double>(done) / std::max(seconds_since(epoch_start), 1e-9);
+        progress.batch(report);
+      }
     }
-    if (interrupted) {
-      stopped_by_time = true;
+    state.step = optimizer.step_count();
+    if (stopped) {
+      // The checkpoint records where the epoch stands (a resumed run then equals one that never
+      // stopped); this run's model also considers the weights the partial epoch reached.
+      state.rng_counter = epoch_counter;
+      save(batch);
+      if (batch > 0) validate(state.epoch + 1);
       break;
     }
+    state.rng_counter = counter;
     state.epoch += 1;
-    state.step = optimizer.step_count();
-    const double validation_loss = evaluate_loss(model, validation, options.loss);
-    const bool improved = validation_loss < state.best_validation_loss;
-    if (improved) {
-      state.best_validation_loss = validation_loss;
-      best_epoch = state.epoch;
-      best = model.tensors();
-    }
-    if (!options.checkpoint_path.empty()) {
-      Checkpoint checkpoint =
-          make_checkpoint(model, optimizer, state, {{"best_epoch", std::to_string(best_epoch)}});
-      for (const auto& [name, tensor] : best)
-        checkpoint.model.tensors.emplace_back(std::string(kBestPrefix) + name, tensor);
-      save_checkpoint(options.checkpoint_path, checkpoint);
-    }
-    if (progress) {
+    const auto [validation_loss, improved] = validate(state.epoch);
+    save(0);
+    last_checkpoint = Clock::now();
+    if (progress.epoch) {
       EpochReport report;
       report.epoch = state.epoch;
       report.max_epochs = options.max_epochs;
       report.step = state.step;
       report.lr = schedule.lr_at(std::max<int64_t>(0, state.step - 1));
-      report.train_loss = loss_sum / static_cast<double>(train.count);
+      report.train_loss = loss_sum / static_cast<double>(count);
       report.validation_loss = validation_loss;
       report.best_validation_loss = state.best_validation_loss;
       report.improved = improved;
       report.epoch_seconds = seconds_since(epoch_start);
-      report.samples_per_second =
-          static_cast<double>(train.count) / std::max(report.epoch_seconds, 1e-9);
+      report.samples_per_second = static_cast<double>(count) / std::max(report.epoch_seconds, 1e-9);
       report.eta_seconds =
           report.epoch_seconds * static_cast<double>(options.max_epochs - state.epoch);
       if (options.time_limit_seconds > 0)
         report.eta_seconds = std::min(
             report.eta_seconds, std::max(0.0, options.time_limit_seconds - seconds_since(start)));
-      progress(report);
+      progress.epoch(report);
     }
-    if (options.time_limit_seconds > 0 && seconds_since(start) > options.time_limit_seconds &&
-        state.epoch < options.max_epochs) {
-      stopped_by_time = true;
+    if (state.epoch < options.max_epochs && (out_of_time() || stop_requested())) {
+      stop = stop_requested() ? StopReason::interrupted : StopReason::time_limit;
       break;
     }
   }
-  if (stopped_by_time) stop = StopReason::time_limit;
   if (!best.empty()) copy_into_model(model, best, "best weights");
   result.epochs = state.epoch;
   result.best_epoch = best_epoch;

@@ -1,11 +1,15 @@
-// A reusable training loop for SequenceModel over window samples: shuffled batches, validation,
-// best weights, early stopping, a time limit, atomic checkpoints every epoch and exact resume.
+// A reusable training loop for SequenceModel: shuffled (or in-order) batches of a task's samples,
+// validation, best weights, early stopping, a time limit, a stop request (Ctrl-C), atomic
+// checkpoints every epoch and every few minutes within one, and exact resume.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lstm/train.hpp"
@@ -20,16 +24,41 @@ struct SampleSet {
   std::vector<float> targets;  // [count, O]
 };
 
+// What the trainer trains: `count()` samples per epoch, visited in a shuffled order (or in order
+// with `ordered()`, for streams whose state a task carries from batch to batch).
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  virtual int64_t count() const = 0;
+  virtual bool ordered() const { return false; }
+  // Training forward, loss and backward on samples `ids` (gradients accumulate into the model's);
+  // returns the batch's mean loss. `batch` is the batch's index in its epoch (0 starts a new one).
+  virtual double train_batch(SequenceModel& model, std::span<const int64_t> ids, int64_t batch,
+                             uint64_t dropout_seed) = 0;
+  // The validation loss of the model as it is (inference mode).
+  virtual double validation_loss(SequenceModel& model) = 0;
+  // State carried between batches (e.g. truncated BPTT's h and c), for checkpoints; default none.
+  virtual std::vector<std::pair<std::string, HostTensor>> carried_state() const { return {}; }
+  virtual void restore_carried_state(const std::vector<std::pair<std::string, HostTensor>>&,
+                                     const std::string& /*source*/) {}
+};
+
 struct TrainerOptions {
   int64_t batch_size = 32;
   int64_t max_epochs = 200;
   int64_t patience = 20;            // epochs without a better validation loss before stopping
   double time_limit_seconds = 0.0;  // 0: none; else stop cleanly once exceeded
   int64_t epochs_this_run = 0;      // 0: no limit; else stop (as a time limit) after this many
+  // Also checkpoint within an epoch once this long has passed since the last one (0: only at
+  // the end of epochs).
+  double checkpoint_every_seconds = 300.0;
+  // Set (e.g. by a SIGINT handler) to stop after the current batch, with a checkpoint.
+  const std::atomic<bool>* stop_requested = nullptr;
   double clip_norm = 1.0;           // 0: no clipping
   double lr = 3e-3;
   double warmup_fraction = 0.05;  // of all steps, linear warm-up, then cosine to lr·min_lr_factor
   double min_lr_factor = 0.05;
+  ScheduleKind schedule = ScheduleKind::cosine;  // or constant after the warm-up
   OptimizerConfig optimizer;    // Adam by default
   LossConfig loss;              // MSE by default
   uint64_t seed = 0;            // data order
@@ -52,21 +81,43 @@ struct EpochReport {
   double eta_seconds = 0.0;  // to max_epochs at the current pace (or the time limit, if sooner)
 };
 
-enum class StopReason { max_epochs, early_stopping, time_limit, epochs_this_run };
+// Reported after every batch, for live progress within long epochs.
+struct BatchReport {
+  int64_t epoch = 0;  // 0-based epoch in progress
+  int64_t batch = 0, batches = 0;  // batches done in this epoch, of
+  double loss = 0.0;               // mean training loss over this epoch's batches so far
+  double samples_per_second = 0.0;
+  double elapsed_seconds = 0.0;
+};
+
+enum class StopReason { max_epochs, early_stopping, time_limit, epochs_this_run, interrupted };
 const char* stop_reason_name(StopReason reason);
 
 struct TrainResult {
   int64_t epochs = 0;      // epochs completed in total (including before a resume)
-  int64_t best_epoch = 0;  // 1-based epoch whose weights the model now holds
+  // 1-based epoch whose weights the model now holds; epochs + 1 when they are the weights where
+  // the run stopped within an epoch
+  int64_t best_epoch = 0;
   double best_validation_loss = std::numeric_limits<double>::infinity();
   StopReason stop = StopReason::max_epochs;
   bool resumed = false;
   int64_t steps = 0;
 };
 
+struct TrainProgress {
+  std::function<void(const EpochReport&)> epoch;
+  std::function<void(const BatchReport&)> batch;
+};
+
 // Trains `model` (already initialised, or overwritten from the checkpoint when resuming) and
-// leaves it holding the weights with the lowest validation loss. Deterministic for the same seed,
-// data and thread count; a run interrupted after any epoch and resumed gives identical weights.
+// leaves it holding the weights with the lowest validation loss. A run stopped by the time limit
+// or a stop request within an epoch validates the weights it reached first. Deterministic for the
+// same seed, data and thread count; a run interrupted anywhere and resumed from its last
+// checkpoint gives identical weights.
+TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions& options,
+                  const TrainProgress& progress = {});
+
+// Regression on supervised samples (train_batch's loss is options.loss).
 TrainResult train_model(SequenceModel& model, const SampleSet& train, const SampleSet& validation,
                         const TrainerOptions& options,
                         const std::function<void(const EpochReport&)>& progress = {});

@@ -91,7 +91,7 @@ SequenceModel SequenceModel::from_tensors(const SafetensorsContents& contents,
                                           const std::string& path) {
   for (const auto& [name, tensor] : contents.tensors)
     if (!name.starts_with("rnn.") && !name.starts_with(train_keys::kOptimizerPrefix) &&
-        name != "head.weight" && name != "head.bias" && name != "embedding.weight")
+        !name.starts_with(train_keys::kTrainerPrefix) && name != "head.weight" && name != "head.bias" && name != "embedding.weight")
       fail(path, "unexpected tensor " + quote_name(name) +
                      " (a sequence model has embedding.weight, rnn.*, head.weight and head.bias)");
   Network<float> network = network_from_tensors(contents, path, "rnn.");

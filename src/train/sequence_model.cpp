@@ -250,4 +250,8 @@ void SequenceModel::backward(const ModelBackwardArgs& args) {
     embedding_backward(T * B, E, buf.tokens.data(), buf.grad_embedded.data(), gradients_.data());
 }
 
+ForwardRecord<float> SequenceModel::record(int64_t layer, int64_t direction) const {
+  return network_.record(buffers_->rnn, layer, direction);
+}
+
 }  // namespace lstm

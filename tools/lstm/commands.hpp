@@ -25,6 +25,13 @@ void add_bench_command(CLI::App& app, GlobalOptions& global);
 void add_train_command(CLI::App& app, GlobalOptions& global);
 void add_forecast_command(CLI::App& app, GlobalOptions& global);
 void add_eval_command(CLI::App& app, GlobalOptions& global);
+void add_generate_command(CLI::App& app, GlobalOptions& global);
+void add_experiment_command(CLI::App& app, GlobalOptions& global);
+void add_inspect_command(CLI::App& app, GlobalOptions& global);
+
+// `lstm eval` of a language model: bits per character on a text, last line JSON.
+void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
+                 const std::string& data_path);
 
 // Adds --threads to `command`, bound to global.threads.
 void add_threads_option(CLI::App& command, GlobalOptions& global);

@@ -97,7 +97,8 @@ void check_output_path(const std::string& path) {
   if (fs::is_directory(file, error)) throw lstm::Error(path + ": output path is a directory");
   const fs::path directory = file.has_parent_path() ? file.parent_path() : fs::path(".");
   if (!fs::is_directory(directory, error))
-    throw lstm::Error(path + ": output directory '" + directory.string() + "' does not exist");
+    throw lstm::Error(path + ": output directory '" + directory.string() +
+                      (fs::exists(directory, error) ? "' is not a directory" : "' does not exist"));
   if (access(directory.c_str(), W_OK | X_OK) != 0)
     throw lstm::Error(path + ": output directory '" + directory.string() + "' is not writable");
 }

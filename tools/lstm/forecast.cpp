@@ -1,5 +1,6 @@
 // `lstm forecast`: N future values of a forecast model's target after the last row of a series,
-// in original units, written as CSV (a date/step column and the target).
+// in original units (recursive for a one-step model, one pass for a direct one), written as CSV
+// (a date/step column and the target).
 #include <cstdio>
 #include <iostream>
 
@@ -34,7 +35,7 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
       lstm::load_series(options.data, info.target,
                         std::vector<std::string>(info.columns.begin() + 1, info.columns.end()));
   const std::vector<double> values =
-      lstm::apps::forecast_recursive(model, info, series, options.steps);
+      lstm::apps::forecast_future(model, info, series, options.steps);
   const std::vector<std::string> index = series.future_index(options.steps);
   const std::string index_name =
       series.index.kind == lstm::IndexKind::none || series.index.name.empty() ? "step"
@@ -61,8 +62,9 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
   CLI::App* command = app.add_subcommand(
       "forecast",
       "Forecast the next N values of a forecast model's target after the last row of a CSV "
-      "series (recursively, one step at a time), in original units, as CSV: a date/step "
-      "column and the target");
+      "series, in original units, as CSV: a date/step column and the target. A one-step model "
+      "forecasts recursively (any N); a direct model (trained with --horizon H) forecasts its "
+      "H steps at once, so N may be at most H");
   command->add_option("--model", options->model, "Model trained by 'lstm train --task forecast'")
       ->required();
   command->add_option("--data", options->data, "CSV series with the model's columns")->required();

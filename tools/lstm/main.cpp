@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   lstm_cli::add_train_command(app, global);
   lstm_cli::add_forecast_command(app, global);
   lstm_cli::add_eval_command(app, global);
+  lstm_cli::add_generate_command(app, global);
+  lstm_cli::add_experiment_command(app, global);
+  lstm_cli::add_inspect_command(app, global);
 
   try {
     app.parse(argc, argv);

@@ -1,44 +1,64 @@
-// `lstm train --task forecast`: trains an LSTM forecaster on a CSV series and reports its
-// validation errors next to the naive and seasonal-naive baselines.
-#include <unistd.h>
-
+// `lstm train`: --task forecast trains a forecaster on a CSV series and reports its validation
+// errors next to the naive and seasonal-naive baselines; --task charlm trains a character-level
+// language model on a text and reports validation bits per character.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
+#include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
 #include "apps/trainer.hpp"
+#include "apps/training_report.hpp"
 #include "commands.hpp"
+#include "progress.hpp"
 
 namespace lstm_cli {
 namespace {
 
+// Options whose default depends on the task are 0 until resolved (see task_defaults).
 struct TrainOptions {
   std::string task = "forecast";
-  std::string data, target, out, checkpoint, cell = "lstm", optimizer = "adam";
+  std::string data, target, out, checkpoint, report, cell = "lstm", optimizer = "adam";
   std::vector<std::string> features;
-  int64_t window = 0, season = -1, hidden = 64, layers = 1;
+  int64_t window = 0, season = -1, hidden = 0, layers = 1;
+  int64_t horizon = 1;  // forecast
   int differencing = -1;
-  double validation = 0.2;
-  lstm::apps::TrainerOptions trainer;
+  double validation = 0.0;
+  // charlm
+  std::string vocabulary = "chars";
+  int64_t embedding = 64;
+  bool carry_state = false;
+  double dropout = 0.0;
+  lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
+
+  static lstm::apps::TrainerOptions unset_task_defaults() {
+    lstm::apps::TrainerOptions options;
+    options.max_epochs = 0;
+    options.batch_size = 0;
+    options.lr = 0.0;
+    return options;
+  }
 };
 
-std::string fixed(double value, int digits) {
-  if (!std::isfinite(value)) return "nan";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
-
-std::string duration(double seconds) {
-  const int64_t total = static_cast<int64_t>(std::llround(seconds));
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%lld:%02lld", static_cast<long long>(total / 60),
-                static_cast<long long>(total % 60));
-  return buffer;
+// forecast: hidden 64, batch 32, lr 3e-3, 200 epochs, validation 0.2, cosine schedule.
+// charlm: hidden 512, batch 64, lr 2e-3, 50 epochs, validation 0.05, window 100, constant lr.
+void task_defaults(TrainOptions& options, bool charlm) {
+  auto set = [](auto& value, auto fallback) {
+    if (value == 0) value = fallback;
+  };
+  set(options.hidden, int64_t{charlm ? 512 : 64});
+  set(options.trainer.batch_size, int64_t{charlm ? 64 : 32});
+  set(options.trainer.lr, charlm ? 2e-3 : 3e-3);
+  set(options.trainer.max_epochs, int64_t{charlm ? 50 : 200});
+  set(options.validation, charlm ? 0.05 : 0.2);
+  if (charlm) {
+    set(options.window, int64_t{100});
+    options.trainer.schedule = lstm::ScheduleKind::constant;
+    options.trainer.warmup_fraction = 0.002;
+  }
 }
 
 void print_metrics(const char* label, const lstm::ForecastMetrics& metrics) {
@@ -46,19 +66,53 @@ void print_metrics(const char* label, const lstm::ForecastMetrics& metrics) {
             << fixed(metrics.mae, 4) << "  MASE " << fixed(metrics.mase, 3) << '\n';
 }
 
-void run_train(const TrainOptions& options, const GlobalOptions& global) {
-  if (options.task != "forecast")
-    throw lstm::Error("--task " + options.task + ": only 'forecast' is supported");
+// The checkpoint path (checked writable) and the trainer options shared by every task.
+std::string prepare_trainer(TrainOptions& options) {
   check_output_path(options.out);
+  if (!options.report.empty()) check_output_path(options.report);
   const std::string checkpoint =
       options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
   check_output_path(checkpoint);
+  if (options.resume && !std::filesystem::exists(checkpoint))
+    throw lstm::Error(checkpoint + ": no checkpoint to resume from");
+  lstm::apps::TrainerOptions& trainer = options.trainer;
+  trainer.optimizer.kind = lstm::parse_optimizer(options.optimizer);
+  trainer.checkpoint_path = checkpoint;
+  trainer.resume = options.resume;
+  trainer.stop_requested = &interrupt_flag();
+  return checkpoint;
+}
+
+// Writes the model; keeps the checkpoint when the run can be continued, and says so.
+void finish_training(const TrainOptions& options, const std::string& checkpoint,
+                     const lstm::SequenceModel& model, const lstm::apps::TrainResult& result,
+                     ProgressLine& progress) {
+  lstm::save_sequence_model(options.out, model);
+  const bool unfinished = result.stop == lstm::apps::StopReason::time_limit ||
+                          result.stop == lstm::apps::StopReason::interrupted;
+  if (!unfinished && options.checkpoint.empty()) std::filesystem::remove(checkpoint);
+  std::ostringstream line;
+  line << "stopped after " << result.epochs << " epoch(s) ("
+       << lstm::apps::stop_reason_name(result.stop) << "); best weights: ";
+  if (result.best_epoch > result.epochs)  // validated where the run stopped, within an epoch
+    line << "where it stopped, within epoch " << result.best_epoch;
+  else
+    line << "epoch " << result.best_epoch;
+  line << "; model written to " << options.out;
+  progress.print(line.str());
+  if (unfinished) progress.print("checkpoint kept in " + checkpoint + " (continue with --resume)");
+}
+
+void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
+  if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
+  const std::string checkpoint = prepare_trainer(options);
   const int threads = apply_threads(global);
 
   lstm::apps::ForecastSetup setup;
   setup.target = options.target;
   setup.features = options.features;
   setup.window = options.window;
+  setup.horizon = options.horizon;
   setup.season = options.season;
   setup.differencing = options.differencing;
   setup.validation_fraction = options.validation;
@@ -68,76 +122,75 @@ void run_train(const TrainOptions& options, const GlobalOptions& global) {
   setup.seed = options.trainer.seed;
   lstm::apps::ForecastData data = lstm::apps::prepare_forecast_data(options.data, setup);
   const lstm::Series& series = data.series;
-  std::ostream& log = std::cout;
-  if (!options.quiet) {
+  ProgressLine progress(options.quiet, options.progress, 0.0);
+  {
+    std::ostringstream log;
     log << options.data << ": " << series.rows << " rows, target '" << series.columns[0] << "'";
     if (series.features() > 1) log << " + " << series.features() - 1 << " feature column(s)";
-    log << '\n';
     for (int64_t f = 0; f < series.features(); ++f)
       if (series.missing[f] > 0)
-        log << "  " << series.missing[f] << " missing value(s) in '" << series.columns[f]
-            << "' filled by linear interpolation\n";
-    log << "  train rows 0.." << data.split - 1 << ", validation rows " << data.split << ".."
+        log << "\n  " << series.missing[f] << " missing value(s) in '" << series.columns[f]
+            << "' filled by linear interpolation";
+    log << "\n  train rows 0.." << data.split - 1 << ", validation rows " << data.split << ".."
         << series.rows - 1 << "; season "
         << (data.season > 0 ? std::to_string(data.season) : std::string("none"))
         << (options.season >= 0 ? " (given)" : " (detected)") << "; window " << data.window
         << (data.difference_scale.empty() ? "" : "; differenced (trend)") << "; "
         << data.train.count << " training and " << data.validation.count << " validation windows; "
-        << threads << " thread(s)\n";
+        << threads << " thread(s)";
+    progress.print(log.str());
   }
 
   lstm::SequenceModel model = lstm::apps::make_forecast_model(data, setup);
-  lstm::apps::TrainerOptions trainer = options.trainer;
-  trainer.optimizer.kind = lstm::parse_optimizer(options.optimizer);
-  trainer.checkpoint_path = checkpoint;
-  trainer.resume = options.resume;
-  if (options.resume && !std::filesystem::exists(checkpoint))
-    throw lstm::Error(checkpoint + ": no checkpoint to resume from");
-  // The validation loss is the MSE of the model's outputs; for one column, its root in original
-  // units (the outputs are step changes / difference_scale with differencing).
+  // The validation loss is the MSE of the model's outputs; when they are all the target (one
+  // column, or a direct model), its root in original units (the outputs are changes /
+  // difference_scale with differencing).
   const double target_scale =
-      series.features() == 1 ? data.normalization.stddev[0] *
-                                   (data.difference_scale.empty() ? 1.0 : data.difference_scale[0])
-                             : 0.0;
-  // A line per epoch when not a terminal (or with --progress); on a terminal, one line rewritten.
-  const bool per_epoch = !options.quiet && (options.progress || !isatty(STDOUT_FILENO));
-  const bool live = !options.quiet && !per_epoch;
-  bool live_shown = false;
-  auto progress = [&](const lstm::apps::EpochReport& report) {
-    if (!per_epoch && !live) return;
-    if (live) {
-      log << "\r\033[K";
-      live_shown = true;
-    }
-    std::string rmse;
-    if (target_scale > 0) {
-      rmse = "  val_rmse ";
-      rmse += fixed(std::sqrt(report.validation_loss) * target_scale, 4);
-    }
-    log << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
-        << fixed(report.train_loss, 5) << "  val_loss " << fixed(report.validation_loss, 5) << rmse
-        << (report.improved ? " *" : "  ") << "  " << fixed(report.samples_per_second, 0)
-        << " samples/s  lr " << report.lr << "  eta " << duration(report.eta_seconds)
-        << (live ? "" : "\n") << std::flush;
+      series.features() == 1 || data.horizon > 1
+          ? data.normalization.stddev[0] *
+                (data.difference_scale.empty() ? 1.0 : data.difference_scale[0])
+          : 0.0;
+  std::vector<lstm::apps::EpochReport> epochs;
+  auto on_epoch = [&](const lstm::apps::EpochReport& report) {
+    epochs.push_back(report);
+    std::ostringstream line;
+    line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
+         << fixed(report.train_loss, 5) << "  val_loss " << fixed(report.validation_loss, 5);
+    if (target_scale > 0)
+      line << "  val_rmse " << fixed(std::sqrt(report.validation_loss) * target_scale, 4);
+    line << (report.improved ? " *" : "  ") << "  " << fixed(report.samples_per_second, 0)
+         << " samples/s  lr " << report.lr << "  eta " << duration(report.eta_seconds);
+    if (progress.live())
+      progress.status(line.str());
+    else
+      progress.print(line.str());
   };
-  const lstm::apps::TrainResult result =
-      lstm::apps::train_model(model, data.train, data.validation, trainer, progress);
-  if (live_shown) log << '\n';
-  lstm::save_sequence_model(options.out, model);
-  const bool keep_checkpoint =
-      result.stop == lstm::apps::StopReason::time_limit || !options.checkpoint.empty();
-  if (!keep_checkpoint) std::filesystem::remove(checkpoint);
-  if (options.quiet) return;
-
-  log << "stopped after " << result.epochs << " epoch(s) ("
-      << lstm::apps::stop_reason_name(result.stop) << "); best epoch " << result.best_epoch
-      << "; model written to " << options.out << '\n';
-  if (keep_checkpoint && result.stop == lstm::apps::StopReason::time_limit)
-    log << "checkpoint kept in " << checkpoint << " (continue with --resume)\n";
+  const lstm::apps::TrainResult result = lstm::apps::train_model(
+      model, data.train, data.validation, options.trainer, on_epoch);
+  finish_training(options, checkpoint, model, result, progress);
   const lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, options.out);
   const lstm::apps::ForecastReport report =
       lstm::apps::evaluate_forecast(model, info, series, data.split, data.split);
-  log << "validation (" << report.model.count << " one-step forecasts, original units):\n";
+  if (!options.report.empty()) {
+    lstm::report::Document document("Forecaster of '" + info.target + "' trained on " +
+                                    options.data);
+    document.paragraph(model.config().rnn.describe() + "; window " + std::to_string(info.window) +
+                       "; " + std::to_string(result.epochs) + " epoch(s), stopped by " +
+                       lstm::apps::stop_reason_name(result.stop) + "; best epoch " +
+                       std::to_string(result.best_epoch) + ".");
+    lstm::apps::add_loss_curves(document, epochs, "MSE of the normalised outputs");
+    lstm::apps::add_forecast_section(document, model, info, series, data.split, report,
+                                     std::max<int64_t>(info.season, 12));
+    lstm::report::save(document, options.report);
+    progress.print("report written to " + options.report);
+  }
+  if (options.quiet) return;
+
+  if (data.horizon == 1)
+    std::cout << "validation (" << report.model.count << " one-step forecasts, original units):\n";
+  else
+    std::cout << "validation (" << report.model.count / data.horizon << " origins x horizons 1.."
+              << data.horizon << ", original units; baselines scored the same way):\n";
   // Labels padded to one width so that the columns line up.
   auto label = [](std::string text) {
     text.resize(std::max<size_t>(text.size() + 1, 20), ' ');
@@ -152,6 +205,94 @@ void run_train(const TrainOptions& options, const GlobalOptions& global) {
   }
 }
 
+void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
+  if (!options.target.empty() || !options.features.empty())
+    throw lstm::Error("--target and --features are for --task forecast");
+  const std::string checkpoint = prepare_trainer(options);
+  const int threads = apply_threads(global);
+
+  lstm::apps::CharLmSetup setup;
+  setup.kind = options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes
+                                             : lstm::VocabularyKind::chars;
+  setup.window = options.window;
+  setup.validation_fraction = options.validation;
+  setup.carry_state = options.carry_state;
+  setup.batch = options.trainer.batch_size;
+  setup.cell = lstm::parse_cell(options.cell);
+  setup.embedding = options.embedding;
+  setup.hidden_size = options.hidden;
+  setup.num_layers = options.layers;
+  setup.dropout = options.dropout;
+  setup.seed = options.trainer.seed;
+  const lstm::apps::CharLmData data = lstm::apps::prepare_charlm_data(options.data, setup);
+  lstm::SequenceModel model = lstm::apps::make_charlm_model(data, setup);
+  const std::unique_ptr<lstm::apps::TrainingTask> task =
+      lstm::apps::make_charlm_task(data, setup);
+  ProgressLine progress(options.quiet, options.progress);
+  {
+    std::ostringstream log;
+    log << options.data << ": " << data.ids.size() << " " << options.vocabulary << ", "
+        << data.vocabulary.size() << " distinct; training on the first " << data.split
+        << ", validating on the last " << data.ids.size() - static_cast<size_t>(data.split)
+        << "\n  " << model.config().rnn.describe() << ", embedding " << setup.embedding << ", "
+        << model.num_parameters() << " parameters; " << task->count() << " windows of "
+        << setup.window << (setup.carry_state ? " (state carried)" : " (shuffled)")
+        << " per epoch; " << threads << " thread(s)";
+    progress.print(log.str());
+  }
+  const double bits = 1.0 / std::log(2.0);
+  const int64_t chars_per_window = setup.window;
+  const double time_limit = options.trainer.time_limit_seconds;
+  lstm::apps::TrainProgress callbacks;
+  int64_t batches_run = 0;                 // in this run (not before a resume)
+  double last_validation = std::nan("");   // bits per character, after the last epoch
+  callbacks.batch = [&](const lstm::apps::BatchReport& report) {
+    ++batches_run;
+    const double chars = report.samples_per_second * static_cast<double>(chars_per_window);
+    const int64_t left = (options.trainer.max_epochs - report.epoch - 1) * report.batches +
+                         report.batches - report.batch;
+    double eta = report.elapsed_seconds / static_cast<double>(batches_run) *
+                 static_cast<double>(left);
+    if (time_limit > 0) eta = std::min(eta, std::max(0.0, time_limit - report.elapsed_seconds));
+    std::ostringstream line;
+    line << "epoch " << report.epoch + 1 << "/" << options.trainer.max_epochs << "  batch "
+         << report.batch << "/" << report.batches << "  loss " << fixed(report.loss * bits, 3)
+         << " bits/char";
+    if (std::isfinite(last_validation)) line << "  validation " << fixed(last_validation, 3);
+    line << "  " << fixed(chars / 1000.0, 1) << "k chars/s  elapsed "
+         << duration(report.elapsed_seconds) << "  eta " << duration(eta);
+    progress.status(line.str());
+  };
+  std::vector<lstm::apps::EpochReport> epochs;
+  callbacks.epoch = [&](const lstm::apps::EpochReport& report) {
+    epochs.push_back(report);
+    last_validation = report.validation_loss * bits;
+    std::ostringstream line;
+    line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
+         << fixed(report.train_loss * bits, 3) << " bits/char  validation "
+         << fixed(report.validation_loss * bits, 3) << " bits/char" << (report.improved ? " *" : "")
+         << "  " << duration(report.epoch_seconds) << "  eta " << duration(report.eta_seconds);
+    progress.print(line.str());
+  };
+  const lstm::apps::TrainResult result =
+      lstm::apps::train(model, *task, options.trainer, callbacks);
+  finish_training(options, checkpoint, model, result, progress);
+  std::ostringstream line;
+  line << "validation: " << fixed(result.best_validation_loss * bits, 4)
+       << " bits per character (windows of " << setup.window << ", each from a fresh state)";
+  progress.print(line.str());
+  if (!options.report.empty()) {
+    lstm::report::Document document("Language model trained on " + options.data);
+    document.paragraph(line.str() + ". " + model.config().rnn.describe() + ", embedding " +
+                       std::to_string(setup.embedding) + "; " + std::to_string(result.epochs) +
+                       " epoch(s), stopped by " + lstm::apps::stop_reason_name(result.stop) + ".");
+    lstm::apps::add_loss_curves(document, epochs, "bits per character", bits);
+    lstm::apps::add_text_sections(document, model, data, setup.window);
+    lstm::report::save(document, options.report);
+    progress.print("report written to " + options.report);
+  }
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app, GlobalOptions& global) {
@@ -161,67 +302,103 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       "Train a model. --task forecast: an LSTM forecaster of the next row of a CSV series "
       "(target and --features columns), normalised on the training part, validated on the "
       "last --validation fraction; prints validation RMSE, MAE and MASE next to the naive and "
-      "seasonal-naive baselines.");
-  command->add_option("--task", options->task, "What to train")->check(CLI::IsMember({"forecast"}));
-  command->add_option("--data", options->data, "CSV file, one row per time step")->required();
-  command->add_option("--target", options->target, "Column to forecast")->required();
-  command->add_option("--features", options->features, "Other columns used as inputs")
+      "seasonal-naive baselines. --task charlm: a character-level language model of a text, "
+      "validated in bits per character on its end. Ctrl-C stops cleanly: the checkpoint and "
+      "the best model so far are written. Options marked 'forecast | charlm' have a default "
+      "per task.");
+  command->add_option("--task", options->task, "What to train")
+      ->check(CLI::IsMember({"forecast", "charlm"}));
+  command->add_option("--data", options->data, "forecast: CSV file, one row per time step; "
+                                               "charlm: a text file")
+      ->required();
+  command->add_option("--target", options->target, "forecast: the column to forecast");
+  command->add_option("--features", options->features, "forecast: other columns used as inputs")
       ->delimiter(',');
   command->add_option("--out", options->out, "Model file to write (safetensors)")->required();
   command
       ->add_option("--time-limit", options->trainer.time_limit_seconds,
                    "Stop cleanly after this many seconds, keeping the best model (0: none)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--epochs", options->trainer.max_epochs, "Maximum epochs")
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  command->add_option("--epochs", options->trainer.max_epochs, "Maximum epochs (0: the task's default, forecast 200 | charlm 50)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
   command
       ->add_option("--patience", options->trainer.patience,
                    "Early stopping: epochs without a better validation loss")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
-  command->add_option("--batch", options->trainer.batch_size, "Windows per batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  command->add_option("--batch", options->trainer.batch_size, "Windows per batch (0: the task's default, forecast 32 | charlm 64)")
+      ->check(CLI::Range(int64_t{0}, int64_t{65536}));
   command
       ->add_option("--lr", options->trainer.lr,
-                   "Peak learning rate (linear warm-up over 5% of steps, then cosine decay)")
-      ->check(CLI::PositiveNumber);
+                   "Peak learning rate (0: the task's default, forecast 3e-3 | charlm 2e-3); linear warm-up "
+                   "(forecast 5% of the steps, charlm 0.2%), then cosine decay over --epochs "
+                   "(forecast) or constant (charlm)")
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--clip", options->trainer.clip_norm, "Gradient norm clipping (0: off)")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--optimizer", options->optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   command
       ->add_option("--window", options->window,
-                   "Input rows per forecast (0: 2 x season capped at 104, else 52; at most "
-                   "half the training rows)")
+                   "forecast: input rows per forecast (0: 2 x season capped at 104, else 52; at "
+                   "most half the training rows) | charlm: characters per training window (100)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}));
   command
+      ->add_option("--horizon", options->horizon,
+                   "forecast: 1 = a one-step model of every column, forecast recursively; H > 1 "
+                   "= a direct model of the target's next H values at once")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  command
       ->add_option("--season", options->season,
-                   "Season length for the seasonal-naive baseline (-1: detect, 0: none)")
+                   "forecast: season length for the seasonal-naive baseline (-1: detect, 0: none)")
       ->check(CLI::Range(int64_t{-1}, int64_t{100000}));
   command
       ->add_option("--differencing", options->differencing,
-                   "Model the change to the next row, inputs relative to the last row (-1: "
-                   "when the training target trends, 0: off, 1: on)")
+                   "forecast: model the change to the next row, inputs relative to the last row "
+                   "(-1: when the training target trends, 0: off, 1: on)")
       ->check(CLI::Range(-1, 1));
   command
       ->add_option("--validation", options->validation,
-                   "Fraction held out for validation (the last part of the series)")
-      ->check(CLI::Range(0.01, 0.9));
+                   "Fraction held out for validation, the end of the data (forecast 0.2 | charlm "
+                   "0.05)")
+      ->check(CLI::Range(0.0, 0.9));
+  command->add_option("--vocabulary", options->vocabulary,
+                      "charlm: 'chars' (UTF-8 characters) or 'bytes' (any file)")
+      ->check(CLI::IsMember({"chars", "bytes"}));
+  command->add_option("--embedding", options->embedding, "charlm: embedding width")
+      ->check(CLI::Range(int64_t{1}, int64_t{16384}));
+  command->add_flag("--carry-state", options->carry_state,
+                    "charlm: truncated BPTT: read the text as --batch streams in order, carrying "
+                    "the state from window to window (default: shuffled windows from zero state)");
+  command->add_option("--dropout", options->dropout, "Dropout between stacked layers")
+      ->check(CLI::Range(0.0, 0.99));
   command->add_option("--cell", options->cell, "lstm, gru, rnn_tanh or rnn_relu")
       ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
-  command->add_option("--hidden", options->hidden, "Hidden size")
-      ->check(CLI::Range(int64_t{1}, int64_t{16384}));
+  command->add_option("--hidden", options->hidden, "Hidden size (0: the task's default, forecast 64 | charlm 512)")
+      ->check(CLI::Range(int64_t{0}, int64_t{16384}));
   command->add_option("--layers", options->layers, "Stacked layers")
       ->check(CLI::Range(int64_t{1}, int64_t{64}));
   command->add_option("--seed", options->trainer.seed, "Seed of the weights and data order");
   command->add_option("--checkpoint", options->checkpoint,
-                      "Checkpoint written atomically every epoch (default: OUT.ckpt, removed "
-                      "after a run that finishes, kept after --time-limit)");
+                      "Checkpoint written atomically every epoch and every 5 minutes (default: "
+                      "OUT.ckpt, removed after a run that finishes, kept after --time-limit or "
+                      "Ctrl-C)");
   command->add_flag("--resume", options->resume, "Continue exactly from the checkpoint");
+  command->add_option("--report", options->report,
+                      "Also write a self-contained HTML report: loss curves, and forecasts "
+                      "against actual values (forecast) or a sample and the gates over a piece "
+                      "of the validation text (charlm)");
   command->add_flag("--quiet", options->quiet, "Print nothing but errors");
   command->add_flag("--progress", options->progress,
-                    "A line per epoch even on a terminal (always when not a terminal)");
+                    "Plain progress lines even on a terminal (always when not a terminal)");
   add_threads_option(*command, global);
-  command->callback([options, &global] { run_train(*options, global); });
+  command->callback([options, &global] {
+    const bool charlm = options->task == "charlm";
+    task_defaults(*options, charlm);
+    if (charlm)
+      run_charlm_training(*options, global);
+    else
+      run_forecast_training(*options, global);
+  });
 }
 
 }  // namespace lstm_cli

@@ -1,0 +1,232 @@
+// The language-model workflow run as a program: train, generate, eval (against PyTorch's score of
+// the same file), Ctrl-C and resume, and bad input (one line naming the file, no output).
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lstm/lstm.hpp"
+#include "test_util.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using test_util::CommandResult;
+using test_util::shell_quote;
+
+const std::string cli = shell_quote(LSTM_CLI_PATH);
+
+std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+
+// Verses of a made-up book: structured, so that a small model learns something quickly.
+std::string verses(int count) {
+  const char* subjects[] = {"the LORD", "Moses", "the people", "Aaron"};
+  const char* verbs[] = {"spake unto", "went before", "blessed", "called"};
+  std::string text;
+  for (int k = 0; k < count; ++k) {
+    text += "Book " + std::to_string(1 + k / 20) + ":" + std::to_string(1 + k % 20) + " And ";
+    text += subjects[(k * 5 + 1) % 4];
+    text += ' ';
+    text += verbs[(k * 3) % 4];
+    text += ' ';
+    text += subjects[(k * 7 + 2) % 4];
+    text += ", saying, Go.\n";
+  }
+  return text;
+}
+
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const lstm::SafetensorsContents x = lstm::read_safetensors(a), y = lstm::read_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (size_t k = 0; k < x.tensors.size(); ++k) {
+    EXPECT_EQ(x.tensors[k].first, y.tensors[k].first);
+    EXPECT_TRUE(x.tensors[k].second.data == y.tensors[k].second.data) << x.tensors[k].first;
+  }
+}
+
+class CliCharLm : public ::testing::Test {
+ protected:
+  test_util::TempDir dir;
+  std::string text = dir.file("book.txt");
+  std::string model = dir.file("lm.safetensors");
+  void SetUp() override { std::ofstream(text, std::ios::binary) << verses(400); }
+
+  CommandResult run(const std::string& args) const {
+    return test_util::run_command(cli + " " + args);
+  }
+  // A small model trained for a few epochs on one thread (so that runs are bit-reproducible).
+  std::vector<std::string> train_words(const std::string& out, const std::string& epochs,
+                                       const std::string& hidden) const {
+    return {"train",   "--task",  "charlm", "--data",      text,  "--out",    out,
+            "--hidden", hidden,   "--embedding", "8",      "--window", "32", "--batch", "16",
+            "--epochs", epochs,   "--threads", "1"};
+  }
+  std::string train_args(const std::string& out, const std::string& extra = "",
+                         const std::string& epochs = "3", const std::string& hidden = "32") const {
+    std::string line;
+    for (const std::string& word : train_words(out, epochs, hidden)) line += shell_quote(word) + " ";
+    return line + extra;
+  }
+  void expect_failure(const std::string& args, const std::vector<std::string>& mentions) const {
+    const size_t files_before = std::distance(fs::directory_iterator(dir.path()), {});
+    const CommandResult result = run(args);
+    EXPECT_NE(result.exit_code, 0) << args;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+    for (const std::string& mention : mentions)
+      EXPECT_NE(result.err.find(mention), std::string::npos) << result.err;
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), {}), files_before)
+        << "partial output left by: " << args;
+  }
+};
+
+TEST_F(CliCharLm, TrainGenerateAndEvalAgreeWithPyTorch) {
+  const std::string report = dir.file("report.html");
+  const CommandResult train = run(train_args(model, "--report " + shell_quote(report)));
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("bits per character"), std::string::npos) << train.out;
+  EXPECT_FALSE(fs::exists(model + ".ckpt")) << "a finished run removes its checkpoint";
+  const std::string html = test_util::read_file(report);
+  EXPECT_NE(html.find("Loss by epoch"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+
+  const CommandResult eval = run("eval --model " + shell_quote(model) + " --data " +
+                                 shell_quote(text) + " --threads 1");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const nlohmann::json score = nlohmann::json::parse(last_line(eval.out));
+  const double bits = score.at("bits_per_char").get<double>();
+  EXPECT_NEAR(score.at("loss").get<double>(), bits * std::log(2.0), 1e-9);
+  EXPECT_EQ(score.at("characters").get<int64_t>(), static_cast<int64_t>(test_util::read_file(text).size()) - 1);
+  // Uniform guessing over this text's characters costs about 5 bits.
+  EXPECT_LT(bits, 3.0);
+
+  const CommandResult torch = test_util::run_command(
+      std::string(LSTM_PYTHON) + " " + shell_quote(std::string(LSTM_TEST_DATA_DIR) + "/../charlm_torch_check.py") +
+      " " + shell_quote(model) + " " + shell_quote(text));
+  ASSERT_EQ(torch.exit_code, 0) << torch.err;
+  EXPECT_NEAR(bits, std::stod(torch.out), 1e-4 * bits);
+
+  const std::string generate =
+      "generate --model " + shell_quote(model) + " --prompt 'Book 3:' --length 80 --threads 1";
+  const CommandResult a = run(generate + " --seed 1"), b = run(generate + " --seed 1"),
+                      c = run(generate + " --seed 2");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_TRUE(a.out.starts_with("Book 3:")) << a.out;
+  EXPECT_EQ(a.out.size(), std::string("Book 3:").size() + 80 + 1);  // ASCII text and a newline
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out, c.out);
+}
+
+// Ctrl-C mid-epoch: the run stops cleanly with a checkpoint that is also a loadable model, and
+// resuming from it ends with exactly the weights of a run that never stopped.
+TEST_F(CliCharLm, InterruptSavesACheckpointAndResumeIsExact) {
+  const std::string checkpoint = dir.file("c.ckpt");
+  const std::string extra = "--checkpoint " + shell_quote(checkpoint);
+  const std::string whole = dir.file("whole.safetensors");
+  ASSERT_EQ(run(train_args(whole, extra, "3", "192")).exit_code, 0);
+
+  // The same run, started directly (so that it receives SIGINT itself) and interrupted once
+  // its first epoch's checkpoint exists.
+  const std::string out_path = dir.file("run.out");
+  std::vector<std::string> words = train_words(model, "3", "192");
+  words.insert(words.begin(), LSTM_CLI_PATH);
+  for (const char* word : {"--checkpoint", checkpoint.c_str(), "--progress"}) words.push_back(word);
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(checkpoint) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const std::string output = test_util::read_file(out_path);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  ASSERT_NE(output.find("(interrupted)"), std::string::npos)
+      << "the run ended before the interrupt; make its epochs longer\n"
+      << output;
+  EXPECT_TRUE(fs::exists(model)) << "the best model so far is written";
+  const CommandResult checkpoint_as_model =
+      run("eval --model " + shell_quote(checkpoint) + " --data " + shell_quote(text));
+  EXPECT_EQ(checkpoint_as_model.exit_code, 0) << checkpoint_as_model.err;
+
+  // Stopped within an epoch: the checkpoint records the batch to continue from.
+  EXPECT_NE(lstm::load_checkpoint(checkpoint).metadata.at("batch"), "0");
+  const CommandResult resumed = run(train_args(model, extra + " --resume", "3", "192"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_same_tensors(whole, model);
+}
+
+TEST_F(CliCharLm, BadInput) {
+  ASSERT_EQ(run(train_args(model)).exit_code, 0);
+  const std::string out = shell_quote(dir.file("new.safetensors"));
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    const std::string path = dir.file(name);
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  };
+  const std::string latin1 = write("latin1.txt", "caf\xe9 au lait\nna\xefve\n");
+  const std::string garbage = write("garbage.bin", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+  const std::string empty = write("empty.txt", "");
+  const std::string tiny = write("tiny.txt", "Book 1:1 And Moses");
+  const std::string unknown = write("unknown.txt", "Book 1:1 And Zebedee went.\n");
+  const std::string csv = write("series.csv", "t,y\n1,2\n2,3\n3,4\n");
+  auto train_on = [&](const std::string& data) {
+    return "train --task charlm --data " + shell_quote(data) + " --out " + out +
+           " --window 32 --epochs 1 --hidden 8";
+  };
+  expect_failure(train_on(latin1), {"latin1.txt", "invalid UTF-8", "byte 3", "line 1"});
+  expect_failure(train_on(garbage), {"garbage.bin", "invalid UTF-8", "byte 0"});
+  expect_failure(train_on(empty), {"empty.txt", "empty"});
+  expect_failure(train_on(tiny), {"tiny.txt", "too short"});
+  expect_failure(train_on(dir.file("missing.txt")), {"missing.txt"});
+  expect_failure("train --task charlm --data " + shell_quote(text) + " --out " +
+                     shell_quote(dir.path().string()) + " --epochs 1",
+                 {dir.path().string()});
+  expect_failure(train_on(text) + " --target y", {"--target"});
+  // Raw bytes accept any file.
+  EXPECT_EQ(run("train --task charlm --vocabulary bytes --data " + shell_quote(garbage) +
+                " --out " + out + " --window 4 --batch 2 --epochs 1 --hidden 4 --validation 0.3")
+                .exit_code,
+            0);
+  fs::remove(dir.file("new.safetensors"));
+
+  const std::string m = shell_quote(model);
+  expect_failure("generate --model " + m + " --prompt 'Zebedee'", {"--prompt", "'Z'"});
+  expect_failure("generate --model " + m + " --prompt ''", {"--prompt"});
+  expect_failure("generate --model " + shell_quote(csv) + " --prompt a", {"series.csv"});
+  expect_failure("eval --model " + m + " --data " + shell_quote(unknown), {"unknown.txt", "'Z'"});
+  expect_failure("eval --model " + m + " --data " + shell_quote(latin1), {"latin1.txt", "UTF-8"});
+  expect_failure("eval --model " + m + " --data " + shell_quote(empty), {"empty.txt"});
+}
+
+}  // namespace
