@@ -147,6 +147,7 @@ TEST_F(CliExperiment, BadOptionsGiveOneLine) {
   expect_failure("copying --threads 1", "task");
   expect_failure("temporal_order --seq-len 3 --threads 1", "--seq-len 3");
   expect_failure("adding --lr -1 --threads 1", "--lr");
+  expect_failure("adding --forget-bias high --threads 1", "--forget-bias 'high'");
   expect_failure("adding --compare --cell gru --threads 1", "--cell");
   expect_failure("adding --compare --save " + shell_quote(dir.file("m.safetensors")), "--save");
   expect_failure("adding --report " + shell_quote(dir.file("no/such/dir/r.html")) + tiny,

@@ -170,7 +170,7 @@ TEST(Experiment, OptionsAndModels) {
   const std::span<float> bias = peephole.parameter("rnn.bias_ih_l0");
   for (int64_t k = 4; k < 8; ++k) EXPECT_EQ(bias[k], 1.0f);
   // Chrono: forget bias b_h in [0, log(T − 1)] = [0, log 19] per unit, input bias −b_h.
-  options.chrono = true;
+  options.forget_bias = NAN;
   options.hidden = 64;
   lstm::SequenceModel chrono = lstm::apps::make_experiment_model(options);
   const std::span<float> bias_ih = chrono.parameter("rnn.bias_ih_l0");

@@ -122,6 +122,7 @@ void ExperimentOptions::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) option_error("--lr", "must be a positive number");
   if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
     option_error("--clip", "must be 0 (off) or a positive number");
+  if (std::isinf(forget_bias)) option_error("--forget-bias", "must be finite (or chrono)");
   if (!(time_limit_seconds >= 0)) option_error("--time-limit", "must not be negative");
   if (max_sequences < 0) option_error("--max-sequences", "must not be negative");
   if (eval_every < 1) option_error("--eval-every", "must be at least 1 step");
@@ -177,9 +178,9 @@ SequenceModel make_experiment_model(const ExperimentOptions& options) {
   config.head_mode = HeadMode::last_step;
   SequenceModel model(config);
   model.init(options.seed);
-  if (config.rnn.cell == CellType::lstm && options.chrono)
+  if (config.rnn.cell == CellType::lstm && std::isnan(options.forget_bias))
     chrono_init(model, options.seq_len, options.seed);
-  else if (config.rnn.cell == CellType::lstm && std::isfinite(options.forget_bias))
+  else if (config.rnn.cell == CellType::lstm)
     model.set_forget_bias(static_cast<float>(options.forget_bias));
   model.metadata()["experiment"] = experiment_metadata(options).dump();
   return model;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,15 +57,15 @@ NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int
 struct ExperimentOptions {
   ExperimentTask task = ExperimentTask::adding;
   std::string cell = "lstm";
-  int64_t seq_len = 100;     // T
-  int64_t hidden = 128;      // H
-  int64_t batch = 50;        // sequences per step
-  double lr = 3e-3;          // Adam, constant (1e-3 needed twice the sequences at T = 100)
-  double clip_norm = 1.0;    // clip_grad_norm before every step; 0: off
-  double forget_bias = 1.0;  // LSTM and peephole: forget gate's bias_ih (bias_hh 0); NaN: keep init
-  // LSTM and peephole, instead of forget_bias: chrono initialisation (Tallec & Ollivier 2018),
-  // forget-gate bias log(U(1, T − 1)) per unit and the input gate's its negative.
-  bool chrono = false;
+  int64_t seq_len = 100;   // T
+  int64_t hidden = 128;    // H
+  int64_t batch = 50;      // sequences per step
+  double lr = 3e-3;        // Adam, constant (1e-3 needed twice the sequences at T = 100)
+  double clip_norm = 1.0;  // clip_grad_norm before every step; 0: off
+  // LSTM and peephole: the forget gate's initial bias. NaN (the default): chrono initialisation
+  // (Tallec & Ollivier 2018), unit h's bias_ih b_h = log(U(1, T − 1)) and its input gate's −b_h;
+  // a number: that bias for every unit (set_forget_bias). The bias_hh parts are 0.
+  double forget_bias = std::numeric_limits<double>::quiet_NaN();
   double time_limit_seconds = 600;  // training stops once exceeded; 0: none
   int64_t max_sequences = 0;        // training stops once this many were seen; 0: none
   int64_t eval_every = 100;         // optimiser steps between evaluations

@@ -53,8 +53,12 @@ std::string describe(const ExperimentOptions& options) {
   text += std::to_string(options.batch);
   text += " fresh random sequences, gradient norm clipped at ";
   text += general(options.clip_norm);
-  text += ", LSTM forget-gate bias ";
-  text += general(options.forget_bias);
+  if (std::isnan(options.forget_bias)) {
+    text += ", LSTM forget-gate biases by chrono initialisation";
+  } else {
+    text += ", LSTM forget-gate bias ";
+    text += general(options.forget_bias);
+  }
   text += ", seed ";
   text += std::to_string(options.seed);
   text += " (the same data for every cell). Evaluated every ";

@@ -3,9 +3,11 @@
 // the last line printed is a JSON object with the test score.
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +22,7 @@ using lstm::apps::ExperimentTask;
 using Json = nlohmann::ordered_json;
 
 struct ExperimentCliOptions {
-  std::string task, cell = "lstm", report, save;
+  std::string task, cell = "lstm", report, save, forget_bias = "chrono";
   bool compare = false, quiet = false;
   lstm::apps::ExperimentOptions run;
 };
@@ -113,9 +115,20 @@ ExperimentResult run_one(const ExperimentCliOptions& options, const std::string&
   return result;
 }
 
+// "chrono" (NaN, the library's default) or a number.
+double parse_forget_bias(const std::string& text) {
+  if (text == "chrono") return std::numeric_limits<double>::quiet_NaN();
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+    throw lstm::Error("--forget-bias '" + text + "': expected chrono or a number");
+  return value;
+}
+
 void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& global) {
   options.run.task = lstm::apps::parse_task(options.task);
   options.run.cell = options.cell;
+  options.run.forget_bias = parse_forget_bias(options.forget_bias);
   options.run.validate();
   if (options.compare && !options.save.empty())
     throw lstm::Error("--save keeps one model: use it with --cell, not --compare");
@@ -182,12 +195,10 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   command->add_option("--clip", run.clip_norm, "Gradient norm clipping before each step (0: off)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--forget-bias", run.forget_bias,
-                      "LSTM and peephole: initial forget-gate bias (bias_ih; bias_hh is 0)");
-  command->add_flag(
-      "--chrono", run.chrono,
-      "LSTM and peephole, instead of --forget-bias: chrono initialisation, forget-gate "
-      "biases log(U(1, T-1)) per unit, input-gate biases their negatives");
+  command->add_option("--forget-bias", options->forget_bias,
+                      "LSTM and peephole: the forget gate's initial bias. chrono: log(U(1, T-1)) "
+                      "per unit and the input gate's its negative (Tallec & Ollivier 2018); a "
+                      "number: that bias for every unit");
   command->add_option("--eval-every", run.eval_every, "Training steps between evaluations")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000000}));
   command->add_option("--eval-size", run.eval_size, "Held-out sequences per evaluation")
