@@ -28,20 +28,49 @@ report::Line level(const std::string& name, double y, double x_end) {
   return report::Line{.name = name, .x = {0.0, x_end}, .y = {y, y}, .dashed = true};
 }
 
-// One line per result of `value(point)` against sequences seen.
+// The x axes of the curves: sequences seen, or seconds of training.
+enum class Axis { sequences, seconds };
+
+double x_of(const HistoryPoint& point, Axis axis) {
+  return axis == Axis::sequences ? static_cast<double>(point.sequences_seen) : point.seconds;
+}
+
+// One line per result of `value(point)` against the axis.
 template <typename Value>
-std::vector<report::Line> curves(const std::vector<ExperimentResult>& results, Value value) {
+std::vector<report::Line> curves(const std::vector<ExperimentResult>& results, Axis axis,
+                                 Value value) {
   std::vector<report::Line> lines;
   for (const ExperimentResult& result : results) {
     report::Line line;
     line.name = result.cell;
     for (const HistoryPoint& point : result.history) {
-      line.x.push_back(static_cast<double>(point.sequences_seen));
+      line.x.push_back(x_of(point, axis));
       line.y.push_back(value(point));
     }
     lines.push_back(std::move(line));
   }
   return lines;
+}
+
+// The held-out loss of every cell against the axis, with the constant answer and (adding) the
+// solved threshold dashed.
+report::LineChart held_out_chart(ExperimentTask task, const std::vector<ExperimentResult>& results,
+                                 Axis axis) {
+  const bool adding = task == ExperimentTask::adding;
+  report::LineChart chart{
+      .title = adding ? "Held-out MSE" : "Held-out cross-entropy",
+      .x_label = axis == Axis::sequences ? "sequences seen" : "seconds of training",
+      .y_label = adding ? "MSE" : "cross-entropy",
+      .lines = curves(results, axis, [](const HistoryPoint& p) { return p.eval.loss; }),
+      .log_y = true};
+  double x_end = 1.0;
+  for (const ExperimentResult& result : results)
+    for (const HistoryPoint& point : result.history) x_end = std::max(x_end, x_of(point, axis));
+  chart.lines.push_back(
+      level(adding ? "always 1 (0.167)" : "guessing (ln 4)", baseline_loss(task), x_end));
+  if (adding) chart.lines.push_back(level("solved (0.01)", 0.01, x_end));
+  if (axis == Axis::seconds) chart.title += " against time";
+  return chart;
 }
 
 std::string describe(const ExperimentOptions& options) {
@@ -93,27 +122,18 @@ report::Document experiment_report(const ExperimentOptions& options,
                "cross-entropy ln 4 = 1.386; solved means test accuracy >= 0.99.");
   document.paragraph(describe(options));
 
+  document.add(held_out_chart(options.task, results, Axis::sequences));
+  document.add(held_out_chart(options.task, results, Axis::seconds));
   double x_end = 1.0;
   for (const ExperimentResult& result : results)
     x_end = std::max(x_end, static_cast<double>(result.sequences_seen));
-  const double baseline = baseline_loss(options.task);
-  const std::string baseline_name = adding ? "always 1 (0.167)" : "guessing (ln 4)";
-
-  report::LineChart held_out{
-      .title = adding ? "Held-out MSE" : "Held-out cross-entropy",
-      .x_label = "sequences seen",
-      .y_label = adding ? "MSE" : "cross-entropy",
-      .lines = curves(results, [](const HistoryPoint& p) { return p.eval.loss; }),
-      .log_y = true};
-  held_out.lines.push_back(level(baseline_name, baseline, x_end));
-  if (adding) held_out.lines.push_back(level("solved (0.01)", 0.01, x_end));
-  document.add(held_out);
   if (!adding) {
     report::LineChart errors{
         .title = "Held-out error rate",
         .x_label = "sequences seen",
         .y_label = "1 − accuracy",
-        .lines = curves(results, [](const HistoryPoint& p) { return 1.0 - p.eval.accuracy; }),
+        .lines = curves(results, Axis::sequences,
+                        [](const HistoryPoint& p) { return 1.0 - p.eval.accuracy; }),
         .log_y = true};
     errors.lines.push_back(level("guessing (0.75)", 0.75, x_end));
     errors.lines.push_back(level("solved (0.01)", 0.01, x_end));
@@ -123,9 +143,10 @@ report::Document experiment_report(const ExperimentOptions& options,
       .title = "Training loss (mean over the steps between evaluations)",
       .x_label = "sequences seen",
       .y_label = adding ? "MSE" : "cross-entropy",
-      .lines = curves(results, [](const HistoryPoint& p) { return p.train_loss; }),
+      .lines = curves(results, Axis::sequences, [](const HistoryPoint& p) { return p.train_loss; }),
       .log_y = true};
-  training.lines.push_back(level(baseline_name, baseline, x_end));
+  training.lines.push_back(
+      level(adding ? "always 1 (0.167)" : "guessing (ln 4)", baseline_loss(options.task), x_end));
   document.add(training);
 
   report::Table table{.title = "Results",
