@@ -213,6 +213,8 @@ TEST_F(CliCharLm, BadInput) {
                      shell_quote(dir.path().string()) + " --epochs 1",
                  {dir.path().string()});
   expect_failure(train_on(text) + " --target y", {"--target"});
+  expect_failure(train_on(text) + " --schedule weekly", {"--schedule", "weekly"});
+  EXPECT_EQ(run(train_on(text) + " --schedule cosine").exit_code, 0);
   // Raw bytes accept any file.
   EXPECT_EQ(run("train --task charlm --vocabulary bytes --data " + shell_quote(garbage) +
                 " --out " + out + " --window 4 --batch 2 --epochs 1 --hidden 4 --validation 0.3")

@@ -1,5 +1,6 @@
 // The packed per-step product against the naive GEMM it replaces: every row-tile size, partial
-// panels, depths that span several blocks, unit ranges packed and multiplied piecewise.
+// panels, depths that span several blocks, unit ranges packed and multiplied piecewise; and the
+// same product reading the weights in place.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -43,6 +44,17 @@ void check_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k,
                            " blocks=" + std::to_string(blocks) + " k=" + std::to_string(k);
   EXPECT_TRUE(test_util::compare_tensors(name, std::span<const T>(expected), std::span<const T>(c), tolerance));
 
+  // The same product reading W in place, in the same two unit ranges.
+  auto c_in_place = random_values<T>(static_cast<size_t>(m * n), 3);
+  lstm::PackedWeights<T> in_place;
+  in_place.read_in_place(w.data(), k, blocks, rows_per_block, k);
+  in_place.pack(w.data(), k, 0, rows_per_block);  // does nothing in place
+  in_place.multiply(m, a.data(), k, c_in_place.data(), n, 0, split, accumulate);
+  in_place.multiply(m, a.data(), k, c_in_place.data(), n, split, rows_per_block, accumulate);
+  EXPECT_TRUE(test_util::compare_tensors(name + " in place", std::span<const T>(expected),
+                                         std::span<const T>(c_in_place), tolerance));
+
+
   // The transposed form: C = A V with V [k, n].
   const auto v = random_values<T>(static_cast<size_t>(k * n), 4);
   std::vector<T> c2(static_cast<size_t>(m * n)), expected2(static_cast<size_t>(m * n));
@@ -57,8 +69,8 @@ void check_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k,
 
 TEST(PackedGemm, MatchesNaiveFloat) {
   for (int64_t m : {1, 2, 3, 4, 5, 7, 12, 13, 31, 64})
-    for (int64_t rows : {1, 5, 32, 33, 70})
-      for (int64_t k : {1, 7, 64, 300, 600}) check_product<float>(m, rows, 4, k, (m + k) % 2 == 1, 2e-6);
+    for (int64_t rows : {1, 5, 16, 32, 33, 70, 160})
+      for (int64_t k : {1, 7, 16, 64, 300, 600}) check_product<float>(m, rows, 4, k, (m + k) % 2 == 1, 2e-6);
 }
 
 TEST(PackedGemm, MatchesNaiveDouble) {

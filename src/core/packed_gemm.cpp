@@ -18,10 +18,22 @@ void PackedWeights<T>::shape(int64_t blocks, int64_t rows_per_block, int64_t k) 
   k_ = k;
   panels_per_block_ = (rows_per_block + kPanel - 1) / kPanel;
   data_.resize(static_cast<size_t>(blocks * panels_per_block_ * k * kPanel));
+  in_place_ = nullptr;
+}
+
+template <typename T>
+void PackedWeights<T>::read_in_place(const T* w, int64_t ld, int64_t blocks, int64_t rows_per_block,
+                                     int64_t k) {
+  blocks_ = blocks;
+  rows_per_block_ = rows_per_block;
+  k_ = k;
+  in_place_ = w;
+  in_place_ld_ = ld;
 }
 
 template <typename T>
 void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t unit_end) {
+  if (in_place_) return;
   for (int64_t b = 0; b < blocks_; ++b) {
     for (int64_t p = unit_begin / kPanel; p * kPanel < unit_end; ++p) {
       T* panel = data_.data() + (b * panels_per_block_ + p) * k_ * kPanel;
@@ -112,6 +124,62 @@ void kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t panel_s
       c[r * ldc + j] = acc[r][j] + (accumulate ? c[r * ldc + j] : T(0));
 }
 
+// In place, one row of A at a time: c[j] (+)= Σ_i a[i] w[j*ldw + i] for j in [0, n).
+template <typename T>
+void dot_rows(int64_t k, const T* a, const T* w, int64_t ldw, T* c, int64_t n, bool accumulate) {
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    // GCC 12 flags the unmasked shuffles' undefined pass-through; the all-ones masked forms
+    // compile to the same instructions.
+    constexpr __mmask16 kAll = 0xFFFF;
+    const int64_t whole = k - k % 16;
+    const __mmask16 tail = static_cast<__mmask16>((1u << (k % 16)) - 1u);
+    // Four rows at a time: four memory streams (more slow the hardware prefetchers down), each
+    // with two chains of partial sums to cover the FMA latency.
+    for (; j + 4 <= n; j += 4) {
+      const float* row = w + j * ldw;
+      __m512 acc[4][2];
+      for (auto& pair : acc) pair[0] = pair[1] = _mm512_setzero_ps();
+      int64_t i = 0;
+      for (; i + 32 <= whole; i += 32) {
+        const __m512 x0 = _mm512_loadu_ps(a + i), x1 = _mm512_loadu_ps(a + i + 16);
+        for (int r = 0; r < 4; ++r) {
+          acc[r][0] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(row + r * ldw + i), acc[r][0]);
+          acc[r][1] = _mm512_fmadd_ps(x1, _mm512_loadu_ps(row + r * ldw + i + 16), acc[r][1]);
+        }
+      }
+      for (; i < k; i += 16) {
+        const __mmask16 mask = i < whole ? kAll : tail;
+        const __m512 x = _mm512_maskz_loadu_ps(mask, a + i);
+        for (int r = 0; r < 4; ++r)
+          acc[r][0] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(mask, row + r * ldw + i), acc[r][0]);
+      }
+      __m512 sum[4];
+      for (int r = 0; r < 4; ++r) sum[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
+      // Halves then quarters: 128-bit lane q of `rows` ends up holding four partial sums of row q.
+      auto halves = [](__m512 x, __m512 y) {  // lanes: x's 0+2, 1+3, then y's
+        return _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, x, y, 0x44), _mm512_maskz_shuffle_f32x4(kAll, x, y, 0xEE));
+      };
+      auto quarters = [](__m512 x, __m512 y) {  // lanes: x's 0+1, 2+3, then y's
+        return _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, x, y, 0x88), _mm512_maskz_shuffle_f32x4(kAll, x, y, 0xDD));
+      };
+      __m512 rows = quarters(halves(sum[0], sum[1]), halves(sum[2], sum[3]));
+      rows = _mm512_add_ps(rows, _mm512_maskz_shuffle_ps(kAll, rows, rows, 0x4E));
+      rows = _mm512_add_ps(rows, _mm512_maskz_shuffle_ps(kAll, rows, rows, 0xB1));
+      __m512 sums = _mm512_maskz_compress_ps(0x1111, rows);  // elements 0, 4, 8, 12
+      if (accumulate) sums = _mm512_add_ps(sums, _mm512_maskz_loadu_ps(0xF, c + j));
+      _mm512_mask_storeu_ps(c + j, 0xF, sums);
+    }
+  }
+#endif
+  for (; j < n; ++j) {
+    T sum = 0;
+    for (int64_t i = 0; i < k; ++i) sum += a[i] * w[j * ldw + i];
+    c[j] = sum + (accumulate ? c[j] : T(0));
+  }
+}
+
 template <typename T>
 using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, int64_t, bool);
 
@@ -143,6 +211,15 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
                              int64_t unit_begin, int64_t unit_end, bool accumulate) const {
   unit_end = std::min(unit_end, rows_per_block_);
   if (unit_begin >= unit_end || m == 0) return;
+  if (in_place_) {
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t b = 0; b < blocks_; ++b) {
+        const int64_t first = b * rows_per_block_ + unit_begin;
+        dot_rows(k_, a + r * lda, in_place_ + first * in_place_ld_, in_place_ld_, c + r * ldc + first,
+                 unit_end - unit_begin, accumulate);
+      }
+    return;
+  }
   const int64_t panel_stride = k_ * kPanel;
   // Few rows (small batches) leave the FMA units idle unless several panels share a tile.
   const int64_t panels_per_tile = m >= 4 ? 1 : m >= 3 ? 2 : 4;

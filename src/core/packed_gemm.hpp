@@ -4,6 +4,10 @@
 // every call; here W is packed into column panels once per forward/backward call, and each
 // step streams the panels it needs. Columns are grouped into `blocks` (the gates), so a thread
 // can compute the columns of a range of hidden units for every gate at once.
+//
+// With a batch of one and weights larger than L2, a forward step is a matrix-vector product that
+// streams W from L3 whatever its layout, so packing would only add a pass: read_in_place()
+// leaves W where it lies and takes dot products with its rows.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,9 @@ class PackedWeights {
 
   // Sizes the buffer for W [blocks*rows_per_block, k] (allocates only when it must grow).
   void shape(int64_t blocks, int64_t rows_per_block, int64_t k);
+  // Instead of shape() and pack(): products read W [blocks*rows_per_block, k] (leading dimension
+  // ld) where it lies; pack() then does nothing. Not for pack_transposed().
+  void read_in_place(const T* w, int64_t ld, int64_t blocks, int64_t rows_per_block, int64_t k);
   // Packs rows [unit_begin, unit_end) of every block of W (row-major, leading dimension ldw),
   // for C = A Wᵀ. Threads may pack disjoint unit ranges concurrently.
   void pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t unit_end);
@@ -37,6 +44,8 @@ class PackedWeights {
  private:
   int64_t blocks_ = 0, rows_per_block_ = 0, k_ = 0, panels_per_block_ = 0;
   std::vector<T> data_;  // [blocks, panels_per_block, k, kPanel], zero-padded
+  const T* in_place_ = nullptr;  // W as the caller holds it, when read in place
+  int64_t in_place_ld_ = 0;
 };
 
 extern template class PackedWeights<float>;

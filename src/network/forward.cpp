@@ -167,9 +167,16 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
 
 template <typename T>
 void forward_direction(const DirectionForward<T>& f) {
-  f.s.packed_hh.shape(f.d.G, f.d.H, f.d.Hout);
-  if (f.d.proj) f.s.packed_hr.shape(1, f.d.P, f.d.H);
-  thread_team().run(loop_threads(f.d), [&f](int index, int count) { forward_direction_thread(f, index, count); });
+  const Dims& d = f.d;
+  const int threads = loop_threads(d);
+  if (read_in_place(d, threads, sizeof(T))) {
+    f.s.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
+    if (d.proj) f.s.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
+  } else {
+    f.s.packed_hh.shape(d.G, d.H, d.Hout);
+    if (d.proj) f.s.packed_hr.shape(1, d.P, d.H);
+  }
+  thread_team().run(threads, [&f](int index, int count) { forward_direction_thread(f, index, count); });
 }
 
 }  // namespace
