@@ -37,7 +37,6 @@ std::string last_line(const std::string& text) {
   return last;
 }
 
-
 // Verses of a made-up book: structured, so that a small model learns something quickly.
 std::string verses(int count) {
   const char* subjects[] = {"the LORD", "Moses", "the people", "Aaron"};
@@ -88,14 +87,7 @@ class CliCharLm : public ::testing::Test {
     return line + extra;
   }
   void expect_failure(const std::string& args, const std::vector<std::string>& mentions) const {
-    const size_t files_before = std::distance(fs::directory_iterator(dir.path()), {});
-    const CommandResult result = run(args);
-    EXPECT_NE(result.exit_code, 0) << args;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-    for (const std::string& mention : mentions)
-      EXPECT_NE(result.err.find(mention), std::string::npos) << result.err;
-    EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), {}), files_before)
-        << "partial output left by: " << args;
+    test_util::expect_cli_failure(cli + " " + args, dir.path(), mentions);
   }
 };
 

@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,7 +13,6 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using test_util::CommandResult;
 using test_util::shell_quote;
 
@@ -25,22 +22,8 @@ const std::string tiny =
     " --seq-len 6 --hidden 8 --batch 20 --max-sequences 400 --eval-every 5 --eval-size 100 "
     "--test-size 200 --threads 1";
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 nlohmann::json last_json(const std::string& out) {
-  const std::vector<std::string> lines = lines_of(out);
+  const std::vector<std::string> lines = test_util::lines_of(out);
   if (lines.empty()) return nullptr;
   return nlohmann::json::parse(lines.back(), nullptr, false);
 }
@@ -52,20 +35,14 @@ class CliExperiment : public ::testing::Test {
     return test_util::run_command(cli + " experiment " + args);
   }
   void expect_failure(const std::string& args, const std::string& mention) const {
-    const CommandResult result = run(args);
-    EXPECT_NE(result.exit_code, 0) << args;
-    EXPECT_TRUE(result.err.starts_with("lstm: ")) << result.err;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-    EXPECT_NE(result.err.find(mention), std::string::npos)
-        << "'" << mention << "' not in: " << result.err;
-    EXPECT_TRUE(fs::is_empty(dir.path())) << "files left by: " << args;
+    test_util::expect_cli_failure(cli + " experiment " + args, dir.path(), {mention});
   }
 };
 
 TEST_F(CliExperiment, AddingPrintsProgressAndJson) {
   const CommandResult result = run("adding" + tiny);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const std::vector<std::string> lines = lines_of(result.out);
+  const std::vector<std::string> lines = test_util::lines_of(result.out);
   ASSERT_GE(lines.size(), 3u) << result.out;
   EXPECT_NE(lines[0].find("sequences 0"), std::string::npos) << lines[0];  // not a terminal
   const nlohmann::json json = last_json(result.out);
@@ -87,7 +64,7 @@ TEST_F(CliExperiment, AddingPrintsProgressAndJson) {
 TEST_F(CliExperiment, QuietTemporalOrderPrintsOneJsonLine) {
   const CommandResult result = run("temporal_order --cell gru --quiet" + tiny);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  ASSERT_EQ(lines_of(result.out).size(), 1u) << result.out;
+  ASSERT_EQ(test_util::lines_of(result.out).size(), 1u) << result.out;
   const nlohmann::json json = last_json(result.out);
   ASSERT_TRUE(json.is_object()) << result.out;
   EXPECT_EQ(json["cell"], "gru");
@@ -102,7 +79,7 @@ TEST_F(CliExperiment, CompareTableReportAndJson) {
   const std::string report = dir.file("r.html");
   const CommandResult result = run("adding --compare --report " + shell_quote(report) + tiny);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const std::vector<std::string> lines = lines_of(result.out);
+  const std::vector<std::string> lines = test_util::lines_of(result.out);
   const auto header = std::find_if(lines.begin(), lines.end(), [](const std::string& line) {
     return line.starts_with("cell ") && line.find("test_mse") != std::string::npos;
   });
@@ -119,7 +96,7 @@ TEST_F(CliExperiment, CompareTableReportAndJson) {
     EXPECT_TRUE(json["cells"][k]["test_mse"].is_number());
     EXPECT_EQ(json["cells"][k]["sequences_seen"], 400);  // the same data for each
   }
-  const std::string html = slurp(report);
+  const std::string html = test_util::read_file(report);
   EXPECT_TRUE(html.starts_with("<!DOCTYPE html>")) << html.substr(0, 100);
   EXPECT_NE(html.find("<svg"), std::string::npos);
   for (const std::string& cell : cells) EXPECT_NE(html.find(cell), std::string::npos) << cell;

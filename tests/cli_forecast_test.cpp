@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,31 +22,12 @@ using test_util::shell_quote;
 
 const std::string cli = shell_quote(LSTM_CLI_PATH);
 
-
-
-
-// Monthly dates from 2000-01-01, a seasonal series with a trend; row 10's value is missing.
-void write_monthly(const std::string& path, int rows) {
-  std::ofstream out(path);
-  out << "date,sales,temp\n";
-  for (int t = 0; t < rows; ++t) {
-    char date[40];  // room for any int, so that GCC cannot see a truncation
-    std::snprintf(date, sizeof date, "%04d-%02d-01", 2000 + t / 12, 1 + t % 12);
-    out << date << ',';
-    if (t == 10)
-      out << "NA";
-    else
-      out << 100.0 + 10.0 * std::sin(2.0 * 3.14159265358979 * t / 12.0) + 0.2 * t;
-    out << ',' << 15.0 + 5.0 * std::cos(2.0 * 3.14159265358979 * t / 12.0) << '\n';
-  }
-}
-
 class CliForecast : public ::testing::Test {
  protected:
   test_util::TempDir dir;
   std::string series = dir.file("sales.csv");
   std::string model = dir.file("m.safetensors");
-  void SetUp() override { write_monthly(series, 96); }
+  void SetUp() override { test_util::write_monthly_series(series, 96, 10); }  // row 10 missing
 
   CommandResult run(const std::string& args) const {
     return test_util::run_command(cli + " " + args);
@@ -57,15 +37,7 @@ class CliForecast : public ::testing::Test {
            shell_quote(out) + " --epochs 4 --hidden 8 --threads 1";
   }
   void expect_failure(const std::string& args, const std::vector<std::string>& mentions) const {
-    const std::vector<std::string> before = test_util::directory_entries(dir.path());
-    const CommandResult result = run(args);
-    EXPECT_NE(result.exit_code, 0) << args;
-    EXPECT_TRUE(result.err.starts_with("lstm: ")) << result.err;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-    for (const std::string& mention : mentions)
-      EXPECT_NE(result.err.find(mention), std::string::npos)
-          << "'" << mention << "' not in: " << result.err;
-    EXPECT_EQ(test_util::directory_entries(dir.path()), before) << "files created or removed by: " << args;
+    test_util::expect_cli_failure(cli + " " + args, dir.path(), mentions);
   }
 };
 
@@ -227,7 +199,7 @@ TEST_F(CliForecast, BadSeriesForTheTaskOrTheModel) {
                      shell_quote(out),
                  {series, "no column 'nope'", "'sales'"});
   const std::string short_series = dir.file("short.csv");
-  write_monthly(short_series, 30);
+  test_util::write_monthly_series(short_series, 30, 10);
   expect_failure(train_args(short_series, out) + " --window 40", {short_series, "window of 40"});
   expect_failure(train_args(series, out) + " --horizon 30", {series, "horizon of 30"});
   expect_failure(train_args(dir.path().string(), out), {dir.path().string(), "directory"});
@@ -236,13 +208,13 @@ TEST_F(CliForecast, BadSeriesForTheTaskOrTheModel) {
   // The model's window is 24 rows (twice the season of 12): 20 rows are too few to forecast
   // from, and leave nothing to evaluate.
   ASSERT_EQ(run(train_args(series, model)).exit_code, 0);
-  write_monthly(short_series, 20);
+  test_util::write_monthly_series(short_series, 20, 10);
   expect_failure("forecast --model " + shell_quote(model) + " --data " + shell_quote(short_series) +
                      " --steps 3 --output " + shell_quote(out_csv),
                  {short_series, "fewer than the model's window of 24"});
   expect_failure("eval --model " + shell_quote(model) + " --data " + shell_quote(short_series),
                  {short_series, "window of 24"});
-  write_monthly(short_series, 24);
+  test_util::write_monthly_series(short_series, 24, 10);
   expect_failure("eval --model " + shell_quote(model) + " --data " + shell_quote(short_series),
                  {short_series, "no row to forecast after a window of 24"});
   fs::remove(short_series);

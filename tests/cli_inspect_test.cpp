@@ -4,12 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,32 +16,16 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 using test_util::CommandResult;
 using test_util::shell_quote;
 
 const std::string cli = shell_quote(LSTM_CLI_PATH);
 
-
 json last_line_json(const std::string& out) {
   const std::vector<std::string> lines = test_util::lines_of(out);
   if (lines.empty()) throw std::runtime_error("no output");
   return json::parse(lines.back());
-}
-
-
-
-// Monthly dates from 2000-01-01, a seasonal series with a trend and a second column.
-void write_monthly(const std::string& path, int rows) {
-  std::ofstream out(path);
-  out << "date,sales,temp\n";
-  for (int t = 0; t < rows; ++t) {
-    char date[40];  // room for any int, so that GCC cannot see a truncation
-    std::snprintf(date, sizeof date, "%04d-%02d-01", 2000 + t / 12, 1 + t % 12);
-    out << date << ',' << 100.0 + 10.0 * std::sin(2.0 * 3.14159265358979 * t / 12.0) + 0.2 * t
-        << ',' << 15.0 + 5.0 * std::cos(2.0 * 3.14159265358979 * t / 12.0) << '\n';
-  }
 }
 
 class CliInspect : public ::testing::Test {
@@ -57,7 +39,7 @@ class CliInspect : public ::testing::Test {
   // A forecast model of sales from sales and temp: window 12, hidden 8.
   std::string forecast_model() const {
     const std::string model = dir.file("forecast.safetensors");
-    write_monthly(series, 72);
+    test_util::write_monthly_series(series, 72);
     const CommandResult trained = run("train --task forecast --data " + shell_quote(series) +
                                       " --target sales --features temp --window 12 --epochs 2 "
                                       "--hidden 8 --quiet --threads 1 --out " +
@@ -80,15 +62,7 @@ class CliInspect : public ::testing::Test {
     return model;
   }
   void expect_failure(const std::string& args, const std::vector<std::string>& mentions) const {
-    const std::vector<std::string> before = test_util::directory_entries(dir.path());
-    const CommandResult result = run(args);
-    EXPECT_NE(result.exit_code, 0) << args;
-    EXPECT_TRUE(result.err.starts_with("lstm: ")) << result.err;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-    for (const std::string& mention : mentions)
-      EXPECT_NE(result.err.find(mention), std::string::npos)
-          << "'" << mention << "' not in: " << result.err;
-    EXPECT_EQ(test_util::directory_entries(dir.path()), before) << "files created or removed by: " << args;
+    test_util::expect_cli_failure(cli + " " + args, dir.path(), mentions);
   }
 };
 

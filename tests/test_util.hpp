@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -143,17 +144,42 @@ inline CommandResult run_command(const std::string& command) {
   const std::string out_path = capture.file("stdout"), err_path = capture.file("stderr");
   const int status =
       std::system((command + " >" + shell_quote(out_path) + " 2>" + shell_quote(err_path)).c_str());
-  auto slurp = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
   CommandResult result;
   if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  result.out = slurp(out_path);
-  result.err = slurp(err_path);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
   return result;
+}
+
+// Runs `command` (the lstm CLI) and expects a clean failure: a non-zero exit, one line on
+// stderr that starts "lstm: " and names each of `mentions`, and `directory` left as it was.
+inline void expect_cli_failure(const std::string& command, const std::filesystem::path& directory,
+                               const std::vector<std::string>& mentions) {
+  const std::vector<std::string> before = directory_entries(directory);
+  const CommandResult result = run_command(command);
+  EXPECT_NE(result.exit_code, 0) << command;
+  EXPECT_TRUE(result.err.starts_with("lstm: ")) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  for (const std::string& mention : mentions)
+    EXPECT_NE(result.err.find(mention), std::string::npos) << "'" << mention << "' not in: " << result.err;
+  EXPECT_EQ(directory_entries(directory), before) << "files created or removed by: " << command;
+}
+
+// Monthly rows from 2000-01-01: date, sales (seasonal with a trend; "NA" at `missing_row`) and
+// temp (seasonal).
+inline void write_monthly_series(const std::string& path, int rows, int missing_row = -1) {
+  std::ofstream out(path);
+  out << "date,sales,temp\n";
+  for (int t = 0; t < rows; ++t) {
+    char date[40];  // room for any int, so that GCC cannot see a truncation
+    std::snprintf(date, sizeof date, "%04d-%02d-01", 2000 + t / 12, 1 + t % 12);
+    out << date << ',';
+    if (t == missing_row)
+      out << "NA";
+    else
+      out << 100.0 + 10.0 * std::sin(2.0 * 3.14159265358979 * t / 12.0) + 0.2 * t;
+    out << ',' << 15.0 + 5.0 * std::cos(2.0 * 3.14159265358979 * t / 12.0) << '\n';
+  }
 }
 
 }  // namespace test_util
