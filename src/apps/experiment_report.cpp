@@ -2,26 +2,12 @@
 // solved threshold, and the results table.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 #include "apps/experiment.hpp"
 
 namespace lstm::apps {
 namespace {
-
-std::string fixed(double value, int digits) {
-  if (!std::isfinite(value)) return "–";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
-
-std::string general(double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%g", value);
-  return buffer;
-}
 
 // A horizontal dashed line at `y` across [0, x_end].
 report::Line level(const std::string& name, double y, double x_end) {
@@ -77,16 +63,16 @@ std::string describe(const ExperimentOptions& options) {
   std::string text = "Each cell: ";
   text += std::to_string(options.hidden);
   text += " hidden units, a linear head on the last step, Adam (learning rate ";
-  text += general(options.lr);
+  text += report::significant(options.lr);
   text += ") on batches of ";
   text += std::to_string(options.batch);
   text += " fresh random sequences, gradient norm clipped at ";
-  text += general(options.clip_norm);
+  text += report::significant(options.clip_norm);
   if (std::isnan(options.forget_bias)) {
     text += ", LSTM forget-gate biases by chrono initialisation";
   } else {
     text += ", LSTM forget-gate bias ";
-    text += general(options.forget_bias);
+    text += report::significant(options.forget_bias);
   }
   text += ", seed ";
   text += std::to_string(options.seed);
@@ -95,7 +81,7 @@ std::string describe(const ExperimentOptions& options) {
   text += " steps on ";
   text += std::to_string(options.eval_size);
   text += " held-out sequences; training stops once solved there or after ";
-  text += general(options.time_limit_seconds);
+  text += report::significant(options.time_limit_seconds);
   text += " s, then the model is tested on ";
   text += std::to_string(options.test_size);
   text += " other fresh sequences.";
@@ -158,10 +144,10 @@ report::Document experiment_report(const ExperimentOptions& options,
     double best = std::numeric_limits<double>::infinity();
     for (const HistoryPoint& point : result.history) best = std::min(best, point.eval.loss);
     table.rows.push_back({result.cell, result.solved ? "yes" : "no",
-                          adding ? fixed(result.test.loss, 5) : fixed(result.test.accuracy, 4),
-                          adding ? fixed(best, 5) : fixed(result.test.loss, 4),
+                          adding ? report::fixed(result.test.loss, 5) : report::fixed(result.test.accuracy, 4),
+                          adding ? report::fixed(best, 5) : report::fixed(result.test.loss, 4),
                           std::to_string(result.sequences_seen), std::to_string(result.steps),
-                          fixed(result.seconds, 1), std::string(stop_name(result.stop))});
+                          report::fixed(result.seconds, 1), std::string(stop_name(result.stop))});
   }
   document.add(table);
   return document;

@@ -1,17 +1,10 @@
 // Inspection reports: the gradient-by-distance chart, and heatmaps of gates and states over time.
 #include <cmath>
-#include <cstdio>
 
 #include "apps/inspect.hpp"
 
 namespace lstm::apps {
 namespace {
-
-std::string number_text(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", value);
-  return text;
-}
 
 std::string gate_title(const std::string& name) {
   if (name == "i") return "i: input gate";
@@ -58,7 +51,7 @@ report::Document gradient_report(const std::vector<LabelledCurve>& curves, int64
     for (size_t k = 0; k < curves.front().curve.distance.size(); ++k) {
       std::vector<std::string> row{std::to_string(curves.front().curve.distance[k])};
       for (const LabelledCurve& labelled : curves)
-        row.push_back(number_text(labelled.curve.grad_norm[k]));
+        row.push_back(report::significant(labelled.curve.grad_norm[k], 3));
       table.rows.push_back(std::move(row));
     }
   document.add(table);
@@ -80,8 +73,8 @@ void add_gate_sections(report::Document& document, const GateTrace& trace) {
   report::Table table{.title = "Summary", .header = {"tensor", "mean", "saturated"}, .rows = {}};
   for (const GateSummary& line : summary)
     table.rows.push_back(
-        {line.name, number_text(line.mean),
-         std::isnan(line.saturated) ? std::string() : number_text(line.saturated)});
+        {line.name, report::significant(line.mean, 3),
+         std::isnan(line.saturated) ? std::string() : report::significant(line.saturated, 3)});
   document.add(table);
 
   for (const auto& [name, tensor] : trace.tensors) {

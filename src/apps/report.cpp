@@ -268,6 +268,19 @@ std::string Document::html() const {
   return out;
 }
 
+std::string fixed(double value, int digits) {
+  if (!std::isfinite(value)) return "–";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+std::string significant(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*g", digits, value);
+  return text;
+}
+
 void save(const Document& document, const std::string& path) {
   try {
     write_file_atomically(path, document.html());

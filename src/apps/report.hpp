@@ -66,6 +66,11 @@ class Document {
   std::string body_;  // the sections so far, as HTML
 };
 
+// Numbers for tables and captions: `digits` after the point ("–" when not finite), or `digits`
+// significant digits (printf's %g).
+std::string fixed(double value, int digits);
+std::string significant(double value, int digits = 6);
+
 // Writes document.html() to path atomically; throws lstm::Error naming the path on failure.
 void save(const Document& document, const std::string& path);
 

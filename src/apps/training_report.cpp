@@ -1,23 +1,13 @@
 // The sections of a training report.
 #include "apps/training_report.hpp"
 
-#include <cmath>
-#include <cstdio>
-
 #include "apps/inspect.hpp"
 
 namespace lstm::apps {
 namespace {
 
-std::string number(double value, int digits) {
-  if (!std::isfinite(value)) return "–";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
-
 std::vector<std::string> metrics_row(const std::string& name, const ForecastMetrics& metrics) {
-  return {name, number(metrics.rmse, 4), number(metrics.mae, 4), number(metrics.mase, 3)};
+  return {name, report::fixed(metrics.rmse, 4), report::fixed(metrics.mae, 4), report::fixed(metrics.mase, 3)};
 }
 
 }  // namespace
