@@ -241,18 +241,25 @@ TEST(Experiment, EvaluateConstantAnswers) {
   EXPECT_NEAR(guess.loss, expected, 1e-5);
 }
 
-// Short runs on short sequences must get well below the constant answer's score.
-TEST(Experiment, TrainingBeatsTheBaseline) {
+// A short run: 16 units, `batches` batches of 32 sequences, lr 1e-2, no time limit.
+ExperimentOptions short_run(ExperimentTask task, int64_t seq_len, int64_t batches) {
   ExperimentOptions options;
-  options.seq_len = 20;
+  options.task = task;
+  options.seq_len = seq_len;
   options.hidden = 16;
   options.batch = 32;
   options.lr = 1e-2;
   options.eval_every = 50;
   options.eval_size = 500;
   options.test_size = 1000;
-  options.max_sequences = 32 * 400;
+  options.max_sequences = 32 * batches;
   options.time_limit_seconds = 0;
+  return options;
+}
+
+// Short runs on short sequences must get well below the constant answer's score.
+TEST(Experiment, TrainingBeatsTheBaseline) {
+  const ExperimentOptions options = short_run(ExperimentTask::adding, 20, 400);
   lstm::SequenceModel model = lstm::apps::make_experiment_model(options);
   int64_t calls = 0;
   const lstm::apps::ExperimentResult result =
@@ -272,17 +279,7 @@ TEST(Experiment, TrainingBeatsTheBaseline) {
 }
 
 TEST(Experiment, TemporalOrderTrainingBeatsGuessing) {
-  ExperimentOptions options;
-  options.task = ExperimentTask::temporal_order;
-  options.seq_len = 30;
-  options.hidden = 16;
-  options.batch = 32;
-  options.lr = 1e-2;
-  options.eval_every = 50;
-  options.eval_size = 500;
-  options.test_size = 1000;
-  options.max_sequences = 32 * 300;
-  options.time_limit_seconds = 0;
+  const ExperimentOptions options = short_run(ExperimentTask::temporal_order, 30, 300);
   lstm::SequenceModel model = lstm::apps::make_experiment_model(options);
   const lstm::apps::ExperimentResult result = lstm::apps::run_experiment(model, options);
   EXPECT_GT(result.test.accuracy, 0.9) << "guessing 0.25";
