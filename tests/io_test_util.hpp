@@ -19,14 +19,7 @@ namespace lstm_test {
 
 using test_util::TempDir;
 
-// Names of the entries in a directory, sorted.
-inline std::vector<std::string> directory_entries(const std::filesystem::path& directory) {
-  std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(directory))
-    names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
+using test_util::directory_entries;
 
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -156,12 +156,7 @@ TaskScore evaluate_task(SequenceModel& model, ExperimentTask task, int64_t seq_l
     const int64_t n = std::min(chunk, count - first);
     const TaskBatch batch = make_task_batch(task, seq_len, stream, first, n);
     prediction.resize(static_cast<size_t>(n * outputs));
-    ModelForwardArgs args;
-    args.seq_len = seq_len;
-    args.batch = n;
-    args.input = batch.inputs.data();
-    args.output = prediction.data();
-    model.forward(Mode::inference, args);
+    model.forward(Mode::inference, {.seq_len = seq_len, .batch = n, .input = batch.inputs.data(), .output = prediction.data()});
     loss_sum += task_loss(task, prediction, batch, {}) * static_cast<double>(n);
     if (task == ExperimentTask::temporal_order) correct += count_correct(prediction, batch);
   }
@@ -229,12 +224,7 @@ ExperimentResult run_experiment(SequenceModel& model, const ExperimentOptions& o
   while (!solved) {
     const TaskBatch batch = make_task_batch(task, T, train_stream, result.sequences_seen, B);
     model.zero_grad();
-    ModelForwardArgs args;
-    args.seq_len = T;
-    args.batch = B;
-    args.input = batch.inputs.data();
-    args.output = prediction.data();
-    model.forward(Mode::training, args);
+    model.forward(Mode::training, {.seq_len = T, .batch = B, .input = batch.inputs.data(), .output = prediction.data()});
     const double loss = task_loss(task, prediction, batch, grad);
     model.backward({.grad_output = grad.data()});
     const double norm =

@@ -266,12 +266,7 @@ std::vector<double> forecast_recursive(SequenceModel& model, const ForecastInfo&
     const int64_t n = static_cast<int64_t>(rows.size()) / features;
     const std::vector<double> last(rows.end() - features, rows.end());
     window_input(rows, features, n, window, !info.difference_scale.empty(), x.data());  // [W, 1, F]
-    ModelForwardArgs args;
-    args.seq_len = window;
-    args.batch = 1;
-    args.input = x.data();
-    args.output = out.data();
-    model.forward(Mode::inference, args);
+    model.forward(Mode::inference, {.seq_len = window, .batch = 1, .input = x.data(), .output = out.data()});
     for (int64_t f = 0; f < features; ++f)
       rows.push_back(decode(info.difference_scale, out[f], last[f], f));
     result.push_back(info.normalization.invert(rows[rows.size() - features], 0));
@@ -295,12 +290,7 @@ std::vector<double> forecast_future(SequenceModel& model, const ForecastInfo& in
   std::vector<float> x(static_cast<size_t>(window * features));  // [W, 1, F]
   std::vector<float> out(static_cast<size_t>(horizon));          // [1, H]
   window_input(rows, features, series.rows, window, !info.difference_scale.empty(), x.data());
-  ModelForwardArgs args;
-  args.seq_len = window;
-  args.batch = 1;
-  args.input = x.data();
-  args.output = out.data();
-  model.forward(Mode::inference, args);
+  model.forward(Mode::inference, {.seq_len = window, .batch = 1, .input = x.data(), .output = out.data()});
   const double last = rows[(series.rows - 1) * features];  // the target in the last row
   std::vector<double> result;
   for (int64_t h = 0; h < steps; ++h)
