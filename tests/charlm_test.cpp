@@ -197,6 +197,38 @@ TEST(CharLm, CarriedStateResumesExactly) {
     EXPECT_TRUE(a[k].second.data == b[k].second.data) << a[k].first;
 }
 
+// A time limit with a cool-down over all of it: the rate falls at every epoch, from below the
+// peak, and the run ends by the clock. A fraction outside [0, 1] is an error.
+TEST(CharLm, CooldownLowersTheRateTowardsTheTimeLimit) {
+  test_util::TempDir dir;
+  const CharLmSetup setup = small_setup();
+  const CharLmData data = lstm::apps::prepare_charlm_data(write_text(dir, rhyme(60)), setup);
+  lstm::SequenceModel model = lstm::apps::make_charlm_model(data, setup);
+  auto task = lstm::apps::make_charlm_task(data, setup);
+  lstm::apps::TrainerOptions options;
+  options.batch_size = setup.batch;
+  options.max_epochs = 1000000;
+  options.patience = 1000000;
+  options.lr = 1e-2;
+  options.warmup_fraction = 0;
+  options.schedule = lstm::ScheduleKind::constant;
+  options.time_limit_seconds = 0.5;
+  options.cooldown_fraction = 1.0;
+  std::vector<double> rates;
+  const lstm::apps::TrainResult result = lstm::apps::train(
+      model, *task, options,
+      {.epoch = [&](const lstm::apps::EpochReport& report) { rates.push_back(report.lr); },
+       .batch = {}});
+  EXPECT_EQ(result.stop, lstm::apps::StopReason::time_limit);
+  ASSERT_GE(rates.size(), 3u);
+  EXPECT_LT(rates.front(), options.lr);
+  for (size_t k = 1; k < rates.size(); ++k) EXPECT_LT(rates[k], rates[k - 1]) << k;
+  EXPECT_LT(rates.back(), 0.5 * options.lr);
+
+  options.cooldown_fraction = 1.5;
+  EXPECT_THROW(lstm::apps::train(model, *task, options), lstm::Error);
+}
+
 TEST(CharLm, LearnsASmallText) {
   test_util::TempDir dir;
   CharLmSetup setup = small_setup();

@@ -207,6 +207,9 @@ TEST_F(CliCharLm, BadInput) {
   expect_failure(train_on(text) + " --target y", {"--target"});
   expect_failure(train_on(text) + " --schedule weekly", {"--schedule", "weekly"});
   EXPECT_EQ(run(train_on(text) + " --schedule cosine").exit_code, 0);
+  expect_failure(train_on(text) + " --cooldown 1.5", {"--cooldown"});
+  expect_failure(train_on(text) + " --cooldown 0.3", {"--cooldown", "--time-limit"});
+  EXPECT_EQ(run(train_on(text) + " --cooldown 0.3 --time-limit 60").exit_code, 0);
   // Raw bytes accept any file.
   EXPECT_EQ(run("train --task charlm --vocabulary bytes --data " + shell_quote(garbage) +
                 " --out " + out + " --window 4 --batch 2 --epochs 1 --hidden 4 --validation 0.3")

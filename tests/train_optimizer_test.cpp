@@ -187,6 +187,19 @@ TEST(TrainSchedule, StepDecay) {
   for (int64_t s = 0; s < 7; ++s) EXPECT_DOUBLE_EQ(schedule.lr_at(s), want[s]) << s;
 }
 
+TEST(TrainSchedule, CooldownFallsLinearlyOverTheLastPartOfTheBudget) {
+  // 100 s with the last 20% cooling down: full rate until 80 s, half at 90 s, 0 from 100 s.
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(0, 100, 0.2), 1.0);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(80, 100, 0.2), 1.0);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(85, 100, 0.2), 0.75);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(90, 100, 0.2), 0.5);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(100, 100, 0.2), 0.0);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(130, 100, 0.2), 0.0);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(25, 100, 1.0), 0.75);
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(99, 0, 0.2), 1.0);   // no budget
+  EXPECT_DOUBLE_EQ(lstm::cooldown_factor(99, 100, 0), 1.0);   // no cool-down
+}
+
 TEST(TrainSchedule, Validation) {
   lstm::LrSchedule schedule;
   schedule.kind = lstm::ScheduleKind::cosine;

@@ -289,6 +289,12 @@ struct LrSchedule {
   void validate() const;  // throws lstm::Error naming the field
 };
 
+// A cool-down at the end of a time budget: the factor on the scheduled rate after `elapsed` of
+// `limit` seconds, 1 until the last `fraction` of the budget, then falling linearly to 0 at its
+// end. 1 when limit or fraction is 0. (Ending a run at a low rate removes the noise a constant
+// rate leaves in the weights; a budget in seconds cannot be known in steps beforehand.)
+double cooldown_factor(double elapsed, double limit, double fraction);
+
 // ---------------------------------------------------------------------------------------------
 // Checkpoints: everything needed to resume training, in ONE safetensors file written atomically:
 // the model's tensors and metadata (so the checkpoint is also a model file), the optimiser's

@@ -178,6 +178,9 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
       std::max<int64_t>(1, static_cast<int64_t>(options.warmup_fraction * schedule.total_steps));
   schedule.min_lr = options.lr * options.min_lr_factor;
   schedule.validate();
+  if (!(options.cooldown_fraction >= 0 && options.cooldown_fraction <= 1))
+    fail("training", "the cool-down fraction must be in [0, 1]");
+  double lr = 0.0;  // the rate of the last step
 
   std::vector<ParameterView> parameters = model.parameters();
   Optimizer optimizer(options.optimizer, parameters);
@@ -313,7 +316,10 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
                                    batch, dropout_seed) *
                   static_cast<double>(B);
       if (options.clip_norm > 0) clip_grad_norm(model.gradients(), options.clip_norm);
-      optimizer.step(parameters, schedule.lr_at(optimizer.step_count()));
+      lr = schedule.lr_at(optimizer.step_count()) *
+           cooldown_factor(seconds_since(start), options.time_limit_seconds,
+                           options.cooldown_fraction);
+      optimizer.step(parameters, lr);
       if (progress.batch) {
         const int64_t done = std::min(count, first + B);
         BatchReport report;
@@ -346,7 +352,7 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
       report.epoch = state.epoch;
       report.max_epochs = options.max_epochs;
       report.step = state.step;
-      report.lr = schedule.lr_at(std::max<int64_t>(0, state.step - 1));
+      report.lr = lr;
       report.train_loss = loss_sum / static_cast<double>(count);
       report.validation_loss = validation_loss;
       report.best_validation_loss = state.best_validation_loss;

@@ -59,6 +59,10 @@ struct TrainerOptions {
   double warmup_fraction = 0.05;  // of all steps, linear warm-up, then cosine to lr·min_lr_factor
   double min_lr_factor = 0.05;
   ScheduleKind schedule = ScheduleKind::cosine;  // or constant after the warm-up
+  // With a time limit, the rate falls linearly to 0 over this last fraction of it, on top of the
+  // schedule (lstm::cooldown_factor); 0: off. The rate then depends on the clock, as the point
+  // where a time-limited run stops already does.
+  double cooldown_fraction = 0.0;
   OptimizerConfig optimizer;    // Adam by default
   LossConfig loss;              // MSE by default
   uint64_t seed = 0;            // data order

@@ -56,4 +56,10 @@ double LrSchedule::lr_at(int64_t step) const {
   return lr;
 }
 
+double cooldown_factor(double elapsed, double limit, double fraction) {
+  if (!(limit > 0) || !(fraction > 0)) return 1.0;
+  const double remaining = (limit - elapsed) / (fraction * limit);  // 1 where the cool-down starts
+  return std::clamp(remaining, 0.0, 1.0);
+}
+
 }  // namespace lstm
