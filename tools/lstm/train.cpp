@@ -349,6 +349,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->add_option("--cooldown", options->cooldown,
                    "With --time-limit: the learning rate falls linearly to 0 over this last "
                    "fraction of the time (default: forecast 0 | charlm 0.2)")
+      ->default_str("")  // the task decides; "-1" would only confuse
       ->check(CLI::Range(0.0, 1.0));
   command->add_option("--clip", options->trainer.clip_norm, "Gradient norm clipping (0: off)")
       ->check(CLI::NonNegativeNumber);
