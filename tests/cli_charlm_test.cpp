@@ -178,6 +178,28 @@ TEST_F(CliCharLm, InterruptSavesACheckpointAndResumeIsExact) {
   expect_same_tensors(whole, model);
 }
 
+// The epoch lines' rates: by default a time-limited run cools down over its last 20%, so its
+// last epochs run below the peak 2e-3; --cooldown 0 keeps the peak to the end.
+TEST_F(CliCharLm, TimeLimitedRunsCoolDownByDefault) {
+  auto rates = [&](const std::string& extra) {
+    const CommandResult result =
+        run(train_args(model, "--time-limit 3 --patience 1000000 " + extra, "400"));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    std::vector<double> found;
+    for (const std::string& line : test_util::lines_of(result.out)) {
+      const size_t at = line.find("  lr ");
+      if (line.starts_with("epoch ") && at != std::string::npos)
+        found.push_back(std::stod(line.substr(at + 5)));
+    }
+    return found;
+  };
+  const std::vector<double> cooled = rates("");
+  ASSERT_GE(cooled.size(), 2u);
+  EXPECT_DOUBLE_EQ(cooled.front(), 2e-3);
+  EXPECT_LT(cooled.back(), 1.9e-3);
+  for (double rate : rates("--cooldown 0")) EXPECT_DOUBLE_EQ(rate, 2e-3);
+}
+
 TEST_F(CliCharLm, BadInput) {
   ASSERT_EQ(run(train_args(model)).exit_code, 0);
   const std::string out = shell_quote(dir.file("new.safetensors"));

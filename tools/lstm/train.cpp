@@ -279,7 +279,8 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
     line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
          << fixed(report.train_loss * bits, 3) << " bits/char  validation "
          << fixed(report.validation_loss * bits, 3) << " bits/char" << (report.improved ? " *" : "")
-         << "  " << duration(report.epoch_seconds) << "  eta " << duration(report.eta_seconds);
+         << "  lr " << report.lr << "  " << duration(report.epoch_seconds) << "  eta "
+         << duration(report.eta_seconds);
     progress.print(line.str());
   };
   const lstm::apps::TrainResult result =
