@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/charlm.hpp"
+#include "lstm/precision.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -229,7 +230,7 @@ TEST(CharLm, CooldownLowersTheRateTowardsTheTimeLimit) {
   EXPECT_THROW(lstm::apps::train(model, *task, options), lstm::Error);
 }
 
-TEST(CharLm, LearnsASmallText) {
+void learns_a_small_text() {
   test_util::TempDir dir;
   CharLmSetup setup = small_setup();
   setup.window = 24;
@@ -252,6 +253,17 @@ TEST(CharLm, LearnsASmallText) {
   // first letters, so a model that learnt them is far below 1 bit per character.
   EXPECT_GT(before, 3.5);
   EXPECT_LT(bits, 0.6) << "after " << result.epochs << " epochs";
+}
+
+TEST(CharLm, LearnsASmallText) {
+  learns_a_small_text();
+}
+
+TEST(CharLm, LearnsASmallTextWithBf16Products) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+  learns_a_small_text();
+  lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
 }
 
 }  // namespace

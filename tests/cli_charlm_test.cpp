@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
@@ -200,6 +201,23 @@ TEST_F(CliCharLm, TimeLimitedRunsCoolDownByDefault) {
   for (double rate : rates("--cooldown 0")) EXPECT_DOUBLE_EQ(rate, 2e-3);
 }
 
+// Decoupled weight decay shrinks the weights: the same run with a strong decay ends with a
+// smaller recurrent weight norm.
+TEST_F(CliCharLm, WeightDecayShrinksTheWeights) {
+  auto norm = [&](const std::string& decay) {
+    const std::string out = dir.file("wd" + decay + ".safetensors");
+    const CommandResult result = run(train_args(out, "--optimizer adamw --weight-decay " + decay, "2"));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    const lstm::SafetensorsContents contents = lstm::read_safetensors(out);
+    const lstm::HostTensor& w = test_util::require_tensor(contents, "rnn.weight_hh_l0", out);
+    double sum = 0;
+    for (float value : w.data) sum += static_cast<double>(value) * value;
+    return std::sqrt(sum);
+  };
+  const double plain = norm("0"), decayed = norm("0.5");
+  EXPECT_LT(decayed, 0.97 * plain) << plain << " vs " << decayed;
+}
+
 TEST_F(CliCharLm, BadInput) {
   ASSERT_EQ(run(train_args(model)).exit_code, 0);
   const std::string out = shell_quote(dir.file("new.safetensors"));
@@ -232,6 +250,10 @@ TEST_F(CliCharLm, BadInput) {
   expect_failure(train_on(text) + " --cooldown 1.5", {"--cooldown"});
   expect_failure(train_on(text) + " --cooldown 0.3", {"--cooldown", "--time-limit"});
   EXPECT_EQ(run(train_on(text) + " --cooldown 0.3 --time-limit 60").exit_code, 0);
+  expect_failure(train_on(text) + " --weight-decay -1", {"--weight-decay"});
+  expect_failure(train_on(text) + " --precision fp16", {"--precision", "fp16"});
+  if (lstm::bf16_available()) EXPECT_EQ(run(train_on(text) + " --precision bf16").exit_code, 0);
+  else expect_failure(train_on(text) + " --precision bf16", {"bf16", "AMX"});
   // Raw bytes accept any file.
   EXPECT_EQ(run("train --task charlm --vocabulary bytes --data " + shell_quote(garbage) +
                 " --out " + out + " --window 4 --batch 2 --epochs 1 --hidden 4 --validation 0.3")

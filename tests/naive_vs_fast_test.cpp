@@ -243,8 +243,7 @@ void note_error(double& worst, const std::vector<double>& expected, const std::v
 }
 
 template <typename T>
-void check_case(const Case& c) {
-  const double tol = tolerance<T>();
+void check_case(const Case& c, double tol = tolerance<T>()) {
   double worst = 0.0;
   for (Mode mode : {Mode::inference, Mode::training}) {
     SCOPED_TRACE(mode == Mode::training ? "training" : "inference");
@@ -289,11 +288,37 @@ TEST_P(NaiveVsFast, Double) {
 TEST_P(NaiveVsFast, Float) {
   check_case<float>(GetParam());
 }
+// With bf16 recurrent products (operands rounded to 8 significant bits, so a looser tolerance);
+// FloatBf16Differs checks that the setting takes effect.
+TEST_P(NaiveVsFast, FloatBf16) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+  check_case<float>(GetParam(), 2e-2);
+  lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
+}
 
 INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
                          [](const ::testing::TestParamInfo<Case>& param_info) {
                            return param_info.param.name;
                          });
+
+TEST(NaiveVsFast, FloatBf16Differs) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  Case c;
+  c.config = make_config(CellType::lstm, 1, false, 24, 80);
+  const Problem<float> p(c, 1234);
+  lstm::Workspace<float> ws;
+  const FastResult<float> exact = run_fast(p, Mode::training, true, ws);
+  lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+  const FastResult<float> rounded = run_fast(p, Mode::training, true, ws);
+  lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
+  const double output = test_util::scaled_error(cspan(exact.output), cspan(rounded.output)).error;
+  const double grads = test_util::scaled_error(cspan(exact.grad_params), cspan(rounded.grad_params)).error;
+  EXPECT_GT(output, 1e-5);
+  EXPECT_GT(grads, 1e-5);
+  EXPECT_LT(output, 2e-2);
+  EXPECT_LT(grads, 2e-2);
+}
 
 // The naive reference in float agrees with itself in double (exercises naive<float>).
 TEST(NaiveReference, FloatMatchesDouble) {

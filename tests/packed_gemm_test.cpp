@@ -3,9 +3,11 @@
 // same product reading the weights in place.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "core/bf16_gemm.hpp"
 #include "core/blas.hpp"
 #include "core/packed_gemm.hpp"
 #include "core/random.hpp"
@@ -77,6 +79,120 @@ TEST(PackedGemm, MatchesNaiveDouble) {
   for (int64_t m : {1, 3, 13})
     for (int64_t rows : {5, 33})
       for (int64_t k : {7, 300}) check_product<double>(m, rows, 3, k, m % 2 == 1, 1e-13);
+}
+
+// bf16 rounding done independently of bf16::from_float: 8 significant bits, ties to even
+// (nearbyint in the default rounding mode).
+float round_to_bf16(float x) {
+  if (x == 0.0f) return x;
+  int exponent = 0;
+  std::frexp(static_cast<double>(x), &exponent);
+  const double scaled = std::ldexp(static_cast<double>(x), 8 - exponent);  // in [128, 256)
+  return static_cast<float>(std::ldexp(std::nearbyint(scaled), exponent - 8));
+}
+
+TEST(Bf16, RoundsToNearestEven) {
+  const float cases[] = {1.0f, -2.5f, 1.0f + 0x1p-8f, 1.0f + 0x3p-8f, 1.0f + 0x1p-9f,
+                         1.0f + 0x1.8p-8f, 3.14159265f, -1e-3f, 65504.0f, 1e-30f};
+  for (float x : cases)
+    EXPECT_EQ(lstm::bf16::to_float(lstm::bf16::from_float(x)), round_to_bf16(x)) << x;
+  // By hand: 1 + 2^-8 is halfway between 1 and 1 + 2^-7 and goes to the even 1; 1 + 3·2^-8
+  // goes up to 1 + 2^-6.
+  EXPECT_EQ(lstm::bf16::from_float(1.0f + 0x1p-8f), 0x3F80);
+  EXPECT_EQ(lstm::bf16::from_float(1.0f + 0x3p-8f), 0x3F82);
+}
+
+// Sets the matmul precision for one test and restores fp32 after it.
+struct PrecisionScope {
+  explicit PrecisionScope(lstm::MatmulPrecision p) { lstm::set_matmul_precision(p); }
+  ~PrecisionScope() { lstm::set_matmul_precision(lstm::MatmulPrecision::fp32); }
+};
+
+// The AMX path against a double product of the same operands rounded to bf16: only the float
+// accumulation may differ.
+void check_bf16_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k, bool accumulate) {
+  const int64_t n = blocks * rows_per_block;
+  const auto a = random_values<float>(static_cast<size_t>(m * k), 5);
+  const auto w = random_values<float>(static_cast<size_t>(n * k), 6);
+  const auto v = random_values<float>(static_cast<size_t>(k * n), 7);
+  const auto c0 = random_values<float>(static_cast<size_t>(m * n), 8);
+  std::vector<double> expected(static_cast<size_t>(m * n)), expected_t(expected.size());
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = accumulate ? c0[r * n + j] : 0.0, sum_t = 0.0;
+      for (int64_t i = 0; i < k; ++i) {
+        const double x = round_to_bf16(a[r * k + i]);
+        sum += x * round_to_bf16(w[j * k + i]);
+        sum_t += x * round_to_bf16(v[i * n + j]);
+      }
+      expected[r * n + j] = sum;
+      expected_t[r * n + j] = sum_t;
+    }
+  const std::string name = "m=" + std::to_string(m) + " rows=" + std::to_string(rows_per_block) +
+                           " k=" + std::to_string(k);
+  const PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+  auto c = c0;
+  lstm::PackedWeights<float> packed;
+  packed.shape(blocks, rows_per_block, k);
+  const int64_t split = rows_per_block > 32 ? 32 : rows_per_block;
+  packed.pack(w.data(), k, 0, split);
+  packed.pack(w.data(), k, split, rows_per_block);
+  packed.multiply(m, a.data(), k, c.data(), n, 0, split, accumulate);
+  packed.multiply(m, a.data(), k, c.data(), n, split, rows_per_block, accumulate);
+  const std::vector<double> got(c.begin(), c.end());
+  EXPECT_TRUE(test_util::compare_tensors(name, std::span<const double>(expected), std::span<const double>(got), 1e-5));
+
+  std::vector<float> c_t(static_cast<size_t>(m * n), -1.0f);
+  lstm::PackedWeights<float> transposed;
+  transposed.shape(1, n, k);
+  transposed.pack_transposed(v.data(), n, 0, split);
+  transposed.pack_transposed(v.data(), n, split, n);
+  transposed.multiply(m, a.data(), k, c_t.data(), n, 0, n, false);
+  const std::vector<double> got_t(c_t.begin(), c_t.end());
+  EXPECT_TRUE(test_util::compare_tensors(name + " transposed", std::span<const double>(expected_t),
+                                         std::span<const double>(got_t), 1e-5));
+}
+
+TEST(Bf16, PackedProductsMatchARoundedDoubleReference) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  for (int64_t m : {1, 5, 16, 17, 32, 33, 64})
+    for (int64_t rows : {5, 32, 33, 70})
+      for (int64_t k : {1, 7, 32, 33, 300, 512}) check_bf16_product(m, rows, 3, k, (m + k) % 2 == 1);
+}
+
+// A weight gradient over many steps, dW[i0:i1] += Gᵀ X, against the rounded double reference.
+TEST(Bf16, GradientMatchesARoundedDoubleReference) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  for (int64_t depth : {1, 33, 640})
+    for (int64_t n : {5, 33, 64})
+      for (auto [i0, i1] : {std::pair<int64_t, int64_t>{0, 70}, {16, 49}, {64, 96}}) {
+        const int64_t m = 100;
+        const auto g = random_values<float>(static_cast<size_t>(depth * m), 9);
+        const auto x = random_values<float>(static_cast<size_t>(depth * n), 10);
+        auto c = random_values<float>(static_cast<size_t>(m * n), 11);
+        std::vector<double> expected(c.begin(), c.end());
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = 0; j < n; ++j)
+            for (int64_t k = 0; k < depth; ++k)
+              expected[i * n + j] += static_cast<double>(round_to_bf16(g[k * m + i])) * round_to_bf16(x[k * n + j]);
+        lstm::bf16::add_gradient(depth, i0, i1, n, g.data(), m, x.data(), n, c.data(), n);
+        const std::vector<double> got(c.begin(), c.end());
+        EXPECT_TRUE(test_util::compare_tensors(
+            "depth=" + std::to_string(depth) + " n=" + std::to_string(n) + " rows " + std::to_string(i0) +
+                ".." + std::to_string(i1),
+            std::span<const double>(expected), std::span<const double>(got), 1e-5));
+      }
+}
+
+TEST(Bf16, UnavailablePrecisionIsAnError) {
+  if (lstm::bf16_available()) {
+    // Doubles ignore the setting: their packed products stay exact.
+    const PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+    check_product<double>(13, 33, 3, 300, true, 1e-13);
+  } else {
+    EXPECT_THROW(lstm::set_matmul_precision(lstm::MatmulPrecision::bf16), lstm::Error);
+    EXPECT_EQ(lstm::matmul_precision(), lstm::MatmulPrecision::fp32);
+  }
 }
 
 }  // namespace

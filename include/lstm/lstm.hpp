@@ -14,5 +14,6 @@
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 #include "lstm/network.hpp"
+#include "lstm/precision.hpp"
 #include "lstm/threads.hpp"
 #include "lstm/train.hpp"

@@ -1,6 +1,9 @@
 // PackedWeights: panel packing and register-blocked kernels (AVX-512 for float, portable for any T).
 #include "core/packed_gemm.hpp"
 
+#include "core/bf16_gemm.hpp"
+#include "lstm/precision.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -17,7 +20,9 @@ void PackedWeights<T>::shape(int64_t blocks, int64_t rows_per_block, int64_t k) 
   rows_per_block_ = rows_per_block;
   k_ = k;
   panels_per_block_ = (rows_per_block + kPanel - 1) / kPanel;
-  data_.resize(static_cast<size_t>(blocks * panels_per_block_ * k * kPanel));
+  bf16_ = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+  if (bf16_) bf16_data_.resize(static_cast<size_t>(blocks * panels_per_block_ * bf16::padded_depth(k) * kPanel));
+  else data_.resize(static_cast<size_t>(blocks * panels_per_block_ * k * kPanel));
   in_place_ = nullptr;
 }
 
@@ -29,11 +34,22 @@ void PackedWeights<T>::read_in_place(const T* w, int64_t ld, int64_t blocks, int
   k_ = k;
   in_place_ = w;
   in_place_ld_ = ld;
+  bf16_ = false;
 }
 
 template <typename T>
 void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t unit_end) {
   if (in_place_) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16_) {
+      const int64_t kpad = bf16::padded_depth(k_), first = unit_begin / kPanel * kPanel;  // whole panels
+      const int64_t columns = std::min(unit_end, rows_per_block_) - first;
+      for (int64_t b = 0; b < blocks_; ++b)
+        bf16::pack_columns(k_, columns, w + (b * rows_per_block_ + first) * ldw, ldw,
+                           bf16_data_.data() + (b * panels_per_block_ + first / kPanel) * kpad * kPanel);
+      return;
+    }
+  }
   for (int64_t b = 0; b < blocks_; ++b) {
     for (int64_t p = unit_begin / kPanel; p * kPanel < unit_end; ++p) {
       T* panel = data_.data() + (b * panels_per_block_ + p) * k_ * kPanel;
@@ -49,6 +65,14 @@ void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t
 
 template <typename T>
 void PackedWeights<T>::pack_transposed(const T* v, int64_t ldv, int64_t unit_begin, int64_t unit_end) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16_) {
+      const int64_t first = unit_begin / kPanel * kPanel;  // whole panels
+      bf16::pack_rows(k_, std::min(unit_end, rows_per_block_) - first, v + first, ldv,
+                      bf16_data_.data() + first / kPanel * bf16::padded_depth(k_) * kPanel);
+      return;
+    }
+  }
   for (int64_t p = unit_begin / kPanel; p * kPanel < unit_end; ++p) {
     T* panel = data_.data() + p * k_ * kPanel;
     const int64_t columns = std::min(kPanel, rows_per_block_ - p * kPanel);
@@ -219,6 +243,20 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
                  unit_end - unit_begin, accumulate);
       }
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16_) {
+      // Each thread rounds its own copy of A: [padded_rows(m), padded_depth(k)].
+      thread_local std::vector<uint16_t> a16;
+      const int64_t kpad = bf16::padded_depth(k_);
+      a16.resize(static_cast<size_t>(bf16::padded_rows(m) * kpad));
+      bf16::convert_rows(m, k_, a, lda, a16.data(), kpad);
+      for (int64_t b = 0; b < blocks_; ++b)
+        bf16::multiply(m, a16.data(), kpad,
+                       bf16_data_.data() + (b * panels_per_block_ + unit_begin / kPanel) * kpad * kPanel,
+                       c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin, accumulate);
+      return;
+    }
   }
   const int64_t panel_stride = k_ * kPanel;
   // Few rows (small batches) leave the FMA units idle unless several panels share a tile.

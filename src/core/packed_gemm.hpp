@@ -8,6 +8,9 @@
 // With a batch of one and weights larger than L2, a forward step is a matrix-vector product that
 // streams W from L3 whatever its layout, so packing would only add a pass: read_in_place()
 // leaves W where it lies and takes dot products with its rows.
+//
+// With the matmul precision at bf16 when shape() runs (float only), the panels are bfloat16 for
+// the AMX tile kernels of core/bf16_gemm.hpp, and multiply() rounds A to bf16 as it goes.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +38,7 @@ class PackedWeights {
   int64_t blocks() const { return blocks_; }
   int64_t rows_per_block() const { return rows_per_block_; }
   int64_t depth() const { return k_; }
+  bool bf16() const { return bf16_; }  // packed in bf16 (the matmul precision when shape() ran)
 
   // C[m, b*rows_per_block + j] (+)= Σ_k A[m, k] W[b*rows_per_block + j, k] for every block b
   // and j in [unit_begin, unit_end); unit_begin must be a multiple of kPanel.
@@ -44,6 +48,8 @@ class PackedWeights {
  private:
   int64_t blocks_ = 0, rows_per_block_ = 0, k_ = 0, panels_per_block_ = 0;
   std::vector<T> data_;  // [blocks, panels_per_block, k, kPanel], zero-padded
+  bool bf16_ = false;
+  std::vector<uint16_t> bf16_data_;  // bf16: [blocks, panels_per_block, padded_depth(k) * kPanel]
   const T* in_place_ = nullptr;  // W as the caller holds it, when read in place
   int64_t in_place_ld_ = 0;
 };

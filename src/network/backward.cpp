@@ -2,6 +2,7 @@
 // one product with W_hh for dL/dh_{t-1}; the weight gradients dW_ih, dW_hh, dW_hr, the bias
 // gradients and dL/dx are single products over all steps after the loop.
 #include "cells/cell.hpp"
+#include "core/bf16_gemm.hpp"
 #include "core/blas.hpp"
 #include "lstm/error.hpp"
 #include "network/driver.hpp"
@@ -68,6 +69,21 @@ struct DirectionBackward {
   T* grad_h0;            // [B, Hout] or null
   T* grad_c0;            // [B, H] or null
 };
+
+// dW_hh rows [k0, k1) += dgates_hhᵀ h_prev over all `rows` = T*B rows, in bf16 when the
+// recurrent products are.
+template <typename T>
+void add_w_hh_gradient(bool bf16, int64_t rows, int64_t k0, int64_t k1, const Dims& d,
+                       const T* dgates_hh, const T* h_prev_all, T* dw_hh) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16) {
+      bf16::add_gradient(rows, k0, k1, d.Hout, dgates_hh, d.GH, h_prev_all, d.Hout, dw_hh, d.Hout);
+      return;
+    }
+  }
+  gemm<T>(true, false, k1 - k0, d.Hout, rows, T(1), dgates_hh + k0, d.GH, h_prev_all, d.Hout, T(1),
+          dw_hh + k0 * d.Hout, d.Hout);
+}
 
 // The part of BPTT one thread runs: units [u0, u1) of the cell, columns [o0, o1) of h, and
 // its share of rows in the products after the loop.
@@ -153,8 +169,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
   gemm<T>(true, false, k1 - k0, g.in, rows, T(1), sc.dgates + k0, d.GH, g.x, g.in, T(1), g.grads.w_ih + k0 * g.in, g.in);
   // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse)
   const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
-  gemm<T>(true, false, k1 - k0, d.Hout, rows, T(1), sc.dgates_hh + k0, d.GH, h_prev_all, d.Hout, T(1),
-          g.grads.w_hh + k0 * d.Hout, d.Hout);
+  add_w_hh_gradient(g.s.packed_hh.bf16(), rows, k0, k1, d, sc.dgates_hh, h_prev_all, g.grads.w_hh);
   if (g.grads.b_ih) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;

@@ -45,6 +45,10 @@ std::vector<float> random_values(size_t count, uint64_t seed) {
   return values;
 }
 
+const char* precision_name() {
+  return lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32";
+}
+
 void run_bench(const BenchOptions& options, int threads) {
   lstm::NetworkConfig config;
   config.cell = lstm::parse_cell(options.cell);
@@ -123,6 +127,7 @@ void run_bench(const BenchOptions& options, int threads) {
                                         {"layers", config.num_layers},
                                         {"bidirectional", config.bidirectional},
                                         {"threads", threads},
+                                        {"precision", precision_name()},
                                         {"warmup", options.warmup},
                                         {"iters", static_cast<int64_t>(n)},
                                         {"ms_median", median},
@@ -134,12 +139,12 @@ void run_bench(const BenchOptions& options, int threads) {
     std::cout << out.dump() << '\n';
     return;
   }
-  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s  threads=%d\n",
+  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s  threads=%d  %s\n",
               std::string(lstm::cell_name(config.cell)).c_str(), options.mode.c_str(),
               static_cast<long long>(config.input_size), static_cast<long long>(config.hidden_size),
               static_cast<long long>(batch), static_cast<long long>(seq_len),
               static_cast<long long>(config.num_layers),
-              config.bidirectional ? " bidirectional" : "", threads);
+              config.bidirectional ? " bidirectional" : "", threads, precision_name());
   std::printf("  iterations  %zu (after %d warm-up)\n", n, options.warmup);
   std::printf("  median      %.3f ms\n  min         %.3f ms\n  mean        %.3f ms\n", median,
               sorted.front(), mean);
@@ -173,12 +178,12 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--seed", options->seed, "Seed of the random weights, input and dY");
   command->add_flag("--json", options->json,
                     "Print one JSON object (ms_median, ms_min, gflops, ...)");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->footer(
       "Each iteration is timed with a steady clock. FLOPs of one forward = sum over layers k and "
       "directions of 2*G*H*(I_k + H)*B*T, with G = 4 (LSTM), 3 (GRU), 1 (RNN) and I_k = I for "
       "layer 0, D*H above; train counts 3x that. gflops uses the median time.");
-  command->callback([options, &global] { run_bench(*options, apply_threads(global)); });
+  command->callback([options, &global] { run_bench(*options, apply_compute_options(global)); });
 }
 
 }  // namespace lstm_cli

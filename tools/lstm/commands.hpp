@@ -15,6 +15,7 @@ namespace lstm_cli {
 // Options that every subcommand accepts (also before the subcommand's name).
 struct GlobalOptions {
   int threads = 0;  // 0: $LSTM_NUM_THREADS if set, else every core
+  std::string precision = "fp32";  // of the recurrent products: fp32 or bf16
 };
 
 // Each adds its subcommand to `app`; the subcommand's callback does the work and throws
@@ -33,10 +34,11 @@ void add_inspect_command(CLI::App& app, GlobalOptions& global);
 void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
                  const std::string& data_path);
 
-// Adds --threads to `command`, bound to global.threads.
-void add_threads_option(CLI::App& command, GlobalOptions& global);
-// Sets the library's thread count from --threads, $LSTM_NUM_THREADS or the core count; returns it.
-int apply_threads(const GlobalOptions& global);
+// Adds --threads and --precision to `command`, bound to `global`.
+void add_compute_options(CLI::App& command, GlobalOptions& global);
+// Sets the library's thread count from --threads, $LSTM_NUM_THREADS or the core count, and the
+// matmul precision; returns the thread count.
+int apply_compute_options(const GlobalOptions& global);
 
 // A network read from a model file, with the file's other contents.
 struct LoadedModel {

@@ -1,4 +1,4 @@
-// Helpers shared by the subcommands: threads, model loading, finiteness and output-path checks.
+// Helpers shared by the subcommands: threads and precision, model loading, finiteness and output-path checks.
 #include <unistd.h>
 
 #include <charconv>
@@ -7,18 +7,25 @@
 #include <filesystem>
 
 #include "commands.hpp"
+#include "lstm/precision.hpp"
 #include "lstm/threads.hpp"
 
 namespace lstm_cli {
 
-void add_threads_option(CLI::App& command, GlobalOptions& global) {
+void add_compute_options(CLI::App& command, GlobalOptions& global) {
   command
       .add_option("--threads", global.threads,
                   "Threads to compute with (0: $LSTM_NUM_THREADS if set, else all cores)")
       ->check(CLI::Range(0, 4096));
+  command
+      .add_option("--precision", global.precision,
+                  "Recurrent matrix products: fp32, or bf16 on CPUs with AMX (about 3x the product "
+                  "speed, bfloat16 operands)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
 }
 
-int apply_threads(const GlobalOptions& global) {
+int apply_compute_options(const GlobalOptions& global) {
   int threads = global.threads;
   if (threads == 0) {
     if (const char* env = std::getenv("LSTM_NUM_THREADS"); env != nullptr && *env != '\0') {
@@ -30,6 +37,8 @@ int apply_threads(const GlobalOptions& global) {
     }
   }
   lstm::set_num_threads(threads);  // 0: every core
+  lstm::set_matmul_precision(global.precision == "bf16" ? lstm::MatmulPrecision::bf16
+                                                        : lstm::MatmulPrecision::fp32);
   return lstm::num_threads();
 }
 

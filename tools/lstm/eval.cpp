@@ -58,7 +58,7 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
 }
 
 void run_eval(const EvalOptions& options, const GlobalOptions& global) {
-  apply_threads(global);
+  apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
   if (lstm::apps::is_charlm(model))
     eval_charlm(model, options.model, options.data);
@@ -81,7 +81,7 @@ void add_eval_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--model", options->model, "Model trained by 'lstm train'")->required();
   command->add_option("--data", options->data, "CSV series with the model's columns, or a text")
       ->required();
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([options, &global] { run_eval(*options, global); });
 }
 

@@ -134,7 +134,7 @@ void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& 
     throw lstm::Error("--save keeps one model: use it with --cell, not --compare");
   if (!options.report.empty()) check_output_path(options.report);
   if (!options.save.empty()) check_output_path(options.save);
-  const int threads = apply_threads(global);
+  const int threads = apply_compute_options(global);
 
   const std::vector<std::string> cells =
       options.compare ? lstm::apps::experiment_cells() : std::vector<std::string>{options.cell};
@@ -214,7 +214,7 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--save", options->save,
                       "Write the trained model (safetensors; metadata 'experiment' says which)");
   command->add_flag("--quiet", options->quiet, "Print only the final JSON line");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([options, &global] { run_experiment_command(*options, global); });
 }
 

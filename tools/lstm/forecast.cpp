@@ -28,7 +28,7 @@ std::string csv_field(const std::string& text) {
 
 void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   check_output_path(options.output);
-  apply_threads(global);
+  apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
   const lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, options.model);
   const lstm::Series series =
@@ -72,7 +72,7 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
       ->required()
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   command->add_option("--output", options->output, "CSV file to write")->required();
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([options, &global] { run_forecast(*options, global); });
 }
 

@@ -222,14 +222,14 @@ void add_forward_command(CLI::App& app, GlobalOptions& global) {
                     "X, Y, dY and the 'input' gradient are [B, T, .] instead of [T, B, .]");
   command->add_option("--cell", options->cell, "Override the model's cell type (e.g. rnn_relu)")
       ->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn_tanh", "rnn_relu"}));
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->footer(
       "NaN or Inf in any input file is an error. Every input is validated before anything is "
       "computed, and outputs are written only after everything succeeded, each atomically, so a "
       "failure leaves no output file behind. Dropout in the model is not applied. An output may "
       "overwrite an input file.");
   command->callback([options, &global] {
-    apply_threads(global);
+    apply_compute_options(global);
     run_forward(*options);
   });
 }

@@ -18,7 +18,7 @@ struct GenerateOptions {
 };
 
 void run_generate(const GenerateOptions& options, const GlobalOptions& global) {
-  apply_threads(global);
+  apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
   const lstm::apps::CharLmInfo info = lstm::apps::charlm_info(model, options.model);
   if (options.prompt.empty()) throw lstm::Error("--prompt: give at least one character");
@@ -68,7 +68,7 @@ void add_generate_command(CLI::App& app, GlobalOptions& global) {
                    "likely character")
       ->check(CLI::Range(0.0, 100.0));
   command->add_option("--seed", options->seed, "Seed of the sampling");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([options, &global] { run_generate(*options, global); });
 }
 

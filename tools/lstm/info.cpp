@@ -129,7 +129,7 @@ void add_info_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("file", options->file, "The .safetensors file (model, states or gradients)")
       ->required();
   command->add_flag("--json", options->json, "Print one JSON object instead of text");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->footer(
       "A readable file whose tensors do not form a network (a state or gradient file) is listed "
       "with 'network: none' and the reason; an unreadable or malformed file is an error.");

@@ -100,7 +100,7 @@ void run_gradients(const GradientOptions& o, const GlobalOptions& global) {
   if (!o.output.empty()) check_output_path(o.output);
   if (!o.report.empty()) check_output_path(o.report);
   const std::vector<lstm::CellType> cells = parse_cells(o.cells);
-  apply_threads(global);
+  apply_compute_options(global);
 
   // A trained network sets the input width; a model with an embedding reads embedded tokens.
   std::optional<LoadedModel> trained;
@@ -189,7 +189,7 @@ void run_gates(const GateOptions& o, const GlobalOptions& global) {
     throw lstm::Error("inspect gates: give the input as --data FILE or --text STRING");
   if (!o.output.empty()) check_output_path(o.output);
   if (!o.report.empty()) check_output_path(o.report);
-  apply_threads(global);
+  apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(o.model);
   const lstm::apps::GateTrace trace = trace_model(model, o);
   const std::vector<lstm::apps::GateSummary> summary = lstm::apps::summarize_gates(trace);
@@ -254,7 +254,7 @@ void add_gradients_command(CLI::App& inspect, GlobalOptions& global) {
   command->add_option("--output", o->output,
                       "CSV file to write: distance and one column per curve");
   command->add_option("--report", o->report, "HTML report to write: the curves on a log scale");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([o, &global] { run_gradients(*o, global); });
 }
 
@@ -281,7 +281,7 @@ void add_gates_command(CLI::App& inspect, GlobalOptions& global) {
                       "safetensors file to write: i, f, g, o, c, h (LSTM), r, z, n, h (GRU) or h "
                       "(RNN), each [T, H]");
   command->add_option("--report", o->report, "HTML report to write: a heatmap per tensor");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([o, &global] { run_gates(*o, global); });
 }
 

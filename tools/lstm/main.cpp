@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       "stderr and exit with status 1; command-line usage errors exit with status 2.");
 
   lstm_cli::GlobalOptions global;
-  lstm_cli::add_threads_option(app, global);
+  lstm_cli::add_compute_options(app, global);
   lstm_cli::add_forward_command(app, global);
   lstm_cli::add_info_command(app, global);
   lstm_cli::add_bench_command(app, global);

@@ -23,6 +23,7 @@ struct TrainOptions {
   std::string data, target, out, checkpoint, report, cell = "lstm", optimizer = "adam";
   std::string schedule;  // empty: the task's default
   double cooldown = -1;  // negative: the task's default
+  double weight_decay = -1;  // negative: the optimizer's default (PyTorch's: adamw 0.01, else 0)
   std::vector<std::string> features;
   int64_t window = 0, season = -1, hidden = 0, layers = 1;
   int64_t horizon = 1;  // forecast
@@ -85,6 +86,9 @@ std::string prepare_trainer(TrainOptions& options) {
   if (options.cooldown > 0 && trainer.time_limit_seconds == 0)
     throw lstm::Error("--cooldown is a fraction of --time-limit; give a --time-limit too");
   trainer.optimizer.kind = lstm::parse_optimizer(options.optimizer);
+  trainer.optimizer.weight_decay = options.weight_decay >= 0 ? options.weight_decay
+                                   : trainer.optimizer.kind == lstm::OptimizerKind::adamw ? 0.01
+                                                                                           : 0.0;
   trainer.checkpoint_path = checkpoint;
   trainer.resume = options.resume;
   trainer.stop_requested = &interrupt_flag();
@@ -114,7 +118,7 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
 void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
   const std::string checkpoint = prepare_trainer(options);
-  const int threads = apply_threads(global);
+  const int threads = apply_compute_options(global);
 
   lstm::apps::ForecastSetup setup;
   setup.target = options.target;
@@ -145,7 +149,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
         << (options.season >= 0 ? " (given)" : " (detected)") << "; window " << data.window
         << (data.difference_scale.empty() ? "" : "; differenced (trend)") << "; "
         << data.train.count << " training and " << data.validation.count << " validation windows; "
-        << threads << " thread(s)";
+        << threads << " thread(s)" << (global.precision == "bf16" ? ", bf16 products" : "");
     progress.print(log.str());
   }
 
@@ -217,7 +221,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   if (!options.target.empty() || !options.features.empty())
     throw lstm::Error("--target and --features are for --task forecast");
   const std::string checkpoint = prepare_trainer(options);
-  const int threads = apply_threads(global);
+  const int threads = apply_compute_options(global);
 
   lstm::apps::CharLmSetup setup;
   setup.kind = options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes
@@ -245,7 +249,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
         << "\n  " << model.config().rnn.describe() << ", embedding " << setup.embedding << ", "
         << model.num_parameters() << " parameters; " << task->count() << " windows of "
         << setup.window << (setup.carry_state ? " (state carried)" : " (shuffled)")
-        << " per epoch; " << threads << " thread(s)";
+        << " per epoch; " << threads << " thread(s)" << (global.precision == "bf16" ? ", bf16 products" : "");
     progress.print(log.str());
   }
   const double bits = 1.0 / std::log(2.0);
@@ -357,6 +361,12 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--optimizer", options->optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   command
+      ->add_option("--weight-decay", options->weight_decay,
+                   "Weight decay: L2 added to the gradient (sgd, adam) or decoupled (adamw) "
+                   "(default: adamw 0.01 | sgd, adam 0)")
+      ->default_str("")
+      ->check(CLI::NonNegativeNumber);
+  command
       ->add_option("--window", options->window,
                    "forecast: input rows per forecast (0: 2 x season capped at 104, else 52; at "
                    "most half the training rows) | charlm: characters per training window (100)")
@@ -409,7 +419,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_flag("--quiet", options->quiet, "Print nothing but errors");
   command->add_flag("--progress", options->progress,
                     "Plain progress lines even on a terminal (always when not a terminal)");
-  add_threads_option(*command, global);
+  add_compute_options(*command, global);
   command->callback([options, &global] {
     const bool charlm = options->task == "charlm";
     task_defaults(*options, charlm);
