@@ -23,6 +23,20 @@ std::vector<T> random_values(size_t n, uint64_t seed) {
   return values;
 }
 
+// C (+)= A Wᵀ with W [blocks*rows_per_block, k] packed and multiplied in two unit ranges, as two
+// threads would.
+template <typename T>
+void packed_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k, const std::vector<T>& a,
+                    const std::vector<T>& w, std::vector<T>& c, bool accumulate) {
+  const int64_t n = blocks * rows_per_block, split = rows_per_block > 32 ? 32 : rows_per_block;
+  lstm::PackedWeights<T> packed;
+  packed.shape(blocks, rows_per_block, k);
+  packed.pack(w.data(), k, 0, split);
+  packed.pack(w.data(), k, split, rows_per_block);
+  packed.multiply(m, a.data(), k, c.data(), n, 0, split, accumulate);
+  packed.multiply(m, a.data(), k, c.data(), n, split, rows_per_block, accumulate);
+}
+
 template <typename T>
 void check_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k, bool accumulate,
                    double tolerance) {
@@ -34,14 +48,8 @@ void check_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k,
   lstm::naive_gemm<T>(false, true, m, n, k, T(1), a.data(), k, w.data(), k, accumulate ? T(1) : T(0),
                       expected.data(), n);
 
-  // Packed and multiplied in two unit ranges, as two threads would.
-  lstm::PackedWeights<T> packed;
-  packed.shape(blocks, rows_per_block, k);
+  packed_product(m, rows_per_block, blocks, k, a, w, c, accumulate);
   const int64_t split = rows_per_block > 32 ? 32 : rows_per_block;
-  packed.pack(w.data(), k, 0, split);
-  packed.pack(w.data(), k, split, rows_per_block);
-  packed.multiply(m, a.data(), k, c.data(), n, 0, split, accumulate);
-  packed.multiply(m, a.data(), k, c.data(), n, split, rows_per_block, accumulate);
   const std::string name = "m=" + std::to_string(m) + " rows=" + std::to_string(rows_per_block) +
                            " blocks=" + std::to_string(blocks) + " k=" + std::to_string(k);
   EXPECT_TRUE(test_util::compare_tensors(name, std::span<const T>(expected), std::span<const T>(c), tolerance));
@@ -132,13 +140,8 @@ void check_bf16_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64
                            " k=" + std::to_string(k);
   const PrecisionScope bf16(lstm::MatmulPrecision::bf16);
   auto c = c0;
-  lstm::PackedWeights<float> packed;
-  packed.shape(blocks, rows_per_block, k);
+  packed_product(m, rows_per_block, blocks, k, a, w, c, accumulate);
   const int64_t split = rows_per_block > 32 ? 32 : rows_per_block;
-  packed.pack(w.data(), k, 0, split);
-  packed.pack(w.data(), k, split, rows_per_block);
-  packed.multiply(m, a.data(), k, c.data(), n, 0, split, accumulate);
-  packed.multiply(m, a.data(), k, c.data(), n, split, rows_per_block, accumulate);
   const std::vector<double> got(c.begin(), c.end());
   EXPECT_TRUE(test_util::compare_tensors(name, std::span<const double>(expected), std::span<const double>(got), 1e-5));
 
