@@ -4,8 +4,9 @@
 namespace lstm {
 
 // fp32: every product in float (the default; results match PyTorch to float precision).
-// bf16: the per-step recurrent products of float networks (h W_hhᵀ forward, dgates W_hh
-// backward) round both operands to bfloat16 and accumulate in float, on the CPU's AMX units.
+// bf16: the recurrent products of float networks (h W_hhᵀ and dgates W_hh at every step, and
+// the dW_hh sum over all steps) round both operands to bfloat16 and accumulate in float, on
+// the CPU's AMX units.
 // Like PyTorch's set_float32_matmul_precision("medium"): about three times the product speed
 // for about three significant digits per product. Doubles, and batch-1 steps that read W_hh in
 // place, stay exact.

@@ -1,4 +1,5 @@
-// Helpers shared by the subcommands: threads and precision, model loading, finiteness and output-path checks.
+// Helpers shared by the subcommands: threads and precision, model loading, finiteness and
+// output-path checks.
 #include <unistd.h>
 
 #include <charconv>
