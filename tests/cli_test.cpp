@@ -161,7 +161,7 @@ TEST(CliHelp, EveryCommandHasHelp) {
       {"info", {"--json"}},
       {"bench",
        {"--cell", "--input-size", "--hidden-size", "--batch", "--seq-len", "--mode", "--json",
-        "--iters", "--warmup", "--layers", "--bidirectional", "--threads", "=256"}}};
+        "--iters", "--warmup", "--layers", "--bidirectional", "--threads", "--precision", "=256"}}};
   for (const auto& [command, mentions] : commands) {
     const CommandResult result = test_util::run_command(cli + " " + command + " --help");
     EXPECT_EQ(result.exit_code, 0) << command;
@@ -480,6 +480,18 @@ TEST(CliBench, JsonHasTheContractKeys) {
     EXPECT_LE(parsed["ms_min"].get<double>(), parsed["ms_median"].get<double>());
     EXPECT_EQ(parsed["iters"], 3);
     EXPECT_EQ(parsed["threads"], 1);
+    EXPECT_EQ(parsed["precision"], "fp32");
+  }
+  // --precision bf16 says so where the CPU has AMX, and is a one-line error where it has not.
+  const CommandResult bf16 = test_util::run_command(
+      cli + " bench --cell lstm --mode train --input-size 5 --hidden-size 40 --batch 17 --seq-len 3 "
+            "--iters 1 --precision bf16 --json");
+  if (lstm::bf16_available()) {
+    ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
+    EXPECT_EQ(nlohmann::json::parse(bf16.out)["precision"], "bf16");
+  } else {
+    EXPECT_EQ(bf16.exit_code, 1);
+    EXPECT_NE(bf16.err.find("AMX"), std::string::npos) << bf16.err;
   }
   // FLOPs per SPEC: 2*G*H*(I+H)*B*T forward, 3x for train.
   const CommandResult train =
