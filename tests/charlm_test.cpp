@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "apps/charlm.hpp"
-#include "lstm/precision.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -261,9 +260,8 @@ TEST(CharLm, LearnsASmallText) {
 
 TEST(CharLm, LearnsASmallTextWithBf16Products) {
   if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
-  lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+  const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
   learns_a_small_text();
-  lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
 }
 
 }  // namespace

@@ -292,9 +292,8 @@ TEST_P(NaiveVsFast, Float) {
 // FloatBf16Differs checks that the setting takes effect.
 TEST_P(NaiveVsFast, FloatBf16) {
   if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
-  lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+  const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
   check_case<float>(GetParam(), 2e-2);
-  lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
 }
 
 INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
@@ -309,9 +308,10 @@ TEST(NaiveVsFast, FloatBf16Differs) {
   const Problem<float> p(c, 1234);
   lstm::Workspace<float> ws;
   const FastResult<float> exact = run_fast(p, Mode::training, true, ws);
-  lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
-  const FastResult<float> rounded = run_fast(p, Mode::training, true, ws);
-  lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
+  const FastResult<float> rounded = [&] {
+    const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+    return run_fast(p, Mode::training, true, ws);
+  }();
   const double output = test_util::scaled_error(cspan(exact.output), cspan(rounded.output)).error;
   const double grads = test_util::scaled_error(cspan(exact.grad_params), cspan(rounded.grad_params)).error;
   EXPECT_GT(output, 1e-5);

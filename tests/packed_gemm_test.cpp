@@ -110,12 +110,6 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(lstm::bf16::from_float(1.0f + 0x3p-8f), 0x3F82);
 }
 
-// Sets the matmul precision for one test and restores fp32 after it.
-struct PrecisionScope {
-  explicit PrecisionScope(lstm::MatmulPrecision p) { lstm::set_matmul_precision(p); }
-  ~PrecisionScope() { lstm::set_matmul_precision(lstm::MatmulPrecision::fp32); }
-};
-
 // The AMX path against a double product of the same operands rounded to bf16: only the float
 // accumulation may differ.
 void check_bf16_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k, bool accumulate) {
@@ -138,7 +132,7 @@ void check_bf16_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64
     }
   const std::string name = "m=" + std::to_string(m) + " rows=" + std::to_string(rows_per_block) +
                            " k=" + std::to_string(k);
-  const PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+  const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
   auto c = c0;
   packed_product(m, rows_per_block, blocks, k, a, w, c, accumulate);
   const int64_t split = rows_per_block > 32 ? 32 : rows_per_block;
@@ -190,7 +184,7 @@ TEST(Bf16, GradientMatchesARoundedDoubleReference) {
 TEST(Bf16, UnavailablePrecisionIsAnError) {
   if (lstm::bf16_available()) {
     // Doubles ignore the setting: their packed products stay exact.
-    const PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+    const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
     check_product<double>(13, 33, 3, 300, true, 1e-13);
   } else {
     EXPECT_THROW(lstm::set_matmul_precision(lstm::MatmulPrecision::bf16), lstm::Error);

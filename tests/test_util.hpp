@@ -1,5 +1,5 @@
 // Helpers shared by the tests: tensor comparison with a scaled tolerance, temporary directories,
-// running a command and capturing its exit code and output.
+// running a command and capturing its exit code and output, the matmul precision for a scope.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -21,8 +21,17 @@
 #include <vector>
 
 #include "lstm/io.hpp"
+#include "lstm/precision.hpp"
 
 namespace test_util {
+
+// Sets the matmul precision for one scope and restores fp32 after it.
+struct PrecisionScope {
+  explicit PrecisionScope(lstm::MatmulPrecision p) { lstm::set_matmul_precision(p); }
+  ~PrecisionScope() { lstm::set_matmul_precision(lstm::MatmulPrecision::fp32); }
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+};
 
 // The worst element of |expected - actual| relative to max(1, max |expected|).
 struct ScaledError {

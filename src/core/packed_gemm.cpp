@@ -1,12 +1,12 @@
 // PackedWeights: panel packing and register-blocked kernels (AVX-512 for float, portable for any T).
 #include "core/packed_gemm.hpp"
 
-#include "core/bf16_gemm.hpp"
-#include "lstm/precision.hpp"
-
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+
+#include "core/bf16_gemm.hpp"
+#include "lstm/precision.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
