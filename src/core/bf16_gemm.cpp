@@ -291,23 +291,19 @@ void add_gradient(int64_t depth, int64_t i0, int64_t i1, int64_t n, const float*
 
 #else
 
-void convert_rows(int64_t, int64_t, const float*, int64_t, uint16_t*, int64_t) {
-  throw Error("bf16 products are not built for this CPU architecture");
-}
-void convert_columns(int64_t, int64_t, const float*, int64_t, uint16_t*, int64_t) {
-  throw Error("bf16 products are not built for this CPU architecture");
-}
-void pack_rows(int64_t, int64_t, const float*, int64_t, uint16_t*) {
-  throw Error("bf16 products are not built for this CPU architecture");
-}
-void pack_columns(int64_t, int64_t, const float*, int64_t, uint16_t*) {
-  throw Error("bf16 products are not built for this CPU architecture");
-}
+// Unreachable: set_matmul_precision() refuses bf16 where bf16_available() is false.
+[[noreturn]] void not_built() { throw Error("bf16 products are not built for this CPU architecture"); }
+
+void convert_rows(int64_t, int64_t, const float*, int64_t, uint16_t*, int64_t) { not_built(); }
+void convert_columns(int64_t, int64_t, const float*, int64_t, uint16_t*, int64_t) { not_built(); }
+void pack_rows(int64_t, int64_t, const float*, int64_t, uint16_t*) { not_built(); }
+void pack_columns(int64_t, int64_t, const float*, int64_t, uint16_t*) { not_built(); }
 void multiply(int64_t, const uint16_t*, int64_t, const uint16_t*, float*, int64_t, int64_t, bool, bool) {
-  throw Error("bf16 products are not built for this CPU architecture");
+  not_built();
 }
-void add_gradient(int64_t, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t) {
-  throw Error("bf16 products are not built for this CPU architecture");
+void add_gradient(int64_t, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
+                  int64_t) {
+  not_built();
 }
 
 #endif

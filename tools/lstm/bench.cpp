@@ -45,10 +45,6 @@ std::vector<float> random_values(size_t count, uint64_t seed) {
   return values;
 }
 
-const char* precision_name() {
-  return lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32";
-}
-
 void run_bench(const BenchOptions& options, int threads) {
   lstm::NetworkConfig config;
   config.cell = lstm::parse_cell(options.cell);

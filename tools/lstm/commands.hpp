@@ -39,6 +39,10 @@ void add_compute_options(CLI::App& command, GlobalOptions& global);
 // Sets the library's thread count from --threads, $LSTM_NUM_THREADS or the core count, and the
 // matmul precision; returns the thread count.
 int apply_compute_options(const GlobalOptions& global);
+// The matmul precision in force: "fp32" or "bf16".
+const char* precision_name();
+// "N thread(s)", and ", bf16 products" when they are: the end of a training header line.
+std::string compute_summary(int threads);
 
 // A network read from a model file, with the file's other contents.
 struct LoadedModel {

@@ -43,6 +43,15 @@ int apply_compute_options(const GlobalOptions& global) {
   return lstm::num_threads();
 }
 
+const char* precision_name() {
+  return lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32";
+}
+
+std::string compute_summary(int threads) {
+  return std::to_string(threads) + " thread(s)" +
+         (lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? ", bf16 products" : "");
+}
+
 std::string network_prefix(const lstm::SafetensorsContents& contents) {
   for (const auto& [name, tensor] : contents.tensors)
     if (name.starts_with("rnn.")) return "rnn.";

@@ -149,7 +149,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
         << (options.season >= 0 ? " (given)" : " (detected)") << "; window " << data.window
         << (data.difference_scale.empty() ? "" : "; differenced (trend)") << "; "
         << data.train.count << " training and " << data.validation.count << " validation windows; "
-        << threads << " thread(s)" << (global.precision == "bf16" ? ", bf16 products" : "");
+        << compute_summary(threads);
     progress.print(log.str());
   }
 
@@ -249,7 +249,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
         << "\n  " << model.config().rnn.describe() << ", embedding " << setup.embedding << ", "
         << model.num_parameters() << " parameters; " << task->count() << " windows of "
         << setup.window << (setup.carry_state ? " (state carried)" : " (shuffled)")
-        << " per epoch; " << threads << " thread(s)" << (global.precision == "bf16" ? ", bf16 products" : "");
+        << " per epoch; " << compute_summary(threads);
     progress.print(log.str());
   }
   const double bits = 1.0 / std::log(2.0);
