@@ -216,6 +216,11 @@ TEST_F(CliCharLm, WeightDecayShrinksTheWeights) {
   };
   const double plain = norm("0"), decayed = norm("0.5");
   EXPECT_LT(decayed, 0.97 * plain) << plain << " vs " << decayed;
+  // adamw's default decay is PyTorch's 0.01: the same weights as asking for it.
+  const std::string by_default = dir.file("wd_default.safetensors");
+  ASSERT_EQ(run(train_args(by_default, "--optimizer adamw", "2")).exit_code, 0);
+  norm("0.01");
+  expect_same_tensors(by_default, dir.file("wd0.01.safetensors"));
 }
 
 TEST_F(CliCharLm, BadInput) {
@@ -252,8 +257,11 @@ TEST_F(CliCharLm, BadInput) {
   EXPECT_EQ(run(train_on(text) + " --cooldown 0.3 --time-limit 60").exit_code, 0);
   expect_failure(train_on(text) + " --weight-decay -1", {"--weight-decay"});
   expect_failure(train_on(text) + " --precision fp16", {"--precision", "fp16"});
-  if (lstm::bf16_available()) EXPECT_EQ(run(train_on(text) + " --precision bf16").exit_code, 0);
-  else expect_failure(train_on(text) + " --precision bf16", {"bf16", "AMX"});
+  if (lstm::bf16_available()) {
+    const CommandResult bf16 = run(train_on(text) + " --precision bf16");
+    EXPECT_EQ(bf16.exit_code, 0) << bf16.err;
+    EXPECT_NE(bf16.out.find("thread(s), bf16 products"), std::string::npos) << bf16.out;
+  } else expect_failure(train_on(text) + " --precision bf16", {"bf16", "AMX"});
   // Raw bytes accept any file.
   EXPECT_EQ(run("train --task charlm --vocabulary bytes --data " + shell_quote(garbage) +
                 " --out " + out + " --window 4 --batch 2 --epochs 1 --hidden 4 --validation 0.3")
