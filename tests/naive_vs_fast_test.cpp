@@ -107,6 +107,11 @@ std::vector<Case> grid() {
   add("gru_batch1_in_place", make_config(CellType::gru, 1, false, 24, 430), {}, true, 9, 1);
   c = make_config(CellType::lstm, 1, false, 24, 370), c.proj_size = 300;
   add("lstm_proj_batch1_in_place", c, {}, true, 9, 1);
+  // A wide input and few rows (T*B ≤ 64, W_ih of at least 2^18 weights): the input part is
+  // computed as W_ih xᵀ, by rows of W_ih (layer 1's input is 2*200 wide).
+  c = make_config(CellType::lstm, 2, true, 330, 200), c.peephole = true;
+  add("lstm_wide_input_few_rows", c, var, true);
+  add("gru_wide_input_batch1", make_config(CellType::gru, 1, false, 330, 300), {}, true, 7, 1);
   return cases;
 }
 

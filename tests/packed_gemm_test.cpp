@@ -157,6 +157,28 @@ TEST(Bf16, PackedProductsMatchARoundedDoubleReference) {
       for (int64_t k : {1, 7, 32, 33, 300, 512}) check_bf16_product(m, rows, 3, k, (m + k) % 2 == 1);
 }
 
+// Packing that does not follow the precision (the input side's products) stays in float under
+// bf16: the product is bit-identical to the one packed at fp32.
+TEST(Bf16, PackingThatIgnoresThePrecisionStaysFloat) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  const int64_t m = 20, rows = 40, k = 300;
+  const auto a = random_values<float>(static_cast<size_t>(m * k), 9);
+  const auto w = random_values<float>(static_cast<size_t>(rows * k), 10);
+  std::vector<float> at_fp32(static_cast<size_t>(m * rows)), at_bf16(at_fp32.size());
+  lstm::PackedWeights<float> packed;
+  packed.shape(1, rows, k);
+  packed.pack(w.data(), k, 0, rows);
+  packed.multiply(m, a.data(), k, at_fp32.data(), rows, 0, rows, false);
+  const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+  packed.shape(1, rows, k, false);
+  EXPECT_FALSE(packed.bf16());
+  packed.pack(w.data(), k, 0, rows);
+  packed.multiply(m, a.data(), k, at_bf16.data(), rows, 0, rows, false);
+  EXPECT_EQ(at_fp32, at_bf16);
+  packed.shape(1, rows, k);
+  EXPECT_TRUE(packed.bf16());
+}
+
 // A weight gradient over many steps, dW[i0:i1] += Gᵀ X, against the rounded double reference.
 TEST(Bf16, GradientMatchesARoundedDoubleReference) {
   if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";

@@ -15,12 +15,12 @@
 namespace lstm {
 
 template <typename T>
-void PackedWeights<T>::shape(int64_t blocks, int64_t rows_per_block, int64_t k) {
+void PackedWeights<T>::shape(int64_t blocks, int64_t rows_per_block, int64_t k, bool follow_precision) {
   blocks_ = blocks;
   rows_per_block_ = rows_per_block;
   k_ = k;
   panels_per_block_ = (rows_per_block + kPanel - 1) / kPanel;
-  bf16_ = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+  bf16_ = std::is_same_v<T, float> && follow_precision && matmul_precision() == MatmulPrecision::bf16;
   if (bf16_) bf16_data_.resize(static_cast<size_t>(blocks * panels_per_block_ * bf16::padded_depth(k) * kPanel));
   else data_.resize(static_cast<size_t>(blocks * panels_per_block_ * k * kPanel));
   in_place_ = nullptr;

@@ -23,8 +23,9 @@ class PackedWeights {
  public:
   static constexpr int64_t kPanel = 32;  // columns of C per panel
 
-  // Sizes the buffer for W [blocks*rows_per_block, k] (allocates only when it must grow).
-  void shape(int64_t blocks, int64_t rows_per_block, int64_t k);
+  // Sizes the buffer for W [blocks*rows_per_block, k] (allocates only when it must grow), in
+  // bf16 when the matmul precision is and `follow_precision` (else always in T).
+  void shape(int64_t blocks, int64_t rows_per_block, int64_t k, bool follow_precision = true);
   // Instead of shape() and pack(): products read W [blocks*rows_per_block, k] (leading dimension
   // ld) where it lies; pack() then does nothing. Not for pack_transposed().
   void read_in_place(const T* w, int64_t ld, int64_t blocks, int64_t rows_per_block, int64_t k);

@@ -84,6 +84,32 @@ struct DirectionForward {
   T* c_n;       // [B, H] or null
 };
 
+// Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H]. Thread `index` of `count`
+// computes its rows, or, by rows of W_ih, its units [u0, u1) of every gate for every row.
+template <typename T>
+void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
+  const Dims& d = f.d;
+  const DirectionParams<const T>& p = f.params;
+  T* gates = f.buf.gates;
+  const int64_t rows = d.T * d.B;
+  if (input_by_weight_rows(d, f.in)) {
+    T* part = f.s.input_part.data();  // [G*H, T*B] = W_ih xᵀ
+    for (int64_t g = 0; g < d.G; ++g)
+      f.s.packed_x.multiply(u1 - u0, p.w_ih + (g * d.H + u0) * f.in, f.in, part + (g * d.H + u0) * rows, rows, 0,
+                            rows, false);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t g = 0; g < d.G; ++g)
+        for (int64_t k = g * d.H + u0; k < g * d.H + u1; ++k)
+          gates[r * d.GH + k] = part[k * rows + r] + (p.b_ih ? p.b_ih[k] : T(0));
+    return;
+  }
+  const auto [r0, r1] = split_range(rows, count, index);
+  if (p.b_ih)
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(gates + r * d.GH, p.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
+  gemm<T>(false, true, r1 - r0, d.GH, f.in, T(1), f.x + r0 * f.in, f.in, p.w_ih, f.in, p.b_ih ? T(1) : T(0),
+          gates + r0 * d.GH, d.GH);
+}
+
 // The part of the loop one thread runs: units [u0, u1) of the cell, columns [o0, o1) of h.
 template <typename T>
 void forward_direction_thread(const DirectionForward<T>& f, int index, int count) {
@@ -93,12 +119,7 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
   ThreadTeam& team = thread_team();
   const auto [u0, u1, o0, o1] = thread_slice(d, index, count);
 
-  // Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H], this thread's rows.
-  const auto [r0, r1] = split_range(d.T * d.B, count, index);
-  if (p.b_ih)
-    for (int64_t r = r0; r < r1; ++r) std::memcpy(buf.gates + r * d.GH, p.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
-  gemm<T>(false, true, r1 - r0, d.GH, f.in, T(1), f.x + r0 * f.in, f.in, p.w_ih, f.in,
-          p.b_ih ? T(1) : T(0), buf.gates + r0 * d.GH, d.GH);
+  input_part(f, u0, u1, index, count);
   f.s.packed_hh.pack(p.w_hh, d.Hout, u0, u1);
   if (d.proj) f.s.packed_hr.pack(p.w_hr, d.H, o0, o1);
 
@@ -175,6 +196,11 @@ void forward_direction(const DirectionForward<T>& f) {
   } else {
     f.s.packed_hh.shape(d.G, d.H, d.Hout);
     if (d.proj) f.s.packed_hr.shape(1, d.P, d.H);
+  }
+  if (input_by_weight_rows(d, f.in)) {
+    f.s.packed_x.shape(1, d.T * d.B, f.in, false);  // input-side products stay in T
+    f.s.packed_x.pack(f.x, f.in, 0, d.T * d.B);
+    f.s.input_part.resize(static_cast<size_t>(d.GH * d.T * d.B));
   }
   thread_team().run(threads, [&f](int index, int count) { forward_direction_thread(f, index, count); });
 }

@@ -38,6 +38,8 @@ struct Workspace<T>::State {
   std::vector<T> backward;  // backward-only scratch, laid out in backward.cpp
   PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward) of the running direction
   PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
+  PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
+  std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
 
   std::vector<DirectionBuffers<T>> directions;  // [L*D]
   std::vector<T*> layer_inputs;                 // [L] input of layer k (k > 0), [T, B, Hcat]
