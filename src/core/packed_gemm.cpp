@@ -97,6 +97,17 @@ void avx512_kernel(int64_t k, const float* a, int64_t lda, const float* panels, 
     for (int p = 0; p < NP; ++p) acc[r][p][0] = acc[r][p][1] = _mm512_setzero_ps();
   for (int64_t i = 0; i < k; ++i) {
     __m512 w[NP][2];
+    // With few rows (several panels per tile) the product streams the panels from L2, and
+    // runs faster when each panel's lines are asked for a few depth steps ahead (lstm
+    // 256/256/1/100 infer: 1.23 → 1.14 ms).
+    if constexpr (NP > 1) {
+      const int64_t ahead_step = std::min(i + 8, k - 1);
+      for (int p = 0; p < NP; ++p) {
+        const char* ahead = reinterpret_cast<const char*>(panels + p * panel_stride + ahead_step * 32);
+        _mm_prefetch(ahead, _MM_HINT_T0);
+        _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      }
+    }
     for (int p = 0; p < NP; ++p) {
       w[p][0] = _mm512_loadu_ps(panels + p * panel_stride + i * 32);
       w[p][1] = _mm512_loadu_ps(panels + p * panel_stride + i * 32 + 16);
