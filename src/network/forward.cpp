@@ -1,6 +1,7 @@
 // The forward driver: layers, directions, steps and variable lengths around the cells. It owns
-// the GEMMs: the input part X W_ihᵀ of every step at once, then per step h_{t-1} W_hhᵀ (and the
-// projection). Each thread of the team owns a slice of hidden units for the whole time loop.
+// the GEMMs: the input part X W_ihᵀ of every step at once (as (W_ih Xᵀ)ᵀ when X has few rows),
+// then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of
+// hidden units for the whole time loop.
 #include <string>
 
 #include "cells/cell.hpp"
