@@ -112,6 +112,13 @@ std::vector<Case> grid() {
   c = make_config(CellType::lstm, 2, true, 330, 200), c.peephole = true;
   add("lstm_wide_input_few_rows", c, var, true);
   add("gru_wide_input_batch1", make_config(CellType::gru, 1, false, 330, 300), {}, true, 7, 1);
+  // Batches of 16 rows and more with small weights: the time loop is split by batch rows
+  // (17 rows: 9 and 8 on two threads), with variable lengths, states and projection.
+  const std::vector<int64_t> long_var{6, 1, 4, 6, 2, 6, 5, 3, 6, 6, 1, 2, 6, 4, 3, 5, 6};
+  c = make_config(CellType::lstm, 2, true, 24, 40), c.proj_size = 20, c.dropout = 0.2;
+  add("lstm_proj_batch_split", c, long_var, true, 6, 17);
+  add("gru_batch_split", make_config(CellType::gru, 2, true, 24, 40), long_var, true, 6, 17);
+  add("rnn_tanh_batch_split", make_config(CellType::rnn_tanh, 1, false, 24, 70), {}, true, 6, 16);
   return cases;
 }
 

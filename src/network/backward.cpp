@@ -85,24 +85,28 @@ void add_w_hh_gradient(bool bf16, int64_t rows, int64_t k0, int64_t k1, const Di
           dw_hh + k0 * d.Hout, d.Hout);
 }
 
-// The part of BPTT one thread runs: units [u0, u1) of the cell, columns [o0, o1) of h, and
-// its share of rows in the products after the loop.
+// The part of BPTT one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h for
+// rows [b0, b1) of the batch (see ThreadSlice), then its share of rows in the products after
+// the loop.
 template <typename T>
-void backward_direction_thread(const DirectionBackward<T>& g, int index, int count) {
+void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int index, int count) {
   const Dims& d = g.d;
   const BackwardScratch<T>& sc = g.scratch;
   const DirectionParams<const T>& p = g.params;
   const DirectionBuffers<T>& buf = g.buf;
   ThreadTeam& team = thread_team();
-  const auto [u0, u1, o0, o1] = thread_slice(d, index, count);
+  const ThreadSlice sl = thread_slice(d, by_batch, index, count);
+  const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
   const int64_t rows = d.T * d.B;
 
-  g.s.packed_hh.pack_transposed(p.w_hh, d.Hout, o0, o1);
-  if (d.proj) g.s.packed_hr.pack_transposed(p.w_hr, d.H, u0, u1);
+  g.s.packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
+  if (d.proj) g.s.packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
   T* dh_after = sc.dh[0];   // dL/dh_t flowing back from later steps
   T* dh_before = sc.dh[1];  // dL/dh_{t-1}, being computed
-  copy_columns(g.grad_h_n, dh_after, d.B, d.Hout, o0, o1);
-  if (d.lstm) copy_columns(g.grad_c_n, sc.dc, d.B, d.H, u0, u1);
+  copy_block(g.grad_h_n, dh_after, d.Hout, b0, b1, o0, o1);
+  if (d.lstm) copy_block(g.grad_c_n, sc.dc, d.H, b0, b1, u0, u1);
+  // Split by units, the loop's barriers come before each packed product; by rows, there are none.
+  if (by_batch) team.barrier(count);
 
   for (int64_t step = d.T - 1; step >= 0; --step) {
     const int64_t t = g.direction == 0 ? step : d.T - 1 - step;
@@ -112,7 +116,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
 
     // dL/dh_t = from the layer's output + from step t+1; zero on rows past their end.
     T* dh_step = sc.dh_step + t * d.B * d.Hout;
-    for (int64_t b = 0; b < d.B; ++b) {
+    for (int64_t b = b0; b < b1; ++b) {
       T* row = dh_step + b * d.Hout;
       if (active && !active[b]) {
         std::fill(row + o0, row + o1, T(0));
@@ -124,43 +128,44 @@ void backward_direction_thread(const DirectionBackward<T>& g, int index, int cou
     }
     // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
     if (d.proj) {
-      team.barrier(count);
-      g.s.packed_hr.multiply(d.B, dh_step, d.P, sc.dm, d.H, u0, u1, false);
+      if (!by_batch) team.barrier(count);
+      g.s.packed_hr.multiply(b1 - b0, dh_step + b0 * d.P, d.P, sc.dm + b0 * d.H, d.H, u0, u1, false);
     }
 
-    CellBackward<T> cell;
-    cell.batch = d.B;
+    CellBackward<T> cell;  // rows b0.. of every buffer
+    cell.batch = b1 - b0;
     cell.hidden = d.H;
     cell.unit_begin = u0;
     cell.unit_end = u1;
-    cell.active = active;
-    cell.gates = buf.gates + t * d.B * d.GH;
-    cell.dgates = sc.dgates + t * d.B * d.GH;
-    cell.dgates_hh = sc.dgates_hh + t * d.B * d.GH;
-    cell.dh = d.proj ? sc.dm : dh_step;
+    cell.active = active ? active + b0 : nullptr;
+    cell.gates = buf.gates + (t * d.B + b0) * d.GH;
+    cell.dgates = sc.dgates + (t * d.B + b0) * d.GH;
+    cell.dgates_hh = sc.dgates_hh + (t * d.B + b0) * d.GH;
+    cell.dh = (d.proj ? sc.dm : dh_step) + b0 * d.H;
     if (d.lstm) {
-      cell.dc = sc.dc;
-      cell.c_prev = buf.c_states + prev * d.B * d.H;
-      cell.c = buf.c_states + next * d.B * d.H;
+      cell.dc = sc.dc + b0 * d.H;
+      cell.c_prev = buf.c_states + (prev * d.B + b0) * d.H;
+      cell.c = buf.c_states + (next * d.B + b0) * d.H;
     }
-    cell.h_prev = buf.h_states + prev * d.B * d.Hout;
-    cell.dh_prev = dh_before;
-    if (d.gru) cell.saved = buf.gru_saved + t * d.B * d.H;
+    cell.h_prev = buf.h_states + (prev * d.B + b0) * d.Hout;
+    cell.dh_prev = dh_before + b0 * d.Hout;
+    if (d.gru) cell.saved = buf.gru_saved + (t * d.B + b0) * d.H;
     cell.peephole = p.peephole;
     cell.dpeephole = g.grads.peephole;
     g.kernels.backward(cell);
-    team.barrier(count);
+    if (!by_batch) team.barrier(count);
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
-    g.s.packed_hh.multiply(d.B, cell.dgates_hh, d.GH, dh_before, d.Hout, o0, o1, g.kernels.direct_hidden_path);
+    g.s.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
+                           g.kernels.direct_hidden_path);
     if (active) {
-      for (int64_t b = 0; b < d.B; ++b)
+      for (int64_t b = b0; b < b1; ++b)
         if (!active[b]) std::copy(dh_after + b * d.Hout + o0, dh_after + b * d.Hout + o1, dh_before + b * d.Hout + o0);
     }
     std::swap(dh_after, dh_before);
   }
-  if (g.grad_h0) copy_columns<T>(dh_after, g.grad_h0, d.B, d.Hout, o0, o1);
-  if (g.grad_c0 && d.lstm) copy_columns<T>(sc.dc, g.grad_c0, d.B, d.H, u0, u1);
+  if (g.grad_h0) copy_block<T>(dh_after, g.grad_h0, d.Hout, b0, b1, o0, o1);
+  if (g.grad_c0 && d.lstm) copy_block<T>(sc.dc, g.grad_c0, d.H, b0, b1, u0, u1);
   team.barrier(count);
 
   // Weight gradients over all steps at once, each thread its share of output rows.
@@ -198,7 +203,9 @@ template <typename T>
 void backward_direction(const DirectionBackward<T>& g) {
   g.s.packed_hh.shape(1, g.d.Hout, g.d.GH);
   if (g.d.proj) g.s.packed_hr.shape(1, g.d.H, g.d.P);
-  thread_team().run(loop_threads(g.d), [&g](int index, int count) { backward_direction_thread(g, index, count); });
+  const bool by_batch = split_by_batch(g.d, sizeof(T));
+  thread_team().run(loop_threads(g.d, by_batch),
+                    [&g, by_batch](int index, int count) { backward_direction_thread(g, by_batch, index, count); });
 }
 
 }  // namespace

@@ -111,25 +111,27 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
           gates + r0 * d.GH, d.GH);
 }
 
-// The part of the loop one thread runs: units [u0, u1) of the cell, columns [o0, o1) of h.
+// The part of the loop one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h,
+// for rows [b0, b1) of the batch (see ThreadSlice).
 template <typename T>
-void forward_direction_thread(const DirectionForward<T>& f, int index, int count) {
+void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int index, int count) {
   const Dims& d = f.d;
   const DirectionParams<const T>& p = f.params;
   const DirectionBuffers<T>& buf = f.buf;
   ThreadTeam& team = thread_team();
-  const auto [u0, u1, o0, o1] = thread_slice(d, index, count);
+  const ThreadSlice sl = thread_slice(d, by_batch, index, count);
+  const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
 
-  input_part(f, u0, u1, index, count);
-  f.s.packed_hh.pack(p.w_hh, d.Hout, u0, u1);
-  if (d.proj) f.s.packed_hr.pack(p.w_hr, d.H, o0, o1);
+  input_part(f, sl.pack_u0, sl.pack_u1, index, count);
+  f.s.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
+  if (d.proj) f.s.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
 
   const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
-  copy_columns(f.h0, buf.h_states + first_slot * d.B * d.Hout, d.B, d.Hout, o0, o1);
-  if (d.lstm) copy_columns(f.c0, buf.c_states + first_slot * d.B * d.H, d.B, d.H, u0, u1);
+  copy_block(f.h0, buf.h_states + first_slot * d.B * d.Hout, d.Hout, b0, b1, o0, o1);
+  if (d.lstm) copy_block(f.c0, buf.c_states + first_slot * d.B * d.H, d.H, b0, b1, u0, u1);
   team.barrier(count);
 
-  T* recurrent = f.s.recurrent.data();
+  T* recurrent = f.s.recurrent.data();  // [B, G*H]
   for (int64_t step = 0; step < d.T; ++step) {
     const int64_t t = f.direction == 0 ? step : d.T - 1 - step;
     const int64_t prev = state_slot(f.training, f.direction, step, t, false);
@@ -138,59 +140,63 @@ void forward_direction_thread(const DirectionForward<T>& f, int index, int count
     const uint8_t* active = active_rows<T>(f.s, t);
     T* h_prev = buf.h_states + prev * d.B * d.Hout;
     T* h_next = buf.h_states + next * d.B * d.Hout;
+    T* c_prev = d.lstm ? buf.c_states + prev * d.B * d.H : nullptr;
+    T* c_next = d.lstm ? buf.c_states + next * d.B * d.H : nullptr;
+    T* cell_h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;  // [B, H] o⊙tanh(c) or h
 
-    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's units of every gate.
-    f.s.packed_hh.multiply(d.B, h_prev, d.Hout, recurrent, d.GH, u0, u1, false);
+    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate.
+    f.s.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
 
-    CellForward<T> cell;
-    cell.batch = d.B;
+    CellForward<T> cell;  // rows b0.. of every buffer
+    cell.batch = b1 - b0;
     cell.hidden = d.H;
     cell.unit_begin = u0;
     cell.unit_end = u1;
-    cell.active = active;
-    cell.gates = buf.gates + t * d.B * d.GH;
-    cell.recurrent = recurrent;
+    cell.active = active ? active + b0 : nullptr;
+    cell.gates = buf.gates + (t * d.B + b0) * d.GH;
+    cell.recurrent = recurrent + b0 * d.GH;
     cell.bias_hh = p.b_hh;
-    cell.h_prev = h_prev;
+    cell.h_prev = h_prev + b0 * d.Hout;
     if (d.lstm) {
-      cell.c_prev = buf.c_states + prev * d.B * d.H;
-      cell.c = buf.c_states + next * d.B * d.H;
+      cell.c_prev = c_prev + b0 * d.H;
+      cell.c = c_next + b0 * d.H;
     }
-    cell.h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;
-    if (d.gru) cell.saved = buf.gru_saved + kept * d.B * d.H;
+    cell.h = cell_h + b0 * d.H;
+    if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
     f.kernels.forward(cell);
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output.
     if (d.proj) {
-      team.barrier(count);
-      f.s.packed_hr.multiply(d.B, cell.h, d.H, h_next, d.P, o0, o1, false);
+      if (!by_batch) team.barrier(count);
+      f.s.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
     }
 
-    for (int64_t b = 0; b < d.B; ++b) {
+    for (int64_t b = b0; b < b1; ++b) {
       T* out = f.y + (t * d.B + b) * d.Hcat + f.direction * d.Hout;
       if (active && !active[b]) {
         // Past this sequence's end: the state is carried, the output is zero.
         std::copy(h_prev + b * d.Hout + o0, h_prev + b * d.Hout + o1, h_next + b * d.Hout + o0);
-        if (d.lstm) std::copy(cell.c_prev + b * d.H + u0, cell.c_prev + b * d.H + u1, cell.c + b * d.H + u0);
-        if (d.proj) std::fill(cell.h + b * d.H + u0, cell.h + b * d.H + u1, T(0));
+        if (d.lstm) std::copy(c_prev + b * d.H + u0, c_prev + b * d.H + u1, c_next + b * d.H + u0);
+        if (d.proj) std::fill(cell_h + b * d.H + u0, cell_h + b * d.H + u1, T(0));
         std::fill(out + o0, out + o1, T(0));
       } else {
         std::copy(h_next + b * d.Hout + o0, h_next + b * d.Hout + o1, out + o0);
       }
     }
-    team.barrier(count);
+    if (!by_batch) team.barrier(count);
   }
 
   const int64_t last_slot = state_slot(f.training, f.direction, d.T - 1, f.direction == 0 ? d.T - 1 : 0, true);
-  if (f.h_n) copy_columns<T>(buf.h_states + last_slot * d.B * d.Hout, f.h_n, d.B, d.Hout, o0, o1);
-  if (f.c_n && d.lstm) copy_columns<T>(buf.c_states + last_slot * d.B * d.H, f.c_n, d.B, d.H, u0, u1);
+  if (f.h_n) copy_block<T>(buf.h_states + last_slot * d.B * d.Hout, f.h_n, d.Hout, b0, b1, o0, o1);
+  if (f.c_n && d.lstm) copy_block<T>(buf.c_states + last_slot * d.B * d.H, f.c_n, d.H, b0, b1, u0, u1);
 }
 
 template <typename T>
 void forward_direction(const DirectionForward<T>& f) {
   const Dims& d = f.d;
-  const int threads = loop_threads(d);
+  const bool by_batch = split_by_batch(d, sizeof(T));
+  const int threads = loop_threads(d, by_batch);
   if (read_in_place(d, threads, sizeof(T))) {
     f.s.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
     if (d.proj) f.s.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
@@ -203,7 +209,7 @@ void forward_direction(const DirectionForward<T>& f) {
     f.s.packed_x.pack(f.x, f.in, 0, d.T * d.B);
     f.s.input_part.resize(static_cast<size_t>(d.GH * d.T * d.B));
   }
-  thread_team().run(threads, [&f](int index, int count) { forward_direction_thread(f, index, count); });
+  thread_team().run(threads, [&f, by_batch](int index, int count) { forward_direction_thread(f, by_batch, index, count); });
 }
 
 }  // namespace
