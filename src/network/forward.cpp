@@ -1,7 +1,7 @@
 // The forward driver: layers, directions, steps and variable lengths around the cells. It owns
 // the GEMMs: the input part X W_ihᵀ of every step at once (as (W_ih Xᵀ)ᵀ when X has few rows),
-// then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of
-// hidden units for the whole time loop.
+// then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of the
+// hidden units, or of the batch rows, for the whole time loop (ThreadSlice in driver.hpp).
 #include <string>
 
 #include "cells/cell.hpp"
@@ -166,8 +166,12 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.peephole = p.peephole;
     f.kernels.forward(cell);
 
-    // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output.
+    // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
+    // cell output of rows past their end is zero (kept for the record), and zeroed before the
+    // barrier, since the other threads read it.
     if (d.proj) {
+      for (int64_t b = b0; active && b < b1; ++b)
+        if (!active[b]) std::fill(cell_h + b * d.H + u0, cell_h + b * d.H + u1, T(0));
       if (!by_batch) team.barrier(count);
       f.s.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
     }
@@ -178,7 +182,6 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
         // Past this sequence's end: the state is carried, the output is zero.
         std::copy(h_prev + b * d.Hout + o0, h_prev + b * d.Hout + o1, h_next + b * d.Hout + o0);
         if (d.lstm) std::copy(c_prev + b * d.H + u0, c_prev + b * d.H + u1, c_next + b * d.H + u0);
-        if (d.proj) std::fill(cell_h + b * d.H + u0, cell_h + b * d.H + u1, T(0));
         std::fill(out + o0, out + o1, T(0));
       } else {
         std::copy(h_next + b * d.Hout + o0, h_next + b * d.Hout + o1, out + o0);
