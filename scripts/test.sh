@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds lstm and runs every test: once optimised, once under AddressSanitizer + UBSan.
+# Builds lstm and runs every test: once optimised, once under AddressSanitizer + UBSan; then the
+# threaded driver's tests under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -13,3 +14,10 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_REL
   -DLSTM_SANITIZE=ON -DLSTM_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -E install_and_find_package)
+
+# The time loop's threads share buffers across a barrier per step (or none, split by batch
+# rows): the naive-vs-fast grid, whose threaded cases take both splits, under ThreadSanitizer.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  -DLSTM_TSAN=ON -DLSTM_BUILD_BENCH=OFF
+cmake --build build-tsan -j"$jobs" --target naive_vs_fast_test
+TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/naive_vs_fast_test --gtest_brief=1
