@@ -119,6 +119,8 @@ std::vector<Case> grid() {
   add("lstm_proj_batch_split", c, long_var, true, 6, 17);
   add("gru_batch_split", make_config(CellType::gru, 2, true, 24, 40), long_var, true, 6, 17);
   add("rnn_tanh_batch_split", make_config(CellType::rnn_tanh, 1, false, 24, 70), {}, true, 6, 16);
+  // Fewer units than one panel: one thread packs them all, the other an empty range.
+  add("gru_batch_split_narrow", make_config(CellType::gru, 1, true, 8, 16), long_var, true, 6, 17);
   return cases;
 }
 

@@ -39,7 +39,7 @@ void PackedWeights<T>::read_in_place(const T* w, int64_t ld, int64_t blocks, int
 
 template <typename T>
 void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t unit_end) {
-  if (in_place_) return;
+  if (in_place_ || unit_begin >= unit_end) return;
   if constexpr (std::is_same_v<T, float>) {
     if (bf16_) {
       const int64_t kpad = bf16::padded_depth(k_), first = unit_begin / kPanel * kPanel;  // whole panels
@@ -65,6 +65,7 @@ void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t
 
 template <typename T>
 void PackedWeights<T>::pack_transposed(const T* v, int64_t ldv, int64_t unit_begin, int64_t unit_end) {
+  if (unit_begin >= unit_end) return;
   if constexpr (std::is_same_v<T, float>) {
     if (bf16_) {
       const int64_t first = unit_begin / kPanel * kPanel;  // whole panels
