@@ -39,7 +39,7 @@ class ThreadTeam {
   std::condition_variable wake_;
   const std::function<void(int, int)>* work_ = nullptr;
   int count_ = 0;
-  uint64_t generation_ = 0;  // guarded by mutex_; bumped per run()
+  std::atomic<uint64_t> generation_{0};  // bumped per run(), under mutex_
   bool stopping_ = false;
   std::atomic<int> running_{0};
   std::atomic<int> barrier_arrived_{0};
