@@ -88,11 +88,13 @@ namespace {
 
 // Depth of one pass over a panel: 256 × 32 floats = 32 KiB, within L1.
 constexpr int64_t kDepthBlock = 256;
+// Rows of a tile with one panel: 12 × 2 accumulators of 16 floats.
+constexpr int64_t kRowsOnePanel = 12;
 
 #if defined(__AVX512F__)
 template <int MR, int NP>
 void avx512_kernel(int64_t k, const float* a, int64_t lda, const float* panels, int64_t panel_stride,
-            float* c, int64_t ldc, int64_t columns, bool accumulate) {
+            float* c, int64_t ldc, int64_t columns, bool accumulate, const float* next, int64_t next_steps) {
   __m512 acc[MR][NP][2];
   for (int r = 0; r < MR; ++r)
     for (int p = 0; p < NP; ++p) acc[r][p][0] = acc[r][p][1] = _mm512_setzero_ps();
@@ -107,6 +109,12 @@ void avx512_kernel(int64_t k, const float* a, int64_t lda, const float* panels, 
         const char* ahead = reinterpret_cast<const char*>(panels + p * panel_stride + ahead_step * 32);
         _mm_prefetch(ahead, _MM_HINT_T0);
         _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      }
+    }
+    if constexpr (NP == 1) {
+      if (i < next_steps) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + i * 32), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(next + i * 32) + 64, _MM_HINT_T1);
       }
     }
     for (int p = 0; p < NP; ++p) {
@@ -139,12 +147,14 @@ void avx512_kernel(int64_t k, const float* a, int64_t lda, const float* panels, 
 #endif
 
 // C tile [MR rows, NP panels of 32 columns] (+)= A[MR, K] × panels; `columns` bounds the last panel.
+// With one panel, the AVX-512 kernel also asks for `next_steps` depth steps at `next` into L2.
 template <typename T, int MR, int NP>
 void kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t panel_stride, T* c,
-            int64_t ldc, int64_t columns, bool accumulate) {
+            int64_t ldc, int64_t columns, bool accumulate, [[maybe_unused]] const T* next,
+            [[maybe_unused]] int64_t next_steps) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    avx512_kernel<MR, NP>(k, a, lda, panels, panel_stride, c, ldc, columns, accumulate);
+    avx512_kernel<MR, NP>(k, a, lda, panels, panel_stride, c, ldc, columns, accumulate, next, next_steps);
     return;
   }
 #endif
@@ -217,12 +227,12 @@ void dot_rows(int64_t k, const T* a, const T* w, int64_t ldw, T* c, int64_t n, b
 }
 
 template <typename T>
-using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, int64_t, bool);
+using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, int64_t, bool, const T*, int64_t);
 
 // Rows per tile and the kernel for `rows` remaining rows and `panels` panels per tile.
 template <typename T, int NP>
 Kernel<T> pick_kernel(int64_t rows) {
-  constexpr int kMaxRows = NP == 1 ? 12 : NP == 2 ? 6 : 3;
+  constexpr int kMaxRows = NP == 1 ? kRowsOnePanel : NP == 2 ? 6 : 3;
   switch (std::min<int64_t>(rows, kMaxRows)) {
     case 1: return kernel<T, 1, NP>;
     case 2: return kernel<T, 2, NP>;
@@ -284,16 +294,30 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
       for (int64_t k0 = 0; k0 < k_; k0 += kDepthBlock) {
         const int64_t depth = std::min(kDepthBlock, k_ - k0);
         const bool add = accumulate || k0 > 0;
+        // With one panel per tile, the row tiles share out asking for the next slice of the
+        // panels into L2 while they work on this one, so that streaming W from L3 overlaps the
+        // arithmetic (lstm 512/512/64/50 infer and train about 3% faster).
+        const T* next = nullptr;
+        int64_t next_depth = 0;
+        if (panels == 1) {
+          if (k0 + depth < k_) next = tile_panels + (k0 + depth) * kPanel;
+          else if (unit + kPanel < unit_end) next = tile_panels + panel_stride;
+          else if (b + 1 < blocks_) next = data_.data() + ((b + 1) * panels_per_block_ + unit_begin / kPanel) * panel_stride;
+          if (next) next_depth = std::min(kDepthBlock, k0 + depth < k_ ? k_ - k0 - depth : k_);
+        }
+        const int64_t row_tiles = (m + kRowsOnePanel - 1) / kRowsOnePanel;
+        const int64_t per_tile = (next_depth + row_tiles - 1) / row_tiles;  // depth steps of `next`
         for (int64_t row = 0; row < m;) {
           const int64_t rows_left = m - row;
           Kernel<T> run;
           int64_t rows;
-          if (panels == 1) { run = pick_kernel<T, 1>(rows_left); rows = std::min<int64_t>(rows_left, 12); }
+          if (panels == 1) { run = pick_kernel<T, 1>(rows_left); rows = std::min(rows_left, kRowsOnePanel); }
           else if (panels == 2) { run = pick_kernel<T, 2>(rows_left); rows = std::min<int64_t>(rows_left, 6); }
           else if (panels == 3) { run = pick_kernel<T, 3>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
           else { run = pick_kernel<T, 4>(rows_left); rows = std::min<int64_t>(rows_left, 3); }
+          const int64_t from = std::min(next_depth, row / kRowsOnePanel * per_tile);
           run(depth, a + row * lda + k0, lda, tile_panels + k0 * kPanel, panel_stride, c_tile + row * ldc, ldc,
-              columns, add);
+              columns, add, next ? next + from * kPanel : nullptr, std::min(per_tile, next_depth - from));
           row += rows;
         }
       }
