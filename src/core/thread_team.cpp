@@ -1,4 +1,5 @@
-// ThreadTeam: dispatch through a condition variable, barrier by spinning on an atomic phase.
+// ThreadTeam: dispatch through an atomic generation (spun on for a while, then waited for on a
+// condition variable), barrier by spinning on an atomic phase.
 #include "core/thread_team.hpp"
 
 #include <chrono>
