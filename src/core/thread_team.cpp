@@ -84,7 +84,6 @@ void ThreadTeam::run(int count, const std::function<void(int, int)>& work) {
   }
   std::lock_guard<std::mutex> turn(run_mutex_);
   running_.store(count - 1, std::memory_order_release);
-  barrier_arrived_.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     work_ = &work;
@@ -96,15 +95,15 @@ void ThreadTeam::run(int count, const std::function<void(int, int)>& work) {
   spin_until([this] { return running_.load(std::memory_order_acquire) == 0; });
 }
 
-void ThreadTeam::barrier(int count) {
+void SpinBarrier::wait(int count) {
   if (count <= 1) return;
-  const uint64_t phase = barrier_phase_.load(std::memory_order_acquire);
-  if (barrier_arrived_.fetch_add(1, std::memory_order_acq_rel) == count - 1) {
-    barrier_arrived_.store(0, std::memory_order_relaxed);
-    barrier_phase_.store(phase + 1, std::memory_order_release);
+  const uint64_t phase = phase_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == count - 1) {
+    arrived_.store(0, std::memory_order_relaxed);
+    phase_.store(phase + 1, std::memory_order_release);
     return;
   }
-  spin_until([this, phase] { return barrier_phase_.load(std::memory_order_acquire) != phase; });
+  spin_until([this, phase] { return phase_.load(std::memory_order_acquire) != phase; });
 }
 
 std::pair<int64_t, int64_t> split_range(int64_t total, int parts, int index, int64_t align) {

@@ -15,6 +15,16 @@
 
 namespace lstm {
 
+// A barrier for `count` threads that spin while they wait; reusable at once.
+class SpinBarrier {
+ public:
+  void wait(int count);
+
+ private:
+  std::atomic<int> arrived_{0};
+  std::atomic<uint64_t> phase_{0};
+};
+
 class ThreadTeam {
  public:
   explicit ThreadTeam(int threads);
@@ -28,7 +38,7 @@ class ThreadTeam {
   // Callers on different threads take turns; work must not call run() itself.
   void run(int count, const std::function<void(int, int)>& work);
   // Called by all `count` threads of the current run: waits until every one has arrived.
-  void barrier(int count);
+  void barrier(int count) { barrier_.wait(count); }
 
  private:
   void worker_loop(int index);
@@ -42,8 +52,7 @@ class ThreadTeam {
   std::atomic<uint64_t> generation_{0};  // bumped per run(), under mutex_
   bool stopping_ = false;
   std::atomic<int> running_{0};
-  std::atomic<int> barrier_arrived_{0};
-  std::atomic<uint64_t> barrier_phase_{0};
+  SpinBarrier barrier_;
 };
 
 // The team the library uses, sized by set_num_threads() (default: all cores).

@@ -99,8 +99,8 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
   const int64_t rows = d.T * d.B;
 
-  g.s.packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
-  if (d.proj) g.s.packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
+  g.s.loops[0].packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
+  if (d.proj) g.s.loops[0].packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
   T* dh_after = sc.dh[0];   // dL/dh_t flowing back from later steps
   T* dh_before = sc.dh[1];  // dL/dh_{t-1}, being computed
   copy_block(g.grad_h_n, dh_after, d.Hout, b0, b1, o0, o1);
@@ -129,7 +129,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
     if (d.proj) {
       if (!by_batch) team.barrier(count);
-      g.s.packed_hr.multiply(b1 - b0, dh_step + b0 * d.P, d.P, sc.dm + b0 * d.H, d.H, u0, u1, false);
+      g.s.loops[0].packed_hr.multiply(b1 - b0, dh_step + b0 * d.P, d.P, sc.dm + b0 * d.H, d.H, u0, u1, false);
     }
 
     CellBackward<T> cell;  // rows b0.. of every buffer
@@ -156,7 +156,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     if (!by_batch) team.barrier(count);
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
-    g.s.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
+    g.s.loops[0].packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
                            g.kernels.direct_hidden_path);
     if (active) {
       for (int64_t b = b0; b < b1; ++b)
@@ -174,7 +174,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   gemm<T>(true, false, k1 - k0, g.in, rows, T(1), sc.dgates + k0, d.GH, g.x, g.in, T(1), g.grads.w_ih + k0 * g.in, g.in);
   // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse)
   const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
-  add_w_hh_gradient(g.s.packed_hh.bf16(), rows, k0, k1, d, sc.dgates_hh, h_prev_all, g.grads.w_hh);
+  add_w_hh_gradient(g.s.loops[0].packed_hh.bf16(), rows, k0, k1, d, sc.dgates_hh, h_prev_all, g.grads.w_hh);
   if (g.grads.b_ih) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;
@@ -201,10 +201,11 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
 
 template <typename T>
 void backward_direction(const DirectionBackward<T>& g) {
-  g.s.packed_hh.shape(1, g.d.Hout, g.d.GH);
-  if (g.d.proj) g.s.packed_hr.shape(1, g.d.H, g.d.P);
-  const bool by_batch = split_by_batch(g.d, sizeof(T));
-  thread_team().run(loop_threads(g.d, by_batch),
+  g.s.loops[0].packed_hh.shape(1, g.d.Hout, g.d.GH);
+  if (g.d.proj) g.s.loops[0].packed_hr.shape(1, g.d.H, g.d.P);
+  const int team = thread_team().size();
+  const bool by_batch = split_by_batch(g.d, sizeof(T), team);
+  thread_team().run(loop_threads(g.d, by_batch, team),
                     [&g, by_batch](int index, int count) { backward_direction_thread(g, by_batch, index, count); });
 }
 

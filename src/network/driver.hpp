@@ -109,8 +109,9 @@ struct ThreadSlice {
 
 constexpr int64_t kBatchRowsPerThread = 8;
 
-inline bool split_by_batch(const Dims& d, size_t element_size) {
-  const int64_t rows_per_thread = d.B / thread_team().size();
+// `team`: the threads available to the loop.
+inline bool split_by_batch(const Dims& d, size_t element_size, int team) {
+  const int64_t rows_per_thread = d.B / team;
   const int64_t packed = (d.GH * d.Hout + (d.proj ? d.P * d.H : 0)) * static_cast<int64_t>(element_size);
   return !d.peephole && rows_per_thread >= kBatchRowsPerThread &&
          packed <= rows_per_thread * (int64_t{128} << 10);
@@ -127,8 +128,7 @@ inline ThreadSlice thread_slice(const Dims& d, bool by_batch, int index, int cou
 // Threads worth using for one direction's time loop: by units, each thread owns whole 32-unit
 // panels, and a step must carry enough arithmetic to pay for a barrier; by batch rows, each
 // thread has at least kBatchRowsPerThread rows.
-inline int loop_threads(const Dims& d, bool by_batch) {
-  const int team = thread_team().size();
+inline int loop_threads(const Dims& d, bool by_batch, int team) {
   if (by_batch) return static_cast<int>(std::min<int64_t>(team, d.B / kBatchRowsPerThread));
   const int64_t panels = (d.H + 31) / 32;
   const double step_flops = 2.0 * static_cast<double>(d.B * d.GH * d.Hout);

@@ -3,6 +3,7 @@
 // then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of the
 // hidden units, or of the batch rows, for the whole time loop (ThreadSlice in driver.hpp).
 #include <string>
+#include <vector>
 
 #include "cells/cell.hpp"
 #include "core/blas.hpp"
@@ -33,10 +34,11 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
   const int64_t per_direction = d.T * d.B * d.GH + slots * d.B * d.Hout +
                                 (d.lstm ? slots * d.B * d.H : 0) + (d.proj ? kept * d.B * d.H : 0) +
                                 (d.gru ? kept * d.B * d.H : 0);
-  const int64_t direction_sets = training ? d.L * d.D : 1;
+  const int64_t direction_sets = training ? d.L * d.D : d.D;
   const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
   s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat));
-  s.recurrent.resize(static_cast<size_t>(d.B * d.GH));
+  for (int64_t direction = 0; direction < d.D; ++direction)
+    s.loops[direction].recurrent.resize(static_cast<size_t>(d.B * d.GH));
 
   T* next = s.saved.data();
   auto take = [&next](int64_t count) {
@@ -53,10 +55,10 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
     if (d.proj) buf.cell_out = take(kept * d.B * d.H);
     if (d.gru) buf.gru_saved = take(kept * d.B * d.H);
   }
-  // Inference runs one direction at a time, so every direction shares the first set, and
-  // layers alternate between two input buffers.
+  // Inference keeps nothing for later: each layer's directions reuse the first layer's sets,
+  // and layers alternate between two input buffers.
   if (!training)
-    for (auto& buf : s.directions) buf = s.directions[0];
+    for (size_t k = 0; k < s.directions.size(); ++k) s.directions[k] = s.directions[k % static_cast<size_t>(d.D)];
   s.layer_inputs.assign(static_cast<size_t>(d.L), nullptr);
   for (int64_t layer = 1; layer < d.L; ++layer) {
     s.layer_inputs[static_cast<size_t>(layer)] =
@@ -72,6 +74,7 @@ struct DirectionForward {
   const Dims& d;
   const CellKernels<T>& kernels;
   State<T>& s;
+  LoopScratch<T>& loop;  // this direction's
   DirectionParams<const T> params;
   DirectionBuffers<T> buf;
   bool training;
@@ -94,9 +97,9 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
   T* gates = f.buf.gates;
   const int64_t rows = d.T * d.B;
   if (input_by_weight_rows(d, f.in)) {
-    T* part = f.s.input_part.data();  // [G*H, T*B] = W_ih xᵀ
+    T* part = f.loop.input_part.data();  // [G*H, T*B] = W_ih xᵀ
     for (int64_t g = 0; g < d.G; ++g)
-      f.s.packed_x.multiply(u1 - u0, p.w_ih + (g * d.H + u0) * f.in, f.in, part + (g * d.H + u0) * rows, rows, 0,
+      f.loop.packed_x.multiply(u1 - u0, p.w_ih + (g * d.H + u0) * f.in, f.in, part + (g * d.H + u0) * rows, rows, 0,
                             rows, false);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t g = 0; g < d.G; ++g)
@@ -118,20 +121,19 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   const Dims& d = f.d;
   const DirectionParams<const T>& p = f.params;
   const DirectionBuffers<T>& buf = f.buf;
-  ThreadTeam& team = thread_team();
   const ThreadSlice sl = thread_slice(d, by_batch, index, count);
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
 
   input_part(f, sl.pack_u0, sl.pack_u1, index, count);
-  f.s.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
-  if (d.proj) f.s.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
+  f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
+  if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
 
   const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
   copy_block(f.h0, buf.h_states + first_slot * d.B * d.Hout, d.Hout, b0, b1, o0, o1);
   if (d.lstm) copy_block(f.c0, buf.c_states + first_slot * d.B * d.H, d.H, b0, b1, u0, u1);
-  team.barrier(count);
+  f.loop.barrier.wait(count);
 
-  T* recurrent = f.s.recurrent.data();  // [B, G*H]
+  T* recurrent = f.loop.recurrent.data();  // [B, G*H]
   for (int64_t step = 0; step < d.T; ++step) {
     const int64_t t = f.direction == 0 ? step : d.T - 1 - step;
     const int64_t prev = state_slot(f.training, f.direction, step, t, false);
@@ -145,7 +147,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     T* cell_h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;  // [B, H] o⊙tanh(c) or h
 
     // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate.
-    f.s.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
+    f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
 
     CellForward<T> cell;  // rows b0.. of every buffer
     cell.batch = b1 - b0;
@@ -172,8 +174,8 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     if (d.proj) {
       for (int64_t b = b0; active && b < b1; ++b)
         if (!active[b]) std::fill(cell_h + b * d.H + u0, cell_h + b * d.H + u1, T(0));
-      if (!by_batch) team.barrier(count);
-      f.s.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
+      if (!by_batch) f.loop.barrier.wait(count);
+      f.loop.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
     }
 
     for (int64_t b = b0; b < b1; ++b) {
@@ -187,7 +189,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
         std::copy(h_next + b * d.Hout + o0, h_next + b * d.Hout + o1, out + o0);
       }
     }
-    if (!by_batch) team.barrier(count);
+    if (!by_batch) f.loop.barrier.wait(count);
   }
 
   const int64_t last_slot = state_slot(f.training, f.direction, d.T - 1, f.direction == 0 ? d.T - 1 : 0, true);
@@ -195,24 +197,54 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   if (f.c_n && d.lstm) copy_block<T>(buf.c_states + last_slot * d.B * d.H, f.c_n, d.H, b0, b1, u0, u1);
 }
 
+// How one direction's loop is shared: by batch rows or by units, over `threads` threads.
+struct LoopPlan {
+  bool by_batch;
+  int threads;
+};
+
+// Packs or points at the weights for direction f's loop on at most `team` threads.
 template <typename T>
-void forward_direction(const DirectionForward<T>& f) {
+LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
-  const bool by_batch = split_by_batch(d, sizeof(T));
-  const int threads = loop_threads(d, by_batch);
+  const bool by_batch = split_by_batch(d, sizeof(T), team);
+  const int threads = loop_threads(d, by_batch, team);
   if (read_in_place(d, threads, sizeof(T))) {
-    f.s.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
-    if (d.proj) f.s.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
+    f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
+    if (d.proj) f.loop.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
   } else {
-    f.s.packed_hh.shape(d.G, d.H, d.Hout);
-    if (d.proj) f.s.packed_hr.shape(1, d.P, d.H);
+    f.loop.packed_hh.shape(d.G, d.H, d.Hout);
+    if (d.proj) f.loop.packed_hr.shape(1, d.P, d.H);
   }
   if (input_by_weight_rows(d, f.in)) {
-    f.s.packed_x.shape(1, d.T * d.B, f.in, false);  // input-side products stay in T
-    f.s.packed_x.pack(f.x, f.in, 0, d.T * d.B);
-    f.s.input_part.resize(static_cast<size_t>(d.GH * d.T * d.B));
+    f.loop.packed_x.shape(1, d.T * d.B, f.in, false);  // input-side products stay in T
+    f.loop.packed_x.pack(f.x, f.in, 0, d.T * d.B);
+    f.loop.input_part.resize(static_cast<size_t>(d.GH * d.T * d.B));
   }
-  thread_team().run(threads, [&f, by_batch](int index, int count) { forward_direction_thread(f, by_batch, index, count); });
+  return {by_batch, threads};
+}
+
+// Runs the directions of one layer. With two directions and two threads or more, they run at
+// once, each on half of the team: they share nothing but the layer's input and write separate
+// columns of its output, and each loop then needs half the threads to meet at its barriers.
+template <typename T>
+void forward_layer(const DirectionForward<T>* directions, int64_t count) {
+  ThreadTeam& team = thread_team();
+  if (count == 1 || team.size() == 1) {
+    for (int64_t k = 0; k < count; ++k) {
+      const DirectionForward<T>& f = directions[k];
+      const LoopPlan plan = prepare_direction(f, team.size());
+      team.run(plan.threads, [&f, plan](int index, int threads) { forward_direction_thread(f, plan.by_batch, index, threads); });
+    }
+    return;
+  }
+  const int first_team = team.size() / 2;
+  const LoopPlan plans[2] = {prepare_direction(directions[0], first_team),
+                             prepare_direction(directions[1], team.size() - first_team)};
+  team.run(plans[0].threads + plans[1].threads, [directions, &plans](int index, int) {
+    const int k = index < plans[0].threads ? 0 : 1;
+    forward_direction_thread(directions[k], plans[k].by_batch, index - k * plans[0].threads, plans[k].threads);
+  });
 }
 
 }  // namespace
@@ -249,16 +281,17 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
   for (int64_t layer = 0; layer < d.L; ++layer) {
     const T* x = layer == 0 ? a.input : s.layer_inputs[static_cast<size_t>(layer)];
     T* y = layer == d.L - 1 ? a.output : s.layer_inputs[static_cast<size_t>(layer + 1)];
+    std::vector<DirectionForward<T>> directions;
     for (int64_t direction = 0; direction < d.D; ++direction) {
       const int64_t row = layer * d.D + direction;
-      const DirectionForward<T> f{d, kernels, s,
-                                  as_const(direction_params(layout_, config_, layer, direction, parameters_.data())),
-                                  s.directions[static_cast<size_t>(row)], training, direction, x,
-                                  config_.layer_input_size(layer), y,
-                                  state_row(a.h0, row, d.Hout, d.B), state_row(a.c0, row, d.H, d.B),
-                                  state_row(a.h_n, row, d.Hout, d.B), state_row(a.c_n, row, d.H, d.B)};
-      forward_direction(f);
+      directions.push_back({d, kernels, s, s.loops[direction],
+                            as_const(direction_params(layout_, config_, layer, direction, parameters_.data())),
+                            s.directions[static_cast<size_t>(row)], training, direction, x,
+                            config_.layer_input_size(layer), y, state_row(a.h0, row, d.Hout, d.B),
+                            state_row(a.c0, row, d.H, d.B), state_row(a.h_n, row, d.Hout, d.B),
+                            state_row(a.c_n, row, d.H, d.B)});
     }
+    forward_layer(directions.data(), d.D);
     if (training && config_.dropout > 0 && layer < d.L - 1)
       apply_dropout(y, d.T * d.B * d.Hcat, a.dropout_seed, layer, config_.dropout);
   }

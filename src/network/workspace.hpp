@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/packed_gemm.hpp"
+#include "core/thread_team.hpp"
 #include "lstm/network.hpp"
 
 namespace lstm {
@@ -17,6 +18,18 @@ struct DirectionBuffers {
   T* c_states = nullptr;  // like h_states with H columns (LSTM)
   T* cell_out = nullptr;  // [T, B, H] training / [B, H] inference: o⊙tanh(c) before projection
   T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU)
+};
+
+// What one direction's time loop works in besides its DirectionBuffers. Forward has one per
+// direction, so that the two directions of a layer can run at once; backward uses the first.
+template <typename T>
+struct LoopScratch {
+  std::vector<T> recurrent;  // [B, G*H] h_{t-1} W_hhᵀ for the current step
+  PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward)
+  PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
+  PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
+  std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
+  SpinBarrier barrier;         // where the threads running the loop meet
 };
 
 template <typename T>
@@ -34,12 +47,8 @@ struct Workspace<T>::State {
 
   // One allocation per purpose.
   std::vector<T> saved;     // per (layer, direction) DirectionBuffers, then layer inputs for k > 0
-  std::vector<T> recurrent; // [B, G*H] h_{t-1} W_hhᵀ for the current step
   std::vector<T> backward;  // backward-only scratch, laid out in backward.cpp
-  PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward) of the running direction
-  PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
-  PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
-  std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
+  LoopScratch<T> loops[2];  // [D]
 
   std::vector<DirectionBuffers<T>> directions;  // [L*D]
   std::vector<T*> layer_inputs;                 // [L] input of layer k (k > 0), [T, B, Hcat]
