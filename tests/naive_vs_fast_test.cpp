@@ -315,6 +315,26 @@ INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
                            return param_info.param.name;
                          });
 
+// Team sizes other than this machine's: one thread (the directions of a layer one after the
+// other); three, four and five (the two directions at once on unequal or equal halves, whose
+// loops then meet at barriers of their own). Bidirectional cases that split by units and by
+// batch rows, with projection, variable lengths and states.
+TEST(NaiveVsFast, TeamSizes) {
+  const std::vector<std::string> names = {"lstm_threaded", "gru_threaded", "lstm_proj_batch_split",
+                                          "gru_batch_split", "lstm_batch1_in_place", "lstm_everything"};
+  for (const int threads : {1, 3, 4, 5}) {
+    lstm::set_num_threads(threads);
+    for (const Case& c : grid())
+      for (const std::string& name : names)
+        if (c.name == name) {
+          SCOPED_TRACE(name + " on " + std::to_string(threads) + " threads");
+          check_case<double>(c);
+          check_case<float>(c);
+        }
+  }
+  lstm::set_num_threads(0);
+}
+
 TEST(NaiveVsFast, FloatBf16Differs) {
   if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
   Case c;

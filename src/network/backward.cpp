@@ -1,6 +1,9 @@
 // The backward driver: backpropagation through time. Per step it runs the cells' backward and
-// one product with W_hh for dL/dh_{t-1}; the weight gradients dW_ih, dW_hh, dW_hr, the bias
-// gradients and dL/dx are single products over all steps after the loop.
+// one product with W_hh for dL/dh_{t-1}; the weight gradients dW_ih, dW_hh, dW_hr and the bias
+// gradients are single products over all steps after the loop, and dL/dx one product after
+// the loops of both directions (which run at once, as in forward).
+#include <vector>
+
 #include "cells/cell.hpp"
 #include "core/bf16_gemm.hpp"
 #include "core/blas.hpp"
@@ -13,39 +16,45 @@ using namespace driver;
 
 namespace {
 
-// Backward-only scratch, laid out after the forward buffers.
+// Backward-only scratch, laid out after the forward buffers: the gradients of the layers'
+// outputs and inputs, and one set of loop buffers per direction (they may run at once).
 template <typename T>
 struct BackwardScratch {
-  T* dgates;      // [T, B, G*H] dL/d(input part)
-  T* dgates_hh;   // [T, B, G*H] dL/d(recurrent part); the same buffer unless GRU
   T* d_layer[2];  // [T, B, Hcat] gradients of layer outputs and inputs, alternating by layer
-  T* dh[2];       // [B, Hout] dL/dh after and before the current step
-  T* dh_step;     // [T, B, Hout] dL/dh_t from above and from later steps, zero past the end
-  T* dc;          // [B, H] dL/dc (LSTM)
-  T* dm;          // [B, H] dL/d(o⊙tanh c) (projection)
+  struct Loop {
+    T* dgates;     // [T, B, G*H] dL/d(input part)
+    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless GRU
+    T* dh[2];      // [B, Hout] dL/dh after and before the current step
+    T* dh_step;    // [T, B, Hout] dL/dh_t from above and from later steps, zero past the end
+    T* dc;         // [B, H] dL/dc (LSTM)
+    T* dm;         // [B, H] dL/d(o⊙tanh c) (projection)
+  } loops[2];      // [D]
 };
 
 template <typename T>
 BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   const int64_t gates = d.T * d.B * d.GH;
-  s.backward.resize(static_cast<size_t>(gates * (d.gru ? 2 : 1) + 2 * d.T * d.B * d.Hcat +
-                                        2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H));
+  const int64_t per_direction = gates * (d.gru ? 2 : 1) + 2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H;
+  s.backward.resize(static_cast<size_t>(2 * d.T * d.B * d.Hcat + d.D * per_direction));
   T* next = s.backward.data();
   auto take = [&next](int64_t count) {
     T* p = next;
     next += count;
     return p;
   };
-  BackwardScratch<T> scratch;
-  scratch.dgates = take(gates);
-  scratch.dgates_hh = d.gru ? take(gates) : scratch.dgates;
+  BackwardScratch<T> scratch{};
   scratch.d_layer[0] = take(d.T * d.B * d.Hcat);
   scratch.d_layer[1] = take(d.T * d.B * d.Hcat);
-  scratch.dh[0] = take(d.B * d.Hout);
-  scratch.dh[1] = take(d.B * d.Hout);
-  scratch.dh_step = take(d.T * d.B * d.Hout);
-  scratch.dc = take(d.B * d.H);
-  scratch.dm = take(d.B * d.H);
+  for (int64_t direction = 0; direction < d.D; ++direction) {
+    typename BackwardScratch<T>::Loop& loop = scratch.loops[direction];
+    loop.dgates = take(gates);
+    loop.dgates_hh = d.gru ? take(gates) : loop.dgates;
+    loop.dh[0] = take(d.B * d.Hout);
+    loop.dh[1] = take(d.B * d.Hout);
+    loop.dh_step = take(d.T * d.B * d.Hout);
+    loop.dc = take(d.B * d.H);
+    loop.dm = take(d.B * d.H);
+  }
   return scratch;
 }
 
@@ -54,7 +63,8 @@ struct DirectionBackward {
   const Dims& d;
   const CellKernels<T>& kernels;
   State<T>& s;
-  const BackwardScratch<T>& scratch;
+  LoopScratch<T>& loop;                     // this direction's packed weights and barrier
+  const typename BackwardScratch<T>::Loop& scratch;  // this direction's
   DirectionParams<const T> params;
   DirectionParams<T> grads;
   DirectionBuffers<T> buf;
@@ -62,8 +72,6 @@ struct DirectionBackward {
   const T* x;            // [T, B, in] the layer's input in forward
   int64_t in;
   const T* d_out;        // [T, B, Hcat] dL/d(layer output)
-  T* d_in;               // [T, B, in] dL/d(layer input), or null to skip
-  bool accumulate_d_in;  // the second direction adds to the first's
   const T* grad_h_n;     // [B, Hout] or null
   const T* grad_c_n;     // [B, H] or null
   T* grad_h0;            // [B, Hout] or null
@@ -86,27 +94,25 @@ void add_w_hh_gradient(bool bf16, int64_t rows, int64_t k0, int64_t k1, const Di
 }
 
 // The part of BPTT one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h for
-// rows [b0, b1) of the batch (see ThreadSlice), then its share of rows in the products after
-// the loop.
+// rows [b0, b1) of the batch (see ThreadSlice), then its share of rows of the weight gradients.
 template <typename T>
 void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int index, int count) {
   const Dims& d = g.d;
-  const BackwardScratch<T>& sc = g.scratch;
+  const typename BackwardScratch<T>::Loop& sc = g.scratch;
   const DirectionParams<const T>& p = g.params;
   const DirectionBuffers<T>& buf = g.buf;
-  ThreadTeam& team = thread_team();
   const ThreadSlice sl = thread_slice(d, by_batch, index, count);
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
   const int64_t rows = d.T * d.B;
 
-  g.s.loops[0].packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
-  if (d.proj) g.s.loops[0].packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
+  g.loop.packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
+  if (d.proj) g.loop.packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
   T* dh_after = sc.dh[0];   // dL/dh_t flowing back from later steps
   T* dh_before = sc.dh[1];  // dL/dh_{t-1}, being computed
   copy_block(g.grad_h_n, dh_after, d.Hout, b0, b1, o0, o1);
   if (d.lstm) copy_block(g.grad_c_n, sc.dc, d.H, b0, b1, u0, u1);
   // Split by units, the loop's barriers come before each packed product; by rows, there are none.
-  if (by_batch) team.barrier(count);
+  if (by_batch) g.loop.barrier.wait(count);
 
   for (int64_t step = d.T - 1; step >= 0; --step) {
     const int64_t t = g.direction == 0 ? step : d.T - 1 - step;
@@ -128,8 +134,8 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     }
     // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
     if (d.proj) {
-      if (!by_batch) team.barrier(count);
-      g.s.loops[0].packed_hr.multiply(b1 - b0, dh_step + b0 * d.P, d.P, sc.dm + b0 * d.H, d.H, u0, u1, false);
+      if (!by_batch) g.loop.barrier.wait(count);
+      g.loop.packed_hr.multiply(b1 - b0, dh_step + b0 * d.P, d.P, sc.dm + b0 * d.H, d.H, u0, u1, false);
     }
 
     CellBackward<T> cell;  // rows b0.. of every buffer
@@ -153,10 +159,10 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     cell.peephole = p.peephole;
     cell.dpeephole = g.grads.peephole;
     g.kernels.backward(cell);
-    if (!by_batch) team.barrier(count);
+    if (!by_batch) g.loop.barrier.wait(count);
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
-    g.s.loops[0].packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
+    g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
                            g.kernels.direct_hidden_path);
     if (active) {
       for (int64_t b = b0; b < b1; ++b)
@@ -166,7 +172,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   }
   if (g.grad_h0) copy_block<T>(dh_after, g.grad_h0, d.Hout, b0, b1, o0, o1);
   if (g.grad_c0 && d.lstm) copy_block<T>(sc.dc, g.grad_c0, d.H, b0, b1, u0, u1);
-  team.barrier(count);
+  g.loop.barrier.wait(count);
 
   // Weight gradients over all steps at once, each thread its share of output rows.
   const auto [k0, k1] = split_range(d.GH, count, index);
@@ -174,7 +180,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   gemm<T>(true, false, k1 - k0, g.in, rows, T(1), sc.dgates + k0, d.GH, g.x, g.in, T(1), g.grads.w_ih + k0 * g.in, g.in);
   // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse)
   const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
-  add_w_hh_gradient(g.s.loops[0].packed_hh.bf16(), rows, k0, k1, d, sc.dgates_hh, h_prev_all, g.grads.w_hh);
+  add_w_hh_gradient(g.loop.packed_hh.bf16(), rows, k0, k1, d, sc.dgates_hh, h_prev_all, g.grads.w_hh);
   if (g.grads.b_ih) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;
@@ -191,22 +197,35 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     gemm<T>(true, false, q1 - q0, d.H, rows, T(1), sc.dh_step + q0, d.P, buf.cell_out, d.H, T(1),
             g.grads.w_hr + q0 * d.H, d.H);
   }
-  // dL/dx = dgates W_ih     [T*B, in]
-  if (g.d_in) {
-    const auto [r0, r1] = split_range(rows, count, index);
-    gemm<T>(false, false, r1 - r0, g.in, d.GH, T(1), sc.dgates + r0 * d.GH, d.GH, p.w_ih, g.in,
-            g.accumulate_d_in ? T(1) : T(0), g.d_in + r0 * g.in, g.in);
-  }
 }
 
+// Packs W_hhᵀ (and W_hrᵀ) for direction g's loop on at most `team` threads.
 template <typename T>
-void backward_direction(const DirectionBackward<T>& g) {
-  g.s.loops[0].packed_hh.shape(1, g.d.Hout, g.d.GH);
-  if (g.d.proj) g.s.loops[0].packed_hr.shape(1, g.d.H, g.d.P);
-  const int team = thread_team().size();
+LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
+  g.loop.packed_hh.shape(1, g.d.Hout, g.d.GH);
+  if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
   const bool by_batch = split_by_batch(g.d, sizeof(T), team);
-  thread_team().run(loop_threads(g.d, by_batch, team),
-                    [&g, by_batch](int index, int count) { backward_direction_thread(g, by_batch, index, count); });
+  return {by_batch, loop_threads(g.d, by_batch, team)};
+}
+
+// BPTT through the directions of one layer (at once, each on half of the team, as in forward),
+// then dL/dx = Σ_direction dgates W_ih     [T*B, in], or null to skip, over the whole team.
+template <typename T>
+void backward_layer(const DirectionBackward<T>* directions, int64_t count, T* d_in) {
+  run_directions(directions, count, [](const DirectionBackward<T>& g, int team) { return prepare_direction(g, team); },
+                 [](const DirectionBackward<T>& g, LoopPlan plan, int index, int threads) {
+                   backward_direction_thread(g, plan.by_batch, index, threads);
+                 });
+  if (!d_in) return;
+  ThreadTeam& team = thread_team();
+  team.run(team.size(), [directions, count, d_in](int index, int threads) {
+    const DirectionBackward<T>& first = directions[0];
+    const int64_t rows = first.d.T * first.d.B, in = first.in, gh = first.d.GH;
+    const auto [r0, r1] = split_range(rows, threads, index);
+    for (int64_t k = 0; k < count; ++k)
+      gemm<T>(false, false, r1 - r0, in, gh, T(1), directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih,
+              in, k > 0 ? T(1) : T(0), d_in + r0 * in, in);
+  });
 }
 
 }  // namespace
@@ -231,17 +250,17 @@ void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) con
   for (int64_t layer = d.L - 1; layer >= 0; --layer) {
     const T* x = layer == 0 ? s.input : s.layer_inputs[static_cast<size_t>(layer)];
     T* d_in = layer == 0 ? a.grad_input : scratch.d_layer[layer % 2];
+    std::vector<DirectionBackward<T>> directions;
     for (int64_t direction = 0; direction < d.D; ++direction) {
       const int64_t row = layer * d.D + direction;
-      const DirectionBackward<T> g{d, kernels, s, scratch,
-                                   as_const(direction_params(layout_, config_, layer, direction, parameters_.data())),
-                                   direction_params(layout_, config_, layer, direction, a.grad_params),
-                                   s.directions[static_cast<size_t>(row)], direction, x,
-                                   config_.layer_input_size(layer), d_out, d_in, direction > 0,
-                                   state_row(a.grad_h_n, row, d.Hout, d.B), state_row(a.grad_c_n, row, d.H, d.B),
-                                   state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B)};
-      backward_direction(g);
+      directions.push_back({d, kernels, s, s.loops[direction], scratch.loops[direction],
+                            as_const(direction_params(layout_, config_, layer, direction, parameters_.data())),
+                            direction_params(layout_, config_, layer, direction, a.grad_params),
+                            s.directions[static_cast<size_t>(row)], direction, x, config_.layer_input_size(layer),
+                            d_out, state_row(a.grad_h_n, row, d.Hout, d.B), state_row(a.grad_c_n, row, d.H, d.B),
+                            state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B)});
     }
+    backward_layer(directions.data(), d.D, d_in);
     if (layer > 0 && config_.dropout > 0)
       apply_dropout(d_in, layer_values, s.dropout_seed, layer - 1, config_.dropout);
     d_out = d_in;

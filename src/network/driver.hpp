@@ -136,6 +136,36 @@ inline int loop_threads(const Dims& d, bool by_batch, int team) {
   return static_cast<int>(std::min<int64_t>(team, panels));
 }
 
+// How one direction's loop is shared: by batch rows or by units, over `threads` threads.
+struct LoopPlan {
+  bool by_batch;
+  int threads;
+};
+
+// Runs the time loops of a layer's directions: one after the other on the whole team, or, with
+// two directions and two threads or more, at once, each on half of the team. The directions
+// share only what they read (the layer's input, the gradient of its output) and write separate
+// columns of the output or separate gradients, and each loop's barriers then gather half as
+// many threads. prepare(direction, threads available) → LoopPlan runs first, on the caller;
+// then loop(direction, plan, index, threads) on each thread of the plan.
+template <typename Direction, typename Prepare, typename Loop>
+void run_directions(const Direction* directions, int64_t count, Prepare prepare, Loop loop) {
+  ThreadTeam& team = thread_team();
+  if (count == 1 || team.size() == 1) {
+    for (int64_t k = 0; k < count; ++k) {
+      const LoopPlan plan = prepare(directions[k], team.size());
+      team.run(plan.threads, [&](int index, int threads) { loop(directions[k], plan, index, threads); });
+    }
+    return;
+  }
+  const int first_share = team.size() / 2;
+  const LoopPlan plans[2] = {prepare(directions[0], first_share), prepare(directions[1], team.size() - first_share)};
+  team.run(plans[0].threads + plans[1].threads, [&](int index, int) {
+    const int k = index < plans[0].threads ? 0 : 1;
+    loop(directions[k], plans[k], index - k * plans[0].threads, plans[k].threads);
+  });
+}
+
 // Whether the forward loop reads W_hh where it lies instead of packing it: with a batch of one,
 // when each thread's share is over 1 MiB (half of a core's L2 here). Every step then streams that
 // share from L3 either way, and packing would add a pass over all of it (lstm 1024/1024/1/25 runs

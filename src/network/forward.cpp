@@ -1,7 +1,8 @@
 // The forward driver: layers, directions, steps and variable lengths around the cells. It owns
 // the GEMMs: the input part X W_ihᵀ of every step at once (as (W_ih Xᵀ)ᵀ when X has few rows),
 // then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of the
-// hidden units, or of the batch rows, for the whole time loop (ThreadSlice in driver.hpp).
+// hidden units, or of the batch rows, for the whole time loop (ThreadSlice in driver.hpp); the
+// two directions of a layer run at once, on half of the team each (run_directions).
 #include <string>
 #include <vector>
 
@@ -197,12 +198,6 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   if (f.c_n && d.lstm) copy_block<T>(buf.c_states + last_slot * d.B * d.H, f.c_n, d.H, b0, b1, u0, u1);
 }
 
-// How one direction's loop is shared: by batch rows or by units, over `threads` threads.
-struct LoopPlan {
-  bool by_batch;
-  int threads;
-};
-
 // Packs or points at the weights for direction f's loop on at most `team` threads.
 template <typename T>
 LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
@@ -224,27 +219,12 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   return {by_batch, threads};
 }
 
-// Runs the directions of one layer. With two directions and two threads or more, they run at
-// once, each on half of the team: they share nothing but the layer's input and write separate
-// columns of its output, and each loop then needs half the threads to meet at its barriers.
 template <typename T>
 void forward_layer(const DirectionForward<T>* directions, int64_t count) {
-  ThreadTeam& team = thread_team();
-  if (count == 1 || team.size() == 1) {
-    for (int64_t k = 0; k < count; ++k) {
-      const DirectionForward<T>& f = directions[k];
-      const LoopPlan plan = prepare_direction(f, team.size());
-      team.run(plan.threads, [&f, plan](int index, int threads) { forward_direction_thread(f, plan.by_batch, index, threads); });
-    }
-    return;
-  }
-  const int first_team = team.size() / 2;
-  const LoopPlan plans[2] = {prepare_direction(directions[0], first_team),
-                             prepare_direction(directions[1], team.size() - first_team)};
-  team.run(plans[0].threads + plans[1].threads, [directions, &plans](int index, int) {
-    const int k = index < plans[0].threads ? 0 : 1;
-    forward_direction_thread(directions[k], plans[k].by_batch, index - k * plans[0].threads, plans[k].threads);
-  });
+  run_directions(directions, count, [](const DirectionForward<T>& f, int team) { return prepare_direction(f, team); },
+                 [](const DirectionForward<T>& f, LoopPlan plan, int index, int threads) {
+                   forward_direction_thread(f, plan.by_batch, index, threads);
+                 });
 }
 
 }  // namespace
