@@ -63,8 +63,8 @@ struct DirectionBackward {
   const Dims& d;
   const CellKernels<T>& kernels;
   State<T>& s;
-  LoopScratch<T>& loop;                     // this direction's packed weights and barrier
-  const typename BackwardScratch<T>::Loop& scratch;  // this direction's
+  LoopScratch<T>& loop;  // this direction's packed weights and barrier
+  const typename BackwardScratch<T>::Loop& scratch;  // this direction's gradients in the loop
   DirectionParams<const T> params;
   DirectionParams<T> grads;
   DirectionBuffers<T> buf;
@@ -163,7 +163,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
     g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
-                           g.kernels.direct_hidden_path);
+                              g.kernels.direct_hidden_path);
     if (active) {
       for (int64_t b = b0; b < b1; ++b)
         if (!active[b]) std::copy(dh_after + b * d.Hout + o0, dh_after + b * d.Hout + o1, dh_before + b * d.Hout + o0);

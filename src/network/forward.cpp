@@ -100,8 +100,8 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
   if (input_by_weight_rows(d, f.in)) {
     T* part = f.loop.input_part.data();  // [G*H, T*B] = W_ih xᵀ
     for (int64_t g = 0; g < d.G; ++g)
-      f.loop.packed_x.multiply(u1 - u0, p.w_ih + (g * d.H + u0) * f.in, f.in, part + (g * d.H + u0) * rows, rows, 0,
-                            rows, false);
+      f.loop.packed_x.multiply(u1 - u0, p.w_ih + (g * d.H + u0) * f.in, f.in, part + (g * d.H + u0) * rows, rows,
+                               0, rows, false);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t g = 0; g < d.G; ++g)
         for (int64_t k = g * d.H + u0; k < g * d.H + u1; ++k)
