@@ -20,8 +20,8 @@ struct DirectionBuffers {
   T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU)
 };
 
-// What one direction's time loop works in besides its DirectionBuffers. Forward has one per
-// direction, so that the two directions of a layer can run at once; backward uses the first.
+// What one direction's time loop works in besides its DirectionBuffers: one per direction, so
+// that the two directions of a layer can run at once (forward and backward alike).
 template <typename T>
 struct LoopScratch {
   std::vector<T> recurrent;  // [B, G*H] h_{t-1} W_hhᵀ for the current step
