@@ -1,5 +1,5 @@
-// The vectorised activations (AVX-512 when the build targets it) against the C library's in
-// double: exp, sigmoid and tanh over the range the cells meet, including the far tails and the
+// The vectorised activations of the active instruction-set path (LSTM_MAX_ISA: CTest runs this
+// once per path) against the C library's in double: exp, sigmoid and tanh over the range the cells meet, including the far tails and the
 // small arguments where tanh switches to its series.
 #include <gtest/gtest.h>
 
@@ -7,20 +7,19 @@
 #include <cmath>
 #include <vector>
 
-#include "core/activations.hpp"
+#include "core/vector_kernels.hpp"
+#include "isa_test_util.hpp"
+
+LSTM_TEST_PER_ISA_PATH();
 
 namespace {
 
-using S = lstm::Simd<float>;
+enum Kind { kExp = 0, kSigmoid = 1, kTanh = 2 };
 
-// f applied lane by lane to `inputs` through the Simd type.
-template <typename F>
-std::vector<float> through_simd(const std::vector<float>& inputs, F f) {
+// The activation applied lane by lane to `inputs` by the active path's vector code.
+std::vector<float> through_simd(const std::vector<float>& inputs, Kind kind) {
   std::vector<float> out(inputs.size());
-  for (size_t k = 0; k < inputs.size(); k += static_cast<size_t>(S::width)) {
-    const int64_t n = std::min<int64_t>(S::width, static_cast<int64_t>(inputs.size() - k));
-    S::store(out.data() + k, f(S::load(inputs.data() + k, n)), n);
-  }
+  lstm::vector_kernels<float>().activation(kind, inputs.data(), out.data(), static_cast<int64_t>(inputs.size()));
   return out;
 }
 
@@ -49,14 +48,14 @@ double worst_error(const std::vector<float>& x, const std::vector<float>& got, R
 
 TEST(Activations, SigmoidWithinFloatPrecision) {
   const auto x = grid();
-  const auto got = through_simd(x, [](S::V v) { return S::sigmoid(v); });
+  const auto got = through_simd(x, kSigmoid);
   const double error = worst_error(x, got, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 1e-30);
   EXPECT_LT(error, 4e-7);  // a few units in the last place of a float (2^-23 = 1.2e-7)
 }
 
 TEST(Activations, TanhWithinFloatPrecision) {
   const auto x = grid();
-  const auto got = through_simd(x, [](S::V v) { return S::tanh(v); });
+  const auto got = through_simd(x, kTanh);
   const double error = worst_error(x, got, [](double v) { return std::tanh(v); }, 1e-30);
   EXPECT_LT(error, 5e-7);  // largest just past |x| = 0.3, where 1 − 2/(e^{2x} + 1) loses a bit
 }
@@ -64,7 +63,7 @@ TEST(Activations, TanhWithinFloatPrecision) {
 TEST(Activations, ExpWithinFloatPrecision) {
   std::vector<float> x;
   for (double v = -87.0; v <= 88.0; v += 1.0 / 256) x.push_back(static_cast<float>(v));
-  const auto got = through_simd(x, [](S::V v) { return S::exp(v); });
+  const auto got = through_simd(x, kExp);
   EXPECT_LT(worst_error(x, got, [](double v) { return std::exp(v); }, 0.0), 4e-7);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/charlm.hpp"
+#include "lstm/isa.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -259,7 +260,7 @@ TEST(CharLm, LearnsASmallText) {
 }
 
 TEST(CharLm, LearnsASmallTextWithBf16Products) {
-  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
   learns_a_small_text();
 }

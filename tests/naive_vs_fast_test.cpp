@@ -12,7 +12,10 @@
 #include "core/random.hpp"
 #include "lstm/lstm.hpp"
 #include "reference/naive_network.hpp"
+#include "isa_test_util.hpp"
 #include "test_util.hpp"
+
+LSTM_TEST_PER_ISA_PATH();
 
 namespace {
 
@@ -305,7 +308,7 @@ TEST_P(NaiveVsFast, Float) {
 // With bf16 recurrent products (operands rounded to 8 significant bits, so a looser tolerance);
 // FloatBf16Differs checks that the setting takes effect.
 TEST_P(NaiveVsFast, FloatBf16) {
-  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
   check_case<float>(GetParam(), 2e-2);
 }
@@ -336,7 +339,7 @@ TEST(NaiveVsFast, TeamSizes) {
 }
 
 TEST(NaiveVsFast, FloatBf16Differs) {
-  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   Case c;
   c.config = make_config(CellType::lstm, 1, false, 24, 80);
   const Problem<float> p(c, 1234);
@@ -521,3 +524,22 @@ TEST(NullPointers, OptionalArgumentsMayBeNull) {
 }
 
 }  // namespace
+
+// The path in force is the CPU's best (read from /proc/cpuinfo, not from the library) capped by
+// LSTM_MAX_ISA, and the driver takes its kernels from that path's copy, no other.
+TEST(Dispatch, ComputesOnTheRequestedPath) {
+  const lstm::Isa expected = std::min(test_util::requested_isa(), test_util::isa_from_cpuinfo());
+  EXPECT_STREQ(lstm::isa_name(lstm::active_isa()), lstm::isa_name(expected));
+  std::vector<unsigned long long> before;
+  for (const lstm::Isa isa : lstm::all_isas()) before.push_back(lstm::isa_dispatch_count(isa));
+  Case c;
+  c.config = make_config(CellType::gru, 1, true, 6, 40);
+  const Problem<float> p(c, 99);
+  lstm::Workspace<float> ws;
+  run_fast(p, Mode::training, true, ws);
+  for (const lstm::Isa isa : lstm::all_isas()) {
+    const unsigned long long calls = lstm::isa_dispatch_count(isa) - before[static_cast<size_t>(isa)];
+    if (isa == expected) EXPECT_GT(calls, 0u) << lstm::isa_name(isa);
+    else EXPECT_EQ(calls, 0u) << lstm::isa_name(isa);
+  }
+}

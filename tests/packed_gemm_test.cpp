@@ -12,7 +12,10 @@
 #include "core/packed_gemm.hpp"
 #include "core/random.hpp"
 #include "lstm/lstm.hpp"
+#include "isa_test_util.hpp"
 #include "test_util.hpp"
+
+LSTM_TEST_PER_ISA_PATH();
 
 namespace {
 
@@ -151,7 +154,7 @@ void check_bf16_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64
 }
 
 TEST(Bf16, PackedProductsMatchARoundedDoubleReference) {
-  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   for (int64_t m : {1, 5, 16, 17, 32, 33, 64})
     for (int64_t rows : {5, 32, 33, 70})
       for (int64_t k : {1, 7, 32, 33, 300, 512}) check_bf16_product(m, rows, 3, k, (m + k) % 2 == 1);
@@ -160,7 +163,7 @@ TEST(Bf16, PackedProductsMatchARoundedDoubleReference) {
 // Packing that does not follow the precision (the input side's products) stays in float under
 // bf16: the product is bit-identical to the one packed at fp32.
 TEST(Bf16, PackingThatIgnoresThePrecisionStaysFloat) {
-  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   const int64_t m = 20, rows = 40, k = 300;
   const auto a = random_values<float>(static_cast<size_t>(m * k), 9);
   const auto w = random_values<float>(static_cast<size_t>(rows * k), 10);
@@ -181,7 +184,7 @@ TEST(Bf16, PackingThatIgnoresThePrecisionStaysFloat) {
 
 // A weight gradient over many steps, dW[i0:i1] += Gᵀ X, against the rounded double reference.
 TEST(Bf16, GradientMatchesARoundedDoubleReference) {
-  if (!lstm::bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   for (int64_t depth : {1, 33, 640})
     for (int64_t n : {5, 33, 64})
       for (auto [i0, i1] : {std::pair<int64_t, int64_t>{0, 70}, {16, 49}, {64, 96}}) {

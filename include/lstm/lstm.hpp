@@ -13,6 +13,7 @@
 #include "lstm/data.hpp"
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
+#include "lstm/isa.hpp"
 #include "lstm/network.hpp"
 #include "lstm/precision.hpp"
 #include "lstm/threads.hpp"

@@ -1,17 +1,48 @@
-// Picks the postgemm kernels for a configuration.
+// Picks the postgemm kernels for a configuration, on the active instruction-set path.
 #include "cells/cell.hpp"
 
+#include <type_traits>
+
+#include "core/isa_internal.hpp"
+
 namespace lstm {
+namespace {
+
+template <typename T, typename Path>
+CellKernels<T> kernels_of(const NetworkConfig& config, Path) {
+  switch (config.cell) {
+    case CellType::lstm: return Path::template lstm<T>(config.peephole);
+    case CellType::gru: return Path::template gru<T>();
+    case CellType::rnn_tanh: return Path::template rnn<T>(false);
+    case CellType::rnn_relu: return Path::template rnn<T>(true);
+  }
+  return Path::template rnn<T>(false);
+}
+
+#define LSTM_CELL_PATH(ns)                                                     \
+  struct ns##_cells {                                                          \
+    template <typename T> static CellKernels<T> lstm(bool p) { return ns::lstm_kernels<T>(p); } \
+    template <typename T> static CellKernels<T> gru() { return ns::gru_kernels<T>(); }         \
+    template <typename T> static CellKernels<T> rnn(bool r) { return ns::rnn_kernels<T>(r); }  \
+  };
+LSTM_CELL_PATH(scalar)
+LSTM_CELL_PATH(avx2)
+LSTM_CELL_PATH(avx512)
+#undef LSTM_CELL_PATH
+
+}  // namespace
 
 template <typename T>
 CellKernels<T> cell_kernels(const NetworkConfig& config) {
-  switch (config.cell) {
-    case CellType::lstm: return lstm_kernels<T>(config.peephole);
-    case CellType::gru: return gru_kernels<T>();
-    case CellType::rnn_tanh: return rnn_kernels<T>(false);
-    case CellType::rnn_relu: return rnn_kernels<T>(true);
+  if constexpr (std::is_same_v<T, double>) return kernels_of<T>(config, scalar_cells{});
+  const Isa isa = active_isa();
+  count_dispatch(isa);
+  switch (vector_path(isa)) {
+    case VectorPath::avx512: return kernels_of<T>(config, avx512_cells{});
+    case VectorPath::avx2: return kernels_of<T>(config, avx2_cells{});
+    case VectorPath::scalar: break;
   }
-  return rnn_kernels<T>(false);
+  return kernels_of<T>(config, scalar_cells{});
 }
 
 template CellKernels<float> cell_kernels<float>(const NetworkConfig&);

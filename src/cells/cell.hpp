@@ -61,12 +61,20 @@ struct CellKernels {
   bool direct_hidden_path;
 };
 
+// The kernels of a configuration's cell on the active instruction-set path (lstm/isa.hpp) for
+// float, on the portable path for double.
 template <typename T>
 CellKernels<T> cell_kernels(const NetworkConfig& config);
 
-// Per-cell entry points, defined in lstm.cpp, gru.cpp, rnn.cpp.
-template <typename T> CellKernels<T> lstm_kernels(bool peephole);
-template <typename T> CellKernels<T> gru_kernels();
-template <typename T> CellKernels<T> rnn_kernels(bool relu);
+// Per-cell entry points, defined in lstm.cpp, gru.cpp, rnn.cpp, each compiled once per path
+// (core/target.hpp).
+#define LSTM_CELL_ENTRY_POINTS                                 \
+  template <typename T> CellKernels<T> lstm_kernels(bool peephole); \
+  template <typename T> CellKernels<T> gru_kernels();               \
+  template <typename T> CellKernels<T> rnn_kernels(bool relu);
+namespace scalar { LSTM_CELL_ENTRY_POINTS }
+namespace avx2 { LSTM_CELL_ENTRY_POINTS }
+namespace avx512 { LSTM_CELL_ENTRY_POINTS }
+#undef LSTM_CELL_ENTRY_POINTS
 
 }  // namespace lstm

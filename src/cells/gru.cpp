@@ -2,10 +2,10 @@
 #include <algorithm>
 
 #include "cells/cell.hpp"
-#include "core/activations.hpp"
+#include "core/simd.hpp"
 
-namespace lstm {
-
+LSTM_BEGIN_TARGET
+namespace lstm::LSTM_ISA_NS {
 namespace {
 
 //   r = σ(a_r + u_r)   z = σ(a_z + u_z)   n = tanh(a_n + r⊙u_n)   h_t = (1 − z)⊙n + z⊙h_{t-1}
@@ -78,6 +78,10 @@ void gru_backward(const CellBackward<T>& s) {
 }
 
 }  // namespace
+}  // namespace lstm::LSTM_ISA_NS
+LSTM_END_TARGET
+
+namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
 CellKernels<T> gru_kernels() {
@@ -87,4 +91,4 @@ CellKernels<T> gru_kernels() {
 template CellKernels<float> gru_kernels<float>();
 template CellKernels<double> gru_kernels<double>();
 
-}  // namespace lstm
+}  // namespace lstm::LSTM_ISA_NS

@@ -2,10 +2,10 @@
 #include <algorithm>
 
 #include "cells/cell.hpp"
-#include "core/activations.hpp"
+#include "core/simd.hpp"
 
-namespace lstm {
-
+LSTM_BEGIN_TARGET
+namespace lstm::LSTM_ISA_NS {
 namespace {
 
 //   i = σ(a_i [+ p_i⊙c_{t-1}])   f = σ(a_f [+ p_f⊙c_{t-1}])   g = tanh(a_g)
@@ -94,6 +94,10 @@ void lstm_backward(const CellBackward<T>& s) {
 }
 
 }  // namespace
+}  // namespace lstm::LSTM_ISA_NS
+LSTM_END_TARGET
+
+namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
 CellKernels<T> lstm_kernels(bool peephole) {
@@ -104,4 +108,4 @@ CellKernels<T> lstm_kernels(bool peephole) {
 template CellKernels<float> lstm_kernels<float>(bool);
 template CellKernels<double> lstm_kernels<double>(bool);
 
-}  // namespace lstm
+}  // namespace lstm::LSTM_ISA_NS

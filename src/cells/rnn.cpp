@@ -2,10 +2,10 @@
 #include <algorithm>
 
 #include "cells/cell.hpp"
-#include "core/activations.hpp"
+#include "core/simd.hpp"
 
-namespace lstm {
-
+LSTM_BEGIN_TARGET
+namespace lstm::LSTM_ISA_NS {
 namespace {
 
 template <typename T, bool kRelu>
@@ -49,6 +49,10 @@ void rnn_backward(const CellBackward<T>& s) {
 }
 
 }  // namespace
+}  // namespace lstm::LSTM_ISA_NS
+LSTM_END_TARGET
+
+namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
 CellKernels<T> rnn_kernels(bool relu) {
@@ -59,4 +63,4 @@ CellKernels<T> rnn_kernels(bool relu) {
 template CellKernels<float> rnn_kernels<float>(bool);
 template CellKernels<double> rnn_kernels<double>(bool);
 
-}  // namespace lstm
+}  // namespace lstm::LSTM_ISA_NS

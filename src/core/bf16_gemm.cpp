@@ -1,54 +1,40 @@
-// The bf16 tile kernels, the CPU check and the matmul-precision setting.
+// bf16 conversions and panel packing, the choice between the AMX and VDPBF16PS products, and the
+// matmul-precision setting.
 #include "core/bf16_gemm.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "lstm/error.hpp"
+#include "lstm/isa.hpp"
 #include "lstm/precision.hpp"
 
 #if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
-#define LSTM_AMX 1
-#include <cpuid.h>
+#define LSTM_BF16_BUILT 1
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#define LSTM_AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f")))
+#define LSTM_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 #endif
 
 namespace lstm {
 namespace {
 
-bool detect_bf16() {
-#if defined(LSTM_AMX)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-  const bool avx512f = ebx & (1u << 16), amx_bf16 = edx & (1u << 22), amx_tile = edx & (1u << 24);
-  if (!avx512f || !amx_bf16 || !amx_tile) return false;
-  // Linux hands out the 8 KiB of tile state only on request: ARCH_REQ_XCOMP_PERM for
-  // XFEATURE_XTILEDATA.
-  constexpr long kRequestPermission = 0x1023, kTileData = 18;
-  return syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0;
-#else
-  return false;
-#endif
-}
-
 std::atomic<MatmulPrecision> precision{MatmulPrecision::fp32};
 
 }  // namespace
 
-bool bf16_available() {
-  static const bool available = detect_bf16();
-  return available;
-}
+bool bf16_available() { return active_isa() >= Isa::avx512_bf16; }
 
 void set_matmul_precision(MatmulPrecision p) {
-  if (p == MatmulPrecision::bf16 && !bf16_available())
-    throw Error("bf16 matrix products need a CPU with AMX-BF16 (Sapphire Rapids or later) and "
-                "Linux 5.16 or later, which this machine does not have; use fp32");
+  if (p == MatmulPrecision::bf16 && !bf16_available()) {
+    if (cpu_isa() >= Isa::avx512_bf16)
+      throw Error(std::string("bf16 matrix products need the avx512_bf16 or amx path, and LSTM_MAX_ISA caps "
+                              "the kernels at ") + isa_name(active_isa()) + "; use fp32");
+    throw Error("bf16 matrix products need a CPU with AVX512-BF16 (Zen 4, Cooper Lake) or AMX-BF16 "
+                "(Sapphire Rapids), which this machine (" + cpu_name() + ") does not have; use fp32");
+  }
   precision.store(p);
 }
 
@@ -70,7 +56,7 @@ float to_float(uint16_t x) {
   return f;
 }
 
-#if defined(LSTM_AMX)
+#if defined(LSTM_BF16_BUILT)
 
 namespace {
 
@@ -79,7 +65,7 @@ namespace {
 constexpr __mmask16 kAll = 0xFFFF;
 
 // Each lane rounded to bf16 (ties to even) in its upper 16 bits, as from_float() does.
-LSTM_AMX_TARGET inline __m512i round_lanes(__m512 v) {
+LSTM_AVX512_TARGET inline __m512i round_lanes(__m512 v) {
   const __m512i u = _mm512_castps_si512(v);
   const __m512i odd = _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, u, 16), _mm512_set1_epi32(1));
   return _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), odd));
@@ -87,20 +73,20 @@ LSTM_AMX_TARGET inline __m512i round_lanes(__m512 v) {
 
 // Lane j: the bf16 pair (even[j] in the low half, odd[j] in the high half), as a tile row holds
 // (k, k+1) of column j.
-LSTM_AMX_TARGET inline __m512i pair_lanes(__m512 even, __m512 odd) {
+LSTM_AVX512_TARGET inline __m512i pair_lanes(__m512 even, __m512 odd) {
   return _mm512_or_si512(_mm512_maskz_srli_epi32(kAll, round_lanes(even), 16),
                          _mm512_and_si512(round_lanes(odd), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
 // 32 consecutive floats as 32 bf16 in order: lane i holds elements 2i (low) and 2i+1 (high).
-LSTM_AMX_TARGET inline __m512i consecutive_pairs(__m512 first, __m512 second) {
+LSTM_AVX512_TARGET inline __m512i consecutive_pairs(__m512 first, __m512 second) {
   const __m256i low = _mm512_maskz_cvtepi32_epi16(kAll, _mm512_maskz_srli_epi32(kAll, round_lanes(first), 16));
   const __m256i high = _mm512_maskz_cvtepi32_epi16(kAll, _mm512_maskz_srli_epi32(kAll, round_lanes(second), 16));
   return _mm512_maskz_inserti64x4(0xFF, _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), low, 0), high, 1);
 }
 
 // In place, 16 × 16 32-bit elements: lane j of r[i] becomes lane i of r[j].
-LSTM_AMX_TARGET inline void transpose16(__m512i r[16]) {
+LSTM_AVX512_TARGET inline void transpose16(__m512i r[16]) {
   __m512i t[16];
   for (int i = 0; i < 16; i += 2) {  // 128-bit lane L of t[i]: rows i, i+1 at columns 4L, 4L+1
     t[i] = _mm512_maskz_unpacklo_epi32(kAll, r[i], r[i + 1]);
@@ -125,13 +111,13 @@ LSTM_AMX_TARGET inline void transpose16(__m512i r[16]) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
-LSTM_AMX_TARGET inline __mmask16 first_lanes(int64_t count) {
+LSTM_AVX512_TARGET inline __mmask16 first_lanes(int64_t count) {
   return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
 }
 
 }  // namespace
 
-LSTM_AMX_TARGET void convert_rows(int64_t m, int64_t k, const float* a, int64_t lda, uint16_t* out,
+LSTM_AVX512_TARGET void convert_rows(int64_t m, int64_t k, const float* a, int64_t lda, uint16_t* out,
                                   int64_t kpad) {
   for (int64_t r = 0; r < m; ++r) {
     for (int64_t i = 0; i < kpad; i += 16) {  // kpad is a multiple of 32: whole stores
@@ -144,7 +130,7 @@ LSTM_AMX_TARGET void convert_rows(int64_t m, int64_t k, const float* a, int64_t 
   std::memset(out + m * kpad, 0, sizeof(uint16_t) * static_cast<size_t>((rows - m) * kpad));
 }
 
-LSTM_AMX_TARGET void convert_columns(int64_t depth, int64_t n, const float* x, int64_t ldx, uint16_t* out,
+LSTM_AVX512_TARGET void convert_columns(int64_t depth, int64_t n, const float* x, int64_t ldx, uint16_t* out,
                                      int64_t kpad) {
   __m512i r[16];
   for (int64_t j0 = 0; j0 < padded_rows(n); j0 += 16) {
@@ -161,7 +147,7 @@ LSTM_AMX_TARGET void convert_columns(int64_t depth, int64_t n, const float* x, i
   }
 }
 
-LSTM_AMX_TARGET void pack_rows(int64_t depth, int64_t columns, const float* x, int64_t ldx, uint16_t* panels) {
+LSTM_AVX512_TARGET void pack_rows(int64_t depth, int64_t columns, const float* x, int64_t ldx, uint16_t* panels) {
   const int64_t kpad = padded_depth(depth);
   // Row pairs outermost, so that X is read in order.
   for (int64_t k = 0; k < kpad; k += 2) {
@@ -174,7 +160,7 @@ LSTM_AMX_TARGET void pack_rows(int64_t depth, int64_t columns, const float* x, i
   }
 }
 
-LSTM_AMX_TARGET void pack_columns(int64_t depth, int64_t columns, const float* w, int64_t ldw, uint16_t* panels) {
+LSTM_AVX512_TARGET void pack_columns(int64_t depth, int64_t columns, const float* w, int64_t ldw, uint16_t* panels) {
   const int64_t kpad = padded_depth(depth);
   __m512i r[16];
   for (int64_t j0 = 0; j0 < (columns + 31) / 32 * 32; j0 += 16) {
@@ -192,87 +178,31 @@ LSTM_AMX_TARGET void pack_columns(int64_t depth, int64_t columns, const float* w
   }
 }
 
-namespace {
-
-struct TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tiles: 0-3 accumulate C (row group g, half h at 2g + h), 4-5 hold A's row groups, 6-7 B's
-// halves. `Groups` (1 or 2) row groups of 16 times one panel, into out [16*groups, 32].
-template <int Groups>
-LSTM_AMX_TARGET void panel_tile(const uint16_t* a16, int64_t kpad, const uint16_t* panel, float* out) {
-  _tile_zero(0);
-  _tile_zero(1);
-  if constexpr (Groups == 2) {
-    _tile_zero(2);
-    _tile_zero(3);
-  }
-  const int64_t a_stride = kpad * 2;
-  for (int64_t chunk = 0; chunk < kpad / 32; ++chunk) {
-    const uint16_t* b = panel + chunk * 1024;
-    _tile_loadd(6, b, 64);
-    _tile_loadd(7, b + 512, 64);
-    _tile_loadd(4, a16 + chunk * 32, a_stride);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    if constexpr (Groups == 2) {
-      _tile_loadd(5, a16 + 16 * kpad + chunk * 32, a_stride);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
+LSTM_AVX512_TARGET void store_block(const float* out, int64_t out_ld, int64_t rows, int64_t width, float* c,
+                                    int64_t ldc, int64_t row0, int64_t column0, bool accumulate, bool transposed) {
+  if (transposed) {
+    for (int64_t j = 0; j < width; ++j) {
+      float* line = c + (column0 + j) * ldc + row0;
+      for (int64_t r = 0; r < rows; ++r) line[r] = out[r * out_ld + j] + (accumulate ? line[r] : 0.0f);
     }
+    return;
   }
-  _tile_stored(0, out, 128);
-  _tile_stored(1, out + 16, 128);
-  if constexpr (Groups == 2) {
-    _tile_stored(2, out + 16 * 32, 128);
-    _tile_stored(3, out + 16 * 32 + 16, 128);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + (row0 + r) * ldc + column0;
+    for (int64_t h = 0; h < width; h += 16) {
+      const __mmask16 mask = first_lanes(width - h);
+      __m512 value = _mm512_maskz_loadu_ps(mask, out + r * out_ld + h);
+      if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, row + h));
+      _mm512_mask_storeu_ps(row + h, mask, value);
+    }
   }
 }
 
-}  // namespace
-
-LSTM_AMX_TARGET void multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels,
-                              float* c, int64_t ldc, int64_t columns, bool accumulate, bool transposed) {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.bytes_per_row[t] = 64;
-    config.rows[t] = 16;
-  }
-  _tile_loadconfig(&config);
-  alignas(64) float out[32 * 32];  // [32, 32] one tile pair's result
-  const int64_t groups = padded_rows(m) / 16;
-  for (int64_t first = 0; first < columns; first += 32) {
-    const uint16_t* panel = panels + (first / 32) * kpad * 32;
-    const int64_t width = std::min<int64_t>(32, columns - first);
-    const __mmask16 masks[2] = {first_lanes(width), first_lanes(width - 16)};
-    for (int64_t g = 0; g < groups; g += 2) {
-      const uint16_t* a = a16 + g * 16 * kpad;
-      if (g + 1 < groups) panel_tile<2>(a, kpad, panel, out);
-      else panel_tile<1>(a, kpad, panel, out);
-      const int64_t rows = std::min<int64_t>(m - g * 16, 32);
-      if (transposed) {
-        for (int64_t j = 0; j < width; ++j) {
-          float* line = c + (first + j) * ldc + g * 16;
-          for (int64_t r = 0; r < rows; ++r) line[r] = out[r * 32 + j] + (accumulate ? line[r] : 0.0f);
-        }
-        continue;
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        float* row = c + (g * 16 + r) * ldc + first;
-        for (int h = 0; h < 2; ++h) {
-          if (!masks[h]) continue;
-          __m512 value = _mm512_load_ps(out + r * 32 + h * 16);
-          if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(masks[h], row + h * 16));
-          _mm512_mask_storeu_ps(row + h * 16, masks[h], value);
-        }
-      }
-    }
-  }
-  _tile_release();
+void multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c, int64_t ldc,
+              int64_t columns, bool accumulate, bool transposed) {
+  static const bool tiles = active_isa() == Isa::amx;
+  if (tiles) amx_multiply(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
+  else dot_multiply(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
 }
 
 void add_gradient(int64_t depth, int64_t i0, int64_t i1, int64_t n, const float* g, int64_t ldg,
@@ -299,6 +229,9 @@ void convert_columns(int64_t, int64_t, const float*, int64_t, uint16_t*, int64_t
 void pack_rows(int64_t, int64_t, const float*, int64_t, uint16_t*) { not_built(); }
 void pack_columns(int64_t, int64_t, const float*, int64_t, uint16_t*) { not_built(); }
 void multiply(int64_t, const uint16_t*, int64_t, const uint16_t*, float*, int64_t, int64_t, bool, bool) {
+  not_built();
+}
+void store_block(const float*, int64_t, int64_t, int64_t, float*, int64_t, int64_t, int64_t, bool, bool) {
   not_built();
 }
 void add_gradient(int64_t, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,

@@ -1,6 +1,7 @@
-// bfloat16 products on the AMX units: C (+)= A B with A rounded to bf16 on the fly and B packed
-// once into bf16 panels, accumulated in float. PackedWeights<float> uses this when the matmul
-// precision is bf16 (include/lstm/precision.hpp).
+// bfloat16 products: C (+)= A B with A rounded to bf16 on the fly and B packed once into bf16
+// panels, accumulated in float, on the AMX tile units (the amx path) or with VDPBF16PS on the
+// vector units (the avx512_bf16 path). PackedWeights<float> uses this when the matmul precision
+// is bf16 (include/lstm/precision.hpp).
 //
 // A panel holds 32 columns of B at a depth padded to a multiple of 32, laid out as the tile unit
 // reads it: for each 32-deep chunk, two 16-column tiles of 16 rows, row r holding the pairs
@@ -42,6 +43,15 @@ void pack_columns(int64_t depth, int64_t columns, const float* w, int64_t ldw, u
 // result's (i, j) goes to c[j*ldc + i]. Only where bf16_available().
 void multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c,
               int64_t ldc, int64_t columns, bool accumulate, bool transposed = false);
+// multiply() on each path: the AMX tiles (bf16_amx.cpp) and VDPBF16PS (bf16_dot.cpp).
+void amx_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c,
+                  int64_t ldc, int64_t columns, bool accumulate, bool transposed);
+void dot_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c,
+                  int64_t ldc, int64_t columns, bool accumulate, bool transposed);
+// Their results, out [rows, width] (leading dimension out_ld), into C at (row0, column0): stored
+// or added, transposed or not, as multiply() says.
+void store_block(const float* out, int64_t out_ld, int64_t rows, int64_t width, float* c, int64_t ldc,
+                 int64_t row0, int64_t column0, bool accumulate, bool transposed);
 
 // A weight gradient over all steps: C[i, j] += Σ_k G[k, i] X[k, j] for rows i in [i0, i1) of C
 // [·, n] (leading dimension ldc), with G [depth, ·] and X [depth, n]. Rounds X transposed and G's

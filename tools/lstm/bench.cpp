@@ -124,6 +124,7 @@ void run_bench(const BenchOptions& options, int threads) {
                                         {"bidirectional", config.bidirectional},
                                         {"threads", threads},
                                         {"precision", precision_name()},
+                                        {"isa", isa_in_force()},
                                         {"warmup", options.warmup},
                                         {"iters", static_cast<int64_t>(n)},
                                         {"ms_median", median},
@@ -135,12 +136,12 @@ void run_bench(const BenchOptions& options, int threads) {
     std::cout << out.dump() << '\n';
     return;
   }
-  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s  threads=%d  %s\n",
+  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s  threads=%d  %s  %s\n",
               std::string(lstm::cell_name(config.cell)).c_str(), options.mode.c_str(),
               static_cast<long long>(config.input_size), static_cast<long long>(config.hidden_size),
               static_cast<long long>(batch), static_cast<long long>(seq_len),
               static_cast<long long>(config.num_layers),
-              config.bidirectional ? " bidirectional" : "", threads, precision_name());
+              config.bidirectional ? " bidirectional" : "", threads, precision_name(), isa_in_force());
   std::printf("  iterations  %zu (after %d warm-up)\n", n, options.warmup);
   std::printf("  median      %.3f ms\n  min         %.3f ms\n  mean        %.3f ms\n", median,
               sorted.front(), mean);

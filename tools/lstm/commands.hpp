@@ -41,6 +41,8 @@ void add_compute_options(CLI::App& command, GlobalOptions& global);
 int apply_compute_options(const GlobalOptions& global);
 // The matmul precision in force: "fp32" or "bf16".
 const char* precision_name();
+// The instruction-set path in force (lstm/isa.hpp), as LSTM_MAX_ISA names it.
+const char* isa_in_force();
 // "N thread(s)", and ", bf16 products" when they are: the end of a training header line.
 std::string compute_summary(int threads);
 

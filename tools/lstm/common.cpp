@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "commands.hpp"
+#include "lstm/isa.hpp"
 #include "lstm/precision.hpp"
 #include "lstm/threads.hpp"
 
@@ -20,8 +21,8 @@ void add_compute_options(CLI::App& command, GlobalOptions& global) {
       ->check(CLI::Range(0, 4096));
   command
       .add_option("--precision", global.precision,
-                  "Recurrent matrix products: fp32, or bf16 on CPUs with AMX (about 3x the product "
-                  "speed, bfloat16 operands)")
+                  "Recurrent matrix products: fp32, or bf16 on CPUs with AVX512-BF16 or AMX "
+                  "(bfloat16 operands, float sums)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
 }
@@ -42,6 +43,8 @@ int apply_compute_options(const GlobalOptions& global) {
                                                         : lstm::MatmulPrecision::fp32);
   return lstm::num_threads();
 }
+
+const char* isa_in_force() { return lstm::isa_name(lstm::active_isa()); }
 
 const char* precision_name() {
   return lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32";

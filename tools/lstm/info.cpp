@@ -14,7 +14,32 @@ namespace {
 struct InfoOptions {
   std::string file;
   bool json = false;
+  bool system = false;
 };
+
+// The CPU, the instruction-set paths it supports, the one in force and the precisions it offers.
+nlohmann::ordered_json system_json() {
+  nlohmann::ordered_json paths = nlohmann::ordered_json::array();
+  for (const lstm::Isa isa : lstm::all_isas())
+    if (lstm::isa_supported(isa)) paths.push_back(lstm::isa_name(isa));
+  nlohmann::ordered_json precisions = {"fp32"};
+  if (lstm::bf16_available()) precisions.push_back("bf16");
+  return {{"cpu", lstm::cpu_name()},          {"features", lstm::cpu_features()},
+          {"paths", paths},                   {"best", lstm::isa_name(lstm::cpu_isa())},
+          {"in_force", lstm::isa_name(lstm::active_isa())}, {"precisions", precisions},
+          {"threads", lstm::num_threads()}};
+}
+
+void print_system(const nlohmann::ordered_json& s) {
+  std::cout << "cpu: " << s["cpu"].get<std::string>() << '\n'
+            << "features: " << s["features"].get<std::string>() << '\n'
+            << "paths:";
+  for (const auto& path : s["paths"]) std::cout << ' ' << path.get<std::string>();
+  std::cout << "\nin force: " << s["in_force"].get<std::string>() << " (best "
+            << s["best"].get<std::string>() << "; LSTM_MAX_ISA caps it)\nprecisions:";
+  for (const auto& p : s["precisions"]) std::cout << ' ' << p.get<std::string>();
+  std::cout << "\nthreads: " << s["threads"].get<int>() << '\n';
+}
 
 // The file's contents and, if its tensors form a network, that network's configuration.
 struct FileInfo {
@@ -125,15 +150,25 @@ void add_info_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* command = app.add_subcommand(
       "info",
-      "Describe a safetensors file: network configuration, parameter count, tensors, metadata");
-  command->add_option("file", options->file, "The .safetensors file (model, states or gradients)")
-      ->required();
+      "Describe a safetensors file: network configuration, parameter count, tensors, metadata; or, "
+      "with --system, this machine's CPU and the kernels in force");
+  command->add_option("file", options->file, "The .safetensors file (model, states or gradients)");
+  command->add_flag("--system", options->system,
+                    "Describe the CPU: its instruction-set paths, the one in force, the precisions");
   command->add_flag("--json", options->json, "Print one JSON object instead of text");
   add_compute_options(*command, global);
   command->footer(
       "A readable file whose tensors do not form a network (a state or gradient file) is listed "
       "with 'network: none' and the reason; an unreadable or malformed file is an error.");
-  command->callback([options] {
+  command->callback([options, &global] {
+    if (options->system) {
+      apply_compute_options(global);
+      const nlohmann::ordered_json system = system_json();
+      if (options->json) std::cout << system.dump(2) << '\n';
+      else print_system(system);
+      if (options->file.empty()) return;
+    }
+    if (options->file.empty()) throw CLI::RequiredError("file (or --system)");
     const FileInfo info = inspect(options->file);
     if (options->json)
       std::cout << to_json(options->file, info).dump(2) << '\n';

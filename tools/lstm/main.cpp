@@ -27,7 +27,10 @@ int main(int argc, char** argv) {
       "forecast.",
       "lstm"};
   app.option_defaults()->always_capture_default();
-  app.set_version_flag("--version", "lstm " LSTM_VERSION);
+  app.set_version_flag("--version", [] {
+    return "lstm " LSTM_VERSION " (" + std::string(lstm::isa_name(lstm::active_isa())) + " kernels on " +
+           lstm::cpu_name() + ")";
+  });
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand's name
   app.footer(
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
   lstm_cli::add_inspect_command(app, global);
 
   try {
+    lstm::active_isa();  // a bad LSTM_MAX_ISA is an error before any work
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version

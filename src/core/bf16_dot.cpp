@@ -1,0 +1,95 @@
+// bf16 products with VDPBF16PS (AVX512-BF16: Zen 4, Cooper Lake): each instruction multiplies
+// 16 pairs of a panel's tile row by one pair of A broadcast to every lane, and adds both products
+// to 16 float sums.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "core/bf16_gemm.hpp"
+
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
+#include <immintrin.h>
+#define LSTM_DOT_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+namespace lstm::bf16 {
+namespace {
+
+// out [MR, NP*32] = A16 rows [MR, kpad] × NP consecutive panels (panel_stride apart). MR·NP·2
+// float sums stay in registers: at most 24 of the 32.
+template <int MR, int NP>
+LSTM_DOT_TARGET void dot_tile(const uint16_t* a16, int64_t kpad, const uint16_t* panels, int64_t panel_stride,
+                              float* out) {
+  __m512 acc[MR][NP][2];
+  for (auto& row : acc)
+    for (auto& panel : row) panel[0] = panel[1] = _mm512_setzero_ps();
+  for (int64_t pair = 0; pair < kpad / 2; ++pair) {
+    // Within a 32-deep chunk of 1024 elements: two tiles of 16 rows of 32, one row per pair.
+    const int64_t offset = pair / 16 * 1024 + pair % 16 * 32;
+    __m512i b[NP][2];
+    for (int p = 0; p < NP; ++p) {
+      b[p][0] = _mm512_loadu_si512(panels + p * panel_stride + offset);
+      b[p][1] = _mm512_loadu_si512(panels + p * panel_stride + offset + 512);
+    }
+    for (int r = 0; r < MR; ++r) {
+      int32_t a_pair;
+      std::memcpy(&a_pair, a16 + r * kpad + 2 * pair, sizeof a_pair);
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(a_pair);
+      for (int p = 0; p < NP; ++p) {
+        acc[r][p][0] = _mm512_dpbf16_ps(acc[r][p][0], a, (__m512bh)b[p][0]);
+        acc[r][p][1] = _mm512_dpbf16_ps(acc[r][p][1], a, (__m512bh)b[p][1]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int p = 0; p < NP; ++p) {
+      _mm512_storeu_ps(out + r * NP * 32 + p * 32, acc[r][p][0]);
+      _mm512_storeu_ps(out + r * NP * 32 + p * 32 + 16, acc[r][p][1]);
+    }
+}
+
+using DotTile = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, float*);
+
+// The tile for `rows` (≤ R) rows.
+template <int NP, int R>
+DotTile pick_tile(int64_t rows) {
+  if constexpr (R == 1) return dot_tile<1, NP>;
+  else return rows >= R ? dot_tile<R, NP> : pick_tile<NP, R - 1>(rows);
+}
+
+// Row tiles of up to MaxRows rows over NP panels at a time (fewer for the last columns: tiles
+// read whole panels, which must exist).
+template <int NP, int MaxRows>
+void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c, int64_t ldc,
+               int64_t columns, bool accumulate, bool transposed) {
+  alignas(64) float out[MaxRows * NP * 32];
+  const int64_t panel_stride = kpad * 32;
+  for (int64_t first = 0; first < columns; first += NP * 32) {
+    const int64_t width = std::min<int64_t>(NP * 32, columns - first);
+    const int64_t panels_here = (width + 31) / 32;
+    for (int64_t row = 0; row < m; row += MaxRows) {
+      const int64_t rows = std::min<int64_t>(MaxRows, m - row);
+      const uint16_t* tile_panels = panels + first / 32 * panel_stride;
+      DotTile tile = pick_tile<NP, MaxRows>(rows);
+      if constexpr (NP == 4) {
+        if (panels_here < NP)
+          tile = panels_here == 1 ? pick_tile<1, MaxRows>(rows) : panels_here == 2 ? pick_tile<2, MaxRows>(rows) : pick_tile<3, MaxRows>(rows);
+      }
+      tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
+      store_block(out, panels_here * 32, rows, width, c, ldc, row, first, accumulate, transposed);
+    }
+  }
+}
+
+}  // namespace
+
+// Few rows (small batches) would leave too few independent sums to cover the instruction's
+// latency unless a tile spans several panels.
+void dot_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c, int64_t ldc,
+                  int64_t columns, bool accumulate, bool transposed) {
+  if (m >= 4) run_tiles<1, 12>(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
+  else run_tiles<4, 3>(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
+}
+
+}  // namespace lstm::bf16
+
+#endif

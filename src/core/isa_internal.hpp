@@ -1,0 +1,19 @@
+// What the kernel dispatchers need from core/isa.cpp: which copy of the vector kernels to call.
+#pragma once
+
+#include "lstm/isa.hpp"
+
+namespace lstm {
+
+// The copy of the float kernels (core/target.hpp's namespaces) that serves each path: the
+// bf16 paths add bf16 products to the avx512 copy.
+enum class VectorPath { scalar, avx2, avx512 };
+
+inline VectorPath vector_path(Isa isa) {
+  return isa >= Isa::avx512 ? VectorPath::avx512 : isa == Isa::avx2 ? VectorPath::avx2 : VectorPath::scalar;
+}
+
+// Counted by the network driver each time it takes the kernels of the active path.
+void count_dispatch(Isa isa);
+
+}  // namespace lstm

@@ -1,0 +1,59 @@
+// The vector kernels behind PackedWeights::multiply (and the activations), compiled once per instruction-set
+// path (core/target.hpp) and chosen at run time.
+#pragma once
+
+#include <cstdint>
+
+namespace lstm {
+
+// C[m, b*rows_per_block + j] (+)= Σ_k A[m, k] W[b*rows_per_block + j, k] for every block b and
+// j in [unit_begin, unit_end), W packed in panels of 32 columns: [blocks, panels_per_block, k, 32].
+template <typename T>
+struct PanelProduct {
+  int64_t m = 0;
+  const T* a = nullptr;            // [m, k], leading dimension lda
+  int64_t lda = 0;
+  T* c = nullptr;                  // [m, blocks*rows_per_block], leading dimension ldc
+  int64_t ldc = 0;
+  const T* panels = nullptr;       // [blocks, panels_per_block, k, 32], zero-padded
+  int64_t blocks = 0, panels_per_block = 0, rows_per_block = 0, k = 0;
+  int64_t unit_begin = 0, unit_end = 0;  // unit_begin a multiple of 32, unit_end ≤ rows_per_block
+  bool accumulate = false;
+  bool stream_next = false;        // ask for the next slice of panels into L2 (panels over 1 MiB)
+};
+
+// The same product with W [blocks*rows_per_block, k] read where it lies (leading dimension ldw).
+template <typename T>
+struct InPlaceProduct {
+  int64_t m = 0;
+  const T* a = nullptr;
+  int64_t lda = 0;
+  T* c = nullptr;
+  int64_t ldc = 0;
+  const T* w = nullptr;
+  int64_t ldw = 0;
+  int64_t blocks = 0, rows_per_block = 0, k = 0;
+  int64_t unit_begin = 0, unit_end = 0;
+  bool accumulate = false;
+};
+
+template <typename T>
+struct VectorKernels {
+  void (*multiply_panels)(const PanelProduct<T>&);
+  void (*multiply_in_place)(const InPlaceProduct<T>&);
+  // out[i] = f(in[i]) for i < n with the path's vector activations: 0 exp, 1 sigmoid, 2 tanh
+  // (for the activation tests).
+  void (*activation)(int kind, const T* in, T* out, int64_t n);
+};
+
+// The active path's kernels for float, the portable ones for double.
+template <typename T>
+VectorKernels<T> vector_kernels();
+
+#define LSTM_VECTOR_ENTRY_POINTS template <typename T> VectorKernels<T> vector_kernels();
+namespace scalar { LSTM_VECTOR_ENTRY_POINTS }
+namespace avx2 { LSTM_VECTOR_ENTRY_POINTS }
+namespace avx512 { LSTM_VECTOR_ENTRY_POINTS }
+#undef LSTM_VECTOR_ENTRY_POINTS
+
+}  // namespace lstm
