@@ -260,7 +260,7 @@ void note_error(double& worst, const std::vector<double>& expected, const std::v
 }
 
 template <typename T>
-void check_case(const Case& c, double tol = tolerance<T>()) {
+void check_case(const Case& c, double tol = tolerance<T>(), bool gradients = true) {
   double worst = 0.0;
   for (Mode mode : {Mode::inference, Mode::training}) {
     SCOPED_TRACE(mode == Mode::training ? "training" : "inference");
@@ -274,7 +274,7 @@ void check_case(const Case& c, double tol = tolerance<T>()) {
     EXPECT_TRUE(matches("c_n", ref.fwd.c_n, fast.c_n, tol));
     note_error(worst, ref.fwd.output, fast.output);
     note_error(worst, ref.fwd.h_n, fast.h_n);
-    if (!training) continue;
+    if (!training || !gradients) continue;
     // Per-tensor comparison of the parameter gradient, so that a failure names the tensor.
     for (const lstm::ParameterInfo& info : p.net.layout()) {
       const auto first = static_cast<size_t>(info.offset),
@@ -310,7 +310,9 @@ TEST_P(NaiveVsFast, Float) {
 TEST_P(NaiveVsFast, FloatBf16) {
   if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
   const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
-  check_case<float>(GetParam(), 2e-2);
+  // relu' jumps at 0: a pre-activation that the rounded input part moves across 0 switches a
+  // whole gradient path on or off, so relu networks' gradients are only compared in fp32.
+  check_case<float>(GetParam(), 2e-2, GetParam().config.cell != CellType::rnn_relu);
 }
 
 INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),

@@ -113,7 +113,7 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(lstm::bf16::from_float(1.0f + 0x3p-8f), 0x3F82);
 }
 
-// The AMX path against a double product of the same operands rounded to bf16: only the float
+// The bf16 path in force (AMX tiles or VDPBF16PS) against a double product of the same operands rounded to bf16: only the float
 // accumulation may differ.
 void check_bf16_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k, bool accumulate) {
   const int64_t n = blocks * rows_per_block;
@@ -204,6 +204,36 @@ TEST(Bf16, GradientMatchesARoundedDoubleReference) {
                 ".." + std::to_string(i1),
             std::span<const double>(expected), std::span<const double>(got), 1e-5));
       }
+}
+
+// The products with weights outside the time loop (x W_ihᵀ, dX = dgates W_ih, dW += Gᵀ X), in
+// each of bf16::gemm's three forms, against the rounded double reference.
+TEST(Bf16, GemmFormsMatchARoundedDoubleReference) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
+  for (const int form : {0, 1, 2})  // A Bᵀ, A B, Aᵀ B
+    for (const int64_t m : {1, 6, 37})
+      for (const int64_t n : {5, 40, 97})
+        for (const int64_t k : {3, 33, 130}) {
+          const bool ta = form == 2, tb = form == 0, accumulate = form == 2 || (m + n) % 2 == 1;
+          const int64_t lda = ta ? m + 2 : k + 1, ldb = tb ? k + 3 : n + 1, ldc = n + 2;  // padded strides
+          const auto a = random_values<float>(static_cast<size_t>((ta ? k : m) * lda), 12);
+          const auto b = random_values<float>(static_cast<size_t>((tb ? n : k) * ldb), 13);
+          auto c = random_values<float>(static_cast<size_t>(m * ldc), 14);
+          std::vector<double> expected(c.begin(), c.end());
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double sum = accumulate ? c[i * ldc + j] : 0.0;
+              for (int64_t q = 0; q < k; ++q)
+                sum += static_cast<double>(round_to_bf16(ta ? a[q * lda + i] : a[i * lda + q])) *
+                       round_to_bf16(tb ? b[j * ldb + q] : b[q * ldb + j]);
+              expected[i * ldc + j] = sum;
+            }
+          lstm::bf16::gemm(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, accumulate, c.data(), ldc);
+          const std::vector<double> got(c.begin(), c.end());
+          EXPECT_TRUE(test_util::compare_tensors("form " + std::to_string(form) + " m=" + std::to_string(m) +
+                                                     " n=" + std::to_string(n) + " k=" + std::to_string(k),
+                                                 std::span<const double>(expected), std::span<const double>(got), 1e-5));
+        }
 }
 
 TEST(Bf16, UnavailablePrecisionIsAnError) {

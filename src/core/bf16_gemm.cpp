@@ -205,6 +205,24 @@ void multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pane
   else dot_multiply(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
 }
 
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc) {
+  if (transpose_a) {
+    if (transpose_b || !accumulate) throw Error("bf16::gemm: Aᵀ Bᵀ, and Aᵀ B without accumulating, are not built");
+    // C [m, n] += Aᵀ B with A [k, m]: the rows of C are A's columns, as add_gradient() takes them.
+    return add_gradient(k, 0, m, n, a, lda, b, ldb, c, ldc);
+  }
+  if (m == 0 || n == 0) return;
+  thread_local std::vector<uint16_t> a16, panels;
+  const int64_t kpad = padded_depth(k);
+  a16.resize(static_cast<size_t>(padded_rows(m) * kpad));
+  convert_rows(m, k, a, lda, a16.data(), kpad);
+  panels.resize(static_cast<size_t>((n + 31) / 32 * kpad * 32));
+  if (transpose_b) pack_columns(k, n, b, ldb, panels.data());
+  else pack_rows(k, n, b, ldb, panels.data());
+  multiply(m, a16.data(), kpad, panels.data(), c, ldc, n, accumulate);
+}
+
 void add_gradient(int64_t depth, int64_t i0, int64_t i1, int64_t n, const float* g, int64_t ldg,
                   const float* x, int64_t ldx, float* c, int64_t ldc) {
   if (i1 <= i0 || n == 0 || depth == 0) return;
@@ -232,6 +250,9 @@ void multiply(int64_t, const uint16_t*, int64_t, const uint16_t*, float*, int64_
   not_built();
 }
 void store_block(const float*, int64_t, int64_t, int64_t, float*, int64_t, int64_t, int64_t, bool, bool) {
+  not_built();
+}
+void gemm(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, bool, float*, int64_t) {
   not_built();
 }
 void add_gradient(int64_t, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,

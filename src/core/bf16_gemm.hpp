@@ -53,6 +53,12 @@ void dot_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* 
 void store_block(const float* out, int64_t out_ld, int64_t rows, int64_t width, float* c, int64_t ldc,
                  int64_t row0, int64_t column0, bool accumulate, bool transposed);
 
+// C [m, n] (+)= op(A) op(B) as gemm() in core/blas.hpp has it (row-major, no transposes but
+// these three): A Bᵀ (B [n, k]), A B (B [k, n]), and Aᵀ B (A [k, m], accumulating only), with
+// both operands rounded to bf16 and packed in this thread's buffers.
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc);
+
 // A weight gradient over all steps: C[i, j] += Σ_k G[k, i] X[k, j] for rows i in [i0, i1) of C
 // [·, n] (leading dimension ldc), with G [depth, ·] and X [depth, n]. Rounds X transposed and G's
 // columns into this thread's buffers, then multiplies on the tiles.

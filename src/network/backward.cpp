@@ -78,21 +78,6 @@ struct DirectionBackward {
   T* grad_c0;            // [B, H] or null
 };
 
-// dW_hh rows [k0, k1) += dgates_hhᵀ h_prev over all `rows` = T*B rows, in bf16 when the
-// recurrent products are.
-template <typename T>
-void add_w_hh_gradient(bool bf16, int64_t rows, int64_t k0, int64_t k1, const Dims& d,
-                       const T* dgates_hh, const T* h_prev_all, T* dw_hh) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (bf16) {
-      bf16::add_gradient(rows, k0, k1, d.Hout, dgates_hh, d.GH, h_prev_all, d.Hout, dw_hh, d.Hout);
-      return;
-    }
-  }
-  gemm<T>(true, false, k1 - k0, d.Hout, rows, T(1), dgates_hh + k0, d.GH, h_prev_all, d.Hout, T(1),
-          dw_hh + k0 * d.Hout, d.Hout);
-}
-
 // The part of BPTT one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h for
 // rows [b0, b1) of the batch (see ThreadSlice), then its share of rows of the weight gradients.
 template <typename T>
@@ -177,10 +162,13 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   // Weight gradients over all steps at once, each thread its share of output rows.
   const auto [k0, k1] = split_range(d.GH, count, index);
   // dW_ih += dgatesᵀ x     [G*H, in]
-  gemm<T>(true, false, k1 - k0, g.in, rows, T(1), sc.dgates + k0, d.GH, g.x, g.in, T(1), g.grads.w_ih + k0 * g.in, g.in);
+  const bool bf16 = g.loop.packed_hh.bf16();
+  weight_product<T>(bf16, true, false, k1 - k0, g.in, rows, sc.dgates + k0, d.GH, g.x, g.in, true,
+                    g.grads.w_ih + k0 * g.in, g.in);
   // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse)
   const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
-  add_w_hh_gradient(g.loop.packed_hh.bf16(), rows, k0, k1, d, sc.dgates_hh, h_prev_all, g.grads.w_hh);
+  weight_product<T>(bf16, true, false, k1 - k0, d.Hout, rows, sc.dgates_hh + k0, d.GH, h_prev_all, d.Hout, true,
+                    g.grads.w_hh + k0 * d.Hout, d.Hout);
   if (g.grads.b_ih) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;
@@ -223,8 +211,8 @@ void backward_layer(const DirectionBackward<T>* directions, int64_t count, T* d_
     const int64_t rows = first.d.T * first.d.B, in = first.in, gh = first.d.GH;
     const auto [r0, r1] = split_range(rows, threads, index);
     for (int64_t k = 0; k < count; ++k)
-      gemm<T>(false, false, r1 - r0, in, gh, T(1), directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih,
-              in, k > 0 ? T(1) : T(0), d_in + r0 * in, in);
+      weight_product<T>(directions[k].loop.packed_hh.bf16(), false, false, r1 - r0, in, gh,
+                        directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih, in, k > 0, d_in + r0 * in, in);
   });
 }
 

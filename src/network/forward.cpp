@@ -111,8 +111,8 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
   const auto [r0, r1] = split_range(rows, count, index);
   if (p.b_ih)
     for (int64_t r = r0; r < r1; ++r) std::memcpy(gates + r * d.GH, p.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
-  gemm<T>(false, true, r1 - r0, d.GH, f.in, T(1), f.x + r0 * f.in, f.in, p.w_ih, f.in, p.b_ih ? T(1) : T(0),
-          gates + r0 * d.GH, d.GH);
+  weight_product<T>(f.loop.packed_hh.bf16(), false, true, r1 - r0, d.GH, f.in, f.x + r0 * f.in, f.in, p.w_ih, f.in,
+                    p.b_ih != nullptr, gates + r0 * d.GH, d.GH);
 }
 
 // The part of the loop one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h,
