@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/random.hpp"
+#include "isa_test_util.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -482,7 +483,8 @@ TEST(CliBench, JsonHasTheContractKeys) {
     EXPECT_EQ(parsed["threads"], 1);
     EXPECT_EQ(parsed["precision"], "fp32");
   }
-  // --precision bf16 says so where the CPU has AMX, and is a one-line error where it has not.
+  // --precision bf16 says so where the path in force has bf16 products, and is a one-line error
+  // where it has not.
   const CommandResult bf16 = test_util::run_command(
       cli + " bench --cell lstm --mode train --input-size 5 --hidden-size 40 --batch 17 --seq-len 3 "
             "--iters 1 --precision bf16 --json");
@@ -491,7 +493,7 @@ TEST(CliBench, JsonHasTheContractKeys) {
     EXPECT_EQ(nlohmann::json::parse(bf16.out)["precision"], "bf16");
   } else {
     EXPECT_EQ(bf16.exit_code, 1);
-    EXPECT_NE(bf16.err.find("AMX"), std::string::npos) << bf16.err;
+    EXPECT_NE(bf16.err.find("bf16"), std::string::npos) << bf16.err;
   }
   // FLOPs per SPEC: 2*G*H*(I+H)*B*T forward, 3x for train.
   const CommandResult train =
@@ -504,6 +506,37 @@ TEST(CliBench, JsonHasTheContractKeys) {
   const CommandResult bad = test_util::run_command(cli + " bench --cell lstm --mode fly --json");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+}
+
+// The instruction-set path: by default the CPU's best (from /proc/cpuinfo, read here, not by the
+// library), capped by LSTM_MAX_ISA, reported by bench --json, info --system and --version; a bad
+// name is one line and exit 1; bf16 under a cap without bf16 products is refused naming the cap.
+TEST(Cli, InstructionSetPaths) {
+  const std::string best = lstm::isa_name(test_util::isa_from_cpuinfo());
+  const std::string bench = " bench --cell gru --mode infer --input-size 3 --hidden-size 4 --batch 2 --seq-len 2 --iters 1 --json";
+  const CommandResult plain = test_util::run_command("env -u LSTM_MAX_ISA " + cli + bench);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(nlohmann::json::parse(plain.out)["isa"], best);
+  for (const lstm::Isa isa : lstm::all_isas()) {
+    if (!lstm::isa_supported(isa)) continue;
+    const CommandResult capped = test_util::run_command("LSTM_MAX_ISA=" + std::string(lstm::isa_name(isa)) + " " + cli + bench);
+    ASSERT_EQ(capped.exit_code, 0) << capped.err;
+    EXPECT_EQ(nlohmann::json::parse(capped.out)["isa"], lstm::isa_name(isa));
+  }
+  const CommandResult system = test_util::run_command("LSTM_MAX_ISA=avx2 " + cli + " info --system --json");
+  ASSERT_EQ(system.exit_code, 0) << system.err;
+  const nlohmann::json info = nlohmann::json::parse(system.out);
+  EXPECT_EQ(info["best"], best);
+  EXPECT_EQ(info["in_force"], test_util::isa_from_cpuinfo() >= lstm::Isa::avx2 ? "avx2" : "scalar");
+  EXPECT_EQ(info["paths"].back(), best);
+  const CommandResult version = test_util::run_command("env -u LSTM_MAX_ISA " + cli + " --version");
+  EXPECT_NE(version.out.find(best + " kernels"), std::string::npos) << version.out;
+
+  test_util::TempDir dir;
+  test_util::expect_cli_failure("LSTM_MAX_ISA=avx3 " + cli + bench, dir.path(), {"LSTM_MAX_ISA", "avx3", "avx2"});
+  if (test_util::isa_from_cpuinfo() >= lstm::Isa::avx512_bf16)
+    test_util::expect_cli_failure("LSTM_MAX_ISA=avx512 " + cli + bench + " --precision bf16", dir.path(),
+                                  {"bf16", "LSTM_MAX_ISA", "avx512"});
 }
 
 }  // namespace
