@@ -8,6 +8,9 @@
 
 #include <cstring>
 
+// Timed loops are not instrumented in sanitizer builds: the checks would put the accumulators in memory.
+#define PEAK_LOOP __attribute__((no_sanitize("address", "undefined")))
+
 namespace peak {
 namespace {
 
@@ -74,7 +77,7 @@ bool request_amx_permission() {
 }
 
 // acc = acc·0.999 + 0.001 converges to 1: no overflow, no denormals (which would trap to microcode).
-__attribute__((target("avx2,fma"))) double fma256_chains(std::int64_t reps) {
+PEAK_LOOP __attribute__((target("avx2,fma"))) double fma256_chains(std::int64_t reps) {
   __m256 acc[kChains256];
   for (int k = 0; k < kChains256; ++k) acc[k] = _mm256_set1_ps(0.5f + 0.01f * static_cast<float>(k));
   const __m256 mul = _mm256_set1_ps(0.999f), add = _mm256_set1_ps(0.001f);
@@ -87,7 +90,7 @@ __attribute__((target("avx2,fma"))) double fma256_chains(std::int64_t reps) {
   return lane_sum<float>(sum);
 }
 
-__attribute__((target("avx512f"))) double fma512_chains(std::int64_t reps) {
+PEAK_LOOP __attribute__((target("avx512f"))) double fma512_chains(std::int64_t reps) {
   __m512 acc[kChains512];
   for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_set1_ps(0.5f + 0.01f * static_cast<float>(k));
   const __m512 mul = _mm512_set1_ps(0.999f), add = _mm512_set1_ps(0.001f);
@@ -101,7 +104,7 @@ __attribute__((target("avx512f"))) double fma512_chains(std::int64_t reps) {
 }
 
 // acc += Σ pairs a·b with a·b tiny: the accumulators stay normal and finite.
-__attribute__((target("avx512f,avx512bf16"))) double bf16_dot_chains(std::int64_t reps) {
+PEAK_LOOP __attribute__((target("avx512f,avx512bf16"))) double bf16_dot_chains(std::int64_t reps) {
   __m512 acc[kChains512];
   for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_set1_ps(1.0f + static_cast<float>(k));
   const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
@@ -115,7 +118,7 @@ __attribute__((target("avx512f,avx512bf16"))) double bf16_dot_chains(std::int64_
   return lane_sum<float>(sum);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) double vnni_chains(std::int64_t reps) {
+PEAK_LOOP __attribute__((target("avx512f,avx512bw,avx512vnni"))) double vnni_chains(std::int64_t reps) {
   __m512i acc[kChains512];
   for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_set1_epi32(k);
   const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);  // a read as u8, b as s8
@@ -180,7 +183,7 @@ double clock_chain(std::int64_t reps) {
 
 namespace {
 
-__attribute__((target("avx512f"))) std::uint64_t read_pass512(const void* data, std::size_t bytes) {
+PEAK_LOOP __attribute__((target("avx512f"))) std::uint64_t read_pass512(const void* data, std::size_t bytes) {
   const auto* p = static_cast<const __m512i*>(data);
   __m512i acc[8];
   for (auto& a : acc) a = _mm512_setzero_si512();
@@ -192,7 +195,7 @@ __attribute__((target("avx512f"))) std::uint64_t read_pass512(const void* data, 
   return static_cast<std::uint64_t>(lane_sum<std::uint64_t>(acc[0]));
 }
 
-__attribute__((target("avx2"))) std::uint64_t read_pass256(const void* data, std::size_t bytes) {
+PEAK_LOOP __attribute__((target("avx2"))) std::uint64_t read_pass256(const void* data, std::size_t bytes) {
   const auto* p = static_cast<const __m256i*>(data);
   __m256i acc[8];
   for (auto& a : acc) a = _mm256_setzero_si256();
@@ -204,7 +207,7 @@ __attribute__((target("avx2"))) std::uint64_t read_pass256(const void* data, std
   return static_cast<std::uint64_t>(lane_sum<std::uint64_t>(acc[0]));
 }
 
-std::uint64_t read_pass_scalar(const void* data, std::size_t bytes) {
+PEAK_LOOP std::uint64_t read_pass_scalar(const void* data, std::size_t bytes) {
   const auto* p = static_cast<const std::uint64_t*>(data);
   std::uint64_t acc[4] = {};
   for (std::size_t i = 0; i < bytes / 8; i += 4)
