@@ -67,8 +67,6 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.threads < 1 || o.repeats < 1 || !(o.ms > 0))
     throw std::runtime_error("--threads, --repeats and --ms must be positive");
-  for (std::size_t s : o.sizes)
-    if (s < 4096 || s % 4096) throw std::runtime_error("--sizes must be multiples of 4 KiB");
   return o;
 }
 
@@ -100,18 +98,34 @@ std::int64_t calibrate(const Kernel& run, double ms) {
   }
 }
 
-void pin_to_cpu(std::thread& t, int index) {
+// The CPUs this process may run on (empty when the OS does not say).
+std::vector<int> allowed_cpus() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
   std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return cpus;
   for (int c = 0; c < CPU_SETSIZE; ++c)
     if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  return cpus;
+}
+
+void pin_to_cpu(std::thread& t, int index) {
+  const std::vector<int> cpus = allowed_cpus();
   if (cpus.empty()) return;
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpus[static_cast<std::size_t>(index) % cpus.size()], &one);
   pthread_setaffinity_np(t.native_handle(), sizeof one, &one);  // best effort: unpinned still measures
+}
+
+// Per-thread CPU time would count two threads sharing one CPU twice: at most one thread per CPU.
+void check_options(const Options& o) {
+  for (std::size_t s : o.sizes)
+    if (s < 4096 || s % 4096) throw std::runtime_error("--sizes must be multiples of 4 KiB");
+  const std::size_t cpus = allowed_cpus().size();
+  if (cpus > 0 && static_cast<std::size_t>(o.threads) > cpus)
+    throw std::runtime_error("--threads " + std::to_string(o.threads) + " exceeds the " + std::to_string(cpus) +
+                             " CPUs this process may use");
 }
 
 // Runs `run` on every thread at once, `repeats` times; returns the best sum of per-thread rates
@@ -159,6 +173,7 @@ std::string json_number(const std::optional<double>& v) {
 }
 
 int run(const Options& o) {
+  check_options(o);
   peak::CpuFeatures cpu = peak::detect_cpu();
   const bool amx_cpu = cpu.amx_bf16;
   cpu.amx_bf16 = amx_cpu && peak::request_amx_permission();

@@ -66,6 +66,7 @@ def test_fma_peak_json_is_consistent(fma_json):
 @pytest.mark.parametrize("args, message", [(["--sizes", "5K"], "multiples of 4 KiB"),
                                            (["--sizes", "4X"], "unknown unit"),
                                            (["--threads", "0"], "must be positive"),
+                                           (["--threads", "100000"], "CPUs this process may use"),
                                            (["--bogus", "1"], "unknown option")])
 def test_fma_peak_rejects_bad_options(args, message):
     if not os.access(FMA_PEAK, os.X_OK):
