@@ -76,29 +76,47 @@ bool request_amx_permission() {
 #endif
 }
 
+// One iteration of the timed loops: the same instruction on every accumulator, written as
+// assembly (AT&T order: `insn x, y, acc` computes acc ∘= y·x) so that no compiler can insert
+// register copies or spills between the chains.
+#define PEAK_OP(insn, k) insn " %[x], %[y], %" #k "\n\t"
+#define PEAK_OPS4(insn, k0, k1, k2, k3) PEAK_OP(insn, k0) PEAK_OP(insn, k1) PEAK_OP(insn, k2) PEAK_OP(insn, k3)
+#define PEAK_OPS12(insn) PEAK_OPS4(insn, 0, 1, 2, 3) PEAK_OPS4(insn, 4, 5, 6, 7) PEAK_OPS4(insn, 8, 9, 10, 11)
+#define PEAK_OPS8(insn) PEAK_OPS4(insn, 0, 1, 2, 3) PEAK_OPS4(insn, 4, 5, 6, 7)
+#define PEAK_ACC4(c, a, k) c(a[k]), c(a[k + 1]), c(a[k + 2]), c(a[k + 3])
+#define PEAK_ACC12(c, a) PEAK_ACC4(c, a, 0), PEAK_ACC4(c, a, 4), PEAK_ACC4(c, a, 8)
+#define PEAK_ACC8(c, a, k) PEAK_ACC4(c, a, k), PEAK_ACC4(c, a, k + 4)
+// 16 zmm chains as two statements of 8 (an asm statement takes at most 30 operands).
+#define PEAK_STEP16(insn, acc, x_value, y_value)                                         \
+  do {                                                                                    \
+    __asm__(PEAK_OPS8(insn) : PEAK_ACC8("+v", acc, 0) : [x] "v"(x_value), [y] "v"(y_value)); \
+    __asm__(PEAK_OPS8(insn) : PEAK_ACC8("+v", acc, 8) : [x] "v"(x_value), [y] "v"(y_value)); \
+  } while (0)
+
+// The set-up and sum loops are unrolled too, so that the accumulators are plain registers.
 // acc = acc·0.999 + 0.001 converges to 1: no overflow, no denormals (which would trap to microcode).
 PEAK_LOOP __attribute__((target("avx2,fma"))) double fma256_chains(std::int64_t reps) {
   __m256 acc[kChains256];
+#pragma GCC unroll 16
   for (int k = 0; k < kChains256; ++k) acc[k] = _mm256_set1_ps(0.5f + 0.01f * static_cast<float>(k));
   const __m256 mul = _mm256_set1_ps(0.999f), add = _mm256_set1_ps(0.001f);
-  for (std::int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 16
-    for (int k = 0; k < kChains256; ++k) acc[k] = _mm256_fmadd_ps(acc[k], mul, add);
-  }
+  for (std::int64_t r = 0; r < reps; ++r)  // acc = acc·mul + add
+    __asm__(PEAK_OPS12("vfmadd213ps") : PEAK_ACC12("+x", acc) : [x] "x"(add), [y] "x"(mul));
   __m256 sum = acc[0];
+#pragma GCC unroll 16
   for (int k = 1; k < kChains256; ++k) sum = _mm256_add_ps(sum, acc[k]);
   return lane_sum<float>(sum);
 }
 
 PEAK_LOOP __attribute__((target("avx512f"))) double fma512_chains(std::int64_t reps) {
   __m512 acc[kChains512];
+#pragma GCC unroll 16
   for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_set1_ps(0.5f + 0.01f * static_cast<float>(k));
   const __m512 mul = _mm512_set1_ps(0.999f), add = _mm512_set1_ps(0.001f);
-  for (std::int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 16
-    for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_fmadd_ps(acc[k], mul, add);
-  }
+  for (std::int64_t r = 0; r < reps; ++r)  // acc = acc·mul + add
+    PEAK_STEP16("vfmadd213ps", acc, add, mul);
   __m512 sum = acc[0];
+#pragma GCC unroll 16
   for (int k = 1; k < kChains512; ++k) sum = _mm512_add_ps(sum, acc[k]);
   return lane_sum<float>(sum);
 }
@@ -106,27 +124,27 @@ PEAK_LOOP __attribute__((target("avx512f"))) double fma512_chains(std::int64_t r
 // acc += Σ pairs a·b with a·b tiny: the accumulators stay normal and finite.
 PEAK_LOOP __attribute__((target("avx512f,avx512bf16"))) double bf16_dot_chains(std::int64_t reps) {
   __m512 acc[kChains512];
+#pragma GCC unroll 16
   for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_set1_ps(1.0f + static_cast<float>(k));
   const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
   const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(3e-3f), _mm512_set1_ps(1e-3f));
-  for (std::int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 16
-    for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
-  }
+  for (std::int64_t r = 0; r < reps; ++r)  // acc += pairwise a·b
+    PEAK_STEP16("vdpbf16ps", acc, b, a);
   __m512 sum = acc[0];
+#pragma GCC unroll 16
   for (int k = 1; k < kChains512; ++k) sum = _mm512_add_ps(sum, acc[k]);
   return lane_sum<float>(sum);
 }
 
 PEAK_LOOP __attribute__((target("avx512f,avx512bw,avx512vnni"))) double vnni_chains(std::int64_t reps) {
   __m512i acc[kChains512];
+#pragma GCC unroll 16
   for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_set1_epi32(k);
   const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);  // a read as u8, b as s8
-  for (std::int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 16
-    for (int k = 0; k < kChains512; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], a, b);
-  }
+  for (std::int64_t r = 0; r < reps; ++r)  // acc += Σ4 u8(a)·s8(b)
+    PEAK_STEP16("vpdpbusd", acc, b, a);
   __m512i sum = acc[0];
+#pragma GCC unroll 16
   for (int k = 1; k < kChains512; ++k) sum = _mm512_add_epi32(sum, acc[k]);
   return lane_sum<std::int32_t>(sum);
 }
