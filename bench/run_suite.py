@@ -27,6 +27,9 @@ LABEL = {"lstm": "lstm", "dnnl": "oneDNN", "torch": "PyTorch", "lstm_fp32": "lst
 # `--isa`: lstm runs under LSTM_MAX_ISA, oneDNN under the matching ONEDNN_MAX_CPU_ISA.
 ONEDNN_ISA = {"scalar": "SSE41", "avx2": "AVX2", "avx512": "AVX512_CORE", "avx512_bf16": "AVX512_CORE_BF16",
               "amx": "AVX512_CORE_AMX"}
+# ...and OpenBLAS (lstm's input GEMMs, sgemm_peak, PyTorch) under OPENBLAS_CORETYPE where it would
+# otherwise use wider registers than the path allows.
+OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
 BANDWIDTH_SIZES = "256K,512K,1M,2M,4M,8M,16M,64M"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -94,12 +97,16 @@ class Peers:
         return [p for p in PEERS[self.args.precision] if ONLY_NAME[p] in self.args.only and p not in self.missing]
 
     def env(self, peer):
-        """LSTM_MAX_ISA for lstm, ONEDNN_MAX_CPU_ISA for oneDNN under --isa."""
+        """Under --isa: LSTM_MAX_ISA for lstm, ONEDNN_MAX_CPU_ISA for oneDNN and PyTorch, and
+        OPENBLAS_CORETYPE for everything that calls OpenBLAS (not oneDNN)."""
         if not self.args.isa:
             return {}
+        blas = {"OPENBLAS_CORETYPE": OPENBLAS_CORE[self.args.isa]} if self.args.isa in OPENBLAS_CORE else {}
         if peer in ("lstm", "lstm_fp32"):
-            return {"LSTM_MAX_ISA": self.args.isa}
-        return {"ONEDNN_MAX_CPU_ISA": ONEDNN_ISA[self.args.isa]} if peer == "dnnl" else {}
+            return dict(blas, LSTM_MAX_ISA=self.args.isa)
+        if peer == "dnnl":
+            return {"ONEDNN_MAX_CPU_ISA": ONEDNN_ISA[self.args.isa]}
+        return dict(blas, ONEDNN_MAX_CPU_ISA=ONEDNN_ISA[self.args.isa])  # torch, sgemm
 
     def command(self, peer, shape, mode, threads, iters, warmup):
         cell, i, h, b, t = shape
@@ -125,7 +132,7 @@ def measure_peaks(args, peers, rnd, state):
         if "sgemm" not in peers.missing and args.precision == "fp32":
             cmd = [peers.sgemm, "--threads", str(threads), "--sizes", "1024,2048" if args.quick else "2048,4096",
                    "--iters", "2" if args.quick else "4", "--json"]
-            obj, err = run_json(cmd, threads, args.timeout)
+            obj, err = run_json(cmd, threads, args.timeout, peers.env("sgemm"))
             log(f"[round {rnd}] sgemm peak, {threads} thread(s): "
                 + (f"{obj['gflops_peak']:.1f} GFLOP/s" if obj else f"failed ({err})"))
             if obj:
@@ -224,8 +231,10 @@ def describe_run(args, state, suite):
             versions["torch"] = f"PyTorch {obj['torch_version']} (CPU)"
     peers = ", ".join(versions.get(p, LABEL[p]) for p in PEERS[args.precision] if ONLY_NAME[p] in args.only
                       and p != "lstm_fp32")
-    cap = (f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={ONEDNN_ISA[args.isa]}" if args.isa
-           else "no cap (each library's best path)")
+    cap = "no cap (each library's best path)"
+    if args.isa:
+        cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={ONEDNN_ISA[args.isa]}"
+        cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]}" if args.isa in OPENBLAS_CORE else ""
     text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
             f"{', '.join(isas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
             f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "
