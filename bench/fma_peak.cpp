@@ -172,28 +172,11 @@ std::string json_number(const std::optional<double>& v) {
   return text;
 }
 
-int run(const Options& o) {
-  check_options(o);
-  peak::CpuFeatures cpu = peak::detect_cpu();
-  const bool amx_cpu = cpu.amx_bf16;
-  cpu.amx_bf16 = amx_cpu && peak::request_amx_permission();
-  std::vector<Peak> peaks{
-      {"gflops_fma256", "GFLOP/s", cpu.fma256, peak::fma256_ops_per_rep, peak::fma256_chains, {}},
-      {"gflops_fma512", "GFLOP/s", cpu.fma512, peak::fma512_ops_per_rep, peak::fma512_chains, {}},
-      {"gflops_bf16_dot", "GFLOP/s", cpu.bf16_dot, peak::bf16_dot_ops_per_rep, peak::bf16_dot_chains, {}},
-      {"gflops_amx_bf16", "GFLOP/s", cpu.amx_bf16, peak::amx_bf16_ops_per_rep, peak::amx_bf16_chains, {}},
-      {"gops_vnni", "GOP/s", cpu.vnni512, peak::vnni_ops_per_rep, peak::vnni_chains, {}},
-  };
-  for (Peak& p : peaks) {
-    if (!p.present) continue;
-    const auto chains = p.chains;
-    p.giga = measure([chains](int, std::int64_t reps) { return chains(reps); }, p.ops_per_rep, o) * 1e-9;
-  }
-  const double ghz =
-      measure([](int, std::int64_t reps) { return peak::clock_chain(reps); }, peak::clock_cycles_per_rep, o) *
-      1e-9 / o.threads;
+using Bandwidth = std::vector<std::pair<std::size_t, double>>;  // (bytes per thread, GB/s summed over threads)
 
-  std::vector<std::pair<std::size_t, double>> bandwidth;  // (bytes per thread, GB/s summed over threads)
+// Each thread re-reads its own buffer of every size in o.sizes.
+Bandwidth measure_bandwidth(const peak::CpuFeatures& cpu, const Options& o) {
+  Bandwidth bandwidth;
   for (std::size_t bytes : o.sizes) {
     std::vector<std::unique_ptr<void, Buffer>> buffers;
     for (int t = 0; t < o.threads; ++t) {
@@ -203,42 +186,81 @@ int run(const Options& o) {
       buffers.emplace_back(p);
     }
     const Kernel pass = [&](int t, std::int64_t reps) {
+      const void* data = buffers[static_cast<std::size_t>(t)].get();
       std::uint64_t sum = 0;
-      for (std::int64_t r = 0; r < reps; ++r) sum += peak::read_pass(buffers[static_cast<std::size_t>(t)].get(), bytes, cpu);
+      for (std::int64_t r = 0; r < reps; ++r) sum += peak::read_pass(data, bytes, cpu);
       return static_cast<double>(sum & 0xff);
     };
     bandwidth.emplace_back(bytes, measure(pass, static_cast<double>(bytes), o) * 1e-9);
   }
+  return bandwidth;
+}
 
-  std::optional<double> fp32_peak;
-  for (const Peak& p : peaks)
-    if (p.giga && (std::string(p.key) == "gflops_fma256" || std::string(p.key) == "gflops_fma512"))
-      fp32_peak = std::max(fp32_peak.value_or(0.0), *p.giga);
-  const std::optional<double> flops_per_cycle =
-      peaks[1].giga ? std::optional<double>(*peaks[1].giga / o.threads / ghz) : std::nullopt;
+struct Report {
+  std::string cpu;
+  std::optional<bool> amx_permission;  // empty: no AMX on this CPU
+  double ghz = 0;
+  std::vector<Peak> peaks;
+  std::optional<double> fp32_peak, fma512_flops_per_cycle;
+  Bandwidth bandwidth;
+};
 
-  if (o.json) {
-    std::printf("{\"peer\": \"fma_peak\", \"cpu\": \"%s\", \"threads\": %d, \"amx_permission\": %s, "
-                "\"ghz_estimate\": %.3f",
-                cpu.brand.c_str(), o.threads, amx_cpu ? (cpu.amx_bf16 ? "true" : "false") : "null", ghz);
-    for (const Peak& p : peaks) std::printf(", \"%s\": %s", p.key, json_number(p.giga).c_str());
-    std::printf(", \"gflops_peak\": %s, \"fma512_flops_per_cycle_per_core\": %s, \"bandwidth_gbs\": {",
-                json_number(fp32_peak).c_str(), json_number(flops_per_cycle).c_str());
-    for (std::size_t i = 0; i < bandwidth.size(); ++i)
-      std::printf("%s\"%s\": %.3f", i ? ", " : "", size_label(bandwidth[i].first).c_str(), bandwidth[i].second);
-    std::printf("}}\n");
-    return 0;
-  }
-  std::printf("%s, %d thread(s), clock about %.2f GHz (dependent-add chain)\n", cpu.brand.c_str(), o.threads, ghz);
-  for (const Peak& p : peaks) {
+void print_json(const Report& r, const Options& o) {
+  std::printf("{\"peer\": \"fma_peak\", \"cpu\": \"%s\", \"threads\": %d, \"amx_permission\": %s, "
+              "\"ghz_estimate\": %.3f",
+              r.cpu.c_str(), o.threads, r.amx_permission ? (*r.amx_permission ? "true" : "false") : "null", r.ghz);
+  for (const Peak& p : r.peaks) std::printf(", \"%s\": %s", p.key, json_number(p.giga).c_str());
+  std::printf(", \"gflops_peak\": %s, \"fma512_flops_per_cycle_per_core\": %s, \"bandwidth_gbs\": {",
+              json_number(r.fp32_peak).c_str(), json_number(r.fma512_flops_per_cycle).c_str());
+  for (std::size_t i = 0; i < r.bandwidth.size(); ++i)
+    std::printf("%s\"%s\": %.3f", i ? ", " : "", size_label(r.bandwidth[i].first).c_str(), r.bandwidth[i].second);
+  std::printf("}}\n");
+}
+
+void print_text(const Report& r, const Options& o) {
+  std::printf("%s, %d thread(s), clock about %.2f GHz (dependent-add chain)\n", r.cpu.c_str(), o.threads, r.ghz);
+  for (const Peak& p : r.peaks) {
     if (p.giga) std::printf("  %-16s %9.1f %s\n", p.key, *p.giga, p.unit);
     else
       std::printf("  %-16s       n/a (%s)\n", p.key,
-                  p.chains == peak::amx_bf16_chains && amx_cpu ? "the OS refused AMX" : "not on this CPU");
+                  p.chains == peak::amx_bf16_chains && r.amx_permission ? "the OS refused AMX" : "not on this CPU");
   }
-  if (flops_per_cycle) std::printf("  fp32 512-bit FMA: %.1f flops per cycle per core\n", *flops_per_cycle);
-  for (const auto& [bytes, gbs] : bandwidth)
-    std::printf("  read %-8s per thread: %8.1f GB/s\n", size_label(bytes).c_str(), gbs);
+  if (r.fma512_flops_per_cycle)
+    std::printf("  fp32 512-bit FMA: %.1f flops per cycle per core\n", *r.fma512_flops_per_cycle);
+  for (const auto& [bytes, gbs] : r.bandwidth)
+    std::printf("  read %-8s per thread: %8.1f GB/s (all threads)\n", size_label(bytes).c_str(), gbs);
+}
+
+int run(const Options& o) {
+  check_options(o);
+  peak::CpuFeatures cpu = peak::detect_cpu();
+  Report r;
+  r.cpu = cpu.brand;
+  if (cpu.amx_bf16) {
+    r.amx_permission = peak::request_amx_permission();
+    cpu.amx_bf16 = *r.amx_permission;
+  }
+  r.peaks = {
+      {"gflops_fma256", "GFLOP/s", cpu.fma256, peak::fma256_ops_per_rep, peak::fma256_chains, {}},
+      {"gflops_fma512", "GFLOP/s", cpu.fma512, peak::fma512_ops_per_rep, peak::fma512_chains, {}},
+      {"gflops_bf16_dot", "GFLOP/s", cpu.bf16_dot, peak::bf16_dot_ops_per_rep, peak::bf16_dot_chains, {}},
+      {"gflops_amx_bf16", "GFLOP/s", cpu.amx_bf16, peak::amx_bf16_ops_per_rep, peak::amx_bf16_chains, {}},
+      {"gops_vnni", "GOP/s", cpu.vnni512, peak::vnni_ops_per_rep, peak::vnni_chains, {}},
+  };
+  for (Peak& p : r.peaks) {
+    if (!p.present) continue;
+    const auto chains = p.chains;
+    p.giga = measure([chains](int, std::int64_t reps) { return chains(reps); }, p.ops_per_rep, o) * 1e-9;
+  }
+  const Kernel clock = [](int, std::int64_t reps) { return peak::clock_chain(reps); };
+  r.ghz = measure(clock, peak::clock_cycles_per_rep, o) * 1e-9 / o.threads;
+  r.bandwidth = measure_bandwidth(cpu, o);
+
+  const Peak &fma256 = r.peaks[0], &fma512 = r.peaks[1];
+  if (fma256.giga || fma512.giga) r.fp32_peak = std::max(fma256.giga.value_or(0.0), fma512.giga.value_or(0.0));
+  if (fma512.giga) r.fma512_flops_per_cycle = *fma512.giga / o.threads / r.ghz;
+  if (o.json) print_json(r, o);
+  else print_text(r, o);
   return 0;
 }
 
