@@ -1,4 +1,4 @@
-// Times one unidirectional LSTM/GRU layer with oneDNN's RNN primitives (the reference peer of `lstm bench`).
+// Times one unidirectional LSTM/GRU layer with oneDNN's RNN primitives, fp32 or bf16 (the peer of `lstm bench`).
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 
@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <random>
@@ -24,6 +25,7 @@ using Args = std::unordered_map<int, memory>;
 struct Options {
   std::string cell = "lstm";  // lstm | gru (oneDNN's lbr_gru = PyTorch's GRU)
   std::string mode = "infer"; // infer | train
+  std::string precision = "fp32"; // fp32 | bf16 (bf16 data and weights, f32 c state, bias and weight gradients)
   memory::dim input = 512, hidden = 512, batch = 64, steps = 50;
   int threads = 1, iters = 20, warmup = 3;
   bool json = false;
@@ -41,6 +43,7 @@ Options parse_options(int argc, char** argv) {
     const std::string value = argv[++i];
     if (arg == "--cell") o.cell = value;
     else if (arg == "--mode") o.mode = value;
+    else if (arg == "--precision") o.precision = value;
     else if (arg == "--input-size") o.input = std::stoll(value);
     else if (arg == "--hidden-size") o.hidden = std::stoll(value);
     else if (arg == "--batch") o.batch = std::stoll(value);
@@ -52,6 +55,7 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.cell != "lstm" && o.cell != "gru") throw std::runtime_error("--cell must be lstm or gru");
   if (o.mode != "infer" && o.mode != "train") throw std::runtime_error("--mode must be infer or train");
+  if (o.precision != "fp32" && o.precision != "bf16") throw std::runtime_error("--precision must be fp32 or bf16");
   if (o.input < 1 || o.hidden < 1 || o.batch < 1 || o.steps < 1 || o.threads < 1 || o.iters < 1 ||
       o.warmup < 0)
     throw std::runtime_error("sizes, --threads and --iters must be positive");
@@ -64,14 +68,22 @@ struct Layer {
   dnnl::primitive fwd, bwd;
 };
 
-// User-side memory descriptors; weights use format `any` so each primitive picks its layout.
+// Memory descriptors; weights (and their gradients) use format `any` so each primitive picks its layout.
+// With bf16, the layer data, h states and weights are bf16; c states, bias and every gradient
+// stay f32 (oneDNN 2.6 creates its bf16 backward with f32 gradients only).
 struct Descs {
-  memory::desc src_layer;     // [T, B, I]
-  memory::desc state;         // [1, 1, B, H] h (and c) in and out
-  memory::desc weights_layer; // [1, 1, I, G, H] any
-  memory::desc weights_iter;  // [1, 1, H, G, H] any
-  memory::desc bias;          // [1, 1, Gb, H] (Gb = 4 for lbr_gru: the extra b_hn)
-  memory::desc dst_layer;     // [T, B, H]
+  memory::desc src_layer;          // [T, B, I]
+  memory::desc state_h;            // [1, 1, B, H] h in and out
+  memory::desc state_c;            // [1, 1, B, H] c in and out (LSTM)
+  memory::desc weights_layer;      // [1, 1, I, G, H] any
+  memory::desc weights_iter;       // [1, 1, H, G, H] any
+  memory::desc bias;               // [1, 1, Gb, H] (Gb = 4 for lbr_gru: the extra b_hn)
+  memory::desc dst_layer;          // [T, B, H]
+  memory::desc diff_src_layer;     // [T, B, I] f32
+  memory::desc diff_state_h;       // [1, 1, B, H] f32
+  memory::desc diff_dst_layer;     // [T, B, H] f32
+  memory::desc diff_weights_layer; // [1, 1, I, G, H] any, f32
+  memory::desc diff_weights_iter;  // [1, 1, H, G, H] any, f32
 };
 
 Layer make_lstm(const Descs& d, bool train, const dnnl::engine& eng) {
@@ -80,16 +92,17 @@ Layer make_lstm(const Descs& d, bool train, const dnnl::engine& eng) {
   const auto kind = train ? prop_kind::forward_training : prop_kind::forward_inference;
   Layer layer;
   lstm_forward::primitive_desc fwd_pd(
-      lstm_forward::desc(kind, dir, d.src_layer, d.state, d.state, d.weights_layer, d.weights_iter, d.bias,
-                         d.dst_layer, d.state, d.state),
+      lstm_forward::desc(kind, dir, d.src_layer, d.state_h, d.state_c, d.weights_layer, d.weights_iter, d.bias,
+                         d.dst_layer, d.state_h, d.state_c),
       eng);
   layer.fwd_pd = fwd_pd;
   layer.fwd = lstm_forward(fwd_pd);
   if (train) {
     lstm_backward::primitive_desc bwd_pd(
-        lstm_backward::desc(prop_kind::backward, dir, d.src_layer, d.state, d.state, d.weights_layer,
-                            d.weights_iter, d.bias, d.dst_layer, d.state, d.state, d.src_layer, d.state, d.state,
-                            d.weights_layer, d.weights_iter, d.bias, d.dst_layer, d.state, d.state),
+        lstm_backward::desc(prop_kind::backward, dir, d.src_layer, d.state_h, d.state_c, d.weights_layer,
+                            d.weights_iter, d.bias, d.dst_layer, d.state_h, d.state_c, d.diff_src_layer,
+                            d.diff_state_h, d.state_c, d.diff_weights_layer, d.diff_weights_iter, d.bias,
+                            d.diff_dst_layer, d.diff_state_h, d.state_c),
         eng, fwd_pd);
     layer.bwd_pd = bwd_pd;
     layer.bwd = lstm_backward(bwd_pd);
@@ -103,33 +116,22 @@ Layer make_gru(const Descs& d, bool train, const dnnl::engine& eng) {
   const auto kind = train ? prop_kind::forward_training : prop_kind::forward_inference;
   Layer layer;
   lbr_gru_forward::primitive_desc fwd_pd(
-      lbr_gru_forward::desc(kind, dir, d.src_layer, d.state, d.weights_layer, d.weights_iter, d.bias, d.dst_layer,
-                            d.state),
+      lbr_gru_forward::desc(kind, dir, d.src_layer, d.state_h, d.weights_layer, d.weights_iter, d.bias,
+                            d.dst_layer, d.state_h),
       eng);
   layer.fwd_pd = fwd_pd;
   layer.fwd = lbr_gru_forward(fwd_pd);
   if (train) {
     lbr_gru_backward::primitive_desc bwd_pd(
-        lbr_gru_backward::desc(prop_kind::backward, dir, d.src_layer, d.state, d.weights_layer, d.weights_iter,
-                               d.bias, d.dst_layer, d.state, d.src_layer, d.state, d.weights_layer,
-                               d.weights_iter, d.bias, d.dst_layer, d.state),
+        lbr_gru_backward::desc(prop_kind::backward, dir, d.src_layer, d.state_h, d.weights_layer, d.weights_iter,
+                               d.bias, d.dst_layer, d.state_h, d.diff_src_layer, d.diff_state_h,
+                               d.diff_weights_layer, d.diff_weights_iter, d.bias, d.diff_dst_layer,
+                               d.diff_state_h),
         eng, fwd_pd);
     layer.bwd_pd = bwd_pd;
     layer.bwd = lbr_gru_backward(bwd_pd);
   }
   return layer;
-}
-
-float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
-
-// Allocates memory for `md` filled with uniform(-scale, scale) values (scale 0 gives zeros).
-memory filled(const memory::desc& md, const dnnl::engine& eng, std::mt19937& rng, float scale) {
-  memory m(md, eng);
-  const size_t n = md.get_size() / sizeof(float);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  float* p = data_of(m);
-  for (size_t i = 0; i < n; ++i) p[i] = scale > 0 ? dist(rng) : 0.0f;
-  return m;
 }
 
 // Copies `src` into a new memory with the layout `md` (done once, outside the timed region).
@@ -138,6 +140,18 @@ memory reordered(const memory& src, const memory::desc& md, const dnnl::engine& 
   dnnl::reorder(from, dst).execute(strm, from, dst);
   strm.wait();
   return dst;
+}
+
+// Memory of `dims` in the plain layout `tag` and type `dt`, filled with uniform(-scale, scale)
+// values (scale 0 gives zeros); other types than f32 are converted from f32 by a reorder.
+memory filled(const memory::dims& dims, Dt dt, Tag tag, const dnnl::engine& eng, dnnl::stream& strm,
+              std::mt19937& rng, float scale) {
+  memory f32(memory::desc(dims, Dt::f32, tag), eng);
+  const size_t n = f32.get_desc().get_size() / sizeof(float);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  float* p = static_cast<float*>(f32.get_data_handle());
+  for (size_t i = 0; i < n; ++i) p[i] = scale > 0 ? dist(rng) : 0.0f;
+  return dt == Dt::f32 ? f32 : reordered(f32, memory::desc(dims, dt, tag), eng, strm);
 }
 
 void zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
@@ -157,21 +171,37 @@ int run(const Options& o) {
 
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream strm(eng);
+  const Dt data = o.precision == "bf16" ? Dt::bf16 : Dt::f32;
+  const memory::dims src_dims{T, B, I}, state_dims{1, 1, B, H}, dst_dims{T, B, H};
+  const memory::dims wl_dims{1, 1, I, gates, H}, wi_dims{1, 1, H, gates, H}, bias_dims{1, 1, bias_gates, H};
   const Descs d{
-      {{T, B, I}, Dt::f32, Tag::tnc},         {{1, 1, B, H}, Dt::f32, Tag::ldnc},
-      {{1, 1, I, gates, H}, Dt::f32, Tag::any}, {{1, 1, H, gates, H}, Dt::f32, Tag::any},
-      {{1, 1, bias_gates, H}, Dt::f32, Tag::ldgo}, {{T, B, H}, Dt::f32, Tag::tnc},
+      {src_dims, data, Tag::tnc},    {state_dims, data, Tag::ldnc},   {state_dims, Dt::f32, Tag::ldnc},
+      {wl_dims, data, Tag::any},     {wi_dims, data, Tag::any},       {bias_dims, Dt::f32, Tag::ldgo},
+      {dst_dims, data, Tag::tnc},    {src_dims, Dt::f32, Tag::tnc},   {state_dims, Dt::f32, Tag::ldnc},
+      {dst_dims, Dt::f32, Tag::tnc}, {wl_dims, Dt::f32, Tag::any},    {wi_dims, Dt::f32, Tag::any},
   };
-  const Layer layer = lstm ? make_lstm(d, train, eng) : make_gru(d, train, eng);
+  Layer layer;
+  try {
+    layer = lstm ? make_lstm(d, train, eng) : make_gru(d, train, eng);
+  } catch (const dnnl::error& e) {
+    const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+    throw std::runtime_error("oneDNN has no " + o.precision + " " + o.cell + " " + o.mode + " primitive here (" +
+                             e.what() + "; ONEDNN_MAX_CPU_ISA=" + (cap ? cap : "unset") + ")");
+  }
+  // oneDNN refuses descriptors it cannot run; this guards against ever timing an f32 primitive as bf16.
+  if (layer.fwd_pd.weights_layer_desc().data_type() != data ||
+      (train && layer.bwd_pd.weights_iter_desc().data_type() != data))
+    throw std::runtime_error("oneDNN created the primitive with other weight types than --precision " + o.precision);
 
   std::mt19937 rng(42);
   const float w_scale = 1.0f / static_cast<float>(std::sqrt(static_cast<double>(H)));
-  const memory user_wl = filled({{1, 1, I, gates, H}, Dt::f32, Tag::ldigo}, eng, rng, w_scale);
-  const memory user_wi = filled({{1, 1, H, gates, H}, Dt::f32, Tag::ldigo}, eng, rng, w_scale);
-  const memory bias = filled(d.bias, eng, rng, w_scale);
-  const memory src = filled(d.src_layer, eng, rng, 1.0f);
-  const memory h0 = filled(d.state, eng, rng, 0.0f), c0 = filled(d.state, eng, rng, 0.0f);
-  const memory dst(d.dst_layer, eng), hn(d.state, eng), cn(d.state, eng);
+  const memory user_wl = filled(wl_dims, Dt::f32, Tag::ldigo, eng, strm, rng, w_scale);
+  const memory user_wi = filled(wi_dims, Dt::f32, Tag::ldigo, eng, strm, rng, w_scale);
+  const memory bias = filled(bias_dims, Dt::f32, Tag::ldgo, eng, strm, rng, w_scale);
+  const memory src = filled(src_dims, data, Tag::tnc, eng, strm, rng, 1.0f);
+  const memory h0 = filled(state_dims, data, Tag::ldnc, eng, strm, rng, 0.0f);
+  const memory c0 = filled(state_dims, Dt::f32, Tag::ldnc, eng, strm, rng, 0.0f);
+  const memory dst(d.dst_layer, eng), hn(d.state_h, eng), cn(d.state_c, eng);
 
   Args fwd_args{{DNNL_ARG_SRC_LAYER, src},
                 {DNNL_ARG_SRC_ITER, h0},
@@ -194,8 +224,8 @@ int run(const Options& o) {
     bwd_args = fwd_args;
     bwd_args[DNNL_ARG_WEIGHTS_LAYER] = reordered(user_wl, bpd.weights_layer_desc(), eng, strm);
     bwd_args[DNNL_ARG_WEIGHTS_ITER] = reordered(user_wi, bpd.weights_iter_desc(), eng, strm);
-    bwd_args[DNNL_ARG_DIFF_DST_LAYER] = filled(bpd.diff_dst_layer_desc(), eng, rng, 1.0f);
-    bwd_args[DNNL_ARG_DIFF_DST_ITER] = filled(bpd.diff_dst_iter_desc(), eng, rng, 0.0f);
+    bwd_args[DNNL_ARG_DIFF_DST_LAYER] = filled(dst_dims, Dt::f32, Tag::tnc, eng, strm, rng, 1.0f);
+    bwd_args[DNNL_ARG_DIFF_DST_ITER] = filled(state_dims, Dt::f32, Tag::ldnc, eng, strm, rng, 0.0f);
     bwd_args[DNNL_ARG_DIFF_SRC_LAYER] = memory(bpd.diff_src_layer_desc(), eng);
     bwd_args[DNNL_ARG_DIFF_SRC_ITER] = memory(bpd.diff_src_iter_desc(), eng);
     weight_grads = {memory(bpd.diff_weights_layer_desc(), eng), memory(bpd.diff_weights_iter_desc(), eng),
@@ -204,7 +234,7 @@ int run(const Options& o) {
     bwd_args[DNNL_ARG_DIFF_WEIGHTS_ITER] = weight_grads[1];
     bwd_args[DNNL_ARG_DIFF_BIAS] = weight_grads[2];
     if (lstm) {
-      bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = filled(bpd.diff_dst_iter_c_desc(), eng, rng, 0.0f);
+      bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = filled(state_dims, Dt::f32, Tag::ldnc, eng, strm, rng, 0.0f);
       bwd_args[DNNL_ARG_DIFF_SRC_ITER_C] = memory(bpd.diff_src_iter_c_desc(), eng);
     }
   }
@@ -226,17 +256,23 @@ int run(const Options& o) {
   const double gflops = flops / (ms_median * 1e6);
   if (o.json) {
     const dnnl_version_t* v = dnnl_version();
-    std::printf("{\"peer\": \"onednn\", \"version\": \"%d.%d.%d\", \"cell\": \"%s\", \"mode\": \"%s\", \"input_size\": %lld, "
+    std::printf("{\"peer\": \"onednn\", \"version\": \"%d.%d.%d\", \"precision\": \"%s\", \"impl\": \"%s\", "
+                "\"impl_backward\": \"%s\", \"cell\": \"%s\", \"mode\": \"%s\", \"input_size\": %lld, "
                 "\"hidden_size\": %lld, \"batch\": %lld, \"seq_len\": %lld, \"threads\": %d, \"iters\": %d, "
                 "\"ms_median\": %.4f, \"ms_min\": %.4f, \"gflops\": %.3f}\n",
-                v->major, v->minor, v->patch, o.cell.c_str(), o.mode.c_str(), static_cast<long long>(I),
+                v->major, v->minor, v->patch, o.precision.c_str(), layer.fwd_pd.impl_info_str(),
+                train ? layer.bwd_pd.impl_info_str() : "", o.cell.c_str(), o.mode.c_str(), static_cast<long long>(I),
                 static_cast<long long>(H), static_cast<long long>(B), static_cast<long long>(T), o.threads, o.iters,
                 ms_median, ms_min,
                 gflops);
   } else {
-    std::printf("oneDNN %s %s I=%lld H=%lld B=%lld T=%lld threads=%d: median %.3f ms, min %.3f ms, %.1f GFLOP/s\n",
-                o.cell.c_str(), o.mode.c_str(), static_cast<long long>(I), static_cast<long long>(H),
-                static_cast<long long>(B), static_cast<long long>(T), o.threads, ms_median, ms_min, gflops);
+    const std::string impl = std::string(layer.fwd_pd.impl_info_str()) +
+                             (train ? std::string(" + ") + layer.bwd_pd.impl_info_str() : std::string());
+    std::printf("oneDNN %s %s %s (%s) I=%lld H=%lld B=%lld T=%lld threads=%d: median %.3f ms, min %.3f ms, "
+                "%.1f GFLOP/s\n",
+                o.precision.c_str(), o.cell.c_str(), o.mode.c_str(), impl.c_str(), static_cast<long long>(I),
+                static_cast<long long>(H), static_cast<long long>(B), static_cast<long long>(T), o.threads,
+                ms_median, ms_min, gflops);
   }
   return 0;
 }

@@ -8,6 +8,8 @@ import platform
 import subprocess
 import sys
 
+import suite_tables as tables
+
 # (cell, input size I, hidden size H, batch B, steps T); each shape runs in both modes.
 SUITE = [
     ("lstm", 512, 512, 64, 50),
@@ -18,30 +20,31 @@ SUITE = [
     ("gru", 512, 512, 64, 50),
     ("gru", 256, 256, 1, 100),
 ]
-PEERS = ("lstm", "dnnl", "torch")
-LABEL = {"lstm": "lstm", "dnnl": "oneDNN", "torch": "PyTorch"}
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
-# Targets for `lstm`: time ratios against the peers, and a share of the sgemm peak on big shapes.
-TARGET_DNNL, TARGET_DNNL_BATCH1, TARGET_TORCH, TARGET_PEAK = 0.8, 0.6, 0.4, 0.75
+# The peers of each precision; `--only` names lstm, dnnl, torch (lstm covers lstm_fp32 too).
+PEERS = {"fp32": ("lstm", "dnnl", "torch"), "bf16": ("lstm", "dnnl", "lstm_fp32")}
+ONLY_NAME = {"lstm": "lstm", "dnnl": "dnnl", "torch": "torch", "lstm_fp32": "lstm"}
+LABEL = {"lstm": "lstm", "dnnl": "oneDNN", "torch": "PyTorch", "lstm_fp32": "lstm fp32"}
+# `--isa`: lstm runs under LSTM_MAX_ISA, oneDNN under the matching ONEDNN_MAX_CPU_ISA.
+ONEDNN_ISA = {"scalar": "SSE41", "avx2": "AVX2", "avx512": "AVX512_CORE", "avx512_bf16": "AVX512_CORE_BF16",
+              "amx": "AVX512_CORE_AMX"}
+# ...and OpenBLAS (lstm's input GEMMs, sgemm_peak, PyTorch) under OPENBLAS_CORETYPE where it would
+# otherwise use wider registers than the path allows.
+OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
+BANDWIDTH_SIZES = "256K,512K,1M,2M,4M,8M,16M,64M"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def flops(cell, i, h, b, t, mode):
-    forward = 2.0 * GATES[cell] * h * (i + h) * b * t
-    return forward * (3.0 if mode == "train" else 1.0)
 
 
 def iterations(shape, mode, quick):
     """Timed iterations and warm-ups: about `budget` seconds per run from a rough speed guess."""
     rate = 150e9 if shape[3] >= 8 else 15e9  # FLOP/s: batched runs are GEMM-bound, batch-1 latency-bound
-    estimate_s = flops(*shape, mode) / rate
+    estimate_s = tables.flops(*shape, mode) / rate
     budget, low, high, warmup = (0.25, 2, 10, 1) if quick else (2.0, 5, 50, 2)
     return max(low, min(high, int(budget / estimate_s))), warmup
 
 
-def run_json(cmd, threads, timeout):
+def run_json(cmd, threads, timeout, extra_env=None):
     """Runs one benchmark program; returns (parsed JSON object or None, error text)."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads), **(extra_env or {}))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -61,19 +64,23 @@ def run_json(cmd, threads, timeout):
 
 
 class Peers:
-    """Knows how to invoke each peer and which ones are present."""
+    """Knows how to invoke each peer (program, options, environment) and which ones are present."""
 
     def __init__(self, args):
         build = os.path.abspath(args.build_dir)
+        self.args = args
         self.lstm = os.path.join(build, "lstm")
         self.dnnl = os.path.join(build, "bench", "dnnl_rnn_bench")
         self.sgemm = os.path.join(build, "bench", "sgemm_peak")
+        self.fma = os.path.join(build, "bench", "fma_peak")
         self.torch = [args.python, os.path.join(HERE, "torch_rnn_bench.py")]
         self.missing = {}
-        for peer, path in (("lstm", self.lstm), ("dnnl", self.dnnl), ("sgemm", self.sgemm)):
+        for peer, path in (("lstm", self.lstm), ("dnnl", self.dnnl), ("sgemm", self.sgemm), ("fma", self.fma)):
             if not os.access(path, os.X_OK):
                 self.missing[peer] = f"{path} not found (build it first)"
-        if "torch" in args.only:
+        if "lstm" in self.missing:
+            self.missing["lstm_fp32"] = self.missing["lstm"]
+        if "torch" in args.only and args.precision == "fp32":
             probe = subprocess.run([args.python, "-c", "import torch"], capture_output=True, text=True)
             if probe.returncode != 0:
                 self.missing["torch"] = f"{args.python} cannot import torch"
@@ -86,15 +93,32 @@ class Peers:
             except (OSError, subprocess.TimeoutExpired):
                 pass
 
+    def order(self):
+        return [p for p in PEERS[self.args.precision] if ONLY_NAME[p] in self.args.only and p not in self.missing]
+
+    def env(self, peer):
+        """Under --isa: LSTM_MAX_ISA for lstm, ONEDNN_MAX_CPU_ISA for oneDNN and PyTorch, and
+        OPENBLAS_CORETYPE for everything that calls OpenBLAS (not oneDNN)."""
+        if not self.args.isa:
+            return {}
+        blas = {"OPENBLAS_CORETYPE": OPENBLAS_CORE[self.args.isa]} if self.args.isa in OPENBLAS_CORE else {}
+        if peer in ("lstm", "lstm_fp32"):
+            return dict(blas, LSTM_MAX_ISA=self.args.isa)
+        if peer == "dnnl":
+            return {"ONEDNN_MAX_CPU_ISA": ONEDNN_ISA[self.args.isa]}
+        return dict(blas, ONEDNN_MAX_CPU_ISA=ONEDNN_ISA[self.args.isa])  # torch, sgemm
+
     def command(self, peer, shape, mode, threads, iters, warmup):
         cell, i, h, b, t = shape
         common = ["--cell", cell, "--input-size", str(i), "--hidden-size", str(h), "--batch", str(b),
                   "--seq-len", str(t), "--mode", mode, "--threads", str(threads), "--json"]
         timing = ["--iters", str(iters), "--warmup", str(warmup)]
-        if peer == "lstm":
-            return [self.lstm, "bench"] + common + (timing if self.lstm_has_iters else [])
+        precision = "fp32" if peer == "lstm_fp32" else self.args.precision
+        if peer in ("lstm", "lstm_fp32"):
+            return ([self.lstm, "bench"] + common + (timing if self.lstm_has_iters else [])
+                    + (["--precision", precision] if precision != "fp32" else []))
         if peer == "dnnl":
-            return [self.dnnl] + common + timing
+            return [self.dnnl] + common + timing + ["--precision", precision]
         return self.torch + common + timing
 
 
@@ -102,90 +126,60 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def shape_name(shape):
-    return "{} {}/{}/{}/{}".format(*shape)
+def measure_peaks(args, peers, rnd, state):
+    """sgemm_peak and fma_peak at every thread count; keeps the best of each figure over rounds."""
+    for threads in args.threads:
+        if "sgemm" not in peers.missing and args.precision == "fp32":
+            cmd = [peers.sgemm, "--threads", str(threads), "--sizes", "1024,2048" if args.quick else "2048,4096",
+                   "--iters", "2" if args.quick else "4", "--json"]
+            obj, err = run_json(cmd, threads, args.timeout, peers.env("sgemm"))
+            log(f"[round {rnd}] sgemm peak, {threads} thread(s): "
+                + (f"{obj['gflops_peak']:.1f} GFLOP/s" if obj else f"failed ({err})"))
+            if obj:
+                state["raw"].append(obj)
+                state["sgemm"][threads] = max(state["sgemm"].get(threads, 0.0), obj["gflops_peak"])
+        if "fma" not in peers.missing:
+            cmd = [peers.fma, "--threads", str(threads), "--ms", "20" if args.quick else "50", "--repeats",
+                   "3" if args.quick else "5", "--sizes", BANDWIDTH_SIZES, "--json"]
+            obj, err = run_json(cmd, threads, args.timeout)
+            log(f"[round {rnd}] FMA peak, {threads} thread(s): "
+                + (f"{obj['gflops_peak'] or 0:.1f} GFLOP/s fp32" if obj else f"failed ({err})"))
+            if obj:
+                state["raw"].append(obj)
+                best = state["peaks"].setdefault(threads, {})
+                for key, value in obj.items():
+                    if key.startswith(("gflops", "gops")) and isinstance(value, (int, float)):
+                        best[key] = max(best.get(key, 0.0), value)
+                bw = state["bandwidth"].setdefault(threads, {})
+                for size, gbs in obj.get("bandwidth_gbs", {}).items():
+                    bw[size] = max(bw.get(size, 0.0), gbs)
 
 
-def run_suite(args, peers):
-    """Interleaves every peer over rounds; keeps per-(shape, mode, peer) the best median and its thread count."""
-    best, raw, sgemm = {}, [], {}
-    sizes = "1024,2048" if args.quick else "2048,4096"
+def run_suite(args, peers, suite):
+    """Interleaves every peer over rounds; keeps per (shape, mode, peer) the best median, its thread
+    count and its JSON object."""
+    state = {"best": {}, "raw": [], "sgemm": {}, "peaks": {}, "bandwidth": {}}
     for rnd in range(1, args.rounds + 1):
-        if "sgemm" not in peers.missing:
-            for threads in args.threads:
-                cmd = [peers.sgemm, "--threads", str(threads), "--sizes", sizes, "--iters", "2" if args.quick else "4",
-                       "--json"]
-                obj, err = run_json(cmd, threads, args.timeout)
-                log(f"[round {rnd}] sgemm peak, {threads} thread(s): "
-                    + (f"{obj['gflops_peak']:.1f} GFLOP/s" if obj else f"failed ({err})"))
-                if obj:
-                    raw.append(obj)
-                    sgemm[threads] = max(sgemm.get(threads, 0.0), obj["gflops_peak"])
-        order = [p for p in PEERS if p in args.only and p not in peers.missing]
+        measure_peaks(args, peers, rnd, state)
+        order = peers.order()
         order = order[rnd % len(order):] + order[:rnd % len(order)] if order else []  # rotate who goes first
-        for shape in SUITE:
+        for shape in suite:
             for mode in args.modes:
                 iters, warmup = iterations(shape, mode, args.quick)
                 for threads in args.threads:
                     for peer in order:
                         obj, err = run_json(peers.command(peer, shape, mode, threads, iters, warmup), threads,
-                                            args.timeout)
-                        tag = f"[round {rnd}] {shape_name(shape)} {mode} {threads}t {LABEL[peer]}"
+                                            args.timeout, peers.env(peer))
+                        tag = f"[round {rnd}] {tables.shape_name(shape)} {mode} {threads}t {LABEL[peer]}"
                         if obj is None:
                             log(f"{tag}: n/a ({err})")
                             continue
                         log(f"{tag}: {obj['ms_median']:.3f} ms")
-                        raw.append(dict(obj, suite_peer=peer, suite_round=rnd))
+                        state["raw"].append(dict(obj, suite_peer=peer, suite_round=rnd))
                         key = (shape, mode, peer)
-                        if key not in best or obj["ms_median"] < best[key][0]:
-                            best[key] = (obj["ms_median"], threads)
-    return best, sgemm, raw
-
-
-def build_rows(best, sgemm, args):
-    """One row of strings per (shape, mode), plus (met, checked) target counts."""
-    peak = sgemm.get(max(args.threads)) if sgemm else None
-    rows, met, checked = [], 0, 0
-
-    def verdict(ok):
-        nonlocal met, checked
-        checked += 1
-        met += ok
-        return "ok" if ok else "MISS"
-
-    for shape in SUITE:
-        b = shape[3]
-        for mode in args.modes:
-            ms = {p: best.get((shape, mode, p)) for p in PEERS}
-            cells = [shape_name(shape), mode]
-            cells += [f"{ms[p][0]:.2f} ({ms[p][1]}t)" if ms[p] else "n/a" for p in PEERS]
-            mine = ms["lstm"][0] if ms["lstm"] else None
-            gflops = flops(*shape, mode) / (mine * 1e6) if mine else None
-            ratio_dnnl = mine / ms["dnnl"][0] if mine and ms["dnnl"] else None
-            ratio_torch = mine / ms["torch"][0] if mine and ms["torch"] else None
-            share = gflops / peak if gflops and peak else None
-            cells.append(f"{gflops:.1f}" if gflops else "n/a")
-            cells += [f"{r:.2f}" if r is not None else "n/a" for r in (ratio_dnnl, ratio_torch)]
-            cells.append(f"{100 * share:.0f}%" if share is not None else "n/a")
-            target = TARGET_DNNL_BATCH1 if b == 1 else TARGET_DNNL
-            cells.append(f"{verdict(ratio_dnnl <= target)} (≤{target})" if ratio_dnnl is not None else "n/a")
-            cells.append(verdict(ratio_torch <= TARGET_TORCH) if ratio_torch is not None else "n/a")
-            if shape[2] >= 512 and b >= 64:
-                cells.append(verdict(share >= TARGET_PEAK) if share is not None else "n/a")
-            else:
-                cells.append("-")
-            rows.append(cells)
-    return rows, met, checked
-
-
-HEADER = ["cell I/H/B/T", "mode", "lstm ms", "oneDNN ms", "PyTorch ms", "lstm GFLOP/s", "lstm/oneDNN",
-          "lstm/PyTorch", "% sgemm", f"≤{TARGET_DNNL}×oneDNN", f"≤{TARGET_TORCH}×PyTorch", f"≥{TARGET_PEAK:.0%} peak"]
-
-
-def text_table(rows):
-    widths = [max(len(r[c]) for r in [HEADER] + rows) for c in range(len(HEADER))]
-    fmt = lambda r: "  ".join(v.rjust(w) if c >= 2 else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths)))
-    return "\n".join([fmt(HEADER), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
+                        if key not in state["best"] or obj["ms_median"] < state["best"][key][0]:
+                            state["best"][key] = (obj["ms_median"], threads, obj)
+    return state
 
 
 def machine():
@@ -208,21 +202,58 @@ def machine():
     return f"{model}, {len(cores) or '?'} cores / {logical} logical CPUs available, {platform.system()} {platform.release()}"
 
 
-def markdown(rows, sgemm, met, checked, args, versions):
+def describe_peaks(state):
+    """One line per thread count: fma_peak's figures and read bandwidths; then the sgemm peaks."""
+    names = (("gflops_fma512", "fp32 FMA 512-bit"), ("gflops_fma256", "fp32 FMA 256-bit"),
+             ("gflops_bf16_dot", "VDPBF16PS"), ("gflops_amx_bf16", "AMX bf16"), ("gops_vnni", "VNNI int8 (GOP/s)"))
+    lines = []
+    for threads in sorted(state["peaks"]):
+        p = state["peaks"][threads]
+        figures = ", ".join(f"{label} {p[key]:.0f}" for key, label in names if p.get(key))
+        bw = ", ".join(f"{size} {gbs:.0f}" for size, gbs in sorted(state["bandwidth"].get(threads, {}).items(),
+                                                                    key=lambda kv: tables.parse_size(kv[0])))
+        lines.append(f"FMA peak, {threads} thread(s), GFLOP/s: {figures or 'n/a'}; read GB/s: {bw or 'n/a'}")
+    if state["sgemm"]:
+        lines.append("OpenBLAS sgemm peak GFLOP/s: "
+                     + ", ".join(f"{t} thread(s) {state['sgemm'][t]:.1f}" for t in sorted(state["sgemm"])))
+    return lines
+
+
+def describe_run(args, state, suite):
+    """The header: peers and versions, paths in force, how the columns are computed."""
+    versions = {"lstm": "lstm bench"}
+    isas = sorted({obj["isa"] for obj in state["raw"] if obj.get("suite_peer") in ("lstm", "lstm_fp32")
+                   and "isa" in obj})
+    for obj in state["raw"]:
+        if obj.get("suite_peer") == "dnnl" and "version" in obj:
+            versions["dnnl"] = f"oneDNN {obj['version']}"
+        if obj.get("suite_peer") == "torch" and "torch_version" in obj:
+            versions["torch"] = f"PyTorch {obj['torch_version']} (CPU)"
+    peers = ", ".join(versions.get(p, LABEL[p]) for p in PEERS[args.precision] if ONLY_NAME[p] in args.only
+                      and p != "lstm_fp32")
+    cap = "no cap (each library's best path)"
+    if args.isa:
+        cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={ONEDNN_ISA[args.isa]}"
+        cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]}" if args.isa in OPENBLAS_CORE else ""
+    text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
+            f"{', '.join(isas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
+            f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "
+            f"FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train. % FMA peak: of fma_peak's figure at the winning "
+            f"run's thread count (fp32: the best FMA width of the path, 256-bit on avx2; bf16: VDPBF16PS or AMX "
+            f"as the path uses). W_hh floor (batch 1): G·H·H weights × bytes × T (×2 for train) ÷ the read "
+            f"bandwidth of each thread's share of W_hh.")
+    if args.precision == "fp32":
+        text += " % sgemm: of the largest thread count's sgemm peak."
+    if len(suite) < len(SUITE):
+        text += f" Shapes: {len(suite)} of {len(SUITE)} (--shapes)."
+    return text
+
+
+def markdown(header, rows, verdicts, args, state, suite):
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    peaks = ", ".join(f"{sgemm[t]:.0f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t in sorted(sgemm)) or "n/a"
-    lines = [
-        f"Benchmark run {now} on {machine()}.",
-        "",
-        f"Peers: {versions}. OpenBLAS sgemm peak: {peaks}. Times are the best median over {args.rounds} "
-        f"round(s) and {'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "
-        f"FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train. Targets met: {met} of {checked}. "
-        f"Batch-1 shapes use the ≤{TARGET_DNNL_BATCH1}×oneDNN target.",
-        "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join("---" if c < 2 else "---:" for c in range(len(HEADER))) + "|",
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines = [f"Benchmark run {now} on {machine()}.", "", describe_run(args, state, suite), ""]
+    lines += [line + "  " for line in describe_peaks(state)]
+    lines += ["", f"Targets met: {verdicts.met} of {verdicts.checked}.", "", tables.markdown_table(header, rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -236,16 +267,24 @@ def csv_list(kind, allowed):
     return parse
 
 
-def main(argv):
+def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "build"),
                    help="CMake build directory holding lstm and bench/ (default: ../build)")
     p.add_argument("--quick", action="store_true", help="one round, few iterations: a smoke run")
     p.add_argument("--rounds", type=int, help="rounds over the suite (default 3, 1 with --quick)")
-    p.add_argument("--only", type=csv_list("--only", PEERS), default=list(PEERS), help="subset of lstm,dnnl,torch")
+    p.add_argument("--only", type=csv_list("--only", ("lstm", "dnnl", "torch")), default=["lstm", "dnnl", "torch"],
+                   help="subset of lstm,dnnl,torch")
     p.add_argument("--modes", type=csv_list("--modes", ("infer", "train")), default=["infer", "train"])
+    p.add_argument("--shapes", type=csv_list("--shapes", [str(i) for i in range(len(SUITE))]),
+                   help="indices of the suite's shapes to run (default all): "
+                        + ", ".join(f"{i} = {tables.shape_name(s)}" for i, s in enumerate(SUITE)))
     p.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2],
                    help="thread counts to try (default 1,2; the best wins)")
+    p.add_argument("--isa", choices=sorted(ONEDNN_ISA),
+                   help="cap lstm (LSTM_MAX_ISA) and oneDNN (ONEDNN_MAX_CPU_ISA) to this instruction set")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: lstm --precision bf16 against oneDNN bf16 and against lstm fp32")
     p.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch (default /usr/bin/python3)")
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per benchmark process")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as markdown (for the README)")
@@ -254,33 +293,35 @@ def main(argv):
     args.rounds = args.rounds or (1 if args.quick else 3)
     if args.rounds < 1 or any(t < 1 for t in args.threads):
         p.error("--rounds and --threads must be positive")
+    return args
 
+
+def main(argv):
+    args = parse_args(argv)
+    suite = [SUITE[int(i)] for i in args.shapes] if args.shapes else SUITE
     peers = Peers(args)
     for peer, why in sorted(peers.missing.items()):
-        if peer in args.only or peer == "sgemm":
+        if peer in ("sgemm", "fma") or (peer in PEERS[args.precision] and ONLY_NAME[peer] in args.only):
             log(f"note: {peer} unavailable: {why}; its columns show n/a")
-    best, sgemm, raw = run_suite(args, peers)
-    rows, met, checked = build_rows(best, sgemm, args)
+    state = run_suite(args, peers, suite)
+    if args.precision == "bf16":
+        header, rows, verdicts = tables.bf16_table(suite, args.modes, state["best"], state["peaks"],
+                                                   state["bandwidth"])
+    else:
+        header, rows, verdicts = tables.fp32_table(suite, args.modes, state["best"], state["peaks"],
+                                                   state["bandwidth"], state["sgemm"], max(args.threads))
 
-    versions = {"lstm": "lstm bench"}
-    for obj in raw:
-        if obj.get("suite_peer") == "dnnl" and "version" in obj:
-            versions["dnnl"] = f"oneDNN {obj['version']}"
-        if obj.get("suite_peer") == "torch" and "torch_version" in obj:
-            versions["torch"] = f"PyTorch {obj['torch_version']} (CPU)"
-    version_text = ", ".join(versions.get(p, LABEL[p]) for p in PEERS if p in args.only)
-
-    peaks = ", ".join(f"{t} thread(s) {sgemm[t]:.1f}" for t in sorted(sgemm)) or "n/a"
-    print(f"{machine()}\nsgemm peak GFLOP/s: {peaks}; % sgemm uses the {max(args.threads)}-thread peak\n")
-    print(text_table(rows))
-    print(f"\ntargets met: {met} of {checked} checked")
+    print("\n".join([machine(), describe_run(args, state, suite)] + describe_peaks(state)) + "\n")
+    print(tables.text_table(header, rows))
+    print(f"\ntargets met: {verdicts.met} of {verdicts.checked} checked")
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(markdown(rows, sgemm, met, checked, args, version_text))
+            f.write(markdown(header, rows, verdicts, args, state, suite))
         log(f"wrote {args.markdown}")
     if args.json_out:
         with open(args.json_out, "w") as f:
-            json.dump({"sgemm_peak": sgemm, "results": raw}, f, indent=1)
+            json.dump({"sgemm_peak": state["sgemm"], "fma_peak": state["peaks"], "bandwidth_gbs": state["bandwidth"],
+                       "results": state["raw"]}, f, indent=1)
         log(f"wrote {args.json_out}")
 
 

@@ -10,6 +10,7 @@ packages=(
   python3-numpy python3-torch  # reference data generation and interop tests
   libdnnl-dev                # oneDNN, the peer in bench/
   chromium fonts-dejavu-core # the report test renders an HTML report headless
+  python3-pytest             # bench_tools: the checks of bench/ (bench/test_bench_tools.py)
 )
 missing=()
 for p in "${packages[@]}"; do
