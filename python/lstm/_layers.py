@@ -37,8 +37,11 @@ def _random_seed():
 
 def _as_array(value, name, dtype, shape, shape_text):
     """`value` as a C-contiguous array of `dtype` with `shape` (None entries match anything)."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a CPU torch tensor
-        value = value.detach().numpy()
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        if value.requires_grad:
+            raise TypeError(f"{name}: the tensor requires grad; the NumPy layers do not record "
+                            "autograd (use lstm.torch, or pass tensor.detach())")
+        value = value.numpy()
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a NumPy array {shape_text}, got {type(value).__name__}")
     if value.dtype != dtype:

@@ -1,0 +1,13 @@
+"""The scripts in examples/python run and succeed (each checks its own result)."""
+import os
+import subprocess
+import sys
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python")
+
+
+def test_swap_nn_lstm():
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "swap_nn_lstm.py"), "--steps", "25"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "lstm.torch.LSTM" in result.stdout
