@@ -10,6 +10,7 @@ packages=(
   python3-numpy python3-torch  # reference data generation and interop tests
   libdnnl-dev                # oneDNN, the peer in bench/
   chromium fonts-dejavu-core # the report test renders an HTML report headless
+  python3-dev pybind11-dev python3-pybind11 python3-pytest  # the Python module (import lstm) and its tests
 )
 missing=()
 for p in "${packages[@]}"; do
