@@ -1,5 +1,6 @@
 """What lstm.torch runs on: the C++ network whose flat parameter buffer the module's parameters
 view (no copy), a pool of workspaces, and the autograd Function over forward and backward."""
+import numpy as np
 import torch
 
 from . import _lstm
@@ -8,6 +9,7 @@ _CLASSES = {
     torch.float32: (_lstm.Network32, _lstm.Workspace32),
     torch.float64: (_lstm.Network64, _lstm.Workspace64),
 }
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _POOL_LIMIT = 4  # idle workspaces kept per network
 
 
@@ -129,7 +131,9 @@ class RecurrentFunction(torch.autograd.Function):
         dy = None if dy is None else dy.contiguous()
         dh_n = None if dh_n is None else dh_n.contiguous()
         dc_n = None if dc_n is None else dc_n.contiguous()
-        grad_params = torch.zeros(call.network.num_parameters, dtype=dtype)
+        # Zeroed by NumPy (calloc): torch would fill a buffer this size with its OpenMP threads,
+        # which then spin on the cores our own threads are about to need.
+        grad_params = torch.from_numpy(np.zeros(call.network.num_parameters, _NUMPY_DTYPES[dtype]))
         grad_x = torch.empty_like(x) if needs[1] else None
         grad_h0 = torch.empty(h_shape, dtype=dtype) if needs[2] else None
         grad_c0 = torch.empty(c_shape, dtype=dtype) if c_shape is not None and needs[3] else None
