@@ -11,3 +11,11 @@ def test_swap_nn_lstm():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "lstm.torch.LSTM" in result.stdout
+
+
+def test_forecast_csv(tmp_path):
+    out = tmp_path / "f.safetensors"
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "forecast_csv.py"), "--epochs", "2",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "seasonal_naive" in result.stdout and out.exists()
