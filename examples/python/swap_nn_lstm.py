@@ -2,7 +2,7 @@
 
 A two-layer LSTM learns to predict the next value of noisy sine waves. The loop is plain
 PyTorch (Adam, MSE, gradient clipping); the only change is the class of `self.rnn`.
-Run:  PYTHONPATH=build/python /usr/bin/python3 examples/python/swap_nn_lstm.py [--steps N]
+Run:  PYTHONPATH=build/python /usr/bin/python3 examples/python/swap_nn_lstm.py [--steps N] [--hidden H]
 """
 import argparse
 import time
@@ -14,10 +14,10 @@ import lstm.torch
 
 
 class Forecaster(nn.Module):
-    def __init__(self, rnn_class):
+    def __init__(self, rnn_class, hidden_size):
         super().__init__()
-        self.rnn = rnn_class(input_size=1, hidden_size=64, num_layers=2, batch_first=True)
-        self.head = nn.Linear(64, 1)
+        self.rnn = rnn_class(input_size=1, hidden_size=hidden_size, num_layers=2, batch_first=True)
+        self.head = nn.Linear(hidden_size, 1)
 
     def forward(self, x):  # x: [B, T, 1] -> next value at every step [B, T, 1]
         out, _ = self.rnn(x)
@@ -31,9 +31,9 @@ def batch(generator, size=32, steps=50):
     return series[:, :-1, None], series[:, 1:, None]
 
 
-def train(rnn_class, steps):
+def train(rnn_class, steps, hidden_size):
     torch.manual_seed(0)
-    model = Forecaster(rnn_class)
+    model = Forecaster(rnn_class, hidden_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(1)
     start = time.perf_counter()
@@ -52,11 +52,12 @@ def train(rnn_class, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
-    steps = parser.parse_args().steps
+    parser.add_argument("--hidden", type=int, default=64)
+    args = parser.parse_args()
     torch.set_num_threads(2)
     lstm.set_num_threads(2)
     for name, rnn_class in [("torch.nn.LSTM", nn.LSTM), ("lstm.torch.LSTM", lstm.torch.LSTM)]:
-        first, last, ms = train(rnn_class, steps)
+        first, last, ms = train(rnn_class, args.steps, args.hidden)
         print(f"{name:16s} loss {first:.4f} -> {last:.4f}   {ms:.2f} ms/step")
         if not last < 0.5 * first:
             raise SystemExit(f"{name}: the loss did not fall ({first} -> {last})")

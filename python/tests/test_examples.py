@@ -7,7 +7,7 @@ EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "pyth
 
 
 def test_swap_nn_lstm():
-    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "swap_nn_lstm.py"), "--steps", "25"],
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "swap_nn_lstm.py"), "--steps", "20", "--hidden", "32"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "lstm.torch.LSTM" in result.stdout
