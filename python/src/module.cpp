@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lstm/lstm.hpp"
+#include "charlm_binding.hpp"
 #include "forecast_binding.hpp"
 #include "network_binding.hpp"
 
@@ -53,6 +54,7 @@ PYBIND11_MODULE(_lstm, m) {
   lstm_python::bind_network<float>(m, "Network32", "Workspace32");
   lstm_python::bind_network<double>(m, "Network64", "Workspace64");
   lstm_python::bind_forecast(m);
+  lstm_python::bind_charlm(m);
 
   m.def("load_network", &load_float, py::arg("path"), py::arg("cell") = "",
         "Reads a model file (a bare network, or a trained model's `rnn.` tensors) as float32.");
