@@ -70,31 +70,58 @@ def step_timer(model, inputs, targets, loss_function):
     return step, infer
 
 
+# bench/run_suite.py's shapes: (cell, input, hidden, batch, steps).
+SUITE = [("lstm", 512, 512, 64, 50), ("lstm", 128, 128, 32, 100), ("lstm", 256, 256, 1, 100),
+         ("lstm", 1024, 1024, 1, 25), ("lstm", 1024, 1024, 64, 25), ("gru", 512, 512, 64, 50),
+         ("gru", 256, 256, 1, 100)]
+
+
+class BareLayer(nn.Module):
+    """The recurrent layer alone; the loss is the mean square of its output."""
+
+    def __init__(self, rnn_class, input_size, hidden_size):
+        super().__init__()
+        self.rnn = rnn_class(input_size, hidden_size)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+def suite_shapes():
+    torch.manual_seed(0)
+    for cell, i, h, b, t in SUITE:
+        yield (f"{cell} {i}/{h}/{b}/{t} (bare layer)", (cell, lambda cls, i=i, h=h: BareLayer(cls, i, h)),
+               torch.randn(t, b, i), None, lambda y, _: y.pow(2).mean())
+
+
 def shapes():
     torch.manual_seed(0)
     tokens = torch.randint(0, 96, (100, 32))
     next_tokens = torch.randint(0, 96, (100, 32))
     cross_entropy = lambda logits, y: nn.functional.cross_entropy(logits.reshape(-1, 96), y.reshape(-1))
     yield ("language model: embedding 64 -> LSTM 512, B 32, T 100",
-           lambda cls: LanguageModel(cls), tokens, next_tokens, cross_entropy)
+           ("lstm", lambda cls: LanguageModel(cls)), tokens, next_tokens, cross_entropy)
     x = torch.randn(100, 32, 128)
-    yield ("lstm 128/128/32/100", lambda cls: Regressor(cls, 128, 128), x, torch.randn(100, 32, 1),
-           nn.functional.mse_loss)
+    yield ("lstm 128/128/32/100", ("lstm", lambda cls: Regressor(cls, 128, 128)), x,
+           torch.randn(100, 32, 1), nn.functional.mse_loss)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--suite", action="store_true", help="also every shape of bench/run_suite.py")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lstm.set_num_threads(args.threads)
     print(f"threads {args.threads}; median ms")
-    print("| shape | train step nn.LSTM | lstm.torch | speed-up | no_grad nn.LSTM | lstm.torch | speed-up |")
+    print("| shape | train step torch.nn | lstm.torch | speed-up | no_grad torch.nn | lstm.torch | speed-up |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, build, inputs, targets, loss in shapes():
+    cases = list(shapes()) + (list(suite_shapes()) if args.suite else [])
+    for name, (cell, build), inputs, targets, loss in cases:
         results = {}
-        for label, cls in (("nn", nn.LSTM), ("ours", lstm.torch.LSTM)):
+        classes = (nn.LSTM, lstm.torch.LSTM) if cell == "lstm" else (nn.GRU, lstm.torch.GRU)
+        for label, cls in zip(("nn", "ours"), classes):
             _OPENBLAS.openblas_set_num_threads(args.threads if label == "nn" else 1)
             torch.manual_seed(1)
             step, infer = step_timer(build(cls), inputs, targets, loss)

@@ -271,3 +271,22 @@ def test_forward_releases_the_gil():
         np.testing.assert_array_equal(got[1], want[1])
     finally:
         lstm.set_num_threads(0)
+
+
+def test_precision_bf16_where_available():
+    model = lstm.LSTM(64, 256, seed=0)
+    x = np.random.default_rng(0).standard_normal((20, 16, 64)).astype(np.float32)
+    exact = model(x)[0]
+    if not lstm.bf16_available():
+        with pytest.raises(lstm.Error):
+            lstm.set_precision("bf16")
+        return
+    try:
+        lstm.set_precision("bf16")
+        assert lstm.precision() == "bf16"
+        rounded = model(x)[0]
+    finally:
+        lstm.set_precision("fp32")
+    assert not np.array_equal(rounded, exact), "bf16 products must change the result"
+    assert np.abs(rounded - exact).max() < 2e-2  # about three significant digits per product
+    np.testing.assert_array_equal(model(x)[0], exact)
