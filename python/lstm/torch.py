@@ -116,7 +116,7 @@ class RNNBase(nn.Module):
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
 
     def _current_backend(self, parameters):
         """The backend whose buffer the parameters view; rebuilt if they were replaced."""

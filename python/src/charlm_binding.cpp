@@ -70,8 +70,10 @@ py::tuple fit(const CharLmFit& o, py::object on_epoch, py::object on_batch) {
       try {
         callback(d);
       } catch (py::error_already_set& error) {
-        if (error.matches(PyExc_KeyboardInterrupt)) interrupted = true;
-        else callback_error = std::move(error);
+        if (error.matches(PyExc_KeyboardInterrupt))
+          interrupted = true;
+        else
+          callback_error = std::move(error);
         stop = true;
       }
     }
@@ -125,16 +127,19 @@ py::tuple fit(const CharLmFit& o, py::object on_epoch, py::object on_batch) {
 void bind_charlm(py::module_& module) {
   py::class_<CharLmModel>(module, "CharLmModel")
       .def_property_readonly("window", [](const CharLmModel& m) { return m.info.window; })
-      .def_property_readonly("vocabulary_size", [](const CharLmModel& m) { return m.info.vocabulary.size(); })
+      .def_property_readonly("vocabulary_size",
+                             [](const CharLmModel& m) { return m.info.vocabulary.size(); })
       .def("bits_per_char",
            [](CharLmModel& m, const std::string& text) {
              const std::vector<int32_t> ids = m.info.vocabulary.encode("text", text);
-             if (ids.size() < 2) throw py::value_error("text: at least two characters are needed to score");
+             if (ids.size() < 2)
+               throw py::value_error("text: at least two characters are needed to score");
              py::gil_scoped_release release;
              return lstm::apps::score_text(m.model, ids, m.info.window).bits_per_char();
            })
       .def("generate",
-           [](CharLmModel& m, const std::string& prompt, int64_t length, double temperature, uint64_t seed) {
+           [](CharLmModel& m, const std::string& prompt, int64_t length, double temperature,
+              uint64_t seed) {
              if (prompt.empty()) throw py::value_error("prompt: at least one character is needed");
              if (length < 0) throw py::value_error("length: expected 0 or more");
              if (temperature < 0) throw py::value_error("temperature: expected 0 or more");
@@ -147,7 +152,9 @@ void bind_charlm(py::module_& module) {
              }
              return py::bytes(m.info.vocabulary.decode(drawn));
            })
-      .def("save", [](const CharLmModel& m, const std::string& path) { lstm::save_sequence_model(path, m.model); });
+      .def("save", [](const CharLmModel& m, const std::string& path) {
+        lstm::save_sequence_model(path, m.model);
+      });
   module.def("charlm_load", [](const std::string& path) {
     lstm::SequenceModel model = lstm::load_sequence_model(path);
     lstm::apps::CharLmInfo info = lstm::apps::charlm_info(model, path);
@@ -176,10 +183,10 @@ void bind_charlm(py::module_& module) {
         o.seed = seed;
         return fit(o, on_epoch, on_batch);
       },
-      py::arg("path"), py::arg("vocabulary"), py::arg("window"), py::arg("batch"), py::arg("embedding"),
-      py::arg("hidden"), py::arg("layers"), py::arg("cell"), py::arg("epochs"), py::arg("lr"),
-      py::arg("dropout"), py::arg("validation"), py::arg("time_limit"), py::arg("seed"),
-      py::arg("on_epoch"), py::arg("on_batch"));
+      py::arg("path"), py::arg("vocabulary"), py::arg("window"), py::arg("batch"),
+      py::arg("embedding"), py::arg("hidden"), py::arg("layers"), py::arg("cell"),
+      py::arg("epochs"), py::arg("lr"), py::arg("dropout"), py::arg("validation"),
+      py::arg("time_limit"), py::arg("seed"), py::arg("on_epoch"), py::arg("on_batch"));
 }
 
 }  // namespace lstm_python

@@ -93,8 +93,10 @@ py::tuple fit(const FitOptions& o, py::object on_epoch) {
       try {
         on_epoch(d);
       } catch (py::error_already_set& error) {
-        if (error.matches(PyExc_KeyboardInterrupt)) interrupted = true;
-        else callback_error = std::move(error);
+        if (error.matches(PyExc_KeyboardInterrupt))
+          interrupted = true;
+        else
+          callback_error = std::move(error);
         stop = true;
       }
     }
@@ -119,7 +121,8 @@ py::tuple fit(const FitOptions& o, py::object on_epoch) {
   summary["window"] = data.window;
   summary["train_rows"] = data.split;
   summary["rows"] = data.series.rows;
-  return py::make_tuple(ForecastModel{std::move(model), std::move(info), std::move(data.series)}, summary);
+  return py::make_tuple(ForecastModel{std::move(model), std::move(info), std::move(data.series)},
+                        summary);
 }
 
 // The next `steps` values after the last row of `path` (or of the fitted series if empty), with
@@ -128,8 +131,9 @@ py::tuple forecast(ForecastModel& m, const std::string& path, int64_t steps) {
   if (steps < 1) throw py::value_error("steps: expected at least 1, got " + std::to_string(steps));
   std::optional<lstm::Series> loaded;
   if (!path.empty())
-    loaded = lstm::load_series(path, m.info.target,
-                               std::vector<std::string>(m.info.columns.begin() + 1, m.info.columns.end()));
+    loaded = lstm::load_series(
+        path, m.info.target,
+        std::vector<std::string>(m.info.columns.begin() + 1, m.info.columns.end()));
   else if (!m.series)
     throw py::value_error("data: a loaded Forecaster needs the series to forecast after");
   const lstm::Series& series = loaded ? *loaded : *m.series;
@@ -138,8 +142,9 @@ py::tuple forecast(ForecastModel& m, const std::string& path, int64_t steps) {
     py::gil_scoped_release release;
     values = lstm::apps::forecast_future(m.model, m.info, series, steps);
   }
-  return py::make_tuple(values, series.future_index(steps),
-                        series.index.kind == lstm::IndexKind::none ? std::string() : series.index.name);
+  return py::make_tuple(
+      values, series.future_index(steps),
+      series.index.kind == lstm::IndexKind::none ? std::string() : series.index.name);
 }
 
 }  // namespace
@@ -162,10 +167,10 @@ void bind_forecast(py::module_& module) {
   });
   module.def(
       "forecast_fit",
-      [](const std::string& path, const std::string& target, const std::vector<std::string>& features,
-         int64_t window, int64_t horizon, int64_t season, int64_t hidden, int64_t layers,
-         const std::string& cell, int64_t epochs, double time_limit, double validation, uint64_t seed,
-         py::object on_epoch) {
+      [](const std::string& path, const std::string& target,
+         const std::vector<std::string>& features, int64_t window, int64_t horizon, int64_t season,
+         int64_t hidden, int64_t layers, const std::string& cell, int64_t epochs, double time_limit,
+         double validation, uint64_t seed, py::object on_epoch) {
         FitOptions o;
         o.path = path;
         o.target = target;
@@ -182,9 +187,10 @@ void bind_forecast(py::module_& module) {
         o.seed = seed;
         return fit(o, on_epoch);
       },
-      py::arg("path"), py::arg("target"), py::arg("features"), py::arg("window"), py::arg("horizon"),
-      py::arg("season"), py::arg("hidden"), py::arg("layers"), py::arg("cell"), py::arg("epochs"),
-      py::arg("time_limit"), py::arg("validation"), py::arg("seed"), py::arg("on_epoch"));
+      py::arg("path"), py::arg("target"), py::arg("features"), py::arg("window"),
+      py::arg("horizon"), py::arg("season"), py::arg("hidden"), py::arg("layers"), py::arg("cell"),
+      py::arg("epochs"), py::arg("time_limit"), py::arg("validation"), py::arg("seed"),
+      py::arg("on_epoch"));
 }
 
 }  // namespace lstm_python

@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "lstm/lstm.hpp"
 #include "charlm_binding.hpp"
 #include "forecast_binding.hpp"
+#include "lstm/lstm.hpp"
 #include "network_binding.hpp"
 
 namespace py = pybind11;
@@ -64,9 +64,12 @@ PYBIND11_MODULE(_lstm, m) {
   m.def("num_threads", &lstm::num_threads);
   m.def("bf16_available", &lstm::bf16_available);
   m.def("set_precision", [](const std::string& precision) {
-    if (precision == "fp32") lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
-    else if (precision == "bf16") lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
-    else throw py::value_error("precision: expected 'fp32' or 'bf16', got '" + precision + "'");
+    if (precision == "fp32")
+      lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
+    else if (precision == "bf16")
+      lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+    else
+      throw py::value_error("precision: expected 'fp32' or 'bf16', got '" + precision + "'");
   });
   m.def("precision", [] {
     return std::string(lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32");

@@ -25,8 +25,8 @@ T* address(uintptr_t value) {
 }
 
 lstm::NetworkConfig make_config(const std::string& cell, int64_t input_size, int64_t hidden_size,
-                                int64_t num_layers, bool bias, bool bidirectional, int64_t proj_size,
-                                bool peephole, double dropout) {
+                                int64_t num_layers, bool bias, bool bidirectional,
+                                int64_t proj_size, bool peephole, double dropout) {
   lstm::NetworkConfig config;
   config.cell = lstm::parse_cell(cell);
   config.input_size = input_size;
@@ -60,7 +60,8 @@ void forward_arrays(const lstm::Network<T>& network, lstm::Workspace<T>& workspa
   args.input = checked_array<T>(input, "input", {steps, batch, c.input_size}, false, false);
   args.lengths = checked_array<int64_t>(lengths, "lengths", {batch}, false, true);
   args.h0 = checked_array<T>(h0, "h0", {rows, batch, c.output_size()}, false, true);
-  args.output = checked_array<T>(output, "output", {steps, batch, c.layer_output_size()}, true, false);
+  args.output =
+      checked_array<T>(output, "output", {steps, batch, c.layer_output_size()}, true, false);
   args.h_n = checked_array<T>(h_n, "h_n", {rows, batch, c.output_size()}, true, true);
   if (c.has_cell_state()) {
     args.c0 = checked_array<T>(c0, "c0", {rows, batch, c.hidden_size}, false, true);
@@ -78,15 +79,18 @@ void backward_arrays(const lstm::Network<T>& network, lstm::Workspace<T>& worksp
                      py::handle grad_params, py::handle grad_input, py::handle grad_h0,
                      py::handle grad_c0) {
   const lstm::NetworkConfig& c = network.config();
-  const lstm::ForwardRecord<T> record = network.record(workspace, 0, 0);  // throws if no training forward
+  const lstm::ForwardRecord<T> record =
+      network.record(workspace, 0, 0);  // throws if no training forward
   const int64_t steps = record.steps, batch = record.batch;
   const int64_t rows = c.num_layers * c.directions();
   lstm::BackwardArgs<T> args;
   args.grad_output =
       checked_array<T>(grad_output, "dy", {steps, batch, c.layer_output_size()}, false, true);
   args.grad_h_n = checked_array<T>(grad_h_n, "dh_n", {rows, batch, c.output_size()}, false, true);
-  args.grad_params = checked_array<T>(grad_params, "grad_params", {network.num_parameters()}, true, false);
-  args.grad_input = checked_array<T>(grad_input, "grad_input", {steps, batch, c.input_size}, true, true);
+  args.grad_params =
+      checked_array<T>(grad_params, "grad_params", {network.num_parameters()}, true, false);
+  args.grad_input =
+      checked_array<T>(grad_input, "grad_input", {steps, batch, c.input_size}, true, true);
   args.grad_h0 = checked_array<T>(grad_h0, "grad_h0", {rows, batch, c.output_size()}, true, true);
   if (c.has_cell_state()) {
     args.grad_c_n = checked_array<T>(grad_c_n, "dc_n", {rows, batch, c.hidden_size}, false, true);
@@ -102,25 +106,28 @@ template <typename T>
 void bind_network(py::module_& module, const char* network_name, const char* workspace_name) {
   using Network = lstm::Network<T>;
   using Workspace = lstm::Workspace<T>;
-  py::class_<Workspace>(module, workspace_name, "Activations kept between a training forward and backward.")
+  py::class_<Workspace>(module, workspace_name,
+                        "Activations kept between a training forward and backward.")
       .def(py::init<>());
 
   py::class_<Network>(module, network_name)
       .def(py::init([](const std::string& cell, int64_t input_size, int64_t hidden_size,
                        int64_t num_layers, bool bias, bool bidirectional, int64_t proj_size,
                        bool peephole, double dropout) {
-             return Network(make_config(cell, input_size, hidden_size, num_layers, bias, bidirectional,
-                                        proj_size, peephole, dropout));
+             return Network(make_config(cell, input_size, hidden_size, num_layers, bias,
+                                        bidirectional, proj_size, peephole, dropout));
            }),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("bias"), py::arg("bidirectional"), py::arg("proj_size"), py::arg("peephole"),
            py::arg("dropout"))
-      .def_property_readonly("cell", [](const Network& n) { return std::string(lstm::cell_name(n.config().cell)); })
+      .def_property_readonly(
+          "cell", [](const Network& n) { return std::string(lstm::cell_name(n.config().cell)); })
       .def_property_readonly("input_size", [](const Network& n) { return n.config().input_size; })
       .def_property_readonly("hidden_size", [](const Network& n) { return n.config().hidden_size; })
       .def_property_readonly("proj_size", [](const Network& n) { return n.config().proj_size; })
       .def_property_readonly("num_layers", [](const Network& n) { return n.config().num_layers; })
-      .def_property_readonly("bidirectional", [](const Network& n) { return n.config().bidirectional; })
+      .def_property_readonly("bidirectional",
+                             [](const Network& n) { return n.config().bidirectional; })
       .def_property_readonly("peephole", [](const Network& n) { return n.config().peephole; })
       .def_property_readonly("bias", [](const Network& n) { return n.config().bias; })
       .def_property_readonly("dropout", [](const Network& n) { return n.config().dropout; })
@@ -131,21 +138,24 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
            [](const Network& n) {
              py::list items;
              for (const lstm::ParameterInfo& info : n.layout())
-               items.append(py::make_tuple(info.name, py::tuple(py::cast(info.shape)), info.offset, info.numel));
+               items.append(py::make_tuple(info.name, py::tuple(py::cast(info.shape)), info.offset,
+                                           info.numel));
              return items;
            })
-      // The flat parameter buffer [num_parameters] as a writable NumPy view that keeps the network alive.
+      // The flat parameter buffer [num_parameters] as a writable NumPy view that keeps the network
+      // alive.
       .def("parameters",
            [](py::object self) {
              Network& n = self.cast<Network&>();
              return py::array_t<T>({n.num_parameters()}, {static_cast<int64_t>(sizeof(T))},
                                    n.parameters().data(), self);
            })
-      .def("parameters_address", [](Network& n) { return reinterpret_cast<uintptr_t>(n.parameters().data()); })
+      .def("parameters_address",
+           [](Network& n) { return reinterpret_cast<uintptr_t>(n.parameters().data()); })
       .def("init_uniform", &Network::init_uniform, py::arg("seed"))
-      .def("forward", &forward_arrays<T>, py::arg("workspace"), py::arg("training"), py::arg("input"),
-           py::arg("lengths"), py::arg("h0"), py::arg("c0"), py::arg("output"), py::arg("h_n"),
-           py::arg("c_n"), py::arg("dropout_seed"))
+      .def("forward", &forward_arrays<T>, py::arg("workspace"), py::arg("training"),
+           py::arg("input"), py::arg("lengths"), py::arg("h0"), py::arg("c0"), py::arg("output"),
+           py::arg("h_n"), py::arg("c_n"), py::arg("dropout_seed"))
       .def("backward", &backward_arrays<T>, py::arg("workspace"), py::arg("grad_output"),
            py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("grad_params"), py::arg("grad_input"),
            py::arg("grad_h0"), py::arg("grad_c0"))
@@ -168,21 +178,20 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
              py::gil_scoped_release release;
              n.forward(training ? lstm::Mode::training : lstm::Mode::inference, args, workspace);
            })
-      .def("backward_raw",
-           [](const Network& n, Workspace& workspace, uintptr_t grad_output, uintptr_t grad_h_n,
-              uintptr_t grad_c_n, uintptr_t grad_params, uintptr_t grad_input, uintptr_t grad_h0,
-              uintptr_t grad_c0) {
-             lstm::BackwardArgs<T> args;
-             args.grad_output = address<const T>(grad_output);
-             args.grad_h_n = address<const T>(grad_h_n);
-             args.grad_c_n = address<const T>(grad_c_n);
-             args.grad_params = address<T>(grad_params);
-             args.grad_input = address<T>(grad_input);
-             args.grad_h0 = address<T>(grad_h0);
-             args.grad_c0 = address<T>(grad_c0);
-             py::gil_scoped_release release;
-             n.backward(args, workspace);
-           });
+      .def("backward_raw", [](const Network& n, Workspace& workspace, uintptr_t grad_output,
+                              uintptr_t grad_h_n, uintptr_t grad_c_n, uintptr_t grad_params,
+                              uintptr_t grad_input, uintptr_t grad_h0, uintptr_t grad_c0) {
+        lstm::BackwardArgs<T> args;
+        args.grad_output = address<const T>(grad_output);
+        args.grad_h_n = address<const T>(grad_h_n);
+        args.grad_c_n = address<const T>(grad_c_n);
+        args.grad_params = address<T>(grad_params);
+        args.grad_input = address<T>(grad_input);
+        args.grad_h0 = address<T>(grad_h0);
+        args.grad_c0 = address<T>(grad_c0);
+        py::gil_scoped_release release;
+        n.backward(args, workspace);
+      });
 }
 
 template void bind_network<float>(py::module_&, const char*, const char*);
