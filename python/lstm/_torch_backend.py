@@ -2,6 +2,7 @@
 view (no copy), a pool of workspaces, and the autograd Function over forward and backward."""
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import _lstm
 
@@ -120,6 +121,7 @@ class RecurrentFunction(torch.autograd.Function):
         return (y, h_n) if c_n is None else (y, h_n, c_n)
 
     @staticmethod
+    @once_differentiable  # second derivatives are not implemented: a clear error, not zeros
     def backward(ctx, dy, dh_n, dc_n=None):
         call = ctx.call
         x, h0, c0 = ctx.saved_tensors

@@ -180,3 +180,11 @@ def test_two_calls_in_one_graph():
     got = torch.autograd.grad(loss(ours), [x] + list(ours.parameters()))
     for k, (g, w) in enumerate(zip(got, want)):
         close(g, w, f"gradient {k}")
+
+
+def test_double_backward_is_a_clear_error():
+    _, ours = make_pair("LSTM", dict())
+    x = torch.randn(T, B, I, requires_grad=True)
+    (grad,) = torch.autograd.grad(ours(x)[0].pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|differentiable"):
+        grad.sum().backward()
