@@ -10,7 +10,8 @@ packages=(
   python3-numpy python3-torch  # reference data generation and interop tests
   libdnnl-dev                # oneDNN, the peer in bench/
   chromium fonts-dejavu-core # the report test renders an HTML report headless
-  python3-pytest             # bench_tools: the checks of bench/ (bench/test_bench_tools.py)
+  python3-dev pybind11-dev python3-pybind11  # the Python module (import lstm)
+  python3-pytest             # the Python tests and bench/test_bench_tools.py
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,156 @@
+"""lstm.Forecaster: the CLI's forecaster (`lstm train --task forecast`, `lstm forecast`) for
+pandas and NumPy users: fit on a Series, DataFrame, array or CSV path; predict ahead; metrics
+next to the naive and seasonal-naive baselines; save/load the same model files as the CLI."""
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from . import _lstm
+
+
+def _progress_bar(progress):
+    """progress: a callable(dict), None (silent), or "auto": a tqdm bar when tqdm is installed
+    and stderr is a terminal (or in a notebook)."""
+    if callable(progress) or progress is None:
+        return progress, None
+    if progress != "auto":
+        raise ValueError(f"progress: expected a callable, None or 'auto', got {progress!r}")
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None, None
+    if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+        return None, None
+    bar = tqdm(unit="epoch")
+
+    def update(report):
+        bar.total = report["max_epochs"]
+        bar.update(1)
+        bar.set_postfix(loss=f"{report['train_loss']:.4f}", val=f"{report['validation_loss']:.4f}")
+    return update, bar
+
+
+def _write_csv(data, target, directory):
+    """Writes `data` (pandas Series/DataFrame, or a NumPy array) as a CSV; returns (path, target)."""
+    path = os.path.join(directory, "series.csv")
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    if pd is not None and isinstance(data, pd.Series):
+        frame = data.to_frame(name=data.name if data.name is not None else (target or "value"))
+        target = target or frame.columns[0]
+        data = frame
+    if pd is not None and isinstance(data, pd.DataFrame):
+        if target is None:
+            if data.shape[1] != 1:
+                raise ValueError("target: a DataFrame with several columns needs target=COLUMN")
+            target = data.columns[0]
+        keep_index = isinstance(data.index, pd.DatetimeIndex) or data.index.name is not None
+        data.to_csv(path, index=keep_index, index_label=data.index.name or "date")
+        return path, str(target)
+    array = np.asarray(data, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"data: expected a 1-D or 2-D array, got shape {list(array.shape)}")
+    names = ["value"] + [f"x{k}" for k in range(1, array.shape[1])]
+    with open(path, "w") as f:
+        f.write(",".join(names) + "\n")
+        np.savetxt(f, array, delimiter=",", fmt="%.17g")
+    return path, target or "value"
+
+
+class Forecaster:
+    """An LSTM forecaster with the CLI's defaults (hidden 64, lr 3e-3 cosine, 200 epochs with
+    early stopping, validation on the last 20%, window from the season)."""
+
+    def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=1, season=-1,
+                 validation=0.2, epochs=200, time_limit=None, seed=0):
+        self.options = dict(hidden=int(hidden_size), layers=int(num_layers), cell=str(cell),
+                            window=int(window), horizon=int(horizon), season=int(season),
+                            validation=float(validation), epochs=int(epochs),
+                            time_limit=float(time_limit or 0.0), seed=int(seed))
+        self._model = None
+        self.metrics_ = None
+
+    def fit(self, data, target=None, features=(), progress="auto"):
+        """Trains on `data`: a CSV path (then `target` names the column), a pandas Series or
+        DataFrame, or a NumPy array (1-D, or 2-D with the target first). Ctrl-C stops cleanly
+        with the best weights so far. `metrics_` then holds the validation metrics of the model
+        and of the baselines, and how the run ended."""
+        callback, bar = _progress_bar(progress)
+        features = [str(f) for f in features]
+        with tempfile.TemporaryDirectory() as directory:
+            if isinstance(data, (str, os.PathLike)):
+                path = os.fspath(data)
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(2, "No such file", path)
+                if target is None:
+                    raise ValueError("target: fitting on a CSV file needs target=COLUMN")
+            else:
+                path, target = _write_csv(data, target, directory)
+            try:
+                self._model, self.metrics_ = _lstm.forecast_fit(
+                    path, str(target), features, on_epoch=callback, **self.options)
+            finally:
+                if bar is not None:
+                    bar.close()
+        return self
+
+    def _require_model(self):
+        if self._model is None:
+            raise ValueError("the Forecaster is not fitted: call fit() or Forecaster.load() first")
+        return self._model
+
+    def predict(self, steps, data=None):
+        """The next `steps` values of the target after the last row of `data` (a CSV path or
+        what fit accepts; default: the fitted series), in original units. A pandas Series indexed
+        by the future dates (or steps) when pandas is installed, else a NumPy array."""
+        model = self._require_model()
+        with tempfile.TemporaryDirectory() as directory:
+            path = ""
+            if data is not None:
+                if isinstance(data, (str, os.PathLike)):
+                    path = os.fspath(data)
+                    if not os.path.isfile(path):
+                        raise FileNotFoundError(2, "No such file", path)
+                else:
+                    path, _ = _write_csv(data, model.target, directory)
+            values, index, index_name = model.forecast(path, int(steps))
+        try:
+            import pandas as pd
+        except ImportError:
+            return np.asarray(values)
+        future = pd.Index(index, name=index_name or "step")
+        try:
+            future = pd.DatetimeIndex(index, name=index_name)
+        except (ValueError, TypeError):
+            pass
+        return pd.Series(values, index=future, name=model.target)
+
+    target = property(lambda self: self._require_model().target)
+    window = property(lambda self: self._require_model().window)
+    season = property(lambda self: self._require_model().season)
+
+    def save(self, path):
+        """Writes the model file `lstm forecast --model` reads (atomically)."""
+        try:
+            self._require_model().save(os.fspath(path))
+        except _lstm.Error as error:
+            raise OSError(str(error)) from None
+
+    @classmethod
+    def load(cls, path):
+        """Reads a forecaster written by save() or `lstm train --task forecast`."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(2, "No such file", path)
+        forecaster = cls()
+        try:
+            forecaster._model = _lstm.forecast_load(path)
+        except _lstm.Error as error:
+            raise OSError(str(error)) from None
+        return forecaster
