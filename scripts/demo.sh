@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build build -j"$(nproc)" --target lstm_cli > /dev/null
+cmake --build build -j"$(nproc)" --target lstm_cli lstm_python_package > /dev/null
+# `import lstm` from Debian's python3 in any directory from now on.
+cmake --install build --component python > /dev/null
 lstm=build/lstm
 data=examples/data
 out=$(mktemp -d)
@@ -50,6 +52,20 @@ for name in sorted(expected):
 print(f"worst relative difference {worst:.1e}: " + ("matches PyTorch" if worst < 1e-5 else "MISMATCH"))
 sys.exit(0 if worst < 1e-5 else 1)
 PY
+echo
+echo "== import lstm: the same network from Python, against torch.nn.LSTM on the same weights"
+/usr/bin/python3 - <<'PY'
+import numpy as np, torch, lstm
+torch.manual_seed(0)
+ours, theirs = lstm.torch.LSTM(8, 16, num_layers=2), torch.nn.LSTM(8, 16, num_layers=2)
+theirs.load_state_dict(ours.state_dict())
+x = torch.randn(30, 4, 8)
+difference = (ours(x)[0] - theirs(x)[0]).abs().max().item()
+print(f"lstm {lstm.__file__}: max |lstm.torch.LSTM - torch.nn.LSTM| = {difference:.1e}")
+PY
+echo
+echo "== the kernels in force on this CPU"
+"$lstm" info --system
 echo
 echo "== lstm bench (LSTM, input 256, hidden 256, batch 32, 50 steps, forward + backward)"
 "$lstm" bench --cell lstm --input-size 256 --hidden-size 256 --batch 32 --seq-len 50 --mode train
