@@ -138,7 +138,9 @@ TEST_F(CliCharLm, InterruptSavesACheckpointAndResumeIsExact) {
   ASSERT_EQ(run(train_args(whole, extra, "3", "192")).exit_code, 0);
 
   // The same run, started directly (so that it receives SIGINT itself) and interrupted once
-  // its first epoch's checkpoint exists.
+  // its first epoch's checkpoint exists (the whole run's is removed first: waiting on it would
+  // send SIGINT before a slow start had set its handler).
+  fs::remove(checkpoint);
   const std::string out_path = dir.file("run.out");
   std::vector<std::string> words = train_words(model, "3", "192");
   words.insert(words.begin(), LSTM_CLI_PATH);
