@@ -1,0 +1,147 @@
+// Model selection or combination by rolling-origin validation, and empirical prediction
+// intervals from the validation errors.
+#include "apps/model_choice.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "lstm/error.hpp"
+
+namespace lstm::apps {
+namespace {
+
+// The q-quantile of values (R's type 7: linear interpolation between order statistics).
+double quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  const double position = q * static_cast<double>(values.size() - 1);
+  const auto below = static_cast<size_t>(std::floor(position));
+  const size_t above = std::min(below + 1, values.size() - 1);
+  return values[below] + (position - static_cast<double>(below)) * (values[above] - values[below]);
+}
+
+// A finite MASE for ranking (NaN: a constant training part; rank by MAE then).
+double rank_value(const Scores& scores) {
+  return std::isfinite(scores.mase) ? scores.mase : scores.mae;
+}
+
+}  // namespace
+
+ModelChoice parse_model_choice(const std::string& text) {
+  if (text == "lstm") return ModelChoice::network;
+  if (text == "best") return ModelChoice::best;
+  if (text == "combine") return ModelChoice::combine;
+  throw Error("--model-choice: '" + text + "' is not one of lstm, best, combine");
+}
+
+Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
+                       const std::string& network) {
+  const std::vector<CandidateResult>& results = evaluation.results;
+  if (results.empty()) throw Error("model choice: no candidate could be evaluated");
+  std::vector<size_t> order(results.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return rank_value(results[a].scores) < rank_value(results[b].scores);
+  });
+  Selection selection;
+  const CandidateResult* network_result = nullptr;
+  for (const CandidateResult& result : results)
+    if (!network.empty() && result.name == network) network_result = &result;
+  for (size_t k : order)
+    if (results[k].name != network) {
+      selection.best_classical = results[k].name;
+      selection.best_classical_scores = results[k].scores;
+      break;
+    }
+  selection.network_beaten =
+      network_result && !selection.best_classical.empty() &&
+      rank_value(selection.best_classical_scores) < rank_value(network_result->scores);
+  std::vector<const CandidateResult*> members;
+  if (choice == ModelChoice::network) {
+    if (!network_result) throw Error("model choice: the network could not be evaluated");
+    members = {network_result};
+  } else {
+    const size_t count = choice == ModelChoice::best ? 1 : std::min<size_t>(3, order.size());
+    for (size_t k = 0; k < count; ++k) members.push_back(&results[order[k]]);
+  }
+  selection.validation_forecasts.assign(members.front()->forecasts.size(), 0.0);
+  for (const CandidateResult* member : members) {
+    selection.members.push_back(member->name);
+    for (size_t k = 0; k < member->forecasts.size(); ++k)
+      selection.validation_forecasts[k] +=
+          member->forecasts[k] / static_cast<double>(members.size());
+  }
+  if (members.size() == 1) {
+    selection.name = members.front()->name;
+  } else {
+    selection.name = "combine(";
+    for (size_t k = 0; k < members.size(); ++k)
+      selection.name += (k > 0 ? ", " : "") + members[k]->name;
+    selection.name += ")";
+  }
+  selection.scores =
+      score_forecasts(evaluation.actual, selection.validation_forecasts, evaluation.mase_scale);
+  return selection;
+}
+
+IntervalCalibration calibrate_interval(std::span<const double> actual,
+                                       std::span<const double> forecasts, int64_t horizon,
+                                       double level) {
+  if (!(level > 0.0 && level < 1.0))
+    throw Error("--interval: the level must be in (0, 1), not " + std::to_string(level));
+  if (horizon < 1 || actual.size() != forecasts.size() || actual.empty() ||
+      actual.size() % static_cast<size_t>(horizon) != 0)
+    throw Error("interval: " + std::to_string(actual.size()) + " validation values for a horizon of " +
+                std::to_string(horizon));
+  const size_t h_count = static_cast<size_t>(horizon);
+  const size_t origins = actual.size() / h_count;
+  IntervalCalibration calibration;
+  calibration.level = level;
+  const double low_q = (1.0 - level) / 2.0, high_q = (1.0 + level) / 2.0;
+  size_t inside = 0, tried = 0;
+  for (size_t h = 0; h < h_count; ++h) {
+    std::vector<double> errors(origins);  // [origins] actual − forecast at step h
+    for (size_t o = 0; o < origins; ++o)
+      errors[o] = actual[o * h_count + h] - forecasts[o * h_count + h];
+    calibration.lower.push_back(quantile(errors, low_q));
+    calibration.upper.push_back(quantile(errors, high_q));
+    if (origins < 3) continue;
+    for (size_t o = 0; o < origins; ++o) {
+      std::vector<double> others;
+      for (size_t k = 0; k < origins; ++k)
+        if (k != o) others.push_back(errors[k]);
+      ++tried;
+      if (errors[o] >= quantile(others, low_q) && errors[o] <= quantile(others, high_q)) ++inside;
+    }
+  }
+  calibration.coverage = tried > 0 ? static_cast<double>(inside) / static_cast<double>(tried)
+                                   : std::nan("");
+  return calibration;
+}
+
+ChosenForecast forecast_with_choice(std::span<const double> y,
+                                    const std::vector<Candidate>& candidates,
+                                    const RollingSetup& setup, ModelChoice choice,
+                                    const std::string& network, double level) {
+  ChosenForecast chosen;
+  chosen.evaluation = evaluate_rolling(y, setup, candidates);
+  chosen.selection = select_model(chosen.evaluation, choice, network);
+  chosen.interval = calibrate_interval(chosen.evaluation.actual,
+                                       chosen.selection.validation_forecasts, setup.horizon, level);
+  const auto n = static_cast<int64_t>(y.size());
+  chosen.mean.assign(static_cast<size_t>(setup.horizon), 0.0);
+  const auto members = static_cast<double>(chosen.selection.members.size());
+  for (const std::string& name : chosen.selection.members)
+    for (const Candidate& candidate : candidates)
+      if (candidate.name == name) {
+        const std::vector<double> f = candidate.forecast(n, setup.horizon);
+        for (size_t h = 0; h < f.size(); ++h) chosen.mean[h] += f[h] / members;
+      }
+  for (size_t h = 0; h < chosen.mean.size(); ++h) {
+    chosen.lower.push_back(chosen.mean[h] + chosen.interval.lower[h]);
+    chosen.upper.push_back(chosen.mean[h] + chosen.interval.upper[h]);
+  }
+  return chosen;
+}
+
+}  // namespace lstm::apps
