@@ -131,12 +131,14 @@ ChosenForecast forecast_with_choice(std::span<const double> y,
   const auto n = static_cast<int64_t>(y.size());
   chosen.mean.assign(static_cast<size_t>(setup.horizon), 0.0);
   const auto members = static_cast<double>(chosen.selection.members.size());
-  for (const std::string& name : chosen.selection.members)
+  for (const CandidateResult& result : chosen.evaluation.results) {
     for (const Candidate& candidate : candidates)
-      if (candidate.name == name) {
-        const std::vector<double> f = candidate.forecast(n, setup.horizon);
+      if (candidate.name == result.name) chosen.future.push_back(candidate.forecast(n, setup.horizon));
+    const std::vector<double>& f = chosen.future.back();
+    for (const std::string& name : chosen.selection.members)
+      if (name == result.name)
         for (size_t h = 0; h < f.size(); ++h) chosen.mean[h] += f[h] / members;
-      }
+  }
   for (size_t h = 0; h < chosen.mean.size(); ++h) {
     chosen.lower.push_back(chosen.mean[h] + chosen.interval.lower[h]);
     chosen.upper.push_back(chosen.mean[h] + chosen.interval.upper[h]);

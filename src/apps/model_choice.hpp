@@ -51,6 +51,8 @@ struct ChosenForecast {
   Selection selection;
   IntervalCalibration interval;
   std::vector<double> mean, lower, upper;  // [H]
+  // Every evaluated candidate's own forecast after y [H], in evaluation.results' order.
+  std::vector<std::vector<double>> future;
 };
 // Evaluates every candidate at setup.horizon, selects, and forecasts the H values after y.
 ChosenForecast forecast_with_choice(std::span<const double> y,
