@@ -93,20 +93,34 @@ SmoothingParams initial_states(std::span<const double> y, const SmoothingSpec& s
   return params;
 }
 
-// The free parameters of a fit, packed as [α, β?, γ?, φ?, l₀, b₀?, s_1 .. s_{m-1}?]; the
-// seasonal state s_0 (for y_0) follows from the normalisation. `fit_seasonal_states` false
-// keeps the seasonal states fixed (periods above 24, as R's ets refuses them).
+// A value in (low, high) from an unbounded coordinate, and back (logistic).
+double squash(double u, double low, double high) { return low + (high - low) / (1.0 + std::exp(-u)); }
+double unsquash(double value, double low, double high) {
+  const double fraction = std::clamp((value - low) / (high - low), 1e-6, 1.0 - 1e-6);
+  return std::log(fraction / (1.0 - fraction));
+}
+
+// The free parameters of a fit, packed as [α, β?, γ?, φ?, l₀, b₀?, s_1 .. s_{m-1}?] with the
+// smoothing parameters mapped onto the real line within their bounds (β within [1e-4, α], γ
+// within [1e-4, 1 − α]), so that the simplex never walks into a wall; the seasonal state s_0
+// (for y_0) follows from the normalisation. `fit_seasonal_states` false keeps the seasonal
+// states fixed (periods above 24, as R's ets refuses them).
 struct Packing {
   SmoothingSpec spec;
   bool fit_seasonal_states = true;
 
   SmoothingParams unpack(std::span<const double> x, const SmoothingParams& fixed) const {
     SmoothingParams p = fixed;
+    unpack_into(x, p);
+    return p;
+  }
+  // Overwrites the free parameters of p (whose seasonal states have the right size).
+  void unpack_into(std::span<const double> x, SmoothingParams& p) const {
     size_t k = 0;
-    p.alpha = x[k++];
-    p.beta = has_trend(spec) ? x[k++] : 0.0;
-    p.gamma = has_season(spec) ? x[k++] : 0.0;
-    p.phi = spec.trend == TrendKind::damped ? x[k++] : 1.0;
+    p.alpha = squash(x[k++], kLower, kUpper);
+    p.beta = has_trend(spec) ? squash(x[k++], kLower, p.alpha) : 0.0;
+    p.gamma = has_season(spec) ? squash(x[k++], kLower, std::max(1.0 - p.alpha, 2 * kLower)) : 0.0;
+    p.phi = spec.trend == TrendKind::damped ? squash(x[k++], kPhiLower, kPhiUpper) : 1.0;
     p.level = x[k++];
     p.trend = has_trend(spec) ? x[k++] : 0.0;
     if (has_season(spec) && fit_seasonal_states) {
@@ -115,24 +129,19 @@ struct Packing {
       for (int64_t j = 1; j < m; ++j) sum += (p.seasonal[j] = x[k++]);
       p.seasonal[0] = (multiplicative(spec) ? static_cast<double>(m) : 0.0) - sum;
     }
-    return p;
   }
   std::vector<double> pack(const SmoothingParams& p) const {
-    std::vector<double> x{p.alpha};
-    if (has_trend(spec)) x.push_back(p.beta);
-    if (has_season(spec)) x.push_back(p.gamma);
-    if (spec.trend == TrendKind::damped) x.push_back(p.phi);
+    std::vector<double> x{unsquash(p.alpha, kLower, kUpper)};
+    if (has_trend(spec)) x.push_back(unsquash(p.beta, kLower, p.alpha));
+    if (has_season(spec)) x.push_back(unsquash(p.gamma, kLower, std::max(1.0 - p.alpha, 2 * kLower)));
+    if (spec.trend == TrendKind::damped) x.push_back(unsquash(p.phi, kPhiLower, kPhiUpper));
     x.push_back(p.level);
     if (has_trend(spec)) x.push_back(p.trend);
     if (has_season(spec) && fit_seasonal_states)
       x.insert(x.end(), p.seasonal.begin() + 1, p.seasonal.end());
     return x;
   }
-  bool within_bounds(const SmoothingParams& p) const {
-    if (p.alpha < kLower || p.alpha > kUpper) return false;
-    if (has_trend(spec) && (p.beta < kLower || p.beta > p.alpha)) return false;
-    if (has_season(spec) && (p.gamma < kLower || p.gamma > 1.0 - p.alpha)) return false;
-    if (spec.trend == TrendKind::damped && (p.phi < kPhiLower || p.phi > kPhiUpper)) return false;
+  bool within_bounds(const SmoothingParams& p) const {  // the squashed ones are by construction
     if (multiplicative(spec))
       for (double s : p.seasonal)
         if (!(s > 0.0)) return false;
@@ -149,6 +158,45 @@ void check_spec(std::span<const double> y, const SmoothingSpec& spec) {
 
 }  // namespace
 
+namespace {
+
+// The recursion over y: returns the MSE (+inf once a multiplicative state leaves (0, ∞)), writes
+// μ_t into `fitted` [n] when given, and leaves the final states in level, trend and `seasonal`
+// (seasonal[t mod m] is y_t's state; it starts as params.seasonal). No allocation: the fit's
+// objective runs it thousands of times.
+double recursion(std::span<const double> y, const SmoothingSpec& spec,
+                 const SmoothingParams& params, std::vector<double>& seasonal, double* fitted,
+                 double& level, double& trend) {
+  const size_t m = has_season(spec) ? static_cast<size_t>(spec.period) : 0;
+  const bool ratio = multiplicative(spec);
+  const double phi = spec.trend == TrendKind::damped ? params.phi : 1.0;
+  const double alpha = params.alpha, beta = params.beta, gamma = params.gamma;
+  level = params.level;
+  trend = has_trend(spec) ? params.trend : 0.0;
+  seasonal.assign(params.seasonal.begin(), params.seasonal.end());
+  double squares = 0.0;
+  size_t position = 0;  // t mod m
+  for (size_t t = 0; t < y.size(); ++t) {
+    const double base = level + phi * trend;
+    const double s = m > 0 ? seasonal[position] : 0.0;
+    const double mu = ratio ? base * s : base + s;
+    const double e = y[t] - mu;
+    if (fitted) fitted[t] = mu;
+    squares += e * e;
+    if (ratio && !(base > 0.0 && s > 0.0)) return kInfinity;
+    const double scaled = ratio ? e / s : e;
+    level = base + alpha * scaled;
+    trend = phi * trend + beta * scaled;
+    if (m > 0) {
+      seasonal[position] = s + gamma * (ratio ? e / base : e);
+      if (++position == m) position = 0;
+    }
+  }
+  return std::isfinite(squares) ? squares / static_cast<double>(y.size()) : kInfinity;
+}
+
+}  // namespace
+
 SmoothingFit smoothing_filter(std::span<const double> y, const SmoothingSpec& spec,
                               const SmoothingParams& params) {
   check_spec(y, spec);
@@ -159,31 +207,9 @@ SmoothingFit smoothing_filter(std::span<const double> y, const SmoothingSpec& sp
   SmoothingFit fit;
   fit.spec = spec;
   fit.params = params;
-  const double phi = spec.trend == TrendKind::damped ? params.phi : 1.0;
-  double level = params.level, trend = has_trend(spec) ? params.trend : 0.0;
-  std::vector<double> seasonal = params.seasonal;  // [m] seasonal[t mod m]: y_t's state
-  double squares = 0.0;
-  bool valid = true;
-  fit.fitted.resize(y.size());
-  for (size_t t = 0; t < y.size(); ++t) {
-    const double base = level + phi * trend;
-    const double s = m > 0 ? seasonal[t % static_cast<size_t>(m)] : 0.0;
-    const double mu = multiplicative(spec) ? base * s : base + s;
-    const double e = y[t] - mu;
-    fit.fitted[t] = mu;
-    squares += e * e;
-    if (multiplicative(spec) && !(base > 0.0 && s > 0.0)) valid = false;
-    if (!valid) continue;
-    const double scaled = multiplicative(spec) ? e / s : e;
-    level = base + params.alpha * scaled;
-    trend = phi * trend + params.beta * scaled;
-    if (m > 0)
-      seasonal[t % static_cast<size_t>(m)] =
-          s + params.gamma * (multiplicative(spec) ? e / base : e);
-  }
-  fit.mse = valid && std::isfinite(squares) ? squares / static_cast<double>(y.size()) : kInfinity;
-  fit.level = level;
-  fit.trend = trend;
+  fit.fitted.assign(y.size(), std::nan(""));
+  std::vector<double> seasonal;
+  fit.mse = recursion(y, spec, params, seasonal, fit.fitted.data(), fit.level, fit.trend);
   // Rotate so that seasonal[0] is the state of the value after the last one.
   if (m > 0)
     for (int64_t j = 0; j < m; ++j)
@@ -232,10 +258,13 @@ SmoothingFit fit_smoothing(std::span<const double> y, const SmoothingSpec& spec)
   if (n < std::max<int64_t>(4, parameters + 1) && !has_season(spec))
     throw Error("exponential smoothing: " + std::to_string(n) + " values for " +
                 std::to_string(parameters) + " parameters");
+  SmoothingParams trial = start;
+  std::vector<double> seasonal_work;
   auto objective = [&](std::span<const double> x) {
-    const SmoothingParams p = packing.unpack(x, start);
-    if (!packing.within_bounds(p)) return kInfinity;
-    return smoothing_filter(scaled, spec, p).mse;
+    packing.unpack_into(x, trial);
+    if (!packing.within_bounds(trial)) return kInfinity;
+    double level = 0.0, trend = 0.0;
+    return recursion(scaled, spec, trial, seasonal_work, nullptr, level, trend);
   };
   // R's starting values (α small for seasonal data), and two more α to escape local minima.
   Minimum best{{}, kInfinity, 0};
@@ -249,8 +278,10 @@ SmoothingFit fit_smoothing(std::span<const double> y, const SmoothingSpec& spec)
     if (!std::isfinite(objective(x))) continue;
     std::vector<double> step(x.size());
     for (size_t k = 0; k < x.size(); ++k) step[k] = std::max(0.1 * std::fabs(x[k]), 0.02);
-    step[0] = 0.05;
-    const Minimum found = nelder_mead(objective, x, step, {.max_evaluations = 400 * static_cast<int>(x.size())});
+    const size_t smoothing = 1 + has_trend(spec) + has_season(spec) + (spec.trend == TrendKind::damped);
+    for (size_t k = 0; k < smoothing; ++k) step[k] = 1.0;  // logistic coordinates
+    const Minimum found = nelder_mead(
+        objective, x, step, {.max_evaluations = 200 * static_cast<int>(x.size()), .tolerance = 1e-8});
     if (found.value < best.value) best = found;
   }
   if (!std::isfinite(best.value))

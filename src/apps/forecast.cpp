@@ -341,6 +341,7 @@ Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, cons
 
 RollingSetup validation_setup(const ForecastInfo& info, const Series& series, int64_t steps) {
   RollingSetup setup;
+  setup.horizon = 0;  // until an origin fits
   const int64_t n = series.rows;
   const int64_t earliest = std::max<int64_t>({info.window, 2 * info.season, 2});
   int64_t first = split_point(n, info.validation_fraction);

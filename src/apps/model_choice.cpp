@@ -11,13 +11,17 @@
 namespace lstm::apps {
 namespace {
 
-// The q-quantile of values (R's type 7: linear interpolation between order statistics).
-double quantile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
-  const double position = q * static_cast<double>(values.size() - 1);
-  const auto below = static_cast<size_t>(std::floor(position));
-  const size_t above = std::min(below + 1, values.size() - 1);
-  return values[below] + (position - static_cast<double>(below)) * (values[above] - values[below]);
+// Bounds of a central `level` interval from k errors, as split-conformal prediction takes them:
+// the ⌊(k+1)(1−level)/2⌋-th and ⌈(k+1)(1+level)/2⌉-th smallest (1-based), clamped to the
+// smallest and largest error when k is too small for them.
+std::pair<double, double> conformal_bounds(std::vector<double> errors, double level) {
+  std::sort(errors.begin(), errors.end());
+  const double k1 = static_cast<double>(errors.size() + 1);
+  const auto low = static_cast<int64_t>(std::floor(k1 * (1.0 - level) / 2.0 + 1e-9));
+  const auto high = static_cast<int64_t>(std::ceil(k1 * (1.0 + level) / 2.0 - 1e-9));
+  const auto last = static_cast<int64_t>(errors.size());
+  return {errors[static_cast<size_t>(std::clamp<int64_t>(low, 1, last) - 1)],
+          errors[static_cast<size_t>(std::clamp<int64_t>(high, 1, last) - 1)]};
 }
 
 // A finite MASE for ranking (NaN: a constant training part; rank by MAE then).
@@ -97,21 +101,22 @@ IntervalCalibration calibrate_interval(std::span<const double> actual,
   const size_t origins = actual.size() / h_count;
   IntervalCalibration calibration;
   calibration.level = level;
-  const double low_q = (1.0 - level) / 2.0, high_q = (1.0 + level) / 2.0;
   size_t inside = 0, tried = 0;
   for (size_t h = 0; h < h_count; ++h) {
     std::vector<double> errors(origins);  // [origins] actual − forecast at step h
     for (size_t o = 0; o < origins; ++o)
       errors[o] = actual[o * h_count + h] - forecasts[o * h_count + h];
-    calibration.lower.push_back(quantile(errors, low_q));
-    calibration.upper.push_back(quantile(errors, high_q));
+    const auto [lower, upper] = conformal_bounds(errors, level);
+    calibration.lower.push_back(lower);
+    calibration.upper.push_back(upper);
     if (origins < 3) continue;
     for (size_t o = 0; o < origins; ++o) {
       std::vector<double> others;
       for (size_t k = 0; k < origins; ++k)
         if (k != o) others.push_back(errors[k]);
       ++tried;
-      if (errors[o] >= quantile(others, low_q) && errors[o] <= quantile(others, high_q)) ++inside;
+      const auto [lower_other, upper_other] = conformal_bounds(others, level);
+      if (errors[o] >= lower_other && errors[o] <= upper_other) ++inside;
     }
   }
   calibration.coverage = tried > 0 ? static_cast<double>(inside) / static_cast<double>(tried)

@@ -32,9 +32,10 @@ struct Selection {
 Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
                        const std::string& network);
 
-// Offsets added to a forecast for a central `level` interval at each step h: the (1 − level)/2
-// and (1 + level)/2 empirical quantiles (linear interpolation) of the validation errors
-// actual − forecast at step h. Coverage: the fraction of validation values inside intervals
+// Offsets added to a forecast for a central `level` interval at each step h, from the k
+// validation errors actual − forecast at step h as split-conformal prediction takes them: the
+// ⌊(k+1)(1−level)/2⌋-th and ⌈(k+1)(1+level)/2⌉-th smallest (the extremes when k is too small).
+// Coverage: the fraction of validation values inside intervals
 // calibrated on the other origins (leave one origin out), an honest estimate.
 struct IntervalCalibration {
   double level = 0.8;

@@ -2,7 +2,8 @@
 // in original units, written as CSV (a date/step column, the target, the interval's lower and
 // upper bounds and the model that produced the numbers). Before forecasting, the network and the
 // classical methods are validated on the series' last part at N steps (rolling origin); by
-// default the best of them is used, and a network beaten by a classical method is reported.
+// default the mean of the best three is used, and a network beaten by a classical method is
+// reported.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -15,7 +16,7 @@ namespace lstm_cli {
 namespace {
 
 struct ForecastOptions {
-  std::string model, data, output, model_choice = "best";
+  std::string model, data, output, model_choice = "combine";
   int64_t steps = 1;
   double interval = 0.8;
   bool quiet = false;
@@ -131,8 +132,9 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
       "series, in original units, as CSV: a date/step column, the target, lower and upper "
       "bounds of a prediction interval, and the model used. First the network and the classical "
       "methods (naive, seasonal-naive, exponential smoothing, Holt-Winters, Theta, Comb) are "
-      "validated at N steps from several origins of the series' last part; by default the best "
-      "one forecasts, and a network beaten by a classical method is reported on stderr. A "
+      "validated at N steps from several origins of the series' last part; by default the mean "
+      "of the best three forecasts, and a network beaten by a classical method is reported on "
+      "stderr. A "
       "one-step model forecasts recursively (any N); a direct model (trained with --horizon H) "
       "forecasts its H steps at once, so N may be at most H");
   command->add_option("--model", options->model, "Model trained by 'lstm train --task forecast'")
@@ -145,7 +147,8 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
   command
       ->add_option("--model-choice", options->model_choice,
                    "lstm: the network's forecast; best: the model with the lowest validation "
-                   "MASE at N steps; combine: the mean of the three lowest")
+                   "MASE at N steps; combine: the mean of the three lowest (more robust: the "
+                   "single best on a short validation part is often luck)")
       ->check(CLI::IsMember({"lstm", "best", "combine"}))
       ->capture_default_str();
   command

@@ -200,7 +200,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
     for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
       candidates.push_back(std::move(candidate));
     rolling = lstm::apps::forecast_with_choice(y, candidates, rolling_setup,
-                                               lstm::apps::ModelChoice::best, "lstm", 0.8);
+                                               lstm::apps::ModelChoice::combine, "lstm", 0.8);
   }
   if (!options.report.empty()) {
     lstm::report::Document document("Forecaster of '" + info.target + "' trained on " +
