@@ -108,9 +108,14 @@ std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
 // says so on stderr, combines or picks by validation, names the model in every row and writes
 // an interval; --model-choice lstm keeps the network's numbers. eval scores the same way.
 TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
-  const CommandResult trained = run(train_args(series, model));
+  const std::string report = dir.file("report.html");
+  const CommandResult trained = run(train_args(series, model) + " --report " + shell_quote(report));
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   EXPECT_NE(trained.out.find("validation of 18-step forecasts"), std::string::npos) << trained.out;
+  const std::string html = test_util::read_file(report);
+  for (const char* part : {"The forecast and its validation at 18 steps", "lower 80%",
+                           "Rolling-origin validation at 18 steps", "chosen"})
+    EXPECT_NE(html.find(part), std::string::npos) << part;
   EXPECT_NE(trained.out.find("holt-winters-additive"), std::string::npos) << trained.out;
   EXPECT_NE(trained.err.find("beats the LSTM"), std::string::npos) << trained.err;
 
