@@ -199,6 +199,23 @@ TEST(ModelChoice, ChoosesAndCombinesByValidationMase) {
   EXPECT_EQ(combined.name, "combine(trend, lstm, far)");
   EXPECT_DOUBLE_EQ(combined.validation_forecasts[0], (9.0 + 9.0 + 100.0) / 3);
   EXPECT_THROW(lstm::apps::parse_model_choice("worst"), lstm::Error);
+  // A network scored from origins before the end of its training part is left out of the choice.
+  Candidate perfect_network = trend;
+  perfect_network.name = "lstm";
+  setup.trained_until = 9;
+  const auto unvalidated = lstm::apps::evaluate_rolling(
+      y, setup, {perfect_network, constant("middle", 9), constant("far", 100)});
+  const auto without = lstm::apps::select_model(unvalidated, ModelChoice::best, "lstm");
+  EXPECT_EQ(without.name, "middle");
+  EXPECT_FALSE(without.network_validated);
+  EXPECT_FALSE(without.network_beaten);
+  EXPECT_EQ(lstm::apps::select_model(unvalidated, ModelChoice::network, "lstm").name, "lstm");
+  setup.trained_until = 8;
+  EXPECT_EQ(lstm::apps::select_model(lstm::apps::evaluate_rolling(
+                                         y, setup, {perfect_network, constant("middle", 9)}),
+                                     ModelChoice::best, "lstm")
+                .name,
+            "lstm");
   // A candidate that fails is skipped and named.
   const Candidate failing{"broken", [](int64_t, int64_t) -> std::vector<double> {
                             throw lstm::Error("cannot");

@@ -344,11 +344,14 @@ RollingSetup validation_setup(const ForecastInfo& info, const Series& series, in
   setup.horizon = 0;  // until an origin fits
   const int64_t n = series.rows;
   const int64_t earliest = std::max<int64_t>({info.window, 2 * info.season, 2});
-  int64_t first = split_point(n, info.validation_fraction);
-  first = std::min(first, n - steps - 4);  // at least 5 origins where the series allows
-  first = std::max(first, earliest);
+  const int64_t split = split_point(n, info.validation_fraction);
+  int64_t first = std::max(split, earliest);
+  // Fewer than 3 origins after the network's training part: earlier ones too (at least 5 where
+  // the series allows), where only the classical methods are validated honestly.
+  if (n - first - steps + 1 < 3) first = std::max(std::min(split, n - steps - 4), earliest);
   if (n - first < steps || (info.horizon > 1 && steps > info.horizon)) return setup;
   setup.first = first;
+  setup.trained_until = split;
   setup.horizon = steps;
   setup.season = info.season;
   setup.scale_end = first;

@@ -96,9 +96,10 @@ std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo&
 Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, const Series& series);
 
 // The setup of a rolling-origin validation of `steps`-step forecasts on `series` for a model:
-// origins from the model's validation split of the series (at least 5 origins when the series
-// allows, none before the window and, with a season, two seasons), MASE scaled on the rows
-// before the first origin. Returns horizon 0 when no origin fits.
+// origins from the model's validation split of the series (trained_until), or earlier ones too
+// when fewer than 3 fit after it (then at least 5 where the series allows), none before the
+// window and, with a season, two seasons; MASE scaled on the rows before the first origin.
+// Returns horizon 0 when no origin fits.
 RollingSetup validation_setup(const ForecastInfo& info, const Series& series, int64_t steps);
 
 // The model's metrics over every horizon 1..H from every origin t in [first, N - H], next to

@@ -51,6 +51,11 @@ Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
   const CandidateResult* network_result = nullptr;
   for (const CandidateResult& result : results)
     if (!network.empty() && result.name == network) network_result = &result;
+  selection.network_validated =
+      network_result && evaluation.origins.front() >= evaluation.setup.trained_until;
+  if (network_result && !selection.network_validated && choice != ModelChoice::network)
+    std::erase_if(order, [&](size_t k) { return &results[k] == network_result; });
+  if (order.empty()) throw Error("model choice: no candidate besides the unvalidated network");
   for (size_t k : order)
     if (results[k].name != network) {
       selection.best_classical = results[k].name;
@@ -58,7 +63,7 @@ Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
       break;
     }
   selection.network_beaten =
-      network_result && !selection.best_classical.empty() &&
+      selection.network_validated && !selection.best_classical.empty() &&
       rank_value(selection.best_classical_scores) < rank_value(network_result->scores);
   std::vector<const CandidateResult*> members;
   if (choice == ModelChoice::network) {

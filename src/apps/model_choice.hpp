@@ -25,6 +25,9 @@ struct Selection {
   std::string best_classical;
   Scores best_classical_scores;
   bool network_beaten = false;
+  // The network was scored from origins after its training part (setup.trained_until); if not,
+  // best and combine leave it out.
+  bool network_validated = false;
 };
 // `network` names the network's candidate ("" or absent from the results: classical only).
 // best: the lowest validation MASE; combine: the mean of the three lowest. Throws if no

@@ -97,7 +97,8 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
                     {"first_origin", evaluation.origins.front()},
                     {"models", models},
                     {"best", best.name},
-                    {"lstm_beaten", best.network_beaten}};
+                    {"lstm_beaten", best.network_beaten},
+                    {"lstm_validated", best.network_validated}};
   std::cout << out.dump() << '\n';
 }
 

@@ -88,12 +88,20 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
                 << evaluation.origins.size() << " origins (rows " << evaluation.origins.front()
                 << ".." << evaluation.origins.back() << "), original units:\n";
       std::cout << lstm::apps::scores_table(evaluation);
+      if (!selection.network_validated)
+        std::cout << "  (lstm: scored from origins before row " << setup.trained_until
+                  << ", where it was trained: not comparable, left out of the choice)\n";
       std::cout << "forecast by " << model_name << " (--model-choice " << options.model_choice
                 << "); " << static_cast<int>(std::lround(100 * options.interval))
                 << "% interval from its validation errors per step; it covered "
                 << fixed_text(100 * chosen.interval.coverage, 1)
                 << "% of validation values left out of its calibration\n";
     }
+    if (!selection.network_validated && choice != lstm::apps::ModelChoice::network)
+      std::cerr << "WARNING: " << options.data << " has too few rows after the LSTM's training "
+                << "part (row " << setup.trained_until << " on) to validate " << options.steps
+                << "-step forecasts; writing the forecast of " << model_name
+                << " from the classical methods (--model-choice lstm for the network's)\n";
     if (selection.network_beaten) {
       const double network_mase = [&] {
         for (const auto& result : evaluation.results)

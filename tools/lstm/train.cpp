@@ -246,6 +246,11 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
             << " rolling origins, rows " << evaluation.origins.front() << ".."
             << evaluation.origins.back() << ":\n"
             << lstm::apps::scores_table(evaluation);
+  if (!rolling->selection.network_validated)
+    std::cerr << "WARNING: the validation part is too short for " << rolling_horizon
+              << "-step forecasts from at least 3 origins, so the LSTM was scored from origins "
+                 "it was trained on; 'lstm forecast' will use the classical methods unless given "
+                 "--model-choice lstm\n";
   if (rolling->selection.network_beaten)
     std::cerr << "WARNING: on validation at " << rolling_horizon << " steps, "
               << rolling->selection.best_classical << " beats the LSTM; 'lstm forecast --steps "
