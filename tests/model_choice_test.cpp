@@ -170,6 +170,13 @@ TEST(ModelChoice, IntervalQuantilesByHand) {
   EXPECT_DOUBLE_EQ(interval.upper[0], 4.0);
   EXPECT_DOUBLE_EQ(interval.lower[1], 5.0);
   EXPECT_DOUBLE_EQ(interval.upper[1], 5.0);
+  // k = 5 at 80% is too few for the ranks: mean ± z s √(1 + 1/k), z = qnorm(0.9) =
+  // 1.2815515655446004, s = sd(0:4) = √2.5.
+  const auto normal = lstm::apps::calibrate_interval(actual, forecast, 2, 0.8);
+  const double half = 1.2815515655446004 * std::sqrt(2.5) * std::sqrt(1.2);
+  EXPECT_NEAR(normal.lower[0], 2.0 - half, 1e-9);
+  EXPECT_NEAR(normal.upper[0], 2.0 + half, 1e-9);
+  EXPECT_NEAR(normal.lower[1], 5.0, 1e-12);
   EXPECT_THROW(lstm::apps::calibrate_interval(actual, forecast, 2, 1.5), lstm::Error);
   EXPECT_THROW(lstm::apps::calibrate_interval(actual, forecast, 3, 0.8), lstm::Error);
 }

@@ -11,17 +11,37 @@
 namespace lstm::apps {
 namespace {
 
+// The standard normal quantile at p in (0, 1), by bisection on Φ(x) = erfc(−x/√2)/2.
+double normal_quantile(double p) {
+  double low = -40.0, high = 40.0;
+  for (int k = 0; k < 200; ++k) {
+    const double middle = (low + high) / 2;
+    (0.5 * std::erfc(-middle / std::sqrt(2.0)) < p ? low : high) = middle;
+  }
+  return (low + high) / 2;
+}
+
 // Bounds of a central `level` interval from k errors, as split-conformal prediction takes them:
-// the ⌊(k+1)(1−level)/2⌋-th and ⌈(k+1)(1+level)/2⌉-th smallest (1-based), clamped to the
-// smallest and largest error when k is too small for them.
-std::pair<double, double> conformal_bounds(std::vector<double> errors, double level) {
+// the ⌊(k+1)(1−level)/2⌋-th and ⌈(k+1)(1+level)/2⌉-th smallest (1-based). When k is too small
+// for those ranks (k + 1 < 2 / (1 − level), e.g. k < 9 at 80%), a normal prediction interval
+// from the errors' mean and standard deviation instead, mean ± z s √(1 + 1/k) (k ≥ 2; one error
+// gives itself).
+std::pair<double, double> interval_bounds(std::vector<double> errors, double level) {
   std::sort(errors.begin(), errors.end());
-  const double k1 = static_cast<double>(errors.size() + 1);
+  const auto k = static_cast<int64_t>(errors.size());
+  const double k1 = static_cast<double>(k + 1);
   const auto low = static_cast<int64_t>(std::floor(k1 * (1.0 - level) / 2.0 + 1e-9));
   const auto high = static_cast<int64_t>(std::ceil(k1 * (1.0 + level) / 2.0 - 1e-9));
-  const auto last = static_cast<int64_t>(errors.size());
-  return {errors[static_cast<size_t>(std::clamp<int64_t>(low, 1, last) - 1)],
-          errors[static_cast<size_t>(std::clamp<int64_t>(high, 1, last) - 1)]};
+  if (low >= 1 && high <= k)
+    return {errors[static_cast<size_t>(low - 1)], errors[static_cast<size_t>(high - 1)]};
+  if (k < 2) return {errors.front(), errors.back()};
+  double mean = 0.0, squares = 0.0;
+  for (double e : errors) mean += e / static_cast<double>(k);
+  for (double e : errors) squares += (e - mean) * (e - mean);
+  const double half = normal_quantile((1.0 + level) / 2.0) *
+                      std::sqrt(squares / static_cast<double>(k - 1)) *
+                      std::sqrt(1.0 + 1.0 / static_cast<double>(k));
+  return {mean - half, mean + half};
 }
 
 // A finite MASE for ranking (NaN: a constant training part; rank by MAE then).
@@ -111,7 +131,7 @@ IntervalCalibration calibrate_interval(std::span<const double> actual,
     std::vector<double> errors(origins);  // [origins] actual − forecast at step h
     for (size_t o = 0; o < origins; ++o)
       errors[o] = actual[o * h_count + h] - forecasts[o * h_count + h];
-    const auto [lower, upper] = conformal_bounds(errors, level);
+    const auto [lower, upper] = interval_bounds(errors, level);
     calibration.lower.push_back(lower);
     calibration.upper.push_back(upper);
     if (origins < 3) continue;
@@ -120,7 +140,7 @@ IntervalCalibration calibrate_interval(std::span<const double> actual,
       for (size_t k = 0; k < origins; ++k)
         if (k != o) others.push_back(errors[k]);
       ++tried;
-      const auto [lower_other, upper_other] = conformal_bounds(others, level);
+      const auto [lower_other, upper_other] = interval_bounds(others, level);
       if (errors[o] >= lower_other && errors[o] <= upper_other) ++inside;
     }
   }
