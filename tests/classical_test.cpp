@@ -27,7 +27,9 @@ const json& reference() {
   return data;
 }
 
-std::vector<double> numbers(const json& value) { return value.get<std::vector<double>>(); }
+std::vector<double> numbers(const json& value) {
+  return value.get<std::vector<double>>();
+}
 
 double mean_abs(const std::vector<double>& y) {
   double sum = 0.0;
@@ -80,8 +82,8 @@ TEST(Classical, SmoothingFromRsParametersMatchesR) {
       // variance term (up to 0.2% here) to the point forecast: compared exactly up to m steps only.
       const std::vector<double> ours = lstm::apps::smoothing_forecast(fit, horizon);
       const std::vector<double> theirs = numbers(model["forecast"]);
-      const size_t exact = spec.season == SeasonKind::multiplicative ? static_cast<size_t>(period)
-                                                                     : ours.size();
+      const size_t exact =
+          spec.season == SeasonKind::multiplicative ? static_cast<size_t>(period) : ours.size();
       for (size_t k = 0; k < ours.size(); ++k)
         EXPECT_NEAR(ours[k], theirs[k], k < exact ? tolerance : 5e-3 * std::fabs(theirs[k]))
             << what << " forecast [" << k << "]";
@@ -139,13 +141,13 @@ TEST(Classical, ThetaAndCombMatchR) {
     ses.alpha = series["theta"]["alpha"];
     ses.level = series["theta"]["level"];
     const std::vector<double> expected = numbers(series["theta"]["forecast"]);
-    expect_close(lstm::apps::theta_forecast(y, period, horizon, &ses), expected,
-                 1e-9 * mean_abs(y), name + " theta from R's SES");
+    expect_close(lstm::apps::theta_forecast(y, period, horizon, &ses), expected, 1e-9 * mean_abs(y),
+                 name + " theta from R's SES");
     expect_close(lstm::apps::theta_forecast(y, period, horizon), expected, 0.05 * mean_abs(y),
                  name + " theta");
-    expect_close(lstm::apps::classical_forecast(lstm::apps::ClassicalMethod::comb, y, period,
-                                                horizon),
-                 numbers(series["comb"]), 0.05 * mean_abs(y), name + " comb");
+    expect_close(
+        lstm::apps::classical_forecast(lstm::apps::ClassicalMethod::comb, y, period, horizon),
+        numbers(series["comb"]), 0.05 * mean_abs(y), name + " comb");
   }
 }
 
@@ -161,9 +163,9 @@ TEST(Classical, NaiveRulesByHand) {
 TEST(Classical, BadInputIsAClearError) {
   using lstm::apps::ClassicalMethod;
   const std::vector<double> negative{3, 1, 4, -1, 5, 9, 2, 6, 5, 3, 5, 8};
-  EXPECT_THROW(lstm::apps::classical_forecast(ClassicalMethod::holt_winters_multiplicative,
-                                              negative, 4, 4),
-               lstm::Error);
+  EXPECT_THROW(
+      lstm::apps::classical_forecast(ClassicalMethod::holt_winters_multiplicative, negative, 4, 4),
+      lstm::Error);
   EXPECT_THROW(lstm::apps::classical_forecast(ClassicalMethod::holt_winters_additive,
                                               std::vector<double>{1, 2, 3, 4, 5}, 4, 4),
                lstm::Error);

@@ -44,8 +44,7 @@ Outcome run(const std::vector<double>& full, int64_t season, int64_t horizon, Mo
   setup.season = season;
   setup.scale_end = setup.first;
   setup.max_origins = 20;
-  const auto chosen =
-      lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", 0.8);
+  const auto chosen = lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", 0.8);
   Outcome outcome;
   outcome.chosen = chosen.selection.name;
   for (int64_t h = 0; h < horizon; ++h) {
@@ -218,15 +217,14 @@ TEST(ModelChoice, ChoosesAndCombinesByValidationMase) {
   EXPECT_FALSE(without.network_beaten);
   EXPECT_EQ(lstm::apps::select_model(unvalidated, ModelChoice::network, "lstm").name, "lstm");
   setup.trained_until = 8;
-  EXPECT_EQ(lstm::apps::select_model(lstm::apps::evaluate_rolling(
-                                         y, setup, {perfect_network, constant("middle", 9)}),
-                                     ModelChoice::best, "lstm")
+  EXPECT_EQ(lstm::apps::select_model(
+                lstm::apps::evaluate_rolling(y, setup, {perfect_network, constant("middle", 9)}),
+                ModelChoice::best, "lstm")
                 .name,
             "lstm");
   // A candidate that fails is skipped and named.
-  const Candidate failing{"broken", [](int64_t, int64_t) -> std::vector<double> {
-                            throw lstm::Error("cannot");
-                          }};
+  const Candidate failing{
+      "broken", [](int64_t, int64_t) -> std::vector<double> { throw lstm::Error("cannot"); }};
   const auto with_failure = lstm::apps::evaluate_rolling(y, setup, {failing, trend});
   ASSERT_EQ(with_failure.skipped.size(), 1u);
   EXPECT_EQ(with_failure.skipped[0], "broken: cannot");

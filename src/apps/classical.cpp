@@ -98,7 +98,8 @@ bool seasonality_test(std::span<const double> y, int64_t period, int64_t min_len
   };
   double squares = 0.0;
   for (int64_t k = 1; k < period; ++k) squares += acf(k) * acf(k);
-  const double limit = 1.6448536269514722 * std::sqrt((1.0 + 2.0 * squares) / static_cast<double>(n));
+  const double limit =
+      1.6448536269514722 * std::sqrt((1.0 + 2.0 * squares) / static_cast<double>(n));
   return std::fabs(acf(period)) > limit;
 }
 
@@ -113,23 +114,32 @@ std::vector<double> theta_forecast(std::span<const double> y, int64_t period, in
   const double n = static_cast<double>(x.size());
   std::vector<double> out(static_cast<size_t>(steps));
   for (int64_t h = 0; h < steps; ++h)
-    out[h] = fit.level +
-             drift * (static_cast<double>(h) + (1.0 - std::pow(1.0 - alpha, n)) / alpha);
+    out[h] =
+        fit.level + drift * (static_cast<double>(h) + (1.0 - std::pow(1.0 - alpha, n)) / alpha);
   reseasonalise(out, figure, y.size());
   return out;
 }
 
 std::string method_name(ClassicalMethod method) {
   switch (method) {
-    case ClassicalMethod::naive: return "naive";
-    case ClassicalMethod::seasonal_naive: return "seasonal-naive";
-    case ClassicalMethod::ses: return "ses";
-    case ClassicalMethod::holt: return "holt";
-    case ClassicalMethod::damped: return "damped";
-    case ClassicalMethod::holt_winters_additive: return "holt-winters-additive";
-    case ClassicalMethod::holt_winters_multiplicative: return "holt-winters-multiplicative";
-    case ClassicalMethod::theta: return "theta";
-    case ClassicalMethod::comb: return "comb";
+    case ClassicalMethod::naive:
+      return "naive";
+    case ClassicalMethod::seasonal_naive:
+      return "seasonal-naive";
+    case ClassicalMethod::ses:
+      return "ses";
+    case ClassicalMethod::holt:
+      return "holt";
+    case ClassicalMethod::damped:
+      return "damped";
+    case ClassicalMethod::holt_winters_additive:
+      return "holt-winters-additive";
+    case ClassicalMethod::holt_winters_multiplicative:
+      return "holt-winters-multiplicative";
+    case ClassicalMethod::theta:
+      return "theta";
+    case ClassicalMethod::comb:
+      return "comb";
   }
   return "?";
 }
@@ -137,8 +147,15 @@ std::string method_name(ClassicalMethod method) {
 std::vector<ClassicalMethod> classical_methods(int64_t period) {
   using M = ClassicalMethod;
   if (period > 1)
-    return {M::naive, M::seasonal_naive, M::ses, M::holt, M::damped, M::holt_winters_additive,
-            M::holt_winters_multiplicative, M::theta, M::comb};
+    return {M::naive,
+            M::seasonal_naive,
+            M::ses,
+            M::holt,
+            M::damped,
+            M::holt_winters_additive,
+            M::holt_winters_multiplicative,
+            M::theta,
+            M::comb};
   return {M::naive, M::ses, M::holt, M::damped, M::theta, M::comb};
 }
 
@@ -162,15 +179,20 @@ std::vector<double> classical_forecast(ClassicalMethod method, std::span<const d
                     std::to_string(period));
       for (int64_t h = 0; h < steps; ++h) out[h] = y[n - period + h % period];
       return out;
-    case ClassicalMethod::ses: return smoothing(TrendKind::none, SeasonKind::none);
-    case ClassicalMethod::holt: return smoothing(TrendKind::additive, SeasonKind::none);
-    case ClassicalMethod::damped: return smoothing(TrendKind::damped, SeasonKind::none);
+    case ClassicalMethod::ses:
+      return smoothing(TrendKind::none, SeasonKind::none);
+    case ClassicalMethod::holt:
+      return smoothing(TrendKind::additive, SeasonKind::none);
+    case ClassicalMethod::damped:
+      return smoothing(TrendKind::damped, SeasonKind::none);
     case ClassicalMethod::holt_winters_additive:
       return smoothing(TrendKind::additive, SeasonKind::additive);
     case ClassicalMethod::holt_winters_multiplicative:
       return smoothing(TrendKind::additive, SeasonKind::multiplicative);
-    case ClassicalMethod::theta: return theta_forecast(y, period, steps);
-    case ClassicalMethod::comb: return comb_forecast(y, period, steps);
+    case ClassicalMethod::theta:
+      return theta_forecast(y, period, steps);
+    case ClassicalMethod::comb:
+      return comb_forecast(y, period, steps);
   }
   throw Error("unknown classical method");
 }

@@ -15,9 +15,15 @@ namespace {
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr double kLower = 1e-4, kUpper = 0.9999, kPhiLower = 0.8, kPhiUpper = 0.98;
 
-bool has_trend(const SmoothingSpec& spec) { return spec.trend != TrendKind::none; }
-bool has_season(const SmoothingSpec& spec) { return spec.season != SeasonKind::none; }
-bool multiplicative(const SmoothingSpec& spec) { return spec.season == SeasonKind::multiplicative; }
+bool has_trend(const SmoothingSpec& spec) {
+  return spec.trend != TrendKind::none;
+}
+bool has_season(const SmoothingSpec& spec) {
+  return spec.season != SeasonKind::none;
+}
+bool multiplicative(const SmoothingSpec& spec) {
+  return spec.season == SeasonKind::multiplicative;
+}
 
 // Σ_{k=1..h} φ^k (h for φ = 1).
 double damped_sum(double phi, int64_t h) {
@@ -78,8 +84,8 @@ SmoothingParams initial_states(std::span<const double> y, const SmoothingSpec& s
       for (double& s : params.seasonal) s *= static_cast<double>(m) / sum;
     }
     for (int64_t t = 0; t < n; ++t)
-      adjusted[t] = multiplicative(spec) ? y[t] / params.seasonal[t % m]
-                                         : y[t] - params.seasonal[t % m];
+      adjusted[t] =
+          multiplicative(spec) ? y[t] / params.seasonal[t % m] : y[t] - params.seasonal[t % m];
   }
   const int64_t count = std::min<int64_t>(std::max<int64_t>(10, 2 * m), n);
   if (has_trend(spec)) {
@@ -94,7 +100,9 @@ SmoothingParams initial_states(std::span<const double> y, const SmoothingSpec& s
 }
 
 // A value in (low, high) from an unbounded coordinate, and back (logistic).
-double squash(double u, double low, double high) { return low + (high - low) / (1.0 + std::exp(-u)); }
+double squash(double u, double low, double high) {
+  return low + (high - low) / (1.0 + std::exp(-u));
+}
 double unsquash(double value, double low, double high) {
   const double fraction = std::clamp((value - low) / (high - low), 1e-6, 1.0 - 1e-6);
   return std::log(fraction / (1.0 - fraction));
@@ -133,7 +141,8 @@ struct Packing {
   std::vector<double> pack(const SmoothingParams& p) const {
     std::vector<double> x{unsquash(p.alpha, kLower, kUpper)};
     if (has_trend(spec)) x.push_back(unsquash(p.beta, kLower, p.alpha));
-    if (has_season(spec)) x.push_back(unsquash(p.gamma, kLower, std::max(1.0 - p.alpha, 2 * kLower)));
+    if (has_season(spec))
+      x.push_back(unsquash(p.gamma, kLower, std::max(1.0 - p.alpha, 2 * kLower)));
     if (spec.trend == TrendKind::damped) x.push_back(unsquash(p.phi, kPhiLower, kPhiUpper));
     x.push_back(p.level);
     if (has_trend(spec)) x.push_back(p.trend);
@@ -238,8 +247,8 @@ SmoothingFit fit_smoothing(std::span<const double> y, const SmoothingSpec& spec)
   const auto n = static_cast<int64_t>(y.size());
   const int64_t m = has_season(spec) ? spec.period : 1;
   if (has_season(spec) && n < 2 * m)
-    throw Error("exponential smoothing: " + std::to_string(n) + " values, fewer than two seasons of " +
-                std::to_string(m));
+    throw Error("exponential smoothing: " + std::to_string(n) +
+                " values, fewer than two seasons of " + std::to_string(m));
   if (multiplicative(spec))
     for (double v : y)
       if (!(v > 0.0))
@@ -278,10 +287,12 @@ SmoothingFit fit_smoothing(std::span<const double> y, const SmoothingSpec& spec)
     if (!std::isfinite(objective(x))) continue;
     std::vector<double> step(x.size());
     for (size_t k = 0; k < x.size(); ++k) step[k] = std::max(0.1 * std::fabs(x[k]), 0.02);
-    const size_t smoothing = 1 + has_trend(spec) + has_season(spec) + (spec.trend == TrendKind::damped);
+    const size_t smoothing =
+        1 + has_trend(spec) + has_season(spec) + (spec.trend == TrendKind::damped);
     for (size_t k = 0; k < smoothing; ++k) step[k] = 1.0;  // logistic coordinates
-    const Minimum found = nelder_mead(
-        objective, x, step, {.max_evaluations = 200 * static_cast<int>(x.size()), .tolerance = 1e-8});
+    const Minimum found =
+        nelder_mead(objective, x, step,
+                    {.max_evaluations = 200 * static_cast<int>(x.size()), .tolerance = 1e-8});
     if (found.value < best.value) best = found;
   }
   if (!std::isfinite(best.value))

@@ -11,7 +11,8 @@ void add_rolling_section(report::Document& document, const Series& series,
                          const ChosenForecast& chosen) {
   const RollingEvaluation& evaluation = chosen.evaluation;
   const int64_t horizon = evaluation.setup.horizon, n = series.rows;
-  const std::string level = std::to_string(static_cast<int>(std::lround(100 * chosen.interval.level)));
+  const std::string level =
+      std::to_string(static_cast<int>(std::lround(100 * chosen.interval.level)));
   document.heading("The forecast and its validation at " + std::to_string(horizon) + " steps");
   document.paragraph(
       "Every model forecast " + std::to_string(horizon) + " steps from " +
@@ -23,7 +24,8 @@ void add_rolling_section(report::Document& document, const Series& series,
       "before the first origin; sMAPE is the M4 competition's. The forecast below is by " +
       chosen.selection.name + "; its " + level +
       "% interval adds the empirical quantiles of its validation errors at each step, which "
-      "covered " + report::fixed(100 * chosen.interval.coverage, 1) +
+      "covered " +
+      report::fixed(100 * chosen.interval.coverage, 1) +
       "% of the validation values left out of the calibration.");
   report::LineChart chart;
   chart.title = "The last rows and the next " + std::to_string(horizon) + ": " +
@@ -67,8 +69,8 @@ void add_rolling_section(report::Document& document, const Series& series,
                                     note};
   };
   for (const CandidateResult& result : evaluation.results)
-    table.rows.push_back(row(result.name, result.scores,
-                             result.name == chosen.selection.name ? "chosen" : ""));
+    table.rows.push_back(
+        row(result.name, result.scores, result.name == chosen.selection.name ? "chosen" : ""));
   if (chosen.selection.members.size() > 1)
     table.rows.push_back(row(chosen.selection.name, chosen.selection.scores, "chosen"));
   document.add(table);

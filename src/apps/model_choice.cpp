@@ -120,8 +120,8 @@ IntervalCalibration calibrate_interval(std::span<const double> actual,
     throw Error("--interval: the level must be in (0, 1), not " + std::to_string(level));
   if (horizon < 1 || actual.size() != forecasts.size() || actual.empty() ||
       actual.size() % static_cast<size_t>(horizon) != 0)
-    throw Error("interval: " + std::to_string(actual.size()) + " validation values for a horizon of " +
-                std::to_string(horizon));
+    throw Error("interval: " + std::to_string(actual.size()) +
+                " validation values for a horizon of " + std::to_string(horizon));
   const size_t h_count = static_cast<size_t>(horizon);
   const size_t origins = actual.size() / h_count;
   IntervalCalibration calibration;
@@ -144,8 +144,8 @@ IntervalCalibration calibrate_interval(std::span<const double> actual,
       if (errors[o] >= lower_other && errors[o] <= upper_other) ++inside;
     }
   }
-  calibration.coverage = tried > 0 ? static_cast<double>(inside) / static_cast<double>(tried)
-                                   : std::nan("");
+  calibration.coverage =
+      tried > 0 ? static_cast<double>(inside) / static_cast<double>(tried) : std::nan("");
   return calibration;
 }
 
@@ -163,7 +163,8 @@ ChosenForecast forecast_with_choice(std::span<const double> y,
   const auto members = static_cast<double>(chosen.selection.members.size());
   for (const CandidateResult& result : chosen.evaluation.results) {
     for (const Candidate& candidate : candidates)
-      if (candidate.name == result.name) chosen.future.push_back(candidate.forecast(n, setup.horizon));
+      if (candidate.name == result.name)
+        chosen.future.push_back(candidate.forecast(n, setup.horizon));
     const std::vector<double>& f = chosen.future.back();
     for (const std::string& name : chosen.selection.members)
       if (name == result.name)

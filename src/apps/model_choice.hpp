@@ -17,8 +17,8 @@ enum class ModelChoice { network, best, combine };
 ModelChoice parse_model_choice(const std::string& text);
 
 struct Selection {
-  std::string name;                  // "lstm", "theta", "combine(lstm, theta, comb)"
-  std::vector<std::string> members;  // the candidates averaged (one for a single model)
+  std::string name;                          // "lstm", "theta", "combine(lstm, theta, comb)"
+  std::vector<std::string> members;          // the candidates averaged (one for a single model)
   std::vector<double> validation_forecasts;  // [origins, H]
   Scores scores;                             // on validation
   // The best classical candidate (not the network) and whether it beat the network's MASE.

@@ -37,8 +37,8 @@ Scores score_forecasts(std::span<const double> actual, std::span<const double> f
     scores.smape += denominator > 0.0 ? 200.0 * error / denominator / n : 0.0;
   }
   scores.rmse = std::sqrt(squares);
-  scores.mase = mase_scale > 0.0 ? scores.mae / mase_scale
-                                 : std::numeric_limits<double>::quiet_NaN();
+  scores.mase =
+      mase_scale > 0.0 ? scores.mae / mase_scale : std::numeric_limits<double>::quiet_NaN();
   return scores;
 }
 
@@ -102,8 +102,7 @@ std::string scores_table(const RollingEvaluation& evaluation) {
   for (const CandidateResult& result : evaluation.results) {
     char line[200];
     std::snprintf(line, sizeof line, "  %-30s MASE %7.3f  sMAPE %7.2f%%  RMSE %.4g\n",
-                  result.name.c_str(), result.scores.mase, result.scores.smape,
-                  result.scores.rmse);
+                  result.name.c_str(), result.scores.mase, result.scores.smape, result.scores.rmse);
     text += line;
   }
   for (const std::string& skipped : evaluation.skipped) text += "  skipped " + skipped + "\n";
@@ -122,12 +121,18 @@ int64_t default_horizon(const Series& series, int64_t season) {
     if (index.step_seconds == hour) return 48;
   }
   switch (season) {
-    case 12: return 18;
-    case 4: return 8;
-    case 52: return 13;
-    case 7: return 14;
-    case 24: return 48;
-    default: return season > 1 ? season : 6;
+    case 12:
+      return 18;
+    case 4:
+      return 8;
+    case 52:
+      return 13;
+    case 7:
+      return 14;
+    case 24:
+      return 48;
+    default:
+      return season > 1 ? season : 6;
   }
 }
 

@@ -36,17 +36,17 @@ Scores score_forecasts(std::span<const double> actual, std::span<const double> f
 
 struct CandidateResult {
   std::string name;
-  std::vector<double> forecasts;  // [origins, H]
-  Scores scores;                  // over every origin and step
+  std::vector<double> forecasts;    // [origins, H]
+  Scores scores;                    // over every origin and step
   std::vector<double> mae_by_step;  // [H]
 };
 
 struct RollingSetup {
-  int64_t first = 0;        // the earliest origin (e.g. the validation split)
-  int64_t horizon = 1;      // H
-  int64_t season = 0;       // for MASE's scale and the seasonal methods; 0: none
-  int64_t scale_end = 0;    // MASE's scale from y[0, scale_end) (usually the split)
-  int64_t max_origins = 40; // evenly spaced over [first, N − H], the last one included
+  int64_t first = 0;         // the earliest origin (e.g. the validation split)
+  int64_t horizon = 1;       // H
+  int64_t season = 0;        // for MASE's scale and the seasonal methods; 0: none
+  int64_t scale_end = 0;     // MASE's scale from y[0, scale_end) (usually the split)
+  int64_t max_origins = 40;  // evenly spaced over [first, N − H], the last one included
   // The network learnt from the rows before this one: from an earlier origin its forecasts are
   // not honest, and model choice leaves it out (0: no such limit).
   int64_t trained_until = 0;

@@ -75,8 +75,8 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
         lstm::apps::network_candidate(model, info, series)};
     for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
       candidates.push_back(std::move(candidate));
-    const lstm::apps::ChosenForecast chosen = lstm::apps::forecast_with_choice(
-        y, candidates, setup, choice, "lstm", options.interval);
+    const lstm::apps::ChosenForecast chosen =
+        lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", options.interval);
     values = chosen.mean;
     lower = chosen.lower;
     upper = chosen.upper;
@@ -110,8 +110,8 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
       }();
       std::cerr << "WARNING: on validation at " << options.steps << " steps, "
                 << selection.best_classical << " (MASE "
-                << fixed_text(selection.best_classical_scores.mase, 3)
-                << ") beats the LSTM (MASE " << fixed_text(network_mase, 3) << "); ";
+                << fixed_text(selection.best_classical_scores.mase, 3) << ") beats the LSTM (MASE "
+                << fixed_text(network_mase, 3) << "); ";
       if (choice == lstm::apps::ModelChoice::network)
         std::cerr << "writing the LSTM's forecast as --model-choice lstm asks\n";
       else
@@ -125,8 +125,8 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
                                                                               : series.index.name;
   std::string text = csv_field(index_name) + ',' + csv_field(info.target) + ",lower,upper,model\n";
   for (int64_t k = 0; k < options.steps; ++k)
-    text += csv_field(index[k]) + ',' + number_text(values[k]) + ',' + number_text(lower[k]) +
-            ',' + number_text(upper[k]) + ',' + csv_field(model_name) + '\n';
+    text += csv_field(index[k]) + ',' + number_text(values[k]) + ',' + number_text(lower[k]) + ',' +
+            number_text(upper[k]) + ',' + csv_field(model_name) + '\n';
   lstm::write_file_atomically(options.output, text);
 }
 
