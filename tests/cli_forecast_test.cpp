@@ -184,7 +184,9 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   const nlohmann::json rolling = nlohmann::json::parse(test_util::lines_of(scored.out).back())["rolling"];
   EXPECT_EQ(rolling.at("horizon").get<int>(), 18);  // monthly: M4's horizon
   for (const char* name : {"lstm", "naive", "seasonal-naive", "ses", "holt", "damped",
-                           "holt-winters-additive", "holt-winters-multiplicative", "theta", "comb"})
+                           "holt-winters-additive", "holt-winters-multiplicative",
+                           "holt-winters-damped", "seasonal-smoothing-additive",
+                           "seasonal-smoothing-multiplicative", "theta", "comb"})
     EXPECT_TRUE(rolling.at("models").at(name).at("mase").is_number()) << name;
   EXPECT_NE(rolling.at("best").get<std::string>(), "lstm");
   EXPECT_TRUE(rolling.at("lstm_beaten").get<bool>());

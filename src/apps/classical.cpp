@@ -136,6 +136,12 @@ std::string method_name(ClassicalMethod method) {
       return "holt-winters-additive";
     case ClassicalMethod::holt_winters_multiplicative:
       return "holt-winters-multiplicative";
+    case ClassicalMethod::holt_winters_damped:
+      return "holt-winters-damped";
+    case ClassicalMethod::seasonal_additive:
+      return "seasonal-smoothing-additive";
+    case ClassicalMethod::seasonal_multiplicative:
+      return "seasonal-smoothing-multiplicative";
     case ClassicalMethod::theta:
       return "theta";
     case ClassicalMethod::comb:
@@ -154,6 +160,9 @@ std::vector<ClassicalMethod> classical_methods(int64_t period) {
             M::damped,
             M::holt_winters_additive,
             M::holt_winters_multiplicative,
+            M::holt_winters_damped,
+            M::seasonal_additive,
+            M::seasonal_multiplicative,
             M::theta,
             M::comb};
   return {M::naive, M::ses, M::holt, M::damped, M::theta, M::comb};
@@ -189,6 +198,12 @@ std::vector<double> classical_forecast(ClassicalMethod method, std::span<const d
       return smoothing(TrendKind::additive, SeasonKind::additive);
     case ClassicalMethod::holt_winters_multiplicative:
       return smoothing(TrendKind::additive, SeasonKind::multiplicative);
+    case ClassicalMethod::holt_winters_damped:
+      return smoothing(TrendKind::damped, SeasonKind::additive);
+    case ClassicalMethod::seasonal_additive:
+      return smoothing(TrendKind::none, SeasonKind::additive);
+    case ClassicalMethod::seasonal_multiplicative:
+      return smoothing(TrendKind::none, SeasonKind::multiplicative);
     case ClassicalMethod::theta:
       return theta_forecast(y, period, steps);
     case ClassicalMethod::comb:

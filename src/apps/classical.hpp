@@ -75,6 +75,9 @@ enum class ClassicalMethod {
   damped,
   holt_winters_additive,
   holt_winters_multiplicative,
+  holt_winters_damped,      // additive season, damped trend (ETS A,Ad,A)
+  seasonal_additive,        // a level and an additive season, no trend (ETS A,N,A)
+  seasonal_multiplicative,  // a level and a multiplicative season, no trend (ETS A,N,M)
   theta,
   comb,  // M4: mean of SES, Holt and damped on the seasonally adjusted series, reseasonalised
 };
