@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lstm/lstm.hpp"
@@ -61,7 +63,7 @@ TEST_F(CliForecast, TrainForecastEval) {
   text << in.rdbuf();
   const std::vector<std::string> lines = test_util::lines_of(text.str());
   ASSERT_EQ(lines.size(), 8u) << text.str();
-  EXPECT_EQ(lines[0], "date,sales");
+  EXPECT_EQ(lines[0], "date,sales,lower,upper,model");
   EXPECT_TRUE(lines[1].starts_with("2008-01-01,")) << lines[1];
   EXPECT_TRUE(lines[7].starts_with("2008-07-01,")) << lines[7];
   for (size_t k = 1; k < lines.size(); ++k) {
@@ -80,6 +82,119 @@ TEST_F(CliForecast, TrainForecastEval) {
   EXPECT_TRUE(metrics.at("mase").is_number());
   EXPECT_EQ(metrics.at("count").get<int>(), 96 - metrics.at("window").get<int>());
   EXPECT_TRUE(metrics.at("seasonal_naive").is_object());
+}
+
+// The CSV's rows after the header, split into fields.
+std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  const std::vector<std::string> lines = test_util::lines_of(test_util::read_file(path));
+  for (size_t k = 1; k < lines.size(); ++k) {
+    std::vector<std::string> fields;
+    std::string field;
+    bool quoted = false;
+    for (char ch : lines[k]) {
+      if (ch == '"') quoted = !quoted;
+      else if (ch == ',' && !quoted) fields.push_back(std::exchange(field, ""));
+      else field += ch;
+    }
+    fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+// A barely trained network (4 epochs, 8 units) on a noiseless seasonal series with a trend:
+// Holt-Winters forecasts it almost exactly, so validation says the network is beaten; forecast
+// says so on stderr, combines or picks by validation, names the model in every row and writes
+// an interval; --model-choice lstm keeps the network's numbers. eval scores the same way. With
+// the default 20% (19 rows) too short for 3 origins of 18 steps, the network is not compared.
+TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
+  const CommandResult short_validation = run(train_args(series, model));
+  ASSERT_EQ(short_validation.exit_code, 0) << short_validation.err;
+  EXPECT_NE(short_validation.err.find("scored from origins it was trained on"), std::string::npos)
+      << short_validation.err;
+  const CommandResult unvalidated =
+      run("eval --model " + shell_quote(model) + " --data " + shell_quote(series));
+  ASSERT_EQ(unvalidated.exit_code, 0) << unvalidated.err;
+  const nlohmann::json unvalidated_json =
+      nlohmann::json::parse(test_util::lines_of(unvalidated.out).back())["rolling"];
+  EXPECT_FALSE(unvalidated_json.at("lstm_validated").get<bool>());
+  EXPECT_FALSE(unvalidated_json.at("lstm_beaten").get<bool>());
+
+  const std::string report = dir.file("report.html");
+  const CommandResult trained =
+      run(train_args(series, model) + " --validation 0.35 --report " + shell_quote(report));
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.out.find("validation of 18-step forecasts"), std::string::npos) << trained.out;
+  const std::string html = test_util::read_file(report);
+  for (const char* part : {"The forecast and its validation at 18 steps", "lower 80%",
+                           "Rolling-origin validation at 18 steps", "chosen"})
+    EXPECT_NE(html.find(part), std::string::npos) << part;
+  EXPECT_NE(trained.out.find("holt-winters-additive"), std::string::npos) << trained.out;
+  EXPECT_NE(trained.err.find("beats the LSTM"), std::string::npos) << trained.err;
+
+  const std::string out_csv = dir.file("out.csv");
+  const std::string forecast = "forecast --model " + shell_quote(model) + " --data " +
+                               shell_quote(series) + " --steps 12 --output " +
+                               shell_quote(out_csv);
+  const CommandResult combined = run(forecast);
+  ASSERT_EQ(combined.exit_code, 0) << combined.err;
+  EXPECT_NE(combined.out.find("validation of 12-step forecasts from"), std::string::npos);
+  EXPECT_NE(combined.err.find("WARNING"), std::string::npos) << combined.err;
+  EXPECT_NE(combined.err.find("beats the LSTM"), std::string::npos) << combined.err;
+  std::vector<std::vector<std::string>> rows = csv_rows(out_csv);
+  ASSERT_EQ(rows.size(), 12u);
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 5u);
+    EXPECT_TRUE(row[4].starts_with("combine(")) << row[4];
+    EXPECT_LE(std::stod(row[2]), std::stod(row[3]));
+  }
+
+  ASSERT_EQ(run(forecast + " --model-choice best").exit_code, 0);
+  rows = csv_rows(out_csv);
+  std::vector<double> width_80;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    EXPECT_NE(rows[k][4], "lstm");
+    // The truth after the 96 rows, as write_monthly_series makes it.
+    const double t = 96.0 + static_cast<double>(k);
+    const double truth = 100.0 + 10.0 * std::sin(2.0 * 3.14159265358979 * t / 12.0) + 0.2 * t;
+    EXPECT_NEAR(std::stod(rows[k][1]), truth, 1.0) << rows[k][0];
+    width_80.push_back(std::stod(rows[k][3]) - std::stod(rows[k][2]));
+  }
+  ASSERT_EQ(run(forecast + " --model-choice best --interval 0.5").exit_code, 0);
+  rows = csv_rows(out_csv);
+  for (size_t k = 0; k < rows.size(); ++k)
+    EXPECT_LE(std::stod(rows[k][3]) - std::stod(rows[k][2]), width_80[k] + 1e-9);
+
+  const CommandResult network = run(forecast + " --model-choice lstm");
+  ASSERT_EQ(network.exit_code, 0) << network.err;
+  EXPECT_NE(network.err.find("as --model-choice lstm asks"), std::string::npos) << network.err;
+  for (const auto& row : csv_rows(out_csv)) EXPECT_EQ(row[4], "lstm");
+
+  fs::remove(out_csv);
+  for (const std::string bad : {" --model-choice worst", " --interval 1.5"}) {
+    const CommandResult rejected = run(forecast + bad);
+    EXPECT_NE(rejected.exit_code, 0) << bad;
+    EXPECT_FALSE(fs::exists(out_csv)) << bad;
+  }
+
+  const std::string eval = "eval --model " + shell_quote(model) + " --data " + shell_quote(series);
+  const CommandResult scored = run(eval);
+  ASSERT_EQ(scored.exit_code, 0) << scored.err;
+  const nlohmann::json rolling = nlohmann::json::parse(test_util::lines_of(scored.out).back())["rolling"];
+  EXPECT_EQ(rolling.at("horizon").get<int>(), 18);  // monthly: M4's horizon
+  for (const char* name : {"lstm", "naive", "seasonal-naive", "ses", "holt", "damped",
+                           "holt-winters-additive", "holt-winters-multiplicative",
+                           "holt-winters-damped", "seasonal-smoothing-additive",
+                           "seasonal-smoothing-multiplicative", "theta", "comb"})
+    EXPECT_TRUE(rolling.at("models").at(name).at("mase").is_number()) << name;
+  EXPECT_NE(rolling.at("best").get<std::string>(), "lstm");
+  EXPECT_TRUE(rolling.at("lstm_beaten").get<bool>());
+  EXPECT_TRUE(rolling.at("lstm_validated").get<bool>());
+  const CommandResult three = run(eval + " --horizon 3");
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_EQ(nlohmann::json::parse(test_util::lines_of(three.out).back())["rolling"]["horizon"], 3);
+  expect_failure(eval + " --horizon 90", {series, "too short to evaluate 90-step forecasts"});
 }
 
 TEST_F(CliForecast, TimeLimitKeepsCheckpointAndResumeContinues) {
@@ -118,7 +233,7 @@ TEST_F(CliForecast, DirectModelForecastsItsHorizonAtOnce) {
   ASSERT_EQ(four.exit_code, 0) << four.err;
   const std::vector<std::string> lines = test_util::lines_of(test_util::read_file(out_csv));
   ASSERT_EQ(lines.size(), 5u);
-  EXPECT_EQ(lines[0], "date,sales");
+  EXPECT_EQ(lines[0], "date,sales,lower,upper,model");
   EXPECT_TRUE(lines[4].starts_with("2008-04-01,")) << lines[4];
   ASSERT_EQ(run(forecast + " --steps 6").exit_code, 0);
   EXPECT_EQ(test_util::lines_of(test_util::read_file(out_csv)).size(), 7u);

@@ -178,7 +178,8 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
             {"horizon", data.horizon},
             {"season", data.season},
             {"index", data.series.index.name},
-            {"difference_scale", data.difference_scale}};
+            {"difference_scale", data.difference_scale},
+            {"validation_fraction", setup.validation_fraction}};
   model.metadata()[kForecastKey] = info.dump();
   model.metadata()[kNormalizationKey] = data.normalization.to_json();
   return model;
@@ -201,12 +202,15 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
     if (value.contains("horizon")) info.horizon = value.at("horizon").get<int64_t>();
     if (value.contains("difference_scale"))
       info.difference_scale = value.at("difference_scale").get<std::vector<double>>();
+    if (value.contains("validation_fraction"))
+      info.validation_fraction = value.at("validation_fraction").get<double>();
   } catch (const json::exception& error) {
     throw Error(path + ": metadata 'forecast' is invalid: " + std::string(error.what()));
   }
   const int64_t features = static_cast<int64_t>(info.columns.size());
   if (info.columns.empty() || info.columns[0] != info.target || info.window < 1 ||
-      info.season < 0 || info.horizon < 1)
+      info.season < 0 || info.horizon < 1 ||
+      !(info.validation_fraction > 0.0 && info.validation_fraction < 1.0))
     throw Error(path + ": metadata 'forecast' is inconsistent");
   const auto norm = metadata.find(kNormalizationKey);
   if (norm == metadata.end()) throw Error(path + ": no metadata 'normalization'");
@@ -321,6 +325,37 @@ std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo&
           decode(info.difference_scale, out[k * samples.outputs + h], last, 0), 0);
   }
   return result;
+}
+
+Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, const Series& series) {
+  return {"lstm", [&model, &info, &series](int64_t origin, int64_t steps) {
+            Series history;
+            history.path = series.path;
+            history.columns = series.columns;
+            history.rows = origin;
+            history.values.assign(series.values.begin(),
+                                  series.values.begin() + origin * series.features());
+            return forecast_future(model, info, history, steps);
+          }};
+}
+
+RollingSetup validation_setup(const ForecastInfo& info, const Series& series, int64_t steps) {
+  RollingSetup setup;
+  setup.horizon = 0;  // until an origin fits
+  const int64_t n = series.rows;
+  const int64_t earliest = std::max<int64_t>({info.window, 2 * info.season, 2});
+  const int64_t split = split_point(n, info.validation_fraction);
+  int64_t first = std::max(split, earliest);
+  // Fewer than 3 origins after the network's training part: earlier ones too (at least 5 where
+  // the series allows), where only the classical methods are validated honestly.
+  if (n - first - steps + 1 < 3) first = std::max(std::min(split, n - steps - 4), earliest);
+  if (n - first < steps || (info.horizon > 1 && steps > info.horizon)) return setup;
+  setup.first = first;
+  setup.trained_until = split;
+  setup.horizon = steps;
+  setup.season = info.season;
+  setup.scale_end = first;
+  return setup;
 }
 
 ForecastReport evaluate_forecast(SequenceModel& model, const ForecastInfo& info,

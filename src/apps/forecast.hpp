@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/rolling_origin.hpp"
 #include "apps/trainer.hpp"
 #include "lstm/data.hpp"
 #include "lstm/train.hpp"
@@ -64,6 +65,7 @@ struct ForecastInfo {
   int64_t season = 0;
   Normalization normalization;
   std::vector<double> difference_scale;  // [F] or empty (no differencing)
+  double validation_fraction = 0.2;      // absent in the metadata: 0.2
 };
 ForecastInfo forecast_info(const SequenceModel& model, const std::string& path);
 
@@ -87,6 +89,18 @@ std::vector<double> forecast_future(SequenceModel& model, const ForecastInfo& in
 // raised to W), original units [origins, H].
 std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo& info,
                                        const Series& series, int64_t first);
+
+// The network as a rolling-origin candidate named "lstm": from origin t it forecasts with the
+// first t rows of `series` (recursively or directly, as forecast_future). `model` and `series`
+// must outlive it.
+Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, const Series& series);
+
+// The setup of a rolling-origin validation of `steps`-step forecasts on `series` for a model:
+// origins from the model's validation split of the series (trained_until), or earlier ones too
+// when fewer than 3 fit after it (then at least 5 where the series allows), none before the
+// window and, with a season, two seasons; MASE scaled on the rows before the first origin.
+// Returns horizon 0 when no origin fits.
+RollingSetup validation_setup(const ForecastInfo& info, const Series& series, int64_t steps);
 
 // The model's metrics over every horizon 1..H from every origin t in [first, N - H], next to
 // the baselines scored the same way (evaluate_baselines).

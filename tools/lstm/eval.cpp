@@ -1,5 +1,7 @@
 // `lstm eval`: a forecast model's errors on a CSV series (one-step, or over every horizon of a
-// direct model) next to the naive and seasonal-naive baselines; the last line is a JSON object.
+// direct model) next to the naive and seasonal-naive baselines, and its multi-step forecasts
+// from rolling origins over the series' last part next to the classical methods, scored alike
+// (MASE, sMAPE, RMSE); the last line is a JSON object.
 #include <cmath>
 #include <iostream>
 
@@ -7,6 +9,7 @@
 
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
+#include "apps/model_choice.hpp"
 #include "commands.hpp"
 
 namespace lstm_cli {
@@ -14,6 +17,7 @@ namespace {
 
 struct EvalOptions {
   std::string model, data;
+  int64_t horizon = 0;  // 0: a direct model's H, else the M4 horizon of the series
 };
 
 nlohmann::ordered_json metrics_json(const lstm::ForecastMetrics& metrics) {
@@ -54,6 +58,47 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
   out["naive"] = metrics_json(report.naive);
   out["seasonal_naive"] = report.seasonal_naive ? metrics_json(*report.seasonal_naive)
                                                 : nlohmann::ordered_json(nullptr);
+  // Multi-step forecasts from rolling origins over the last part, next to the classical methods.
+  const int64_t horizon = options.horizon > 0   ? options.horizon
+                          : info.horizon > 1    ? info.horizon
+                                                : lstm::apps::default_horizon(series, info.season);
+  const lstm::apps::RollingSetup setup = lstm::apps::validation_setup(info, series, horizon);
+  if (setup.horizon == 0)
+    throw lstm::Error(options.data + ": too short to evaluate " + std::to_string(horizon) +
+                      "-step forecasts after the model's window" +
+                      (info.horizon > 1 && horizon > info.horizon
+                           ? " (a direct model forecasts at most " +
+                                 std::to_string(info.horizon) + " steps)"
+                           : std::string()) +
+                      "; give a smaller --horizon");
+  const std::vector<double> y = series.column(0);
+  std::vector<lstm::apps::Candidate> candidates{lstm::apps::network_candidate(model, info, series)};
+  for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+    candidates.push_back(std::move(candidate));
+  const lstm::apps::RollingEvaluation evaluation =
+      lstm::apps::evaluate_rolling(y, setup, candidates);
+  const lstm::apps::Selection best =
+      lstm::apps::select_model(evaluation, lstm::apps::ModelChoice::best, "lstm");
+  std::cout << horizon << "-step forecasts from " << evaluation.origins.size()
+            << " rolling origins (rows " << evaluation.origins.front() << ".."
+            << evaluation.origins.back() << "; MASE scaled on the rows before " << setup.first
+            << "):\n"
+            << lstm::apps::scores_table(evaluation) << "best: " << best.name << '\n';
+  auto number = [](double value) {
+    return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+  };
+  nlohmann::ordered_json models = nlohmann::ordered_json::object();
+  for (const auto& result : evaluation.results)
+    models[result.name] = {{"mase", number(result.scores.mase)},
+                           {"smape", number(result.scores.smape)},
+                           {"rmse", number(result.scores.rmse)}};
+  out["rolling"] = {{"horizon", horizon},
+                    {"origins", evaluation.origins.size()},
+                    {"first_origin", evaluation.origins.front()},
+                    {"models", models},
+                    {"best", best.name},
+                    {"lstm_beaten", best.network_beaten},
+                    {"lstm_validated", best.network_validated}};
   std::cout << out.dump() << '\n';
 }
 
@@ -77,10 +122,18 @@ void add_eval_command(CLI::App& app, GlobalOptions& global) {
       "window, each from a fresh state, every character after the first predicted once. A "
       "forecast model on a CSV series: RMSE, MAE and MASE of its one-step forecasts "
       "(a direct model: of every horizon 1..H from every origin) next to the naive and "
-      "seasonal-naive baselines scored the same way.");
+      "seasonal-naive baselines scored the same way; then its --horizon-step forecasts from up "
+      "to 40 rolling origins over the series' last part (the model's validation fraction) next "
+      "to the classical methods, with MASE, sMAPE and RMSE (JSON key 'rolling').");
   command->add_option("--model", options->model, "Model trained by 'lstm train'")->required();
   command->add_option("--data", options->data, "CSV series with the model's columns, or a text")
       ->required();
+  command
+      ->add_option("--horizon", options->horizon,
+                   "forecast: steps of the rolling-origin evaluation (0: a direct model's H, else "
+                   "the M4 horizon: monthly 18, quarterly 8, yearly 6, weekly 13, daily 14, "
+                   "hourly 48)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
   add_compute_options(*command, global);
   command->callback([options, &global] { run_eval(*options, global); });
 }

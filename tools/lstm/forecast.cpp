@@ -1,18 +1,25 @@
 // `lstm forecast`: N future values of a forecast model's target after the last row of a series,
-// in original units (recursive for a one-step model, one pass for a direct one), written as CSV
-// (a date/step column and the target).
+// in original units, written as CSV (a date/step column, the target, the interval's lower and
+// upper bounds and the model that produced the numbers). Before forecasting, the network and the
+// classical methods are validated on the series' last part at N steps (rolling origin); by
+// default the mean of the best three is used, and a network beaten by a classical method is
+// reported.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
 #include "apps/forecast.hpp"
+#include "apps/model_choice.hpp"
 #include "commands.hpp"
 
 namespace lstm_cli {
 namespace {
 
 struct ForecastOptions {
-  std::string model, data, output;
+  std::string model, data, output, model_choice = "combine";
   int64_t steps = 1;
+  double interval = 0.8;
+  bool quiet = false;
 };
 
 // A CSV field, quoted when it holds a delimiter, a quote or a line break.
@@ -26,32 +33,100 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
+std::string number_text(double value) {
+  if (!std::isfinite(value)) return "";
+  char number[64];
+  std::snprintf(number, sizeof number, "%.9g", value);
+  return number;
+}
+
+std::string fixed_text(double value, int decimals) {
+  if (!std::isfinite(value)) return "n/a";
+  char number[64];
+  std::snprintf(number, sizeof number, "%.*f", decimals, value);
+  return number;
+}
+
 void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   check_output_path(options.output);
   apply_compute_options(global);
+  const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(options.model_choice);
+  if (!(options.interval > 0.0 && options.interval < 1.0))
+    throw lstm::Error("--interval must be in (0, 1), e.g. 0.8");
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
   const lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, options.model);
   const lstm::Series series =
       lstm::load_series(options.data, info.target,
                         std::vector<std::string>(info.columns.begin() + 1, info.columns.end()));
-  const std::vector<double> values =
-      lstm::apps::forecast_future(model, info, series, options.steps);
+  const std::vector<double> y = series.column(0);
+  const lstm::apps::RollingSetup setup = lstm::apps::validation_setup(info, series, options.steps);
+  std::vector<double> values, lower, upper;
+  std::string model_name = "lstm";
+  if (setup.horizon == 0) {
+    // Too short to validate N steps: the network's forecast, without an interval.
+    values = lstm::apps::forecast_future(model, info, series, options.steps);
+    lower.assign(values.size(), std::nan(""));
+    upper = lower;
+    std::cerr << "warning: " << options.data << " is too short to validate a forecast of "
+              << options.steps << " steps; writing the LSTM's forecast without an interval and "
+              << "without comparing it to the classical methods\n";
+  } else {
+    std::vector<lstm::apps::Candidate> candidates{
+        lstm::apps::network_candidate(model, info, series)};
+    for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+      candidates.push_back(std::move(candidate));
+    const lstm::apps::ChosenForecast chosen =
+        lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", options.interval);
+    values = chosen.mean;
+    lower = chosen.lower;
+    upper = chosen.upper;
+    model_name = chosen.selection.name;
+    const lstm::apps::Selection& selection = chosen.selection;
+    const auto& evaluation = chosen.evaluation;
+    if (!options.quiet) {
+      std::cout << "validation of " << options.steps << "-step forecasts from "
+                << evaluation.origins.size() << " origins (rows " << evaluation.origins.front()
+                << ".." << evaluation.origins.back() << "), original units:\n";
+      std::cout << lstm::apps::scores_table(evaluation);
+      if (!selection.network_validated)
+        std::cout << "  (lstm: scored from origins before row " << setup.trained_until
+                  << ", where it was trained: not comparable, left out of the choice)\n";
+      std::cout << "forecast by " << model_name << " (--model-choice " << options.model_choice
+                << "); " << static_cast<int>(std::lround(100 * options.interval))
+                << "% interval from its validation errors per step; it covered "
+                << fixed_text(100 * chosen.interval.coverage, 1)
+                << "% of validation values left out of its calibration\n";
+    }
+    if (!selection.network_validated && choice != lstm::apps::ModelChoice::network)
+      std::cerr << "WARNING: " << options.data << " has too few rows after the LSTM's training "
+                << "part (row " << setup.trained_until << " on) to validate " << options.steps
+                << "-step forecasts; writing the forecast of " << model_name
+                << " from the classical methods (--model-choice lstm for the network's)\n";
+    if (selection.network_beaten) {
+      const double network_mase = [&] {
+        for (const auto& result : evaluation.results)
+          if (result.name == "lstm") return result.scores.mase;
+        return std::nan("");
+      }();
+      std::cerr << "WARNING: on validation at " << options.steps << " steps, "
+                << selection.best_classical << " (MASE "
+                << fixed_text(selection.best_classical_scores.mase, 3) << ") beats the LSTM (MASE "
+                << fixed_text(network_mase, 3) << "); ";
+      if (choice == lstm::apps::ModelChoice::network)
+        std::cerr << "writing the LSTM's forecast as --model-choice lstm asks\n";
+      else
+        std::cerr << "writing the forecast of " << model_name << " (--model-choice "
+                  << options.model_choice << "; 'lstm' keeps the network's)\n";
+    }
+  }
   const std::vector<std::string> index = series.future_index(options.steps);
   const std::string index_name =
       series.index.kind == lstm::IndexKind::none || series.index.name.empty() ? "step"
                                                                               : series.index.name;
-  std::string text = csv_field(index_name);
-  text += ',';
-  text += csv_field(info.target);
-  text += '\n';
-  for (int64_t k = 0; k < options.steps; ++k) {
-    char number[64];
-    std::snprintf(number, sizeof number, "%.9g", values[k]);
-    text += csv_field(index[k]);
-    text += ',';
-    text += number;
-    text += '\n';
-  }
+  std::string text = csv_field(index_name) + ',' + csv_field(info.target) + ",lower,upper,model\n";
+  for (int64_t k = 0; k < options.steps; ++k)
+    text += csv_field(index[k]) + ',' + number_text(values[k]) + ',' + number_text(lower[k]) + ',' +
+            number_text(upper[k]) + ',' + csv_field(model_name) + '\n';
   lstm::write_file_atomically(options.output, text);
 }
 
@@ -62,9 +137,14 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
   CLI::App* command = app.add_subcommand(
       "forecast",
       "Forecast the next N values of a forecast model's target after the last row of a CSV "
-      "series, in original units, as CSV: a date/step column and the target. A one-step model "
-      "forecasts recursively (any N); a direct model (trained with --horizon H) forecasts its "
-      "H steps at once, so N may be at most H");
+      "series, in original units, as CSV: a date/step column, the target, lower and upper "
+      "bounds of a prediction interval, and the model used. First the network and the classical "
+      "methods (naive, seasonal-naive, exponential smoothing, Holt-Winters, Theta, Comb) are "
+      "validated at N steps from several origins of the series' last part; by default the mean "
+      "of the best three forecasts, and a network beaten by a classical method is reported on "
+      "stderr. A "
+      "one-step model forecasts recursively (any N); a direct model (trained with --horizon H) "
+      "forecasts its H steps at once, so N may be at most H");
   command->add_option("--model", options->model, "Model trained by 'lstm train --task forecast'")
       ->required();
   command->add_option("--data", options->data, "CSV series with the model's columns")->required();
@@ -72,6 +152,20 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
       ->required()
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   command->add_option("--output", options->output, "CSV file to write")->required();
+  command
+      ->add_option("--model-choice", options->model_choice,
+                   "lstm: the network's forecast; best: the model with the lowest validation "
+                   "MASE at N steps; combine: the mean of the three lowest (more robust: the "
+                   "single best on a short validation part is often luck)")
+      ->check(CLI::IsMember({"lstm", "best", "combine"}))
+      ->capture_default_str();
+  command
+      ->add_option("--interval", options->interval,
+                   "Central prediction interval level, from the empirical quantiles of the "
+                   "chosen model's validation errors at each step")
+      ->check(CLI::Range(0.01, 0.99))
+      ->capture_default_str();
+  command->add_flag("--quiet", options->quiet, "Print only warnings and errors");
   add_compute_options(*command, global);
   command->callback([options, &global] { run_forecast(*options, global); });
 }

@@ -5,10 +5,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
+#include "apps/forecast_report.hpp"
+#include "apps/model_choice.hpp"
 #include "apps/trainer.hpp"
 #include "apps/training_report.hpp"
 #include "commands.hpp"
@@ -183,6 +186,22 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   const lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, options.out);
   const lstm::apps::ForecastReport report =
       lstm::apps::evaluate_forecast(model, info, series, data.split, data.split);
+  // What the user will get: multi-step forecasts from rolling origins of the validation part,
+  // next to the classical methods (none when the validation part is too short).
+  const int64_t rolling_horizon =
+      data.horizon > 1 ? data.horizon : lstm::apps::default_horizon(series, data.season);
+  const lstm::apps::RollingSetup rolling_setup =
+      lstm::apps::validation_setup(info, series, rolling_horizon);
+  std::optional<lstm::apps::ChosenForecast> rolling;
+  if (rolling_setup.horizon > 0) {
+    const std::vector<double> y = series.column(0);
+    std::vector<lstm::apps::Candidate> candidates{
+        lstm::apps::network_candidate(model, info, series)};
+    for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+      candidates.push_back(std::move(candidate));
+    rolling = lstm::apps::forecast_with_choice(y, candidates, rolling_setup,
+                                               lstm::apps::ModelChoice::combine, "lstm", 0.8);
+  }
   if (!options.report.empty()) {
     lstm::report::Document document("Forecaster of '" + info.target + "' trained on " +
                                     options.data);
@@ -193,6 +212,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
     lstm::apps::add_loss_curves(document, epochs, "MSE of the normalised outputs");
     lstm::apps::add_forecast_section(document, model, info, series, data.split, report,
                                      std::max<int64_t>(info.season, 12));
+    if (rolling) lstm::apps::add_rolling_section(document, series, *rolling);
     lstm::report::save(document, options.report);
     progress.print("report written to " + options.report);
   }
@@ -215,6 +235,27 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
     name += std::to_string(report.season);
     print_metrics(label(name).c_str(), *report.seasonal_naive);
   }
+  if (!rolling) {
+    std::cout << "the validation part is too short for " << rolling_horizon
+              << "-step forecasts from rolling origins; no comparison with the classical methods\n";
+    return;
+  }
+  const auto& evaluation = rolling->evaluation;
+  std::cout << "validation of " << rolling_horizon << "-step forecasts (what 'lstm forecast --steps "
+            << rolling_horizon << "' writes) from " << evaluation.origins.size()
+            << " rolling origins, rows " << evaluation.origins.front() << ".."
+            << evaluation.origins.back() << ":\n"
+            << lstm::apps::scores_table(evaluation);
+  if (!rolling->selection.network_validated)
+    std::cerr << "WARNING: the validation part is too short for " << rolling_horizon
+              << "-step forecasts from at least 3 origins, so the LSTM was scored from origins "
+                 "it was trained on; 'lstm forecast' will use the classical methods unless given "
+                 "--model-choice lstm\n";
+  if (rolling->selection.network_beaten)
+    std::cerr << "WARNING: on validation at " << rolling_horizon << " steps, "
+              << rolling->selection.best_classical << " beats the LSTM; 'lstm forecast --steps "
+              << rolling_horizon << "' will use " << rolling->selection.name
+              << " unless given --model-choice lstm\n";
 }
 
 void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {

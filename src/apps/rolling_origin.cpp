@@ -1,0 +1,139 @@
+// Rolling-origin evaluation of forecasters at a horizon, with MASE, sMAPE and RMSE.
+#include "apps/rolling_origin.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "lstm/error.hpp"
+
+namespace lstm::apps {
+
+std::vector<Candidate> classical_candidates(std::span<const double> y, int64_t season) {
+  std::vector<Candidate> candidates;
+  for (ClassicalMethod method : classical_methods(season))
+    candidates.push_back({method_name(method), [y, season, method](int64_t origin, int64_t steps) {
+                            return classical_forecast(method, y.first(static_cast<size_t>(origin)),
+                                                      season, steps);
+                          }});
+  return candidates;
+}
+
+Scores score_forecasts(std::span<const double> actual, std::span<const double> forecast,
+                       double mase_scale) {
+  if (actual.size() != forecast.size() || actual.empty())
+    throw Error("scores: " + std::to_string(actual.size()) + " actual and " +
+                std::to_string(forecast.size()) + " forecast values");
+  Scores scores;
+  scores.count = static_cast<int64_t>(actual.size());
+  const double n = static_cast<double>(actual.size());
+  double squares = 0.0;
+  for (size_t k = 0; k < actual.size(); ++k) {
+    const double error = std::fabs(actual[k] - forecast[k]);
+    const double denominator = std::fabs(actual[k]) + std::fabs(forecast[k]);
+    scores.mae += error / n;
+    squares += error * error / n;
+    scores.smape += denominator > 0.0 ? 200.0 * error / denominator / n : 0.0;
+  }
+  scores.rmse = std::sqrt(squares);
+  scores.mase =
+      mase_scale > 0.0 ? scores.mae / mase_scale : std::numeric_limits<double>::quiet_NaN();
+  return scores;
+}
+
+std::vector<int64_t> rolling_origins(int64_t first, int64_t length, int64_t horizon,
+                                     int64_t max_origins) {
+  const int64_t last = length - horizon;
+  std::vector<int64_t> origins;
+  if (first < 1 || last < first || max_origins < 1) return origins;
+  const int64_t count = std::min(last - first + 1, max_origins);
+  for (int64_t k = 0; k < count; ++k)
+    origins.push_back(count == 1 ? last : last - (last - first) * (count - 1 - k) / (count - 1));
+  return origins;
+}
+
+RollingEvaluation evaluate_rolling(std::span<const double> y, const RollingSetup& setup,
+                                   const std::vector<Candidate>& candidates) {
+  const auto n = static_cast<int64_t>(y.size());
+  RollingEvaluation evaluation;
+  evaluation.setup = setup;
+  evaluation.origins = rolling_origins(setup.first, n, setup.horizon, setup.max_origins);
+  if (evaluation.origins.empty())
+    throw Error("rolling-origin evaluation: " + std::to_string(n - setup.first) +
+                " values after row " + std::to_string(setup.first) +
+                ", fewer than the horizon of " + std::to_string(setup.horizon));
+  const int64_t horizon = setup.horizon;
+  for (int64_t origin : evaluation.origins)
+    evaluation.actual.insert(evaluation.actual.end(), y.begin() + origin,
+                             y.begin() + origin + horizon);
+  const int64_t lag = setup.season > 1 && setup.scale_end > setup.season ? setup.season : 1;
+  evaluation.mase_scale = mase_scale(y.first(static_cast<size_t>(setup.scale_end)), lag);
+  for (const Candidate& candidate : candidates) {
+    CandidateResult result;
+    result.name = candidate.name;
+    try {
+      for (int64_t origin : evaluation.origins) {
+        const std::vector<double> f = candidate.forecast(origin, horizon);
+        if (static_cast<int64_t>(f.size()) != horizon)
+          throw Error(std::to_string(f.size()) + " values for a horizon of " +
+                      std::to_string(horizon));
+        for (double v : f)
+          if (!std::isfinite(v)) throw Error("a forecast that is not a finite number");
+        result.forecasts.insert(result.forecasts.end(), f.begin(), f.end());
+      }
+    } catch (const Error& error) {
+      evaluation.skipped.push_back(candidate.name + ": " + error.what());
+      continue;
+    }
+    result.scores = score_forecasts(evaluation.actual, result.forecasts, evaluation.mase_scale);
+    result.mae_by_step.assign(static_cast<size_t>(horizon), 0.0);
+    const double origins = static_cast<double>(evaluation.origins.size());
+    for (size_t k = 0; k < result.forecasts.size(); ++k)
+      result.mae_by_step[k % static_cast<size_t>(horizon)] +=
+          std::fabs(result.forecasts[k] - evaluation.actual[k]) / origins;
+    evaluation.results.push_back(std::move(result));
+  }
+  return evaluation;
+}
+
+std::string scores_table(const RollingEvaluation& evaluation) {
+  std::string text;
+  for (const CandidateResult& result : evaluation.results) {
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-30s MASE %7.3f  sMAPE %7.2f%%  RMSE %.4g\n",
+                  result.name.c_str(), result.scores.mase, result.scores.smape, result.scores.rmse);
+    text += line;
+  }
+  for (const std::string& skipped : evaluation.skipped) text += "  skipped " + skipped + "\n";
+  return text;
+}
+
+int64_t default_horizon(const Series& series, int64_t season) {
+  const SeriesIndex& index = series.index;
+  if (index.kind == IndexKind::date) {
+    if (index.step_months == 1) return 18;
+    if (index.step_months == 3) return 8;
+    if (index.step_months == 12) return 6;
+    constexpr int64_t hour = 3600, day = 24 * hour;
+    if (index.step_seconds == 7 * day) return 13;
+    if (index.step_seconds == day) return 14;
+    if (index.step_seconds == hour) return 48;
+  }
+  switch (season) {
+    case 12:
+      return 18;
+    case 4:
+      return 8;
+    case 52:
+      return 13;
+    case 7:
+      return 14;
+    case 24:
+      return 48;
+    default:
+      return season > 1 ? season : 6;
+  }
+}
+
+}  // namespace lstm::apps
