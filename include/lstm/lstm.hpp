@@ -14,6 +14,7 @@
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 #include "lstm/network.hpp"
+#include "lstm/onnx.hpp"
 #include "lstm/precision.hpp"
 #include "lstm/threads.hpp"
 #include "lstm/train.hpp"

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   lstm_cli::add_generate_command(app, global);
   lstm_cli::add_experiment_command(app, global);
   lstm_cli::add_inspect_command(app, global);
+  lstm_cli::add_convert_command(app, global);
 
   try {
     app.parse(argc, argv);
