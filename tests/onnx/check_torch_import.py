@@ -1,0 +1,80 @@
+"""Import of what torch.onnx.export (PyTorch 1.13) writes for nn.LSTM/GRU/RNN.
+
+For each module of torch_models.GRID: export it, `lstm convert` the .onnx to .safetensors (the
+tensors must equal the state_dict exactly), and `lstm forward` the .onnx (output and final
+states must equal PyTorch's). Also: a module with a Linear head is refused with one clear line.
+Usage: check_torch_import.py LSTM_CLI WORK_DIR
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+
+from onnx_check_util import check_close, check_refused, fail, read_safetensors, run
+import torch_models
+
+warnings.filterwarnings("ignore")
+
+
+def check_module(lstm, work, spec):
+    cell, layers, bidirectional, batch_first, folding, opset = spec
+    module = torch_models.make_module(cell, layers, bidirectional, batch_first)
+    x = torch_models.random_input(batch_first)
+    base = os.path.join(work, torch_models.name(*spec))
+    torch_models.export(module, base + ".onnx", x, folding, opset)
+    expected = torch_models.reference(module, x)
+
+    run([lstm, "convert", base + ".onnx", base + ".safetensors"])
+    tensors, metadata = read_safetensors(base + ".safetensors")
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    if sorted(tensors) != sorted(state):
+        fail(f"{base}: imported tensors {sorted(tensors)}, state_dict has {sorted(state)}")
+    for key, value in state.items():
+        if not np.array_equal(tensors[key], value):
+            fail(f"{base}: imported {key} differs from the state_dict")
+    if cell == "RNN_RELU" and '"rnn_relu"' not in metadata.get("config", ""):
+        fail(f"{base}: the imported config does not say rnn_relu: {metadata}")
+
+    np.save(base + "_x.npy", x.numpy())
+    args = [lstm, "forward", "--model", base + ".onnx", "--input", base + "_x.npy",
+            "--output", base + "_y.npy", "--state-out", base + "_state.safetensors"]
+    run(args + (["--batch-first"] if batch_first else []))
+    final, _ = read_safetensors(base + "_state.safetensors")
+    check_close(base + " output", np.load(base + "_y.npy"), expected[0])
+    check_close(base + " h_n", final["h"], expected[1])
+    if cell == "LSTM":
+        check_close(base + " c_n", final["c"], expected[2])
+
+
+class WithHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = torch.nn.LSTM(3, 4)
+        self.head = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0])
+
+
+def check_refusals(lstm, work):
+    path = os.path.join(work, "with_head.onnx")
+    torch.onnx.export(WithHead(), (torch_models.random_input(False),), path, opset_version=14)
+    out = os.path.join(work, "with_head.safetensors")
+    check_refused([lstm, "convert", path, out], "is not supported", out)
+
+
+def main():
+    lstm, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    for spec in torch_models.GRID:
+        check_module(lstm, work, spec)
+        print("ok", torch_models.name(*spec))
+    check_refusals(lstm, work)
+    print("ok refused: a Linear head")
+    print(f"{len(torch_models.GRID) + 1} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
