@@ -35,5 +35,5 @@ if [ ! -f "$npm_dir/node_modules/onnxruntime-node/package.json" ]; then
   fi
   $sudo_cmd mkdir -p "$npm_dir"
   [ -f "$npm_dir/package.json" ] || echo '{"name": "lstm-npm-tools", "private": true}' | $sudo_cmd tee "$npm_dir/package.json" >/dev/null
-  (cd "$npm_dir" && ONNXRUNTIME_NODE_INSTALL=skip $sudo_cmd npm install --no-audit --no-fund onnxruntime-node@1.30.0)
+  (cd "$npm_dir" && $sudo_cmd env ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node@1.30.0)
 fi
