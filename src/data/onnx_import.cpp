@@ -2,6 +2,7 @@
 // operator tests write them) and returns the network's tensors with PyTorch's names.
 #include <algorithm>
 #include <climits>
+#include <optional>
 #include <set>
 
 #include "data/io_detail.hpp"
@@ -25,6 +26,9 @@ using onnx_detail::node_label;
 const std::set<std::string> plumbing_operators = {
     "Constant", "Identity", "Cast",   "Unsqueeze", "Squeeze",         "Reshape", "Transpose",
     "Concat",   "Slice",    "Shape",  "Gather",    "ConstantOfShape", "Expand",  "Dropout"};
+// Operators allowed only as part of a recognised embedding (Gather) or linear head
+// (MatMul + Add, or Gemm): anywhere else they are an error.
+const std::set<std::string> module_operators = {"MatMul", "Add", "Gemm"};
 // Operators that only move data between layers (X of layer k from Y of layer k-1).
 const std::set<std::string> layout_operators = {"Transpose", "Reshape", "Squeeze",
                                                 "Unsqueeze", "Identity", "Dropout"};
@@ -35,6 +39,13 @@ std::vector<int64_t> gate_source(CellType cell) {
   if (cell == CellType::gru) return {1, 0, 2};      // PyTorch r,z,n <- ONNX z,r,h
   return {0};
 }
+
+// A linear head after the last layer: y = x Wᵀ + b.
+struct Head {
+  std::vector<float> weight;  // [O, Hcat] (PyTorch's Linear.weight)
+  std::vector<float> bias;    // [O]
+  int64_t outputs = 0;        // O
+};
 
 // One recurrent node, its attributes read and its constant inputs evaluated.
 struct Layer {
@@ -66,10 +77,119 @@ class Importer {
   std::string trace_back(std::string name) const;
   void check_shapes(const Layer& layer) const;
 
+  // The embedding table if layer 0's input is a Gather from a constant [V, E] float table.
+  const ConstTensor* find_embedding(const std::string& origin);
+  // The linear head fed by the last layer's output Y, if any.
+  std::optional<Head> find_head(const Layer& last, int64_t width);
+  // The one node that reads `name`, or -1 (none, or several).
+  int sole_consumer(const std::string& name) const;
+
   const std::string& file_;
   const onnx::GraphProto& graph_;
   ConstantFolder folder_;
+  std::set<int> claimed_;  // module_operators nodes (and the embedding Gather) recognised
 };
+
+int Importer::sole_consumer(const std::string& name) const {
+  int found = -1;
+  for (int index = 0; index < graph_.node_size(); ++index)
+    for (const auto& input : graph_.node(index).input())
+      if (input == name) {
+        if (found >= 0 && found != index) return -1;
+        found = index;
+      }
+  return found;
+}
+
+const ConstTensor* Importer::find_embedding(const std::string& origin) {
+  const int index = folder_.producer_index(origin);
+  if (index < 0) return nullptr;
+  const onnx::NodeProto& node = graph_.node(index);
+  if (node.op_type() != "Gather" || node.input_size() != 2) return nullptr;
+  const ConstTensor* table = folder_.value(node.input(0));
+  if (!table || table->integer) return nullptr;
+  const std::string label = node_label(node, index);
+  for (const auto& attribute : node.attribute())
+    if (attribute.name() != "axis" || attribute.i() != 0)
+      fail(file_, label + ": an embedding Gather must gather rows (axis 0)");
+  if (table->shape.size() != 2)
+    fail(file_, label + ": embedding table has shape " + shape_string(table->shape) + ", expected [V, E]");
+  std::string indices = node.input(1);
+  while (const onnx::NodeProto* producer = folder_.producer(indices)) {
+    if (producer->op_type() != "Cast" || producer->input_size() == 0) break;
+    indices = producer->input(0);
+  }
+  if (!folder_.is_graph_input(indices))
+    fail(file_, label + ": the embedding's indices (" + quote_name(indices) + ") are not a graph input");
+  claimed_.insert(index);
+  return table;
+}
+
+std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
+  if (last.node->output_size() == 0 || last.node->output(0).empty()) return std::nullopt;
+  std::string name = last.node->output(0);
+  int index = sole_consumer(name);
+  for (int steps = 0; index >= 0 && steps <= graph_.node_size(); ++steps) {
+    const onnx::NodeProto& node = graph_.node(index);
+    if (!layout_operators.count(node.op_type()) || node.output_size() != 1) break;
+    name = node.output(0);
+    index = sole_consumer(name);
+  }
+  if (index < 0) return std::nullopt;
+  const onnx::NodeProto& node = graph_.node(index);
+  const std::string label = node_label(node, index);
+  if (node.op_type() != "MatMul" && node.op_type() != "Gemm") return std::nullopt;
+  if (node.input_size() < 2 || node.input(0) != name || node.output_size() != 1)
+    fail(file_, label + ": a linear head must multiply the network's output by a constant matrix");
+  const ConstTensor* matrix = folder_.value(node.input(1));
+  if (!matrix || matrix->integer || matrix->shape.size() != 2)
+    fail(file_, label + ": the head's weight is not a constant float matrix");
+  bool transposed = false;  // B is [O, Hcat] (Gemm transB = 1) rather than [Hcat, O]
+  const ConstTensor* bias = nullptr;
+  if (node.op_type() == "Gemm") {
+    for (const auto& attribute : node.attribute()) {
+      const bool unit = attribute.name() == "alpha" || attribute.name() == "beta";
+      if (attribute.name() == "transB")
+        transposed = attribute.i() != 0;
+      else if (!(unit && attribute.f() == 1.0f) && !(attribute.name() == "transA" && attribute.i() == 0))
+        fail(file_, label + ": attribute " + quote_name(attribute.name()) + " is not supported in a head");
+    }
+    if (node.input_size() > 2 && !node.input(2).empty()) bias = folder_.value(node.input(2));
+    if (node.input_size() > 2 && !node.input(2).empty() && !bias)
+      fail(file_, label + ": the head's bias is not a constant");
+  }
+  claimed_.insert(index);
+  const int64_t in = transposed ? matrix->shape[1] : matrix->shape[0];
+  const int64_t outputs = transposed ? matrix->shape[0] : matrix->shape[1];
+  if (in != width)
+    fail(file_, label + ": the head's weight has shape " + shape_string(matrix->shape) +
+                    ", which does not take the network's output width " + std::to_string(width));
+  if (node.op_type() == "MatMul") {
+    const int add_index = sole_consumer(node.output(0));
+    if (add_index >= 0 && graph_.node(add_index).op_type() == "Add") {
+      const onnx::NodeProto& add = graph_.node(add_index);
+      const std::string other = add.input_size() == 2 ? add.input(add.input(0) == node.output(0) ? 1 : 0) : "";
+      bias = other.empty() ? nullptr : folder_.value(other);
+      if (!bias) fail(file_, node_label(add, add_index) + ": the head's bias is not a constant");
+      claimed_.insert(add_index);
+    }
+  }
+  Head head;
+  head.outputs = outputs;
+  head.weight.resize(static_cast<size_t>(outputs * in));
+  for (int64_t o = 0; o < outputs; ++o)
+    for (int64_t k = 0; k < in; ++k)
+      head.weight[static_cast<size_t>(o * in + k)] =
+          matrix->floats[static_cast<size_t>(transposed ? o * in + k : k * outputs + o)];
+  head.bias.assign(static_cast<size_t>(outputs), 0.0f);
+  if (bias) {
+    if (bias->integer || bias->numel() != outputs)
+      fail(file_, label + ": the head's bias has shape " + shape_string(bias->shape) + ", expected [" +
+                      std::to_string(outputs) + "]");
+    head.bias = bias->floats;
+  }
+  return head;
+}
 
 void Importer::read_attributes(Layer& layer) const {
   const onnx::NodeProto& node = *layer.node;
@@ -215,19 +335,16 @@ void Importer::check_shapes(const Layer& layer) const {
 
 SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   std::vector<Layer> layers;
+  const ConstTensor* embedding = nullptr;
   for (int index = 0; index < graph_.node_size(); ++index) {
     const onnx::NodeProto& node = graph_.node(index);
     const std::string& op = node.op_type();
     const bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
     const bool recurrent = op == "LSTM" || op == "GRU" || op == "RNN";
-    if (!default_domain || (!recurrent && !plumbing_operators.count(op)))
+    if (!default_domain || (!recurrent && !plumbing_operators.count(op) && !module_operators.count(op)))
       fail(file_, node_label(node, index) + ": operator " + quote_name(op) +
                       (default_domain ? "" : " of domain " + quote_name(node.domain())) +
                       " is not supported (only LSTM, GRU or RNN nodes and the reshaping around them)");
-    if (op == "Gather" && node.input_size() > 0 && folder_.value(node.input(0)) &&
-        !folder_.value(node.input(0))->integer)
-      fail(file_, node_label(node, index) +
-                      ": a Gather from a constant float table (an embedding) is not supported");
     if (!recurrent) continue;
     Layer layer;
     layer.node = &node;
@@ -246,7 +363,11 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
     if (node.input_size() == 0 || node.input(0).empty()) fail_at(layer, "has no input X");
     const std::string origin = trace_back(node.input(0));
     if (layers.empty()) {
-      if (!folder_.is_graph_input(origin))
+      embedding = find_embedding(origin);
+      if (embedding && embedding->shape[1] != layer.W->shape[2])
+        fail_at(layer, "input size " + std::to_string(layer.W->shape[2]) +
+                           " is not the embedding's width " + std::to_string(embedding->shape[1]));
+      if (!embedding && !folder_.is_graph_input(origin))
         fail_at(layer, "input X comes from " + quote_name(origin) + ", which is not a graph input");
     } else {
       const Layer& previous = layers.back();
@@ -266,6 +387,19 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
     layers.push_back(layer);
   }
   if (layers.empty()) fail(file_, "the graph has no LSTM, GRU or RNN node");
+  const std::optional<Head> head =
+      find_head(layers.back(), layers.back().directions * layers.back().hidden);
+  for (int index = 0; index < graph_.node_size(); ++index) {
+    const onnx::NodeProto& node = graph_.node(index);
+    const bool float_gather = node.op_type() == "Gather" && node.input_size() > 0 &&
+                              folder_.value(node.input(0)) && !folder_.value(node.input(0))->integer;
+    if ((module_operators.count(node.op_type()) || float_gather) && !claimed_.count(index))
+      fail(file_, node_label(node, index) + ": operator " + quote_name(node.op_type()) +
+                      " is not supported here (only as the embedding before the first layer or "
+                      "the linear head after the last)");
+  }
+  if (embedding && !head)
+    fail(file_, "an embedding without a linear head after the last layer is not supported");
 
   const Layer& first = layers.front();
   NetworkConfig config;
@@ -286,6 +420,7 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   for (const auto& entry : model.metadata_props()) contents.metadata[entry.key()] = entry.value();
   if (!contents.metadata.count("config")) contents.metadata["config"] = config_metadata(config);
 
+  const std::string prefix = head ? "rnn." : "";  // a trained model's network is under "rnn."
   const int64_t gates = gate_count(config.cell), H = config.hidden_size;
   const std::vector<int64_t> source = gate_source(config.cell);
   // Rows [block*H, block*H + H) of direction d of `tensor` ([D, rows, cols]), blocks reordered.
@@ -318,8 +453,13 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
       values = reorder(*layer.P, d, 0, {0, 2, 1}, 1);  // ours i,f,o <- ONNX i,o,f
     else
       fail(file_, "internal: no ONNX source for tensor " + quote_name(info.name));
-    contents.tensors.emplace_back(info.name, HostTensor{info.shape, std::move(values)});
+    contents.tensors.emplace_back(prefix + info.name, HostTensor{info.shape, std::move(values)});
   }
+  if (head) {  // a sequence model: names as its PyTorch module's (SequenceModel's) state_dict
+    contents.tensors.emplace_back("head.weight", HostTensor{{head->outputs, config.layer_output_size()}, head->weight});
+    contents.tensors.emplace_back("head.bias", HostTensor{{head->outputs}, head->bias});
+  }
+  if (embedding) contents.tensors.emplace_back("embedding.weight", HostTensor{embedding->shape, embedding->floats});
   return contents;
 }
 

@@ -48,21 +48,49 @@ def check_module(lstm, work, spec):
         check_close(base + " c_n", final["c"], expected[2])
 
 
-class WithHead(torch.nn.Module):
+def check_sequence_module(lstm, work, spec):
+    """Embedding (optional) + network + linear head: imported under PyTorch's module names."""
+    cell, layers, bidirectional, vocab, folding, opset = spec
+    torch.manual_seed(3)
+    module = torch_models.SequenceModule(cell, layers, bidirectional, vocab)
+    base = os.path.join(work, f"module_{cell.lower()}_l{layers}{'_bi' if bidirectional else ''}"
+                              f"_v{vocab}{'' if folding else '_nofold'}_op{opset}")
+    x = torch.randint(0, vocab, (6, 2)) if vocab else torch_models.random_input(False)
+    torch.onnx.export(module, (x,), base + ".onnx", opset_version=opset, do_constant_folding=folding,
+                      input_names=["input"], output_names=["output"])
+    run([lstm, "convert", base + ".onnx", base + ".safetensors"])
+    tensors, _ = read_safetensors(base + ".safetensors")
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    if sorted(tensors) != sorted(state):
+        fail(f"{base}: imported tensors {sorted(tensors)}, state_dict has {sorted(state)}")
+    for key, value in state.items():
+        if not np.array_equal(tensors[key], value):
+            fail(f"{base}: imported {key} differs from the state_dict")
+    # lstm forward runs the recurrent network of the model (its input is the embedded sequence).
+    with torch.no_grad():
+        embedded = module.embedding(x) if vocab else x
+        expected = module.rnn(embedded)[0].numpy()
+    np.save(base + "_x.npy", embedded.numpy())
+    run([lstm, "forward", "--model", base + ".onnx", "--input", base + "_x.npy", "--output", base + "_y.npy"])
+    check_close(base + " network output", np.load(base + "_y.npy"), expected)
+    return base
+
+
+class LastStepHead(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.rnn = torch.nn.LSTM(3, 4)
         self.head = torch.nn.Linear(4, 2)
 
     def forward(self, x):
-        return self.head(self.rnn(x)[0])
+        return self.head(self.rnn(x)[0][-1])
 
 
 def check_refusals(lstm, work):
-    path = os.path.join(work, "with_head.onnx")
-    torch.onnx.export(WithHead(), (torch_models.random_input(False),), path, opset_version=14)
-    out = os.path.join(work, "with_head.safetensors")
-    check_refused([lstm, "convert", path, out], "is not supported", out)
+    path = os.path.join(work, "last_step_head.onnx")
+    torch.onnx.export(LastStepHead(), (torch_models.random_input(False),), path, opset_version=14)
+    out = os.path.join(work, "last_step_head.safetensors")
+    check_refused([lstm, "convert", path, out], "is not supported here", out)
 
 
 def main():
@@ -71,9 +99,11 @@ def main():
     for spec in torch_models.GRID:
         check_module(lstm, work, spec)
         print("ok", torch_models.name(*spec))
+    for spec in torch_models.MODULE_GRID:
+        print("ok", check_sequence_module(lstm, work, spec))
     check_refusals(lstm, work)
-    print("ok refused: a Linear head")
-    print(f"{len(torch_models.GRID) + 1} passed, 0 failed")
+    print("ok refused: a head on the last step only")
+    print(f"{len(torch_models.GRID) + len(torch_models.MODULE_GRID) + 1} passed, 0 failed")
 
 
 if __name__ == "__main__":

@@ -44,3 +44,25 @@ def random_input(batch_first, seed=1, steps=6, batch=2, input_size=3):
     generator = np.random.default_rng(seed)
     shape = (batch, steps, input_size) if batch_first else (steps, batch, input_size)
     return torch.from_numpy(generator.standard_normal(shape).astype(np.float32))
+
+
+class SequenceModule(torch.nn.Module):
+    """An optional embedding, a recurrent network and a linear head on every step, named as
+    lstm's trained models name them (embedding, rnn, head)."""
+
+    def __init__(self, cell, layers, bidirectional, vocab=0, input_size=3, hidden_size=5, outputs=4):
+        super().__init__()
+        if vocab:
+            self.embedding = torch.nn.Embedding(vocab, input_size)
+        self.rnn = make_module(cell, layers, bidirectional, False, input_size, hidden_size)
+        self.head = torch.nn.Linear(hidden_size * (2 if bidirectional else 1), outputs)
+
+    def forward(self, x):
+        if hasattr(self, "embedding"):
+            x = self.embedding(x)
+        return self.head(self.rnn(x)[0])
+
+
+# (cell, layers, bidirectional, vocab (0: float input), do_constant_folding, opset)
+MODULE_GRID = [("LSTM", 2, True, 10, True, 14), ("GRU", 1, False, 0, False, 9),
+               ("RNN_TANH", 1, True, 7, False, 17), ("LSTM", 1, False, 0, True, 17)]
