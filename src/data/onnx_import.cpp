@@ -2,336 +2,17 @@
 // operator tests write them) and returns the network's tensors with PyTorch's names.
 #include <algorithm>
 #include <climits>
-#include <optional>
-#include <set>
 
-#include "data/io_detail.hpp"
-#include "data/onnx_constants.hpp"
+#include "data/onnx_importer.hpp"
 #include "lstm/error.hpp"
 #include "lstm/onnx.hpp"
 
 namespace lstm {
-namespace {
+namespace onnx_detail {
 
 using detail::fail;
 using detail::quote_name;
 using detail::shape_string;
-using onnx_detail::ConstantFolder;
-using onnx_detail::ConstTensor;
-using onnx_detail::node_label;
-
-// Operators that may appear in an importable graph besides the recurrent nodes: the weight
-// reordering and layout plumbing torch.onnx.export writes, and the zero initial states it
-// builds with Shape/Gather/Expand.
-const std::set<std::string> plumbing_operators = {
-    "Constant", "Identity", "Cast",   "Unsqueeze", "Squeeze",         "Reshape", "Transpose",
-    "Concat",   "Slice",    "Shape",  "Gather",    "ConstantOfShape", "Expand",  "Dropout"};
-// Operators allowed only as part of a recognised embedding (Gather) or linear head
-// (MatMul + Add, or Gemm): anywhere else they are an error.
-const std::set<std::string> module_operators = {"MatMul", "Add", "Gemm"};
-// Operators that only move data between layers (X of layer k from Y of layer k-1).
-const std::set<std::string> layout_operators = {"Transpose", "Reshape", "Squeeze",
-                                                "Unsqueeze", "Identity", "Dropout"};
-
-// For PyTorch's gate block j, the ONNX block it comes from.
-std::vector<int64_t> gate_source(CellType cell) {
-  if (cell == CellType::lstm) return {0, 2, 3, 1};  // PyTorch i,f,g,o <- ONNX i,o,f,c
-  if (cell == CellType::gru) return {1, 0, 2};      // PyTorch r,z,n <- ONNX z,r,h
-  return {0};
-}
-
-// A linear head after the last layer: y = x Wᵀ + b.
-struct Head {
-  std::vector<float> weight;  // [O, Hcat] (PyTorch's Linear.weight)
-  std::vector<float> bias;    // [O]
-  int64_t outputs = 0;        // O
-};
-
-// One recurrent node, its attributes read and its constant inputs evaluated.
-struct Layer {
-  const onnx::NodeProto* node = nullptr;
-  std::string label;
-  CellType cell = CellType::lstm;
-  int64_t hidden = 0;
-  int64_t directions = 1;
-  const ConstTensor* W = nullptr;  // [D, G*H, I]
-  const ConstTensor* R = nullptr;  // [D, G*H, H]
-  const ConstTensor* B = nullptr;  // [D, 2*G*H] or null
-  const ConstTensor* P = nullptr;  // [D, 3H] or null (LSTM)
-};
-
-class Importer {
- public:
-  Importer(const std::string& file, const onnx::GraphProto& graph)
-      : file_(file), graph_(graph), folder_(graph, file) {}
-
-  SafetensorsContents run(const onnx::ModelProto& model);
-
- private:
-  [[noreturn]] void fail_at(const Layer& layer, const std::string& what) const {
-    fail(file_, layer.label + ": " + what);
-  }
-  void read_attributes(Layer& layer) const;
-  const ConstTensor* constant_input(Layer& layer, int position, const char* what, bool required);
-  void check_initial_state(const Layer& layer, int position, const char* what);
-  std::string trace_back(std::string name) const;
-  void check_shapes(const Layer& layer) const;
-
-  // The embedding table if layer 0's input is a Gather from a constant [V, E] float table.
-  const ConstTensor* find_embedding(const std::string& origin);
-  // The linear head fed by the last layer's output Y, if any.
-  std::optional<Head> find_head(const Layer& last, int64_t width);
-  // The one node that reads `name`, or -1 (none, or several).
-  int sole_consumer(const std::string& name) const;
-
-  const std::string& file_;
-  const onnx::GraphProto& graph_;
-  ConstantFolder folder_;
-  std::set<int> claimed_;  // module_operators nodes (and the embedding Gather) recognised
-};
-
-int Importer::sole_consumer(const std::string& name) const {
-  int found = -1;
-  for (int index = 0; index < graph_.node_size(); ++index)
-    for (const auto& input : graph_.node(index).input())
-      if (input == name) {
-        if (found >= 0 && found != index) return -1;
-        found = index;
-      }
-  return found;
-}
-
-const ConstTensor* Importer::find_embedding(const std::string& origin) {
-  const int index = folder_.producer_index(origin);
-  if (index < 0) return nullptr;
-  const onnx::NodeProto& node = graph_.node(index);
-  if (node.op_type() != "Gather" || node.input_size() != 2) return nullptr;
-  const ConstTensor* table = folder_.value(node.input(0));
-  if (!table || table->integer) return nullptr;
-  const std::string label = node_label(node, index);
-  for (const auto& attribute : node.attribute())
-    if (attribute.name() != "axis" || attribute.i() != 0)
-      fail(file_, label + ": an embedding Gather must gather rows (axis 0)");
-  if (table->shape.size() != 2)
-    fail(file_, label + ": embedding table has shape " + shape_string(table->shape) + ", expected [V, E]");
-  std::string indices = node.input(1);
-  while (const onnx::NodeProto* producer = folder_.producer(indices)) {
-    if (producer->op_type() != "Cast" || producer->input_size() == 0) break;
-    indices = producer->input(0);
-  }
-  if (!folder_.is_graph_input(indices))
-    fail(file_, label + ": the embedding's indices (" + quote_name(indices) + ") are not a graph input");
-  claimed_.insert(index);
-  return table;
-}
-
-std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
-  if (last.node->output_size() == 0 || last.node->output(0).empty()) return std::nullopt;
-  std::string name = last.node->output(0);
-  int index = sole_consumer(name);
-  for (int steps = 0; index >= 0 && steps <= graph_.node_size(); ++steps) {
-    const onnx::NodeProto& node = graph_.node(index);
-    if (!layout_operators.count(node.op_type()) || node.output_size() != 1) break;
-    name = node.output(0);
-    index = sole_consumer(name);
-  }
-  if (index < 0) return std::nullopt;
-  const onnx::NodeProto& node = graph_.node(index);
-  const std::string label = node_label(node, index);
-  if (node.op_type() != "MatMul" && node.op_type() != "Gemm") return std::nullopt;
-  if (node.input_size() < 2 || node.input(0) != name || node.output_size() != 1)
-    fail(file_, label + ": a linear head must multiply the network's output by a constant matrix");
-  const ConstTensor* matrix = folder_.value(node.input(1));
-  if (!matrix || matrix->integer || matrix->shape.size() != 2)
-    fail(file_, label + ": the head's weight is not a constant float matrix");
-  bool transposed = false;  // B is [O, Hcat] (Gemm transB = 1) rather than [Hcat, O]
-  const ConstTensor* bias = nullptr;
-  if (node.op_type() == "Gemm") {
-    for (const auto& attribute : node.attribute()) {
-      const bool unit = attribute.name() == "alpha" || attribute.name() == "beta";
-      if (attribute.name() == "transB")
-        transposed = attribute.i() != 0;
-      else if (!(unit && attribute.f() == 1.0f) && !(attribute.name() == "transA" && attribute.i() == 0))
-        fail(file_, label + ": attribute " + quote_name(attribute.name()) + " is not supported in a head");
-    }
-    if (node.input_size() > 2 && !node.input(2).empty()) bias = folder_.value(node.input(2));
-    if (node.input_size() > 2 && !node.input(2).empty() && !bias)
-      fail(file_, label + ": the head's bias is not a constant");
-  }
-  claimed_.insert(index);
-  const int64_t in = transposed ? matrix->shape[1] : matrix->shape[0];
-  const int64_t outputs = transposed ? matrix->shape[0] : matrix->shape[1];
-  if (in != width)
-    fail(file_, label + ": the head's weight has shape " + shape_string(matrix->shape) +
-                    ", which does not take the network's output width " + std::to_string(width));
-  if (node.op_type() == "MatMul") {
-    const int add_index = sole_consumer(node.output(0));
-    if (add_index >= 0 && graph_.node(add_index).op_type() == "Add") {
-      const onnx::NodeProto& add = graph_.node(add_index);
-      const std::string other = add.input_size() == 2 ? add.input(add.input(0) == node.output(0) ? 1 : 0) : "";
-      bias = other.empty() ? nullptr : folder_.value(other);
-      if (!bias) fail(file_, node_label(add, add_index) + ": the head's bias is not a constant");
-      claimed_.insert(add_index);
-    }
-  }
-  Head head;
-  head.outputs = outputs;
-  head.weight.resize(static_cast<size_t>(outputs * in));
-  for (int64_t o = 0; o < outputs; ++o)
-    for (int64_t k = 0; k < in; ++k)
-      head.weight[static_cast<size_t>(o * in + k)] =
-          matrix->floats[static_cast<size_t>(transposed ? o * in + k : k * outputs + o)];
-  head.bias.assign(static_cast<size_t>(outputs), 0.0f);
-  if (bias) {
-    if (bias->integer || bias->numel() != outputs)
-      fail(file_, label + ": the head's bias has shape " + shape_string(bias->shape) + ", expected [" +
-                      std::to_string(outputs) + "]");
-    head.bias = bias->floats;
-  }
-  return head;
-}
-
-void Importer::read_attributes(Layer& layer) const {
-  const onnx::NodeProto& node = *layer.node;
-  const std::string& op = node.op_type();
-  std::vector<std::string> activations;
-  bool linear_before_reset = false;
-  for (const auto& attribute : node.attribute()) {
-    const std::string& name = attribute.name();
-    const std::string said = "attribute " + quote_name(name);
-    if (name == "hidden_size") {
-      if (attribute.i() < 1 || attribute.i() > INT32_MAX)
-        fail_at(layer, said + " = " + std::to_string(attribute.i()) + " is not a positive size");
-      layer.hidden = attribute.i();
-    } else if (name == "direction") {
-      const std::string& direction = attribute.s();
-      if (direction == "bidirectional")
-        layer.directions = 2;
-      else if (direction != "forward")
-        fail_at(layer, said + " = " + quote_name(direction) +
-                           " is not supported (only forward and bidirectional)");
-    } else if (name == "activations") {
-      for (const auto& value : attribute.strings()) activations.push_back(value);
-    } else if (name == "activation_alpha" || name == "activation_beta") {
-      fail_at(layer, said + " is not supported (only the default activations)");
-    } else if (name == "clip") {
-      fail_at(layer, said + " = " + std::to_string(attribute.f()) + " is not supported (no clipping)");
-    } else if (name == "input_forget" && op == "LSTM") {
-      if (attribute.i() != 0)
-        fail_at(layer, said + " = " + std::to_string(attribute.i()) +
-                           " (coupled input and forget gates) is not supported");
-    } else if (name == "linear_before_reset" && op == "GRU") {
-      linear_before_reset = attribute.i() != 0;
-    } else if (name == "layout") {
-      if (attribute.i() != 0 && attribute.i() != 1)
-        fail_at(layer, said + " = " + std::to_string(attribute.i()) + " is not 0 or 1");
-    } else {
-      fail_at(layer, "unknown " + said);
-    }
-  }
-  if (op == "GRU" && !linear_before_reset)
-    fail_at(layer, "attribute 'linear_before_reset' = 0 (ONNX's default: the reset gate applied "
-                   "before the recurrent product) is not supported; lstm's GRU is PyTorch's, "
-                   "linear_before_reset = 1");
-  // The defaults, or the same list once per direction.
-  std::vector<std::string> defaults;
-  if (op == "LSTM") defaults = {"Sigmoid", "Tanh", "Tanh"};
-  if (op == "GRU") defaults = {"Sigmoid", "Tanh"};
-  if (op == "RNN") {
-    defaults = {"Tanh"};
-    if (!activations.empty() && activations[0] == "Relu") {
-      defaults = {"Relu"};
-      layer.cell = CellType::rnn_relu;
-    }
-  }
-  if (activations.empty()) return;
-  bool same = activations.size() == defaults.size() ||
-              activations.size() == defaults.size() * static_cast<size_t>(layer.directions);
-  for (size_t k = 0; same && k < activations.size(); ++k)
-    same = activations[k] == defaults[k % defaults.size()];
-  if (!same) {
-    std::string listed;
-    for (const auto& value : activations) listed += (listed.empty() ? "" : ", ") + value;
-    fail_at(layer, "attribute 'activations' = [" + listed + "] is not supported (only the defaults" +
-                       std::string(op == "RNN" ? ", or Relu" : "") + ")");
-  }
-}
-
-const ConstTensor* Importer::constant_input(Layer& layer, int position, const char* what,
-                                            bool required) {
-  const onnx::NodeProto& node = *layer.node;
-  if (position >= node.input_size() || node.input(position).empty()) {
-    if (required) fail_at(layer, std::string("has no input ") + what);
-    return nullptr;
-  }
-  const std::string& name = node.input(position);
-  const ConstTensor* value = folder_.value(name);
-  if (!value)
-    fail_at(layer, std::string("input ") + what + " (" + quote_name(name) +
-                       ") is not a constant: weights must be initializers or computed from them");
-  if (value->integer) fail_at(layer, std::string("input ") + what + " is not a float tensor");
-  return value;
-}
-
-// Initial states may be run-time inputs or zeros (what torch.onnx.export builds with Expand).
-void Importer::check_initial_state(const Layer& layer, int position, const char* what) {
-  const onnx::NodeProto& node = *layer.node;
-  if (position >= node.input_size() || node.input(position).empty()) return;
-  std::string name = node.input(position);
-  if (folder_.is_graph_input(name)) return;
-  const onnx::NodeProto* producer = folder_.producer(name);
-  if (producer && (producer->op_type() == "Expand" || producer->op_type() == "ConstantOfShape")) {
-    if (producer->op_type() == "ConstantOfShape") {
-      bool zero = true;  // absent value: zeros
-      for (const auto& attribute : producer->attribute())
-        if (attribute.name() == "value") {
-          const ConstTensor value = onnx_detail::decode_tensor(attribute.t(), file_, layer.label, 1);
-          zero = value.integer ? value.ints == std::vector<int64_t>{0}
-                               : value.floats == std::vector<float>{0.0f};
-        }
-      if (zero) return;
-    } else if (producer->input_size() > 0) {
-      const ConstTensor* value = folder_.value(producer->input(0));
-      if (value && std::all_of(value->floats.begin(), value->floats.end(), [](float v) { return v == 0.0f; }) &&
-          std::all_of(value->ints.begin(), value->ints.end(), [](int64_t v) { return v == 0; }))
-        return;
-    }
-  } else if (const ConstTensor* value = folder_.value(name)) {
-    if (std::all_of(value->floats.begin(), value->floats.end(), [](float v) { return v == 0.0f; }) &&
-        value->ints.empty())
-      return;
-  }
-  fail_at(layer, std::string("input ") + what + " (" + quote_name(name) +
-                     ") is neither a graph input nor zeros: a built-in initial state is not supported");
-}
-
-// Follows `name` back through layout operators to the value they started from.
-std::string Importer::trace_back(std::string name) const {
-  for (int steps = 0; steps <= graph_.node_size(); ++steps) {
-    const onnx::NodeProto* producer = folder_.producer(name);
-    if (!producer || !layout_operators.count(producer->op_type()) || producer->input_size() == 0)
-      return name;
-    name = producer->input(0);
-  }
-  return name;
-}
-
-void Importer::check_shapes(const Layer& layer) const {
-  const int64_t gates = gate_count(layer.cell), D = layer.directions, H = layer.hidden;
-  const auto expect = [&](const ConstTensor* tensor, const char* what,
-                          const std::vector<int64_t>& shape, const char* meaning) {
-    if (tensor && tensor->shape != shape)
-      fail_at(layer, std::string("input ") + what + " has shape " + shape_string(tensor->shape) +
-                         ", expected " + shape_string(shape) + " " + meaning);
-  };
-  if (layer.W->shape.size() != 3 || layer.W->shape[2] < 1)
-    fail_at(layer, "input W has shape " + shape_string(layer.W->shape) + ", expected [D, G*H, I]");
-  const std::string gates_text = std::to_string(gates) + " gates";
-  expect(layer.W, "W", {D, gates * H, layer.W->shape[2]}, ("([D, G*H, I] with " + gates_text + ")").c_str());
-  expect(layer.R, "R", {D, gates * H, H}, "([D, G*H, H])");
-  expect(layer.B, "B", {D, 2 * gates * H}, "([D, 2*G*H]: Wb then Rb)");
-  expect(layer.P, "P", {D, 3 * H}, "([D, 3*H]: i, o, f)");
-}
 
 SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   std::vector<Layer> layers;
@@ -463,7 +144,9 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   return contents;
 }
 
-}  // namespace
+}  // namespace onnx_detail
+
+using detail::fail;
 
 SafetensorsContents parse_onnx(const std::string& name, const unsigned char* bytes, size_t size) {
   if (size > static_cast<size_t>(INT_MAX)) fail(name, "ONNX files over 2 GiB are not supported");
@@ -471,7 +154,7 @@ SafetensorsContents parse_onnx(const std::string& name, const unsigned char* byt
   if (!model.ParseFromArray(bytes, static_cast<int>(size)))
     fail(name, "not a valid ONNX model (the protobuf message does not parse; truncated or not ONNX?)");
   if (!model.has_graph()) fail(name, "the ONNX model has no graph");
-  Importer importer(name, model.graph());
+  onnx_detail::Importer importer(name, model.graph());
   return importer.run(model);
 }
 
