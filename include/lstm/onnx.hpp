@@ -29,12 +29,20 @@ struct OnnxExportOptions {
   bool sequence_lens = false;    // add a graph input "sequence_lens" (int32 [batch])
   bool initial_states = false;   // add graph inputs "h0" [L*D, batch, Hout] (and "c0" for LSTM)
   std::map<std::string, std::string> metadata;  // written as metadata_props
+  // A trained model's parts around the network (all optional, not owned):
+  const HostTensor* embedding = nullptr;    // [V, E]: the graph input is "tokens" (int64
+                                            // [seq_len, batch], ids in [0, V)), looked up by Gather
+  const HostTensor* head_weight = nullptr;  // [O, D*H]: "output" is the head's x Wᵀ + b
+  const HostTensor* head_bias = nullptr;    // [O]
+  bool head_last_step = false;  // the head reads the last layer's final h: "output" [batch, O]
 };
 
 // Writes `network` as an ONNX model, atomically: graph input "input" [seq_len, batch, I],
 // outputs "output" [seq_len, batch, D*H], "h_n" [L*D, batch, H] (and "c_n" for LSTM): the
-// computation `lstm forward` does, one LSTM/GRU/RNN node per layer (layout 0). Throws
-// lstm::Error for what ONNX cannot express (projection) or an opset outside 9..17.
+// computation `lstm forward` does, one LSTM/GRU/RNN node per layer (layout 0). With a head,
+// "output" is the head's ([seq_len, batch, O], or [batch, O] on the last step). Throws
+// lstm::Error for what ONNX cannot express (projection), an opset outside 9..17, or parts whose
+// shapes do not fit the network.
 void write_onnx(const std::string& path, const Network<float>& network,
                 const OnnxExportOptions& options = {});
 // The serialised model, as write_onnx would write it.

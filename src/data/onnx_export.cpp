@@ -120,6 +120,25 @@ std::string layer_state(onnx::GraphProto& graph, const std::string& name, int64_
   return out;
 }
 
+// The optional embedding and head must fit the network.
+void check_modules(const OnnxExportOptions& options, const NetworkConfig& config, const std::string& name) {
+  if (options.embedding && (options.embedding->shape.size() != 2 ||
+                            options.embedding->shape[1] != config.input_size || options.embedding->shape[0] < 1))
+    fail(name, "embedding table has shape " + detail::shape_string(options.embedding->shape) +
+                   ", expected [V, " + std::to_string(config.input_size) + "]");
+  if ((options.head_weight == nullptr) != (options.head_bias == nullptr))
+    fail(name, "a head needs both its weight and its bias");
+  if (!options.head_weight && options.embedding) fail(name, "an embedding without a head cannot be exported");
+  if (!options.head_weight) return;
+  const std::vector<int64_t>& shape = options.head_weight->shape;
+  if (shape.size() != 2 || shape[1] != config.layer_output_size() || shape[0] < 1)
+    fail(name, "head weight has shape " + detail::shape_string(shape) + ", expected [O, " +
+                   std::to_string(config.layer_output_size()) + "]");
+  if (options.head_bias->shape != std::vector<int64_t>{shape[0]})
+    fail(name, "head bias has shape " + detail::shape_string(options.head_bias->shape) + ", expected [" +
+                   std::to_string(shape[0]) + "]");
+}
+
 }  // namespace
 
 std::string serialize_onnx(const Network<float>& network, const OnnxExportOptions& options,
@@ -152,7 +171,17 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
   onnx::GraphProto& graph = *model.mutable_graph();
   graph.set_name("lstm_" + std::string(cell_name(config.cell)));
   const Dim seq{-1, "seq_len"}, batch{-1, "batch"};
-  set_value_info(*graph.add_input(), "input", onnx::TensorProto::FLOAT, {seq, batch, {config.input_size}});
+  check_modules(options, config, name);
+  std::string layer_input = "input";
+  if (options.embedding) {  // tokens [T, B] -> Gather rows of the table -> [T, B, E]
+    set_value_info(*graph.add_input(), "tokens", onnx::TensorProto::INT64, {seq, batch});
+    add_float_initializer(graph, "embedding.weight", options.embedding->shape, options.embedding->data);
+    onnx::NodeProto& gather = add_node(graph, "Gather", {"embedding.weight", "tokens"}, {"embedded"});
+    add_int_attribute(gather, "axis", 0);
+    layer_input = "embedded";
+  } else {
+    set_value_info(*graph.add_input(), "input", onnx::TensorProto::FLOAT, {seq, batch, {config.input_size}});
+  }
   if (options.sequence_lens)
     set_value_info(*graph.add_input(), "sequence_lens", onnx::TensorProto::INT32, {batch});
   if (options.initial_states) {
@@ -162,7 +191,7 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
   add_int_initializer(graph, "merge_directions_shape", {0, 0, -1});
 
   const std::vector<int64_t> source = onnx_gate_source(config.cell);
-  std::string layer_input = "input";
+  const bool head = options.head_weight != nullptr;
   std::vector<std::string> final_h, final_c;
   for (int64_t k = 0; k < L; ++k) {
     const std::string suffix = "_l" + std::to_string(k);
@@ -215,7 +244,10 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     // Y [T, D, B, H] -> [T, B, D, H] -> [T, B, D*H]
     onnx::NodeProto& transpose = add_node(graph, "Transpose", {"Y" + suffix}, {"Y_tbdh" + suffix});
     add_ints_attribute(transpose, "perm", {0, 2, 1, 3});
-    layer_input = k + 1 == L ? "output" : "X" + std::to_string(k + 1);
+    if (k + 1 < L)
+      layer_input = "X_l" + std::to_string(k + 1);
+    else
+      layer_input = head ? "rnn_output" : "output";
     add_node(graph, "Reshape", {"Y_tbdh" + suffix, "merge_directions_shape"}, {layer_input});
     final_h.push_back("Y_h" + suffix);
     if (lstm_cell) final_c.push_back("Y_c" + suffix);
@@ -226,7 +258,31 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
   };
   join_states(final_h, "h_n");
   if (lstm_cell) join_states(final_c, "c_n");
-  set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {seq, batch, {D * H}});
+  if (head) {
+    std::string features = "rnn_output";  // [T, B, D*H]
+    if (options.head_last_step) {          // Y_h [D, B, H] -> [B, D, H] -> [B, D*H]
+      onnx::NodeProto& transpose = add_node(graph, "Transpose", {final_h.back()}, {"final_h_bdh"});
+      add_ints_attribute(transpose, "perm", {1, 0, 2});
+      add_int_initializer(graph, "merge_final_shape", {0, -1});
+      add_node(graph, "Reshape", {"final_h_bdh", "merge_final_shape"}, {"final_h"});
+      features = "final_h";
+    }
+    const int64_t outputs = options.head_weight->shape[0], width = D * H;
+    std::vector<float> transposed(static_cast<size_t>(outputs * width));  // [D*H, O]
+    for (int64_t o = 0; o < outputs; ++o)
+      for (int64_t k = 0; k < width; ++k)
+        transposed[static_cast<size_t>(k * outputs + o)] = options.head_weight->data[static_cast<size_t>(o * width + k)];
+    add_float_initializer(graph, "head.weight_t", {width, outputs}, transposed);
+    add_float_initializer(graph, "head.bias", {outputs}, options.head_bias->data);
+    add_node(graph, "MatMul", {features, "head.weight_t"}, {"head_product"});
+    add_node(graph, "Add", {"head_product", "head.bias"}, {"output"});
+    if (options.head_last_step)
+      set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {batch, {outputs}});
+    else
+      set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {seq, batch, {outputs}});
+  } else {
+    set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {seq, batch, {D * H}});
+  }
   set_value_info(*graph.add_output(), "h_n", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
   if (lstm_cell) set_value_info(*graph.add_output(), "c_n", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
 

@@ -136,6 +136,13 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
       fail(file_, "internal: no ONNX source for tensor " + quote_name(info.name));
     contents.tensors.emplace_back(prefix + info.name, HostTensor{info.shape, std::move(values)});
   }
+  if (head && head->last_step) {
+    const auto stated = contents.metadata.find("sequence_model");
+    if (stated == contents.metadata.end())
+      contents.metadata["sequence_model"] = R"({"head_mode":"last_step"})";
+    else if (stated->second.find("last_step") == std::string::npos)
+      fail(file_, "metadata 'sequence_model' does not say last_step, but the head reads the final state");
+  }
   if (head) {  // a sequence model: names as its PyTorch module's (SequenceModel's) state_dict
     contents.tensors.emplace_back("head.weight", HostTensor{{head->outputs, config.layer_output_size()}, head->weight});
     contents.tensors.emplace_back("head.bias", HostTensor{{head->outputs}, head->bias});

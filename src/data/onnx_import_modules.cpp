@@ -9,14 +9,8 @@ using detail::quote_name;
 using detail::shape_string;
 
 int Importer::sole_consumer(const std::string& name) const {
-  int found = -1;
-  for (int index = 0; index < graph_.node_size(); ++index)
-    for (const auto& input : graph_.node(index).input())
-      if (input == name) {
-        if (found >= 0 && found != index) return -1;
-        found = index;
-      }
-  return found;
+  const auto found = consumers_.find(name);
+  return found != consumers_.end() && found->second.size() == 1 ? found->second[0] : -1;
 }
 
 const ConstTensor* Importer::find_embedding(const std::string& origin) {
@@ -43,15 +37,34 @@ const ConstTensor* Importer::find_embedding(const std::string& origin) {
   return table;
 }
 
-std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
-  if (last.node->output_size() == 0 || last.node->output(0).empty()) return std::nullopt;
-  std::string name = last.node->output(0);
-  int index = sole_consumer(name);
-  for (int steps = 0; index >= 0 && steps <= graph_.node_size(); ++steps) {
+int Importer::reach_product(std::string& name, int depth) const {
+  constexpr int max_layout_steps = 16;  // torch writes two or three (Transpose, Reshape, Squeeze)
+  const auto readers = consumers_.find(name);
+  if (depth > max_layout_steps || readers == consumers_.end()) return -1;
+  for (int index : readers->second) {
     const onnx::NodeProto& node = graph_.node(index);
-    if (!layout_operators.count(node.op_type()) || node.output_size() != 1) break;
-    name = node.output(0);
-    index = sole_consumer(name);
+    if (node.input_size() == 0 || node.input(0) != name) continue;
+    if (node.op_type() == "MatMul" || node.op_type() == "Gemm") return index;
+    if (!layout_operators.count(node.op_type()) || node.output_size() != 1) continue;
+    std::string next = node.output(0);
+    const int found = reach_product(next, depth + 1);
+    if (found >= 0) {
+      name = next;
+      return found;
+    }
+  }
+  return -1;
+}
+
+std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
+  // every_step: the head reads Y [T, D, B, H] (as [T, B, D*H]); last_step: Y_h [D, B, H] (as [B, D*H]).
+  bool last_step = false;
+  std::string name = last.node->output_size() > 0 ? last.node->output(0) : "";
+  int index = name.empty() ? -1 : reach_product(name, 0);
+  if (index < 0 && last.node->output_size() > 1 && !last.node->output(1).empty()) {
+    name = last.node->output(1);
+    index = reach_product(name, 0);
+    last_step = true;
   }
   if (index < 0) return std::nullopt;
   const onnx::NodeProto& node = graph_.node(index);
@@ -93,6 +106,7 @@ std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
     }
   }
   Head head;
+  head.last_step = last_step;
   head.outputs = outputs;
   head.weight.resize(static_cast<size_t>(outputs * in));
   for (int64_t o = 0; o < outputs; ++o)

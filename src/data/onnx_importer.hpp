@@ -2,6 +2,7 @@
 // its node, the linear head, and the Importer that walks a graph. Not public API.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +40,7 @@ struct Head {
   std::vector<float> weight;  // [O, Hcat] (PyTorch's Linear.weight)
   std::vector<float> bias;    // [O]
   int64_t outputs = 0;        // O
+  bool last_step = false;     // reads the final h [B, D*H] rather than every step's output
 };
 
 // One recurrent node, its attributes read and its constant inputs evaluated.
@@ -57,7 +59,13 @@ struct Layer {
 class Importer {
  public:
   Importer(const std::string& file, const onnx::GraphProto& graph)
-      : file_(file), graph_(graph), folder_(graph, file) {}
+      : file_(file), graph_(graph), folder_(graph, file) {
+    for (int index = 0; index < graph.node_size(); ++index)
+      for (const auto& input : graph.node(index).input()) {
+        std::vector<int>& readers = consumers_[input];
+        if (readers.empty() || readers.back() != index) readers.push_back(index);
+      }
+  }
 
   SafetensorsContents run(const onnx::ModelProto& model);
 
@@ -75,12 +83,16 @@ class Importer {
   const ConstTensor* find_embedding(const std::string& origin);
   // The linear head fed by the last layer's output Y, if any.
   std::optional<Head> find_head(const Layer& last, int64_t width);
+  // The MatMul or Gemm that reads `name` through layout operators only (-1 if none); `name`
+  // becomes the tensor it multiplies.
+  int reach_product(std::string& name, int depth) const;
   // The one node that reads `name`, or -1 (none, or several).
   int sole_consumer(const std::string& name) const;
 
   const std::string& file_;
   const onnx::GraphProto& graph_;
   ConstantFolder folder_;
+  std::map<std::string, std::vector<int>> consumers_;  // value name -> nodes that read it
   std::set<int> claimed_;  // module_operators nodes (and the embedding Gather) recognised
 };
 

@@ -9,6 +9,7 @@ LSTM is refused. Usage: check_onnx_export.py LSTM_CLI WORK_DIR. Exit 77 (skipped
 onnxruntime-node is missing (scripts/setup.sh installs them).
 """
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -107,6 +108,68 @@ def random_model(path, cell_gates, layers, bidirectional, hidden, input_size, pe
     write_safetensors(path, tensors)
 
 
+def trained_model(path, cell, gates, layers, bidirectional, vocab, outputs, last_step):
+    """A trained model file as lstm writes them: embedding.weight (if vocab), rnn.*, head.*."""
+    rng = np.random.default_rng(5)
+    hidden, width = 4, 3
+    directions = 2 if bidirectional else 1
+    random_model(path, gates, layers, bidirectional, hidden, width, peephole=False, bias=True)
+    tensors, _ = read_safetensors(path)
+    tensors = {"rnn." + k: v for k, v in tensors.items()}
+    if vocab:
+        tensors["embedding.weight"] = rng.uniform(-1, 1, (vocab, width))
+    tensors["head.weight"] = rng.uniform(-1, 1, (outputs, directions * hidden))
+    tensors["head.bias"] = rng.uniform(-1, 1, (outputs,))
+    metadata = {"config": json.dumps({"cell": cell}),
+                "sequence_model": json.dumps({"head_mode": "last_step" if last_step else "every_step"}),
+                "normalisation": json.dumps({"mean": [0.5], "std": [2.0]})}
+    write_safetensors(path, tensors, metadata)
+    return tensors
+
+
+def check_trained(lstm, work, name, cell, gates, layers, bidirectional, vocab, outputs, last_step):
+    """Export with head (and embedding); onnxruntime against numpy's head over lstm forward."""
+    base = os.path.join(work, name)
+    os.makedirs(base, exist_ok=True)
+    tensors = trained_model(base + ".safetensors", cell, gates, layers, bidirectional, vocab, outputs, last_step)
+    run([lstm, "convert", base + ".safetensors", base + ".onnx"])
+    rng = np.random.default_rng(9)
+    steps, batch = 5, 3
+    feeds = {}
+    if vocab:
+        tokens = rng.integers(0, vocab, (steps, batch)).astype(np.int64)
+        np.save(os.path.join(base, "tokens.npy"), tokens)
+        feeds["tokens"] = os.path.join(base, "tokens.npy")
+        x = np.asarray(tensors["embedding.weight"], np.float32)[tokens]
+    else:
+        x = rng.standard_normal((steps, batch, 3)).astype(np.float32)
+        feeds["input"] = os.path.join(base, "x.npy")
+    np.save(os.path.join(base, "x.npy"), x)
+    theirs = onnxruntime(base + ".onnx", base, feeds)
+    run([lstm, "forward", "--model", base + ".safetensors", "--input", os.path.join(base, "x.npy"),
+         "--output", os.path.join(base, "rnn.npy"), "--state-out", os.path.join(base, "state.safetensors")])
+    features = np.load(os.path.join(base, "rnn.npy"))  # [T, B, D*H]
+    if last_step:  # the last layer's final h: [forward | reverse] -> [B, D*H]
+        h_n, _ = read_safetensors(os.path.join(base, "state.safetensors"))
+        directions = 2 if bidirectional else 1
+        features = np.concatenate(list(h_n["h"][-directions:]), axis=-1)
+    weight = np.asarray(tensors["head.weight"], np.float32)
+    expected = features @ weight.T + np.asarray(tensors["head.bias"], np.float32)
+    check_close(name + " head output (onnxruntime vs numpy over lstm forward)", theirs["output"], expected)
+    # Import, and a second round trip from the file lstm wrote: bit-identical.
+    run([lstm, "convert", base + ".onnx", base + "_back.safetensors"])
+    again, metadata = read_safetensors(base + "_back.safetensors")
+    for key, value in tensors.items():
+        if not np.array_equal(again[key], np.asarray(value, np.float32)):
+            fail(f"{name}: {key} changed in the round trip")
+    if json.loads(metadata["normalisation"]) != {"mean": [0.5], "std": [2.0]}:
+        fail(f"{name}: the metadata did not survive the round trip: {metadata}")
+    run([lstm, "convert", base + "_back.safetensors", base + "_again.onnx"])
+    run([lstm, "convert", base + "_again.onnx", base + "_again.safetensors"])
+    if not filecmp.cmp(base + "_back.safetensors", base + "_again.safetensors", shallow=False):
+        fail(f"{name}: the round trip of a file lstm wrote is not bit-identical")
+
+
 def main():
     lstm, work = sys.argv[1], sys.argv[2]
     if shutil.which("node") is None or not os.path.isdir(os.path.join(NODE_MODULES, "onnxruntime-node")):
@@ -143,6 +206,13 @@ def main():
                     (layers, 2 if bidirectional else 1, 4, 3), True)
         count += 1
         print("ok", name)
+    for spec in (("forecaster_lstm_last_step", "lstm", 4, 1, False, 0, 1, True),
+                 ("forecaster_rnn_bi_every_step", "rnn_relu", 1, 2, True, 0, 2, False),
+                 ("charlm_gru_l2_bi", "gru", 3, 2, True, 6, 6, False),
+                 ("charlm_lstm_last_step", "lstm", 4, 1, False, 5, 5, True)):
+        check_trained(lstm, work, *spec)
+        count += 1
+        print("ok", spec[0])
     projection = os.path.join(work, "projection.safetensors")
     random_model(projection, 4, 1, False, 4, 3, peephole=False, bias=True, proj=2)
     check_refused([lstm, "convert", projection, os.path.join(work, "projection.onnx")], "projection",

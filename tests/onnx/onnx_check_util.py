@@ -21,9 +21,9 @@ def fail(message):
     sys.exit(1)
 
 
-def write_safetensors(path, tensors):
+def write_safetensors(path, tensors, metadata=None):
     """float32 tensors only, in the given order."""
-    header, offset, payload = {}, 0, b""
+    header, offset, payload = ({"__metadata__": metadata} if metadata else {}), 0, b""
     for name, array in tensors.items():
         data = np.ascontiguousarray(array, dtype="<f4").tobytes()
         header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}

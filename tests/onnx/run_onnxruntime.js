@@ -1,5 +1,5 @@
 // Runs an ONNX model in onnxruntime (CPU) on .npy inputs and writes every output as .npy.
-// Usage: node run_onnxruntime.js MODEL.onnx OUT_DIR NAME=FILE.npy ...   (float32 or int32 inputs)
+// Usage: node run_onnxruntime.js MODEL.onnx OUT_DIR NAME=FILE.npy ...   (float32, int32, int64)
 // onnxruntime-node is found through NODE_PATH (scripts/setup.sh installs it under /opt/lstm-npm).
 'use strict';
 const fs = require('fs');
@@ -20,7 +20,7 @@ function readNpy(file) {
   const copy = new Uint8Array(data).buffer;  // aligned copy
   if (descr === '<f4') return new ort.Tensor('float32', new Float32Array(copy), shape);
   if (descr === '<i4') return new ort.Tensor('int32', new Int32Array(copy), shape);
-  if (descr === '<i8') return new ort.Tensor('int32', Int32Array.from(new BigInt64Array(copy), Number), shape);
+  if (descr === '<i8') return new ort.Tensor('int64', new BigInt64Array(copy), shape);
   throw new Error(file + ': dtype ' + descr + ' is not float32, int32 or int64');
 }
 

@@ -18,16 +18,24 @@ void import_onnx(const ConvertOptions& options) {
   // Validates the imported tensors as a model file would be validated when loaded.
   const lstm::Network<float> network =
       lstm::network_from_tensors(contents, options.in, network_prefix(contents));
+  if (contents.find("head.weight")) (void)lstm::SequenceModel::from_tensors(contents, options.in);
   lstm::write_safetensors(options.out, contents.tensors, contents.metadata);
-  std::cerr << "imported " << network.config().describe() << " from " << options.in << '\n';
+  std::cerr << "imported " << network.config().describe()
+            << (contents.find("head.weight") ? " with a linear head" : "")
+            << (contents.find("embedding.weight") ? " and an embedding" : "") << " from "
+            << options.in << '\n';
 }
 
 void export_onnx(const ConvertOptions& options) {
   const LoadedModel model = load_model(options.in, {});
-  if (!model.prefix.empty())
-    throw lstm::Error(options.in + ": a trained model (tensors under '" + model.prefix +
-                      "' with a head or embedding) cannot be exported yet; export a bare network");
   lstm::OnnxExportOptions export_options;
+  if (!model.prefix.empty()) {  // a trained model: its embedding and head go along
+    const lstm::SequenceModel trained = lstm::SequenceModel::from_tensors(model.contents, options.in);
+    export_options.embedding = model.contents.find("embedding.weight");
+    export_options.head_weight = model.contents.find("head.weight");
+    export_options.head_bias = model.contents.find("head.bias");
+    export_options.head_last_step = trained.config().head_mode == lstm::HeadMode::last_step;
+  }
   export_options.opset = options.opset;
   export_options.sequence_lens = options.sequence_lens;
   export_options.initial_states = options.initial_states;
@@ -55,7 +63,8 @@ void add_convert_command(CLI::App& app, GlobalOptions& global) {
       "IN.onnx OUT.safetensors imports one LSTM/GRU/RNN node per layer (as torch.onnx.export "
       "writes them) with PyTorch's tensor names. IN.safetensors OUT.onnx exports one node per "
       "layer with graph input 'input' [seq_len, batch, I] and outputs 'output', 'h_n' (and "
-      "'c_n').");
+      "'c_n'). A trained model exports with its head ('output' is the head's) and embedding "
+      "(graph input 'tokens', int64 [seq_len, batch]); its metadata goes into metadata_props.");
   command->callback([options] {
     const bool in_onnx = lstm::is_onnx_path(options->in), out_onnx = lstm::is_onnx_path(options->out);
     if (in_onnx == out_onnx)
