@@ -98,7 +98,18 @@ void Importer::check_initial_state(const Layer& layer, int position, const char*
   const onnx::NodeProto& node = *layer.node;
   if (position >= node.input_size() || node.input(position).empty()) return;
   std::string name = node.input(position);
-  if (folder_.is_graph_input(name)) return;
+  // Rows of a graph input (the Slice per layer that our export writes) are run-time states too.
+  std::string from = name;
+  for (int steps = 0; steps <= graph_.node_size(); ++steps) {  // bounded: a cycle ends too
+    if (folder_.is_graph_input(from)) return;
+    const onnx::NodeProto* producer = folder_.producer(from);
+    static const std::set<std::string> selections = {"Slice", "Squeeze", "Unsqueeze", "Reshape",
+                                                     "Transpose", "Identity", "Cast"};
+    if (!producer || !selections.count(producer->op_type()) || producer->input_size() == 0 ||
+        folder_.value(from))
+      break;
+    from = producer->input(0);
+  }
   const onnx::NodeProto* producer = folder_.producer(name);
   if (producer && (producer->op_type() == "Expand" || producer->op_type() == "ConstantOfShape")) {
     if (producer->op_type() == "ConstantOfShape") {

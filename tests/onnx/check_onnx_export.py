@@ -67,6 +67,13 @@ def check_model(lstm, base, model_file, opset, config, is_lstm, torch_reference=
     if is_lstm:
         check_close(base + " c_n (onnxruntime vs lstm forward)", theirs["c_n"], ours["c"])
 
+    # The export with lengths and states imports back to the same tensors.
+    run([lstm, "convert", onnx_path, os.path.join(base, "full_back.safetensors")])
+    original, _ = read_safetensors(model_file)
+    again, _ = read_safetensors(os.path.join(base, "full_back.safetensors"))
+    if sorted(original) != sorted(again) or any(not np.array_equal(original[k], again[k]) for k in original):
+        fail(f"{base}: importing the export with sequence_lens and initial states changed the tensors")
+
     # The plain export (input only) against PyTorch, and the round trip back to safetensors.
     plain = os.path.join(base, "plain.onnx")
     run([lstm, "convert", model_file, plain, "--opset", opset])
