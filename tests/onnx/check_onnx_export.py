@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from onnx_check_util import check_close, check_refused, fail, read_safetensors, run, write_safetensors
+from onnx_check_util import check_close, check_refused, fail, read_safetensors, run, run_output, write_safetensors
 
 warnings.filterwarnings("ignore")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -177,6 +177,35 @@ def check_trained(lstm, work, name, cell, gates, layers, bidirectional, vocab, o
         fail(f"{name}: the round trip of a file lstm wrote is not bit-identical")
 
 
+def check_trained_by_lstm(lstm, work):
+    """Models that `lstm train` wrote: forecast and generate give the same from the .onnx, and
+    the round trip is bit-identical."""
+    data = os.path.join(HERE, "..", "..", "data")
+    forecaster, lm = os.path.join(work, "forecaster.safetensors"), os.path.join(work, "charlm.safetensors")
+    run([lstm, "train", "--task", "forecast", "--data", os.path.join(data, "co2.csv"), "--target", "co2",
+         "--out", forecaster, "--epochs", "1", "--hidden", "8", "--layers", "2", "--threads", "1"])
+    run([lstm, "train", "--task", "charlm", "--data", os.path.join(data, "kjv_genesis.txt"), "--out", lm,
+         "--time-limit", "1", "--hidden", "16", "--threads", "1"])
+    for model in (forecaster, lm):
+        exported = model[:-len(".safetensors")] + ".onnx"
+        run([lstm, "convert", model, exported])
+        run([lstm, "convert", exported, model + ".back"])
+        os.replace(model + ".back", model[:-len(".safetensors")] + "_back.safetensors")
+        if not filecmp.cmp(model, model[:-len(".safetensors")] + "_back.safetensors", shallow=False):
+            fail(f"{model}: the round trip through {exported} is not bit-identical")
+    outputs = []
+    for model in (forecaster, forecaster[:-len(".safetensors")] + ".onnx"):
+        out = model + ".csv"
+        run([lstm, "forecast", "--model", model, "--data", os.path.join(data, "co2.csv"), "--steps", "4", "--output", out])
+        outputs.append(open(out).read())
+    if outputs[0] != outputs[1]:
+        fail("lstm forecast gives different forecasts from the .onnx export")
+    texts = [run_output([lstm, "generate", "--model", model, "--prompt", "In the", "--length", "30", "--seed", "3"])
+             for model in (lm, lm[:-len(".safetensors")] + ".onnx")]
+    if texts[0] != texts[1]:
+        fail("lstm generate gives different text from the .onnx export")
+
+
 def main():
     lstm, work = sys.argv[1], sys.argv[2]
     if shutil.which("node") is None or not os.path.isdir(os.path.join(NODE_MODULES, "onnxruntime-node")):
@@ -220,6 +249,9 @@ def main():
         check_trained(lstm, work, *spec)
         count += 1
         print("ok", spec[0])
+    check_trained_by_lstm(lstm, work)
+    count += 1
+    print("ok trained by lstm train: forecast and generate from the export, round trips")
     projection = os.path.join(work, "projection.safetensors")
     random_model(projection, 4, 1, False, 4, 3, peephole=False, bias=True, proj=2)
     check_refused([lstm, "convert", projection, os.path.join(work, "projection.onnx")], "projection",

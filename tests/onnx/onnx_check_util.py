@@ -16,6 +16,14 @@ def run(args, expect_ok=True):
     return result.returncode, result.stderr
 
 
+def run_output(args):
+    """Runs a command that must succeed; returns its standard output."""
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"command failed ({result.returncode}): {' '.join(map(str, args))}\n{result.stderr}")
+    return result.stdout
+
+
 def fail(message):
     print("FAIL:", message, file=sys.stderr)
     sys.exit(1)
