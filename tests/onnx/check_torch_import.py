@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from onnx_check_util import check_close, check_refused, fail, read_safetensors, run
+from onnx_check_util import check_close, check_refused, fail, read_safetensors, run, write_safetensors
 import torch_models
 
 warnings.filterwarnings("ignore")
@@ -76,6 +76,29 @@ def check_sequence_module(lstm, work, spec):
     return base
 
 
+def check_initial_states(lstm, work, cell, opset):
+    """A module exported with its initial states as graph inputs (Slice/Squeeze per layer)."""
+    module = torch_models.make_module(cell, 2, True, False)
+    x = torch_models.random_input(False)
+    generator = torch.Generator().manual_seed(5)
+    h0 = torch.randn(4, 2, 5, generator=generator)
+    c0 = torch.randn(4, 2, 5, generator=generator)
+    states = (h0, c0) if cell == "LSTM" else h0
+    base = os.path.join(work, f"states_{cell.lower()}_op{opset}")
+    names = ["input", "h0", "c0"] if cell == "LSTM" else ["input", "h0"]
+    torch.onnx.export(module, (x, states), base + ".onnx", opset_version=opset, input_names=names)
+    with torch.no_grad():
+        y, final = module(x, states)
+    np.save(base + "_x.npy", x.numpy())
+    write_safetensors(base + "_h0.safetensors", {"h": h0.numpy(), "c": c0.numpy()} if cell == "LSTM" else {"h": h0.numpy()})
+    run([lstm, "forward", "--model", base + ".onnx", "--input", base + "_x.npy", "--output", base + "_y.npy",
+         "--state-in", base + "_h0.safetensors", "--state-out", base + "_state.safetensors"])
+    check_close(base + " output", np.load(base + "_y.npy"), y.numpy())
+    ours, _ = read_safetensors(base + "_state.safetensors")
+    check_close(base + " h_n", ours["h"], (final[0] if cell == "LSTM" else final).numpy())
+    return base
+
+
 class LastStepHead(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -101,9 +124,11 @@ def main():
         print("ok", torch_models.name(*spec))
     for spec in torch_models.MODULE_GRID:
         print("ok", check_sequence_module(lstm, work, spec))
+    for cell, opset in (("LSTM", 9), ("GRU", 14), ("RNN_TANH", 17)):
+        print("ok", check_initial_states(lstm, work, cell, opset))
     check_refusals(lstm, work)
     print("ok refused: a head on the last step only")
-    print(f"{len(torch_models.GRID) + len(torch_models.MODULE_GRID) + 1} passed, 0 failed")
+    print(f"{len(torch_models.GRID) + len(torch_models.MODULE_GRID) + 3 + 1} passed, 0 failed")
 
 
 if __name__ == "__main__":
