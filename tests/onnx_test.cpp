@@ -61,7 +61,8 @@ TEST(Onnx, ExportThenImportGivesBackEveryParameter) {
       EXPECT_EQ(back.config().cell, config.cell);
       ASSERT_EQ(back.num_parameters(), network.num_parameters());
       for (int64_t k = 0; k < network.num_parameters(); ++k)
-        ASSERT_EQ(back.parameters()[static_cast<size_t>(k)], network.parameters()[static_cast<size_t>(k)])
+        ASSERT_EQ(back.parameters()[static_cast<size_t>(k)],
+                  network.parameters()[static_cast<size_t>(k)])
             << "parameter " << k;
     }
 }
@@ -82,22 +83,27 @@ TEST(Onnx, WhatOnnxCannotExpressIsAClearError) {
   lstm::NetworkConfig projected = make_config(lstm::CellType::lstm, 1, false);
   projected.proj_size = 2;
   lstm::Network<float> network(projected);
-  EXPECT_NE(error_of([&] { (void)lstm::serialize_onnx(network, {}, "p.onnx"); }).find("p.onnx: an LSTM with projection"),
+  EXPECT_NE(error_of([&] {
+              (void)lstm::serialize_onnx(network, {}, "p.onnx");
+            }).find("p.onnx: an LSTM with projection"),
             std::string::npos);
   lstm::Network<float> plain(make_config(lstm::CellType::lstm, 1, false));
   lstm::OnnxExportOptions options;
   options.opset = 8;
-  EXPECT_NE(error_of([&] { (void)lstm::serialize_onnx(plain, options, "o.onnx"); }).find("opset 8 is not supported"),
+  EXPECT_NE(error_of([&] {
+              (void)lstm::serialize_onnx(plain, options, "o.onnx");
+            }).find("opset 8 is not supported"),
             std::string::npos);
   const std::string garbage = "\xff\xff\xff\xff not a protobuf";
   EXPECT_NE(error_of([&] {
-              (void)lstm::parse_onnx("g.onnx", reinterpret_cast<const unsigned char*>(garbage.data()),
-                                     garbage.size());
+              (void)lstm::parse_onnx(
+                  "g.onnx", reinterpret_cast<const unsigned char*>(garbage.data()), garbage.size());
             }).find("g.onnx: not a valid ONNX model"),
             std::string::npos);
   TempDir dir;
-  EXPECT_NE(error_of([&] { (void)lstm::load_network(dir.file("absent.onnx")); }).find("absent.onnx"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { (void)lstm::load_network(dir.file("absent.onnx")); }).find("absent.onnx"),
+      std::string::npos);
 }
 
 TEST(Onnx, ExtensionDecidesTheFormat) {

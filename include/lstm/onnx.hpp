@@ -25,9 +25,9 @@ SafetensorsContents read_onnx(const std::string& path);
 SafetensorsContents parse_onnx(const std::string& name, const unsigned char* bytes, size_t size);
 
 struct OnnxExportOptions {
-  int opset = 14;                // 9..17
-  bool sequence_lens = false;    // add a graph input "sequence_lens" (int32 [batch])
-  bool initial_states = false;   // add graph inputs "h0" [L*D, batch, Hout] (and "c0" for LSTM)
+  int opset = 14;               // 9..17
+  bool sequence_lens = false;   // add a graph input "sequence_lens" (int32 [batch])
+  bool initial_states = false;  // add graph inputs "h0" [L*D, batch, Hout] (and "c0" for LSTM)
   std::map<std::string, std::string> metadata;  // written as metadata_props
   // A trained model's parts around the network (all optional, not owned):
   const HostTensor* embedding = nullptr;    // [V, E]: the graph input is "tokens" (int64

@@ -1,4 +1,4 @@
-// Constants of an ONNX graph: TensorProto decoding and folding of the shape/slicing operators
+// Constants of an ONNX graph: folding of the shape/slicing operators
 // that surround weights in torch.onnx.export's output when constant folding is off.
 #include "data/onnx_constants.hpp"
 
@@ -17,39 +17,6 @@ using detail::quote_name;
 
 constexpr int max_fold_depth = 200;
 constexpr int64_t max_folded_elements = int64_t{1} << 26;  // all folded values together
-
-// Bytes per element in raw_data, or 0 for types we do not read.
-int raw_width(int type) {
-  switch (type) {
-    case onnx::TensorProto::UINT8: case onnx::TensorProto::INT8: case onnx::TensorProto::BOOL:
-      return 1;
-    case onnx::TensorProto::UINT16: case onnx::TensorProto::INT16:
-    case onnx::TensorProto::FLOAT16: case onnx::TensorProto::BFLOAT16:
-      return 2;
-    case onnx::TensorProto::FLOAT: case onnx::TensorProto::INT32: case onnx::TensorProto::UINT32:
-      return 4;
-    case onnx::TensorProto::DOUBLE: case onnx::TensorProto::INT64: case onnx::TensorProto::UINT64:
-      return 8;
-    default:
-      return 0;
-  }
-}
-
-bool is_float_type(int type) {
-  return type == onnx::TensorProto::FLOAT || type == onnx::TensorProto::DOUBLE ||
-         type == onnx::TensorProto::FLOAT16 || type == onnx::TensorProto::BFLOAT16;
-}
-
-bool is_signed_type(int type) {
-  return type == onnx::TensorProto::INT8 || type == onnx::TensorProto::INT16 ||
-         type == onnx::TensorProto::INT32 || type == onnx::TensorProto::INT64;
-}
-
-int64_t sign_extend(uint64_t bits, int width) {
-  if (width == 8) return static_cast<int64_t>(bits);
-  const uint64_t sign = uint64_t{1} << (8 * width - 1);
-  return static_cast<int64_t>((bits ^ sign)) - static_cast<int64_t>(sign);
-}
 
 std::vector<int64_t> row_strides(const std::vector<int64_t>& shape) {
   std::vector<int64_t> strides(shape.size(), 1);
@@ -103,99 +70,10 @@ const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const st
 
 }  // namespace
 
-std::string node_label(const onnx::NodeProto& node, int index) {
-  std::string label = "node ";
-  if (node.name().empty())
-    label.append("#").append(std::to_string(index));  // (not '+': GCC 12 -Wrestrict false alarm)
-  else
-    label.append(quote_name(node.name()));
-  return label.append(" (").append(quote_name(node.op_type())).append(")");
-}
-
-ConstTensor decode_tensor(const onnx::TensorProto& tensor, const std::string& file,
-                          const std::string& where, int64_t max_elements) {
-  if (tensor.data_location() == onnx::TensorProto::EXTERNAL || tensor.external_data_size() > 0)
-    fail(file, where + ": tensor data stored in an external file is not supported");
-  if (tensor.has_segment()) fail(file, where + ": segmented tensors are not supported");
-  const int type = tensor.data_type();
-  const int width = raw_width(type);
-  if (width == 0) fail(file, where + ": tensor data type " + std::to_string(type) + " is not supported");
-  ConstTensor out;
-  out.integer = !is_float_type(type);
-  int64_t count = 1;
-  for (int64_t extent : tensor.dims()) {
-    if (extent < 0) fail(file, where + ": negative dimension " + std::to_string(extent));
-    if (extent > 0 && count > max_elements / extent)
-      fail(file, where + ": tensor has more than " + std::to_string(max_elements) + " elements");
-    count *= extent;
-    out.shape.push_back(extent);
-  }
-  const size_t n = static_cast<size_t>(count);
-  const auto mismatch = [&](size_t stored) {
-    fail(file, where + ": shape " + detail::shape_string(out.shape) + " needs " +
-                   std::to_string(count) + " values but the tensor stores " + std::to_string(stored));
-  };
-  if (tensor.has_raw_data()) {
-    const std::string& raw = tensor.raw_data();
-    if (raw.size() != n * static_cast<size_t>(width)) mismatch(raw.size() / static_cast<size_t>(width));
-    const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
-    if (!out.integer) {
-      out.floats.resize(n);
-      const detail::FloatFormat format = type == onnx::TensorProto::FLOAT    ? detail::FloatFormat::f32
-                                         : type == onnx::TensorProto::DOUBLE ? detail::FloatFormat::f64
-                                         : type == onnx::TensorProto::FLOAT16
-                                             ? detail::FloatFormat::f16
-                                             : detail::FloatFormat::bf16;
-      if (const auto bad = detail::decode_floats(bytes, n, format, false, out.floats.data()))
-        fail(file, where + ": value at flat index " + std::to_string(*bad) + " is outside float32's range");
-    } else {
-      out.ints.resize(n);
-      for (size_t k = 0; k < n; ++k) {
-        const uint64_t bits = detail::load_uint(bytes + k * static_cast<size_t>(width), width);
-        out.ints[k] = is_signed_type(type) ? sign_extend(bits, width) : static_cast<int64_t>(bits);
-      }
-    }
-    return out;
-  }
-  switch (type) {
-    case onnx::TensorProto::FLOAT:
-      if (static_cast<size_t>(tensor.float_data_size()) != n) mismatch(static_cast<size_t>(tensor.float_data_size()));
-      out.floats.assign(tensor.float_data().begin(), tensor.float_data().end());
-      break;
-    case onnx::TensorProto::DOUBLE:
-      if (static_cast<size_t>(tensor.double_data_size()) != n) mismatch(static_cast<size_t>(tensor.double_data_size()));
-      for (double value : tensor.double_data()) {
-        if (std::isfinite(value) && std::abs(value) > std::numeric_limits<float>::max())
-          fail(file, where + ": a value is outside float32's range");
-        out.floats.push_back(static_cast<float>(value));
-      }
-      break;
-    case onnx::TensorProto::INT64:
-      if (static_cast<size_t>(tensor.int64_data_size()) != n) mismatch(static_cast<size_t>(tensor.int64_data_size()));
-      out.ints.assign(tensor.int64_data().begin(), tensor.int64_data().end());
-      break;
-    case onnx::TensorProto::UINT32: case onnx::TensorProto::UINT64:
-      if (static_cast<size_t>(tensor.uint64_data_size()) != n) mismatch(static_cast<size_t>(tensor.uint64_data_size()));
-      for (uint64_t value : tensor.uint64_data()) out.ints.push_back(static_cast<int64_t>(value));
-      break;
-    default:  // the 8/16/32-bit types, float16 and bfloat16 live in int32_data
-      if (static_cast<size_t>(tensor.int32_data_size()) != n) mismatch(static_cast<size_t>(tensor.int32_data_size()));
-      for (int32_t value : tensor.int32_data()) {
-        const auto bits = static_cast<uint16_t>(static_cast<uint32_t>(value) & 0xffffu);
-        if (type == onnx::TensorProto::FLOAT16)
-          out.floats.push_back(detail::half_to_float(bits));
-        else if (type == onnx::TensorProto::BFLOAT16)
-          out.floats.push_back(detail::bfloat16_to_float(bits));
-        else
-          out.ints.push_back(value);
-      }
-  }
-  return out;
-}
-
 ConstantFolder::ConstantFolder(const onnx::GraphProto& graph, std::string file)
     : graph_(graph), file_(std::move(file)) {
-  for (const auto& initializer : graph.initializer()) initializers_[initializer.name()] = &initializer;
+  for (const auto& initializer : graph.initializer())
+    initializers_[initializer.name()] = &initializer;
   for (int k = 0; k < graph.node_size(); ++k)
     for (const auto& output : graph.node(k).output())
       if (!output.empty()) producers_.emplace(output, k);
@@ -213,7 +91,9 @@ int ConstantFolder::producer_index(const std::string& name) const {
   return found == producers_.end() ? -1 : found->second;
 }
 
-const ConstTensor* ConstantFolder::value(const std::string& name) { return evaluate(name, 0); }
+const ConstTensor* ConstantFolder::value(const std::string& name) {
+  return evaluate(name, 0);
+}
 
 const ConstTensor* ConstantFolder::evaluate(const std::string& name, int depth) {
   if (const auto cached = cache_.find(name); cached != cache_.end())
@@ -225,7 +105,8 @@ const ConstTensor* ConstantFolder::evaluate(const std::string& name, int depth) 
   std::optional<ConstTensor> result;
   if (inputs_.count(name)) {
     // a graph input: known only at run time
-  } else if (const auto initializer = initializers_.find(name); initializer != initializers_.end()) {
+  } else if (const auto initializer = initializers_.find(name);
+             initializer != initializers_.end()) {
     result = decode_tensor(*initializer->second, file_, "initializer " + quote_name(name),
                            max_folded_elements);
   } else if (const int index = producer_index(name); index >= 0) {
@@ -298,7 +179,8 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
   };
   const auto normalise_axis = [&](int64_t axis, int64_t axis_rank) {
     if (axis < -axis_rank || axis >= axis_rank)
-      bad("axis " + std::to_string(axis) + " is outside a rank-" + std::to_string(axis_rank) + " tensor");
+      bad("axis " + std::to_string(axis) + " is outside a rank-" + std::to_string(axis_rank) +
+          " tensor");
     return axis < 0 ? axis + axis_rank : axis;
   };
 
@@ -314,7 +196,8 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
       out.floats = data.floats;
     } else if (out.integer) {
       for (float value : data.floats) {
-        if (!std::isfinite(value) || std::abs(value) > 9.0e18f) bad("cannot cast a value to an integer");
+        if (!std::isfinite(value) || std::abs(value) > 9.0e18f)
+          bad("cannot cast a value to an integer");
         out.ints.push_back(static_cast<int64_t>(value));
       }
     } else {
@@ -341,10 +224,12 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
     }
     std::vector<bool> removed(static_cast<size_t>(rank), axes.empty());
     if (axes.empty())
-      for (int64_t a = 0; a < rank; ++a) removed[static_cast<size_t>(a)] = data.shape[static_cast<size_t>(a)] == 1;
+      for (int64_t a = 0; a < rank; ++a)
+        removed[static_cast<size_t>(a)] = data.shape[static_cast<size_t>(a)] == 1;
     for (int64_t axis : axes) {
       const int64_t at = normalise_axis(axis, rank);
-      if (data.shape[static_cast<size_t>(at)] != 1) bad("cannot squeeze axis " + std::to_string(axis) + " of extent other than 1");
+      if (data.shape[static_cast<size_t>(at)] != 1)
+        bad("cannot squeeze axis " + std::to_string(axis) + " of extent other than 1");
       removed[static_cast<size_t>(at)] = true;
     }
     out.shape.clear();
@@ -379,7 +264,8 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
       if (known == 0 || data.numel() % known != 0) bad("cannot infer the -1 extent");
       out.shape[static_cast<size_t>(infer_at)] = data.numel() / known;
     } else if (known != data.numel()) {
-      bad("shape " + detail::shape_string(out.shape) + " does not hold " + std::to_string(data.numel()) + " elements");
+      bad("shape " + detail::shape_string(out.shape) + " does not hold " +
+          std::to_string(data.numel()) + " elements");
     }
     return out;
   }
@@ -392,7 +278,8 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
     std::vector<bool> used(static_cast<size_t>(rank), false);
     std::vector<int64_t> out_shape, out_strides;
     for (int64_t axis : perm) {
-      if (axis < 0 || axis >= rank || used[static_cast<size_t>(axis)]) bad("'perm' is not a permutation");
+      if (axis < 0 || axis >= rank || used[static_cast<size_t>(axis)])
+        bad("'perm' is not a permutation");
       used[static_cast<size_t>(axis)] = true;
       out_shape.push_back(data.shape[static_cast<size_t>(axis)]);
       out_strides.push_back(strides[static_cast<size_t>(axis)]);
@@ -402,8 +289,9 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
   if (op == "Slice") {
     const auto old_starts = ints_attribute("starts");  // opset < 10: attributes
     const std::vector<int64_t> starts = old_starts ? *old_starts : ints_input(1, "starts");
-    const std::vector<int64_t> ends = old_starts ? ints_attribute("ends").value_or(std::vector<int64_t>{})
-                                                 : ints_input(2, "ends");
+    const std::vector<int64_t> ends = old_starts
+                                          ? ints_attribute("ends").value_or(std::vector<int64_t>{})
+                                          : ints_input(2, "ends");
     std::vector<int64_t> axes = old_starts ? ints_attribute("axes").value_or(std::vector<int64_t>{})
                                            : ints_input(3, "axes");
     std::vector<int64_t> steps = old_starts ? std::vector<int64_t>{} : ints_input(4, "steps");
@@ -411,7 +299,8 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
     if (axes.empty())
       for (size_t a = 0; a < starts.size(); ++a) axes.push_back(static_cast<int64_t>(a));
     if (steps.empty()) steps.assign(starts.size(), 1);
-    if (axes.size() != starts.size() || steps.size() != starts.size()) bad("'axes' or 'steps' differ in length from 'starts'");
+    if (axes.size() != starts.size() || steps.size() != starts.size())
+      bad("'axes' or 'steps' differ in length from 'starts'");
     std::vector<int64_t> out_shape = data.shape, out_strides = strides;
     int64_t offset = 0;
     for (size_t k = 0; k < starts.size(); ++k) {
@@ -448,7 +337,8 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
   int64_t total = 0;
   for (const ConstTensor* part : inputs) {
     if (!part) bad("an empty input name");
-    if (part->integer != data.integer || part->shape.size() != data.shape.size()) bad("inputs differ in type or rank");
+    if (part->integer != data.integer || part->shape.size() != data.shape.size())
+      bad("inputs differ in type or rank");
     for (int64_t a = 0; a < rank; ++a)
       if (a != axis && part->shape[static_cast<size_t>(a)] != data.shape[static_cast<size_t>(a)])
         bad("inputs differ in a dimension other than the axis");
@@ -462,9 +352,11 @@ std::optional<ConstTensor> ConstantFolder::fold(const onnx::NodeProto& node, int
     for (const ConstTensor* part : inputs) {
       const int64_t chunk = outer > 0 ? part->numel() / outer : 0;
       if (data.integer)
-        out.ints.insert(out.ints.end(), part->ints.begin() + o * chunk, part->ints.begin() + (o + 1) * chunk);
+        out.ints.insert(out.ints.end(), part->ints.begin() + o * chunk,
+                        part->ints.begin() + (o + 1) * chunk);
       else
-        out.floats.insert(out.floats.end(), part->floats.begin() + o * chunk, part->floats.begin() + (o + 1) * chunk);
+        out.floats.insert(out.floats.end(), part->floats.begin() + o * chunk,
+                          part->floats.begin() + (o + 1) * chunk);
     }
   return out;
 }

@@ -27,6 +27,9 @@ struct ConstTensor {
 ConstTensor decode_tensor(const onnx::TensorProto& tensor, const std::string& file,
                           const std::string& where, int64_t max_elements);
 
+// True for FLOAT, DOUBLE, FLOAT16 and BFLOAT16 (decoded as float); false for integer types.
+bool is_float_type(int type);
+
 // "node 'name' (LSTM)" or "node #3 (LSTM)" when it has no name: how messages name a node.
 std::string node_label(const onnx::NodeProto& node, int index);
 

@@ -121,22 +121,25 @@ std::string layer_state(onnx::GraphProto& graph, const std::string& name, int64_
 }
 
 // The optional embedding and head must fit the network.
-void check_modules(const OnnxExportOptions& options, const NetworkConfig& config, const std::string& name) {
-  if (options.embedding && (options.embedding->shape.size() != 2 ||
-                            options.embedding->shape[1] != config.input_size || options.embedding->shape[0] < 1))
+void check_modules(const OnnxExportOptions& options, const NetworkConfig& config,
+                   const std::string& name) {
+  if (options.embedding &&
+      (options.embedding->shape.size() != 2 || options.embedding->shape[1] != config.input_size ||
+       options.embedding->shape[0] < 1))
     fail(name, "embedding table has shape " + detail::shape_string(options.embedding->shape) +
                    ", expected [V, " + std::to_string(config.input_size) + "]");
   if ((options.head_weight == nullptr) != (options.head_bias == nullptr))
     fail(name, "a head needs both its weight and its bias");
-  if (!options.head_weight && options.embedding) fail(name, "an embedding without a head cannot be exported");
+  if (!options.head_weight && options.embedding)
+    fail(name, "an embedding without a head cannot be exported");
   if (!options.head_weight) return;
   const std::vector<int64_t>& shape = options.head_weight->shape;
   if (shape.size() != 2 || shape[1] != config.layer_output_size() || shape[0] < 1)
     fail(name, "head weight has shape " + detail::shape_string(shape) + ", expected [O, " +
                    std::to_string(config.layer_output_size()) + "]");
   if (options.head_bias->shape != std::vector<int64_t>{shape[0]})
-    fail(name, "head bias has shape " + detail::shape_string(options.head_bias->shape) + ", expected [" +
-                   std::to_string(shape[0]) + "]");
+    fail(name, "head bias has shape " + detail::shape_string(options.head_bias->shape) +
+                   ", expected [" + std::to_string(shape[0]) + "]");
 }
 
 }  // namespace
@@ -175,18 +178,22 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
   std::string layer_input = "input";
   if (options.embedding) {  // tokens [T, B] -> Gather rows of the table -> [T, B, E]
     set_value_info(*graph.add_input(), "tokens", onnx::TensorProto::INT64, {seq, batch});
-    add_float_initializer(graph, "embedding.weight", options.embedding->shape, options.embedding->data);
-    onnx::NodeProto& gather = add_node(graph, "Gather", {"embedding.weight", "tokens"}, {"embedded"});
+    add_float_initializer(graph, "embedding.weight", options.embedding->shape,
+                          options.embedding->data);
+    onnx::NodeProto& gather =
+        add_node(graph, "Gather", {"embedding.weight", "tokens"}, {"embedded"});
     add_int_attribute(gather, "axis", 0);
     layer_input = "embedded";
   } else {
-    set_value_info(*graph.add_input(), "input", onnx::TensorProto::FLOAT, {seq, batch, {config.input_size}});
+    set_value_info(*graph.add_input(), "input", onnx::TensorProto::FLOAT,
+                   {seq, batch, {config.input_size}});
   }
   if (options.sequence_lens)
     set_value_info(*graph.add_input(), "sequence_lens", onnx::TensorProto::INT32, {batch});
   if (options.initial_states) {
     set_value_info(*graph.add_input(), "h0", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
-    if (lstm_cell) set_value_info(*graph.add_input(), "c0", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
+    if (lstm_cell)
+      set_value_info(*graph.add_input(), "c0", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
   }
   add_int_initializer(graph, "merge_directions_shape", {0, 0, -1});
 
@@ -253,14 +260,15 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     if (lstm_cell) final_c.push_back("Y_c" + suffix);
   }
   const auto join_states = [&](const std::vector<std::string>& parts, const std::string& out) {
-    onnx::NodeProto& node = add_node(graph, parts.size() == 1 ? "Identity" : "Concat", parts, {out});
+    onnx::NodeProto& node =
+        add_node(graph, parts.size() == 1 ? "Identity" : "Concat", parts, {out});
     if (parts.size() > 1) add_int_attribute(node, "axis", 0);
   };
   join_states(final_h, "h_n");
   if (lstm_cell) join_states(final_c, "c_n");
   if (head) {
     std::string features = "rnn_output";  // [T, B, D*H]
-    if (options.head_last_step) {          // Y_h [D, B, H] -> [B, D, H] -> [B, D*H]
+    if (options.head_last_step) {         // Y_h [D, B, H] -> [B, D, H] -> [B, D*H]
       onnx::NodeProto& transpose = add_node(graph, "Transpose", {final_h.back()}, {"final_h_bdh"});
       add_ints_attribute(transpose, "perm", {1, 0, 2});
       add_int_initializer(graph, "merge_final_shape", {0, -1});
@@ -271,7 +279,8 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     std::vector<float> transposed(static_cast<size_t>(outputs * width));  // [D*H, O]
     for (int64_t o = 0; o < outputs; ++o)
       for (int64_t k = 0; k < width; ++k)
-        transposed[static_cast<size_t>(k * outputs + o)] = options.head_weight->data[static_cast<size_t>(o * width + k)];
+        transposed[static_cast<size_t>(k * outputs + o)] =
+            options.head_weight->data[static_cast<size_t>(o * width + k)];
     add_float_initializer(graph, "head.weight_t", {width, outputs}, transposed);
     add_float_initializer(graph, "head.bias", {outputs}, options.head_bias->data);
     add_node(graph, "MatMul", {features, "head.weight_t"}, {"head_product"});
@@ -279,15 +288,18 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     if (options.head_last_step)
       set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {batch, {outputs}});
     else
-      set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {seq, batch, {outputs}});
+      set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT,
+                     {seq, batch, {outputs}});
   } else {
     set_value_info(*graph.add_output(), "output", onnx::TensorProto::FLOAT, {seq, batch, {D * H}});
   }
   set_value_info(*graph.add_output(), "h_n", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
-  if (lstm_cell) set_value_info(*graph.add_output(), "c_n", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
+  if (lstm_cell)
+    set_value_info(*graph.add_output(), "c_n", onnx::TensorProto::FLOAT, {{L * D}, batch, {H}});
 
   std::string bytes;
-  if (!model.SerializeToString(&bytes)) fail(name, "the ONNX model could not be serialised (over 2 GiB?)");
+  if (!model.SerializeToString(&bytes))
+    fail(name, "the ONNX model could not be serialised (over 2 GiB?)");
   return bytes;
 }
 

@@ -22,10 +22,12 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
     const std::string& op = node.op_type();
     const bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
     const bool recurrent = op == "LSTM" || op == "GRU" || op == "RNN";
-    if (!default_domain || (!recurrent && !plumbing_operators.count(op) && !module_operators.count(op)))
-      fail(file_, node_label(node, index) + ": operator " + quote_name(op) +
-                      (default_domain ? "" : " of domain " + quote_name(node.domain())) +
-                      " is not supported (only LSTM, GRU or RNN nodes and the reshaping around them)");
+    if (!default_domain ||
+        (!recurrent && !plumbing_operators.count(op) && !module_operators.count(op)))
+      fail(file_,
+           node_label(node, index) + ": operator " + quote_name(op) +
+               (default_domain ? "" : " of domain " + quote_name(node.domain())) +
+               " is not supported (only LSTM, GRU or RNN nodes and the reshaping around them)");
     if (!recurrent) continue;
     Layer layer;
     layer.node = &node;
@@ -56,10 +58,12 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
         fail_at(layer, "input X comes from " + quote_name(origin) +
                            ", not from the output Y of the previous layer, " + previous.label);
       if (layer.cell != previous.cell || layer.hidden != previous.hidden ||
-          layer.directions != previous.directions || (layer.B == nullptr) != (previous.B == nullptr) ||
+          layer.directions != previous.directions ||
+          (layer.B == nullptr) != (previous.B == nullptr) ||
           (layer.P == nullptr) != (previous.P == nullptr))
-        fail_at(layer, "differs from " + previous.label +
-                           " in cell, hidden_size, direction, bias or peepholes; lstm's layers are alike");
+        fail_at(layer,
+                "differs from " + previous.label +
+                    " in cell, hidden_size, direction, bias or peepholes; lstm's layers are alike");
       if (layer.W->shape[2] != previous.directions * previous.hidden)
         fail_at(layer, "input size " + std::to_string(layer.W->shape[2]) +
                            " is not the previous layer's output width " +
@@ -73,7 +77,8 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   for (int index = 0; index < graph_.node_size(); ++index) {
     const onnx::NodeProto& node = graph_.node(index);
     const bool float_gather = node.op_type() == "Gather" && node.input_size() > 0 &&
-                              folder_.value(node.input(0)) && !folder_.value(node.input(0))->integer;
+                              folder_.value(node.input(0)) &&
+                              !folder_.value(node.input(0))->integer;
     if ((module_operators.count(node.op_type()) || float_gather) && !claimed_.count(index))
       fail(file_, node_label(node, index) + ": operator " + quote_name(node.op_type()) +
                       " is not supported here (only as the embedding before the first layer or "
@@ -111,7 +116,8 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
     std::vector<float> out;
     for (int64_t block : blocks) {
       const int64_t start = (d * rows_per_direction + row_offset + block * H) * cols;
-      out.insert(out.end(), tensor.floats.begin() + start, tensor.floats.begin() + start + H * cols);
+      out.insert(out.end(), tensor.floats.begin() + start,
+                 tensor.floats.begin() + start + H * cols);
     }
     return out;
   };
@@ -141,13 +147,17 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
     if (stated == contents.metadata.end())
       contents.metadata["sequence_model"] = R"({"head_mode":"last_step"})";
     else if (stated->second.find("last_step") == std::string::npos)
-      fail(file_, "metadata 'sequence_model' does not say last_step, but the head reads the final state");
+      fail(file_,
+           "metadata 'sequence_model' does not say last_step, but the head reads the final state");
   }
   if (head) {  // a sequence model: names as its PyTorch module's (SequenceModel's) state_dict
-    contents.tensors.emplace_back("head.weight", HostTensor{{head->outputs, config.layer_output_size()}, head->weight});
+    contents.tensors.emplace_back(
+        "head.weight", HostTensor{{head->outputs, config.layer_output_size()}, head->weight});
     contents.tensors.emplace_back("head.bias", HostTensor{{head->outputs}, head->bias});
   }
-  if (embedding) contents.tensors.emplace_back("embedding.weight", HostTensor{embedding->shape, embedding->floats});
+  if (embedding)
+    contents.tensors.emplace_back("embedding.weight",
+                                  HostTensor{embedding->shape, embedding->floats});
   return contents;
 }
 
@@ -159,7 +169,8 @@ SafetensorsContents parse_onnx(const std::string& name, const unsigned char* byt
   if (size > static_cast<size_t>(INT_MAX)) fail(name, "ONNX files over 2 GiB are not supported");
   onnx::ModelProto model;
   if (!model.ParseFromArray(bytes, static_cast<int>(size)))
-    fail(name, "not a valid ONNX model (the protobuf message does not parse; truncated or not ONNX?)");
+    fail(name,
+         "not a valid ONNX model (the protobuf message does not parse; truncated or not ONNX?)");
   if (!model.has_graph()) fail(name, "the ONNX model has no graph");
   onnx_detail::Importer importer(name, model.graph());
   return importer.run(model);
@@ -173,7 +184,8 @@ SafetensorsContents read_onnx(const std::string& path) {
 bool is_onnx_path(const std::string& path) {
   if (path.size() < 5) return false;
   std::string tail = path.substr(path.size() - 5);
-  std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(tail.begin(), tail.end(), tail.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return tail == ".onnx";
 }
 

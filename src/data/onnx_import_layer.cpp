@@ -35,7 +35,8 @@ void Importer::read_attributes(Layer& layer) const {
     } else if (name == "activation_alpha" || name == "activation_beta") {
       fail_at(layer, said + " is not supported (only the default activations)");
     } else if (name == "clip") {
-      fail_at(layer, said + " = " + std::to_string(attribute.f()) + " is not supported (no clipping)");
+      fail_at(layer,
+              said + " = " + std::to_string(attribute.f()) + " is not supported (no clipping)");
     } else if (name == "input_forget" && op == "LSTM") {
       if (attribute.i() != 0)
         fail_at(layer, said + " = " + std::to_string(attribute.i()) +
@@ -50,9 +51,10 @@ void Importer::read_attributes(Layer& layer) const {
     }
   }
   if (op == "GRU" && !linear_before_reset)
-    fail_at(layer, "attribute 'linear_before_reset' = 0 (ONNX's default: the reset gate applied "
-                   "before the recurrent product) is not supported; lstm's GRU is PyTorch's, "
-                   "linear_before_reset = 1");
+    fail_at(layer,
+            "attribute 'linear_before_reset' = 0 (ONNX's default: the reset gate applied "
+            "before the recurrent product) is not supported; lstm's GRU is PyTorch's, "
+            "linear_before_reset = 1");
   // The defaults, or the same list once per direction.
   std::vector<std::string> defaults;
   if (op == "LSTM") defaults = {"Sigmoid", "Tanh", "Tanh"};
@@ -72,7 +74,8 @@ void Importer::read_attributes(Layer& layer) const {
   if (!same) {
     std::string listed;
     for (const auto& value : activations) listed += (listed.empty() ? "" : ", ") + value;
-    fail_at(layer, "attribute 'activations' = [" + listed + "] is not supported (only the defaults" +
+    fail_at(layer, "attribute 'activations' = [" + listed +
+                       "] is not supported (only the defaults" +
                        std::string(op == "RNN" ? ", or Relu" : "") + ")");
   }
 }
@@ -103,8 +106,8 @@ void Importer::check_initial_state(const Layer& layer, int position, const char*
   for (int steps = 0; steps <= graph_.node_size(); ++steps) {  // bounded: a cycle ends too
     if (folder_.is_graph_input(from)) return;
     const onnx::NodeProto* producer = folder_.producer(from);
-    static const std::set<std::string> selections = {"Slice", "Squeeze", "Unsqueeze", "Reshape",
-                                                     "Transpose", "Identity", "Cast"};
+    static const std::set<std::string> selections = {
+        "Slice", "Squeeze", "Unsqueeze", "Reshape", "Transpose", "Identity", "Cast"};
     if (!producer || !selections.count(producer->op_type()) || producer->input_size() == 0 ||
         folder_.value(from))
       break;
@@ -116,24 +119,29 @@ void Importer::check_initial_state(const Layer& layer, int position, const char*
       bool zero = true;  // absent value: zeros
       for (const auto& attribute : producer->attribute())
         if (attribute.name() == "value") {
-          const ConstTensor value = onnx_detail::decode_tensor(attribute.t(), file_, layer.label, 1);
+          const ConstTensor value =
+              onnx_detail::decode_tensor(attribute.t(), file_, layer.label, 1);
           zero = value.integer ? value.ints == std::vector<int64_t>{0}
                                : value.floats == std::vector<float>{0.0f};
         }
       if (zero) return;
     } else if (producer->input_size() > 0) {
       const ConstTensor* value = folder_.value(producer->input(0));
-      if (value && std::all_of(value->floats.begin(), value->floats.end(), [](float v) { return v == 0.0f; }) &&
+      if (value &&
+          std::all_of(value->floats.begin(), value->floats.end(),
+                      [](float v) { return v == 0.0f; }) &&
           std::all_of(value->ints.begin(), value->ints.end(), [](int64_t v) { return v == 0; }))
         return;
     }
   } else if (const ConstTensor* value = folder_.value(name)) {
-    if (std::all_of(value->floats.begin(), value->floats.end(), [](float v) { return v == 0.0f; }) &&
+    if (std::all_of(value->floats.begin(), value->floats.end(),
+                    [](float v) { return v == 0.0f; }) &&
         value->ints.empty())
       return;
   }
-  fail_at(layer, std::string("input ") + what + " (" + quote_name(name) +
-                     ") is neither a graph input nor zeros: a built-in initial state is not supported");
+  fail_at(layer,
+          std::string("input ") + what + " (" + quote_name(name) +
+              ") is neither a graph input nor zeros: a built-in initial state is not supported");
 }
 
 // Follows `name` back through layout operators to the value they started from.
@@ -158,7 +166,8 @@ void Importer::check_shapes(const Layer& layer) const {
   if (layer.W->shape.size() != 3 || layer.W->shape[2] < 1)
     fail_at(layer, "input W has shape " + shape_string(layer.W->shape) + ", expected [D, G*H, I]");
   const std::string gates_text = std::to_string(gates) + " gates";
-  expect(layer.W, "W", {D, gates * H, layer.W->shape[2]}, ("([D, G*H, I] with " + gates_text + ")").c_str());
+  expect(layer.W, "W", {D, gates * H, layer.W->shape[2]},
+         ("([D, G*H, I] with " + gates_text + ")").c_str());
   expect(layer.R, "R", {D, gates * H, H}, "([D, G*H, H])");
   expect(layer.B, "B", {D, 2 * gates * H}, "([D, 2*G*H]: Wb then Rb)");
   expect(layer.P, "P", {D, 3 * H}, "([D, 3*H]: i, o, f)");

@@ -25,14 +25,16 @@ const ConstTensor* Importer::find_embedding(const std::string& origin) {
     if (attribute.name() != "axis" || attribute.i() != 0)
       fail(file_, label + ": an embedding Gather must gather rows (axis 0)");
   if (table->shape.size() != 2)
-    fail(file_, label + ": embedding table has shape " + shape_string(table->shape) + ", expected [V, E]");
+    fail(file_,
+         label + ": embedding table has shape " + shape_string(table->shape) + ", expected [V, E]");
   std::string indices = node.input(1);
   while (const onnx::NodeProto* producer = folder_.producer(indices)) {
     if (producer->op_type() != "Cast" || producer->input_size() == 0) break;
     indices = producer->input(0);
   }
   if (!folder_.is_graph_input(indices))
-    fail(file_, label + ": the embedding's indices (" + quote_name(indices) + ") are not a graph input");
+    fail(file_,
+         label + ": the embedding's indices (" + quote_name(indices) + ") are not a graph input");
   claimed_.insert(index);
   return table;
 }
@@ -57,7 +59,8 @@ int Importer::reach_product(std::string& name, int depth) const {
 }
 
 std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
-  // every_step: the head reads Y [T, D, B, H] (as [T, B, D*H]); last_step: Y_h [D, B, H] (as [B, D*H]).
+  // every_step: the head reads Y [T, D, B, H] (as [T, B, D*H]); last_step: Y_h [D, B, H] (as [B,
+  // D*H]).
   bool last_step = false;
   std::string name = last.node->output_size() > 0 ? last.node->output(0) : "";
   int index = name.empty() ? -1 : reach_product(name, 0);
@@ -82,8 +85,10 @@ std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
       const bool unit = attribute.name() == "alpha" || attribute.name() == "beta";
       if (attribute.name() == "transB")
         transposed = attribute.i() != 0;
-      else if (!(unit && attribute.f() == 1.0f) && !(attribute.name() == "transA" && attribute.i() == 0))
-        fail(file_, label + ": attribute " + quote_name(attribute.name()) + " is not supported in a head");
+      else if (!(unit && attribute.f() == 1.0f) &&
+               !(attribute.name() == "transA" && attribute.i() == 0))
+        fail(file_,
+             label + ": attribute " + quote_name(attribute.name()) + " is not supported in a head");
     }
     if (node.input_size() > 2 && !node.input(2).empty()) bias = folder_.value(node.input(2));
     if (node.input_size() > 2 && !node.input(2).empty() && !bias)
@@ -99,7 +104,8 @@ std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
     const int add_index = sole_consumer(node.output(0));
     if (add_index >= 0 && graph_.node(add_index).op_type() == "Add") {
       const onnx::NodeProto& add = graph_.node(add_index);
-      const std::string other = add.input_size() == 2 ? add.input(add.input(0) == node.output(0) ? 1 : 0) : "";
+      const std::string other =
+          add.input_size() == 2 ? add.input(add.input(0) == node.output(0) ? 1 : 0) : "";
       bias = other.empty() ? nullptr : folder_.value(other);
       if (!bias) fail(file_, node_label(add, add_index) + ": the head's bias is not a constant");
       claimed_.insert(add_index);
@@ -116,8 +122,8 @@ std::optional<Head> Importer::find_head(const Layer& last, int64_t width) {
   head.bias.assign(static_cast<size_t>(outputs), 0.0f);
   if (bias) {
     if (bias->integer || bias->numel() != outputs)
-      fail(file_, label + ": the head's bias has shape " + shape_string(bias->shape) + ", expected [" +
-                      std::to_string(outputs) + "]");
+      fail(file_, label + ": the head's bias has shape " + shape_string(bias->shape) +
+                      ", expected [" + std::to_string(outputs) + "]");
     head.bias = bias->floats;
   }
   return head;

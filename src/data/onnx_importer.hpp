@@ -19,14 +19,14 @@ namespace lstm::onnx_detail {
 // reordering and layout plumbing torch.onnx.export writes, and the zero initial states it
 // builds with Shape/Gather/Expand.
 inline const std::set<std::string> plumbing_operators = {
-    "Constant", "Identity", "Cast",   "Unsqueeze", "Squeeze",         "Reshape", "Transpose",
-    "Concat",   "Slice",    "Shape",  "Gather",    "ConstantOfShape", "Expand",  "Dropout"};
+    "Constant", "Identity", "Cast",  "Unsqueeze", "Squeeze",         "Reshape", "Transpose",
+    "Concat",   "Slice",    "Shape", "Gather",    "ConstantOfShape", "Expand",  "Dropout"};
 // Operators allowed only as part of a recognised embedding (Gather) or linear head
 // (MatMul + Add, or Gemm): anywhere else they are an error.
 inline const std::set<std::string> module_operators = {"MatMul", "Add", "Gemm"};
 // Operators that only move data between layers (X of layer k from Y of layer k-1).
-inline const std::set<std::string> layout_operators = {"Transpose", "Reshape", "Squeeze",
-                                                "Unsqueeze", "Identity", "Dropout"};
+inline const std::set<std::string> layout_operators = {"Transpose", "Reshape",  "Squeeze",
+                                                       "Unsqueeze", "Identity", "Dropout"};
 
 // For PyTorch's gate block j, the ONNX block it comes from.
 inline std::vector<int64_t> gate_source(CellType cell) {

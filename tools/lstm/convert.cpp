@@ -30,7 +30,8 @@ void export_onnx(const ConvertOptions& options) {
   const LoadedModel model = load_model(options.in, {});
   lstm::OnnxExportOptions export_options;
   if (!model.prefix.empty()) {  // a trained model: its embedding and head go along
-    const lstm::SequenceModel trained = lstm::SequenceModel::from_tensors(model.contents, options.in);
+    const lstm::SequenceModel trained =
+        lstm::SequenceModel::from_tensors(model.contents, options.in);
     export_options.embedding = model.contents.find("embedding.weight");
     export_options.head_weight = model.contents.find("head.weight");
     export_options.head_bias = model.contents.find("head.bias");
@@ -53,7 +54,8 @@ void add_convert_command(CLI::App& app, GlobalOptions& global) {
       "convert", "Convert a model between safetensors and ONNX (by the files' extensions)");
   command->add_option("in", options->in, "The model to read (.onnx or .safetensors)")->required();
   command->add_option("out", options->out, "The file to write (.safetensors or .onnx)")->required();
-  command->add_option("--opset", options->opset, "ONNX opset of an export")->check(CLI::Range(9, 17));
+  command->add_option("--opset", options->opset, "ONNX opset of an export")
+      ->check(CLI::Range(9, 17));
   command->add_flag("--sequence-lens", options->sequence_lens,
                     "Export: add the graph input sequence_lens (int32 [batch])");
   command->add_flag("--initial-states", options->initial_states,
@@ -66,9 +68,11 @@ void add_convert_command(CLI::App& app, GlobalOptions& global) {
       "'c_n'). A trained model exports with its head ('output' is the head's) and embedding "
       "(graph input 'tokens', int64 [seq_len, batch]); its metadata goes into metadata_props.");
   command->callback([options] {
-    const bool in_onnx = lstm::is_onnx_path(options->in), out_onnx = lstm::is_onnx_path(options->out);
+    const bool in_onnx = lstm::is_onnx_path(options->in),
+               out_onnx = lstm::is_onnx_path(options->out);
     if (in_onnx == out_onnx)
-      throw lstm::Error(options->out + ": convert reads .onnx and writes .safetensors, or the reverse; "
+      throw lstm::Error(options->out +
+                        ": convert reads .onnx and writes .safetensors, or the reverse; "
                         "give one file of each kind");
     check_output_path(options->out);
     if (in_onnx)
