@@ -94,7 +94,9 @@ def main():
         print("ok refused:", name, "->", line)
     out = os.path.join(work, "same_kind.onnx")
     check_refused([lstm, "convert", good, out], "give one file of each kind", out)
-    print(f"{count + 1} passed, 0 failed")
+    out = os.path.join(work, "not_safetensors.txt")
+    check_refused([lstm, "convert", good, out], "give one file of each kind", out)
+    print(f"{count + 2} passed, 0 failed")
 
 
 if __name__ == "__main__":

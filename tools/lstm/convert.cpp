@@ -70,7 +70,8 @@ void add_convert_command(CLI::App& app, GlobalOptions& global) {
   command->callback([options] {
     const bool in_onnx = lstm::is_onnx_path(options->in),
                out_onnx = lstm::is_onnx_path(options->out);
-    if (in_onnx == out_onnx)
+    const bool out_safetensors = options->out.ends_with(".safetensors");
+    if (in_onnx == out_onnx || (in_onnx && !out_safetensors))
       throw lstm::Error(options->out +
                         ": convert reads .onnx and writes .safetensors, or the reverse; "
                         "give one file of each kind");
