@@ -12,6 +12,8 @@ packages=(
   chromium fonts-dejavu-core # the report test renders an HTML report headless
   python3-dev pybind11-dev python3-pybind11  # the Python module (import lstm)
   python3-pytest             # the Python tests and bench/test_bench_tools.py
+  libprotobuf-dev libonnx-dev  # ONNX import/export (the generated ONNX protobuf classes)
+  python3-onnx libonnx-testdata nodejs  # ONNX checks: test models, operator test data, onnxruntime-node
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -22,4 +24,18 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# onnxruntime-node from npm, outside the repository so that fresh clones reuse it: the ONNX export
+# check runs our exports in it. ONNXRUNTIME_NODE_INSTALL=skip: the CPU binaries ship in the npm
+# package; its install script would only fetch GPU extras from a host we cannot reach.
+npm_dir="${LSTM_NPM_DIR:-/opt/lstm-npm}"
+if [ ! -f "$npm_dir/node_modules/onnxruntime-node/package.json" ]; then
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  if ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends npm
+  fi
+  $sudo_cmd mkdir -p "$npm_dir"
+  [ -f "$npm_dir/package.json" ] || echo '{"name": "lstm-npm-tools", "private": true}' | $sudo_cmd tee "$npm_dir/package.json" >/dev/null
+  (cd "$npm_dir" && $sudo_cmd env ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node@1.30.0)
 fi

@@ -15,6 +15,7 @@
 #include "lstm/io.hpp"
 #include "lstm/isa.hpp"
 #include "lstm/network.hpp"
+#include "lstm/onnx.hpp"
 #include "lstm/precision.hpp"
 #include "lstm/threads.hpp"
 #include "lstm/train.hpp"

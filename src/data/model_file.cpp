@@ -9,6 +9,7 @@
 #include "data/io_detail.hpp"
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
+#include "lstm/onnx.hpp"
 
 namespace lstm {
 namespace {
@@ -215,7 +216,7 @@ Network<float> network_from_tensors(const SafetensorsContents& contents, const s
 }
 
 Network<float> load_network(const std::string& path, const ConfigOverrides& overrides) {
-  const SafetensorsContents contents = read_safetensors(path);
+  const SafetensorsContents contents = read_model_contents(path);
   const bool trained_model =
       std::any_of(contents.tensors.begin(), contents.tensors.end(),
                   [](const auto& item) { return item.first.starts_with("rnn."); });

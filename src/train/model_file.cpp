@@ -8,6 +8,7 @@
 
 #include "data/io_detail.hpp"
 #include "lstm/error.hpp"
+#include "lstm/onnx.hpp"
 #include "lstm/train.hpp"
 #include "train/file_keys.hpp"
 
@@ -138,7 +139,7 @@ void save_sequence_model(const std::string& path, const SequenceModel& model) {
 }
 
 SequenceModel load_sequence_model(const std::string& path) {
-  return SequenceModel::from_tensors(read_safetensors(path), path);
+  return SequenceModel::from_tensors(read_model_contents(path), path);  // .safetensors or .onnx
 }
 
 }  // namespace lstm

@@ -15,6 +15,7 @@ namespace {
 
 struct BenchOptions {
   std::string cell = "lstm";
+  std::string model;  // if set: time this model's network (.safetensors or .onnx) instead
   int64_t input_size = 256, hidden_size = 256, batch = 32, seq_len = 100, layers = 1;
   std::string mode = "infer";
   bool bidirectional = false, json = false;
@@ -45,19 +46,28 @@ std::vector<float> random_values(size_t count, uint64_t seed) {
   return values;
 }
 
-void run_bench(const BenchOptions& options, int threads) {
+// The network to time: the model file's, or one of random weights shaped by the options.
+lstm::Network<float> bench_network(const BenchOptions& options) {
+  if (!options.model.empty()) return load_model(options.model, {}).network;
   lstm::NetworkConfig config;
   config.cell = lstm::parse_cell(options.cell);
   config.input_size = options.input_size;
   config.hidden_size = options.hidden_size;
   config.num_layers = options.layers;
   config.bidirectional = options.bidirectional;
+  config.validate();
+  lstm::Network<float> network(config);
+  network.init_uniform(options.seed);
+  return network;
+}
+
+void run_bench(const BenchOptions& options, int threads) {
+  const lstm::Network<float> network = bench_network(options);
+  const lstm::NetworkConfig& config = network.config();
   const double largest =
       static_cast<double>(options.seq_len) * static_cast<double>(options.batch) *
       static_cast<double>(std::max(config.input_size, config.layer_output_size()));
   if (largest > 1e10) throw lstm::Error("bench: T*B*width is too large (over 1e10 elements)");
-  lstm::Network<float> network(config);
-  network.init_uniform(options.seed);
   const bool train = options.mode == "train";
   const int64_t batch = options.batch, seq_len = options.seq_len;
 
@@ -156,6 +166,9 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
       "bench", "Time a network of random weights on random data (forward, or forward + backward)");
   command->add_option("--cell", options->cell, "Cell type")
       ->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn_tanh", "rnn_relu"}));
+  command->add_option("--model", options->model,
+                      "Time this model's network (.safetensors or .onnx); overrides --cell, "
+                      "--input-size, --hidden-size, --layers, --bidirectional");
   command->add_option("--input-size", options->input_size, "I")->check(CLI::Range(1, 1 << 20));
   command->add_option("--hidden-size", options->hidden_size, "H")->check(CLI::Range(1, 1 << 20));
   command->add_option("--batch", options->batch, "B")->check(CLI::Range(1, 1 << 20));

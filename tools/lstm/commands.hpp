@@ -29,6 +29,7 @@ void add_eval_command(CLI::App& app, GlobalOptions& global);
 void add_generate_command(CLI::App& app, GlobalOptions& global);
 void add_experiment_command(CLI::App& app, GlobalOptions& global);
 void add_inspect_command(CLI::App& app, GlobalOptions& global);
+void add_convert_command(CLI::App& app, GlobalOptions& global);
 
 // `lstm eval` of a language model: bits per character on a text, last line JSON.
 void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,

@@ -62,7 +62,7 @@ std::string network_prefix(const lstm::SafetensorsContents& contents) {
 }
 
 LoadedModel load_model(const std::string& path, const lstm::ConfigOverrides& overrides) {
-  lstm::SafetensorsContents contents = lstm::read_safetensors(path);
+  lstm::SafetensorsContents contents = lstm::read_model_contents(path);  // .safetensors or .onnx
   std::string prefix = network_prefix(contents);
   lstm::Network<float> network = lstm::network_from_tensors(contents, path, prefix, overrides);
   return LoadedModel{std::move(contents), std::move(prefix), std::move(network)};

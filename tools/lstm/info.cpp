@@ -55,7 +55,7 @@ struct FileInfo {
 
 FileInfo inspect(const std::string& path) {
   FileInfo info;
-  info.contents = lstm::read_safetensors(path);
+  info.contents = lstm::read_model_contents(path);  // .safetensors or .onnx
   info.prefix = network_prefix(info.contents);
   try {
     const lstm::Network<float> network =
@@ -150,9 +150,9 @@ void add_info_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* command = app.add_subcommand(
       "info",
-      "Describe a safetensors file: network configuration, parameter count, tensors, metadata; or, "
-      "with --system, this machine's CPU and the kernels in force");
-  command->add_option("file", options->file, "The .safetensors file (model, states or gradients)");
+      "Describe a safetensors or ONNX file: network configuration, parameter count, tensors, "
+      "metadata; or, with --system, this machine's CPU and the kernels in force");
+  command->add_option("file", options->file, "The .safetensors file (model, states or gradients) or .onnx model");
   command->add_flag("--system", options->system,
                     "Describe the CPU: its instruction-set paths, the one in force, the precisions");
   command->add_flag("--json", options->json, "Print one JSON object instead of text");

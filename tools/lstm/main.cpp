@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   lstm_cli::add_generate_command(app, global);
   lstm_cli::add_experiment_command(app, global);
   lstm_cli::add_inspect_command(app, global);
+  lstm_cli::add_convert_command(app, global);
 
   try {
     lstm::active_isa();  // a bad LSTM_MAX_ISA is an error before any work

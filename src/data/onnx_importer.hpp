@@ -1,0 +1,99 @@
+// The ONNX importer's internals: which operators it accepts, one recurrent layer as read from
+// its node, the linear head, and the Importer that walks a graph. Not public API.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "data/io_detail.hpp"
+#include "data/onnx_constants.hpp"
+#include "lstm/config.hpp"
+#include "lstm/io.hpp"
+
+namespace lstm::onnx_detail {
+
+// Operators that may appear in an importable graph besides the recurrent nodes: the weight
+// reordering and layout plumbing torch.onnx.export writes, and the zero initial states it
+// builds with Shape/Gather/Expand.
+inline const std::set<std::string> plumbing_operators = {
+    "Constant", "Identity", "Cast",  "Unsqueeze", "Squeeze",         "Reshape", "Transpose",
+    "Concat",   "Slice",    "Shape", "Gather",    "ConstantOfShape", "Expand",  "Dropout"};
+// Operators allowed only as part of a recognised embedding (Gather) or linear head
+// (MatMul + Add, or Gemm): anywhere else they are an error.
+inline const std::set<std::string> module_operators = {"MatMul", "Add", "Gemm"};
+// Operators that only move data between layers (X of layer k from Y of layer k-1).
+inline const std::set<std::string> layout_operators = {"Transpose", "Reshape",  "Squeeze",
+                                                       "Unsqueeze", "Identity", "Dropout"};
+
+// For PyTorch's gate block j, the ONNX block it comes from.
+inline std::vector<int64_t> gate_source(CellType cell) {
+  if (cell == CellType::lstm) return {0, 2, 3, 1};  // PyTorch i,f,g,o <- ONNX i,o,f,c
+  if (cell == CellType::gru) return {1, 0, 2};      // PyTorch r,z,n <- ONNX z,r,h
+  return {0};
+}
+
+// A linear head after the last layer: y = x Wᵀ + b.
+struct Head {
+  std::vector<float> weight;  // [O, Hcat] (PyTorch's Linear.weight)
+  std::vector<float> bias;    // [O]
+  int64_t outputs = 0;        // O
+  bool last_step = false;     // reads the final h [B, D*H] rather than every step's output
+};
+
+// One recurrent node, its attributes read and its constant inputs evaluated.
+struct Layer {
+  const onnx::NodeProto* node = nullptr;
+  std::string label;
+  CellType cell = CellType::lstm;
+  int64_t hidden = 0;
+  int64_t directions = 1;
+  const ConstTensor* W = nullptr;  // [D, G*H, I]
+  const ConstTensor* R = nullptr;  // [D, G*H, H]
+  const ConstTensor* B = nullptr;  // [D, 2*G*H] or null
+  const ConstTensor* P = nullptr;  // [D, 3H] or null (LSTM)
+};
+
+class Importer {
+ public:
+  Importer(const std::string& file, const onnx::GraphProto& graph)
+      : file_(file), graph_(graph), folder_(graph, file) {
+    for (int index = 0; index < graph.node_size(); ++index)
+      for (const auto& input : graph.node(index).input()) {
+        std::vector<int>& readers = consumers_[input];
+        if (readers.empty() || readers.back() != index) readers.push_back(index);
+      }
+  }
+
+  SafetensorsContents run(const onnx::ModelProto& model);
+
+ private:
+  [[noreturn]] void fail_at(const Layer& layer, const std::string& what) const {
+    detail::fail(file_, layer.label + ": " + what);
+  }
+  void read_attributes(Layer& layer) const;
+  const ConstTensor* constant_input(Layer& layer, int position, const char* what, bool required);
+  void check_initial_state(const Layer& layer, int position, const char* what);
+  std::string trace_back(std::string name) const;
+  void check_shapes(const Layer& layer) const;
+
+  // The embedding table if layer 0's input is a Gather from a constant [V, E] float table.
+  const ConstTensor* find_embedding(const std::string& origin);
+  // The linear head fed by the last layer's output Y, if any.
+  std::optional<Head> find_head(const Layer& last, int64_t width);
+  // The MatMul or Gemm that reads `name` through layout operators only (-1 if none); `name`
+  // becomes the tensor it multiplies.
+  int reach_product(std::string& name, int depth) const;
+  // The one node that reads `name`, or -1 (none, or several).
+  int sole_consumer(const std::string& name) const;
+
+  const std::string& file_;
+  const onnx::GraphProto& graph_;
+  ConstantFolder folder_;
+  std::map<std::string, std::vector<int>> consumers_;  // value name -> nodes that read it
+  std::set<int> claimed_;  // module_operators nodes (and the embedding Gather) recognised
+};
+
+}  // namespace lstm::onnx_detail
