@@ -22,6 +22,7 @@ struct TrainOptions {
   std::string task = "forecast";
   std::string data, target, out, checkpoint, report, cell = "lstm", optimizer = "adam";
   std::string schedule;  // empty: the task's default
+  std::string on_nan = "stop";
   double cooldown = -1;  // negative: the task's default
   double weight_decay = -1;  // negative: the optimizer's default (PyTorch's: adamw 0.01, else 0)
   std::vector<std::string> features;
@@ -91,6 +92,7 @@ std::string prepare_trainer(TrainOptions& options) {
                                                                                            : 0.0;
   trainer.checkpoint_path = checkpoint;
   trainer.resume = options.resume;
+  trainer.on_nan = lstm::apps::parse_nan_policy(options.on_nan);
   trainer.stop_requested = &interrupt_flag();
   return checkpoint;
 }
@@ -99,6 +101,20 @@ std::string prepare_trainer(TrainOptions& options) {
 void finish_training(const TrainOptions& options, const std::string& checkpoint,
                      const lstm::SequenceModel& model, const lstm::apps::TrainResult& result,
                      ProgressLine& progress) {
+  if (result.stop == lstm::apps::StopReason::diverged) {
+    // One line (the CLI's error): where, what was kept, exit 1.
+    std::string line = "training diverged: " + result.divergence + "; ";
+    if (result.best_epoch > 0) {
+      lstm::save_sequence_model(options.out, model);
+      line += "the best model (epoch " + std::to_string(result.best_epoch) + ") written to " +
+              options.out;
+    } else {
+      line += "no model written (no finite validation loss before it)";
+    }
+    if (std::filesystem::exists(checkpoint)) line += "; last good checkpoint kept in " + checkpoint;
+    line += " (lower --lr, or --on-nan skip)";
+    throw lstm::Error(line);
+  }
   lstm::save_sequence_model(options.out, model);
   const bool unfinished = result.stop == lstm::apps::StopReason::time_limit ||
                           result.stop == lstm::apps::StopReason::interrupted;
@@ -111,6 +127,9 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
   else
     line << "epoch " << result.best_epoch;
   line << "; model written to " << options.out;
+  if (result.skipped_batches > 0)
+    line << "; " << result.skipped_batches
+         << " batch(es) skipped for a non-finite loss or gradient (--on-nan skip)";
   progress.print(line.str());
   if (unfinished) progress.print("checkpoint kept in " + checkpoint + " (continue with --resume)");
 }
@@ -412,6 +431,11 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                       "OUT.ckpt, removed after a run that finishes, kept after --time-limit or "
                       "Ctrl-C)");
   command->add_flag("--resume", options->resume, "Continue exactly from the checkpoint");
+  command
+      ->add_option("--on-nan", options->on_nan,
+                   "A non-finite training loss or gradient norm: 'stop' the run (exit 1, keeping "
+                   "the best model so far) or 'skip' the batch and count it")
+      ->check(CLI::IsMember({"stop", "skip"}));
   command->add_option("--report", options->report,
                       "Also write a self-contained HTML report: loss curves, and forecasts "
                       "against actual values (forecast) or a sample and the gates over a piece "
