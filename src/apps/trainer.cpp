@@ -76,6 +76,7 @@ double seconds_since(Clock::time_point start) {
 
 // Exact decimal form of a double, for checkpoint metadata.
 std::string exact(double value) {
+  if (std::isnan(value)) return "nan";  // without a sign, which varies with how it arose
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%.17g", value);
   return buffer;

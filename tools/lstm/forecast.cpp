@@ -1,6 +1,7 @@
 // `lstm forecast`: N future values of a forecast model's target after the last row of a series,
 // in original units (recursive for a one-step model, one pass for a direct one), written as CSV
 // (a date/step column and the target).
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -45,6 +46,9 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   text += csv_field(info.target);
   text += '\n';
   for (int64_t k = 0; k < options.steps; ++k) {
+    if (!std::isfinite(values[k]))
+      throw lstm::Error(options.output + ": not written: the forecast of step " +
+                        std::to_string(k + 1) + " is not a finite number in original units");
     char number[64];
     std::snprintf(number, sizeof number, "%.9g", values[k]);
     text += csv_field(index[k]);
