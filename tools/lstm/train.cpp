@@ -12,6 +12,7 @@
 #include "apps/trainer.hpp"
 #include "apps/training_report.hpp"
 #include "commands.hpp"
+#include "output_lock.hpp"
 #include "progress.hpp"
 
 namespace lstm_cli {
@@ -81,6 +82,8 @@ std::string prepare_trainer(TrainOptions& options) {
   const std::string checkpoint =
       options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
   check_output_path(checkpoint);
+  if (std::filesystem::weakly_canonical(checkpoint) == std::filesystem::weakly_canonical(options.out))
+    throw lstm::Error(checkpoint + ": the checkpoint and --out must be different files");
   if (options.resume && !std::filesystem::exists(checkpoint))
     throw lstm::Error(checkpoint + ": no checkpoint to resume from");
   lstm::apps::TrainerOptions& trainer = options.trainer;
@@ -137,6 +140,7 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
 void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
   const std::string checkpoint = prepare_trainer(options);
+  const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
   const int threads = apply_compute_options(global);
 
   lstm::apps::ForecastSetup setup;
@@ -240,6 +244,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   if (!options.target.empty() || !options.features.empty())
     throw lstm::Error("--target and --features are for --task forecast");
   const std::string checkpoint = prepare_trainer(options);
+  const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
   const int threads = apply_compute_options(global);
 
   lstm::apps::CharLmSetup setup;
