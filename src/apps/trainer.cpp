@@ -20,6 +20,8 @@ namespace {
 // Inside a checkpoint, under train_keys::kTrainerPrefix: the best weights and the task's state.
 const std::string kBestPrefix = std::string(train_keys::kTrainerPrefix) + "best.";
 const std::string kCarriedPrefix = std::string(train_keys::kTrainerPrefix) + "carried.";
+// In the checkpoint's trainer fields: the settings a resumed run must share.
+const std::string kSettingPrefix = "setting ";
 using Clock = std::chrono::steady_clock;
 using NamedTensors = std::vector<std::pair<std::string, HostTensor>>;
 
@@ -215,6 +217,13 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     const std::string& path = options.checkpoint_path;
     if (path.empty()) fail("training", "resuming needs a checkpoint path");
     Checkpoint checkpoint = load_checkpoint(path);
+    for (const auto& [setting, value] : options.resume_invariants) {
+      const auto saved = checkpoint.metadata.find(kSettingPrefix + setting);
+      if (saved != checkpoint.metadata.end() && saved->second != value)
+        fail(path, "cannot resume: " + setting + " is " + value + " but was " + saved->second +
+                       " when the checkpoint was made; resume with the same " + setting +
+                       ", or train afresh without --resume");
+    }
     // The task data (columns, normalisation, window...) must be what this run computed.
     for (const auto& [key, value] : model.metadata()) {
       const auto entry = checkpoint.model.metadata.find(key);
@@ -258,11 +267,13 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
   auto save = [&](int64_t batch) {
     if (options.checkpoint_path.empty()) return;
     state.step = optimizer.step_count();
-    Checkpoint checkpoint = make_checkpoint(model, optimizer, state,
-                                            {{"best_epoch", std::to_string(best_epoch)},
-                                             {"batch", std::to_string(batch)},
-                                             {"skipped", std::to_string(skipped)},
-                                             {"loss_sum", exact(loss_sum)}});
+    std::map<std::string, std::string> fields{{"best_epoch", std::to_string(best_epoch)},
+                                              {"batch", std::to_string(batch)},
+                                              {"skipped", std::to_string(skipped)},
+                                              {"loss_sum", exact(loss_sum)}};
+    for (const auto& [setting, value] : options.resume_invariants)
+      fields[kSettingPrefix + setting] = value;
+    Checkpoint checkpoint = make_checkpoint(model, optimizer, state, std::move(fields));
     for (const auto& [name, tensor] : best)
       checkpoint.model.tensors.emplace_back(kBestPrefix + name, tensor);
     for (auto& [name, tensor] : task.carried_state())

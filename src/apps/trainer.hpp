@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <span>
 #include <string>
 #include <utility>
@@ -74,6 +75,10 @@ struct TrainerOptions {
   std::string checkpoint_path;  // empty: no checkpoints
   bool resume = false;          // continue from checkpoint_path (which must exist)
   NanPolicy on_nan = NanPolicy::stop;
+  // Settings a resumed run must share with the checkpoint's (e.g. {"--hidden", "64"}, {"--data",
+  // "1234 bytes, checksum ..."}): saved in every checkpoint; on resume a different value is an
+  // error naming the setting and both values. Settings the checkpoint lacks are not compared.
+  std::map<std::string, std::string> resume_invariants;
 };
 
 // One line of progress, reported after every epoch.

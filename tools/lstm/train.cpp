@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "apps/charlm.hpp"
@@ -12,6 +13,7 @@
 #include "apps/trainer.hpp"
 #include "apps/training_report.hpp"
 #include "commands.hpp"
+#include "file_checksum.hpp"
 #include "output_lock.hpp"
 #include "progress.hpp"
 
@@ -75,6 +77,42 @@ void print_metrics(const char* label, const lstm::ForecastMetrics& metrics) {
             << fixed(metrics.mae, 4) << "  MASE " << fixed(metrics.mase, 3) << '\n';
 }
 
+// What --resume must find unchanged in the checkpoint: every option that changes the model, the
+// data or the order of batches (the rate, epochs, limits, threads and report may change).
+std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
+  auto number = [](double value) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return std::string(text);
+  };
+  std::string features;
+  for (const std::string& feature : o.features) features += (features.empty() ? "" : ",") + feature;
+  std::map<std::string, std::string> settings{
+      {"--task", o.task},
+      {"--data", file_fingerprint(o.data)},
+      {"--hidden", std::to_string(o.hidden)},
+      {"--layers", std::to_string(o.layers)},
+      {"--cell", o.cell},
+      {"--window", std::to_string(o.window)},
+      {"--batch", std::to_string(o.trainer.batch_size)},
+      {"--seed", std::to_string(o.trainer.seed)},
+      {"--validation", number(o.validation)},
+      {"--dropout", number(o.dropout)},
+      {"--optimizer", o.optimizer}};
+  if (o.task == "charlm") {
+    settings["--vocabulary"] = o.vocabulary;
+    settings["--embedding"] = std::to_string(o.embedding);
+    settings["--carry-state"] = o.carry_state ? "on" : "off";
+  } else {
+    settings["--target"] = o.target;
+    settings["--features"] = features.empty() ? "(none)" : features;
+    settings["--horizon"] = std::to_string(o.horizon);
+    settings["--season"] = std::to_string(o.season);
+    settings["--differencing"] = std::to_string(o.differencing);
+  }
+  return settings;
+}
+
 // The checkpoint path (checked writable) and the trainer options shared by every task.
 std::string prepare_trainer(TrainOptions& options) {
   check_output_path(options.out);
@@ -96,6 +134,7 @@ std::string prepare_trainer(TrainOptions& options) {
   trainer.checkpoint_path = checkpoint;
   trainer.resume = options.resume;
   trainer.on_nan = lstm::apps::parse_nan_policy(options.on_nan);
+  trainer.resume_invariants = resume_invariants(options);
   trainer.stop_requested = &interrupt_flag();
   return checkpoint;
 }
