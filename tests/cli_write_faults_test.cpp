@@ -30,10 +30,10 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-void write_sine(const std::string& path) {
+void write_sine(const std::string& path, int rows = 200) {
   std::ofstream out(path);
   out << "t,y\n";
-  for (int t = 0; t < 200; ++t) out << t << ',' << std::sin(t / 4.0) << '\n';
+  for (int t = 0; t < rows; ++t) out << t << ',' << std::sin(t / 4.0) << '\n';
 }
 
 // Runs `command`, which must fail writing `path`: exit 1, one line naming `path` and `reason`,
@@ -104,14 +104,22 @@ TEST(CliWriteFaults, TrainingKeepsItsLastGoodCheckpointAndModel) {
 TEST(CliWriteFaults, ReportPastTheFileSizeLimit) {
   test_util::TempDir dir;
   const std::string data = dir.file("s.csv"), report = dir.file("r.html");
-  write_sine(data);
-  write_text(report, "previous");
+  write_sine(data, 1000);  // a long series: a large report (its chart) beside a small model
   const std::string train = cli + " train --task forecast --data " + shell_quote(data) +
                             " --target y --out " + shell_quote(dir.file("m.safetensors")) +
                             " --report " + shell_quote(report) +
-                            " --hidden 8 --window 20 --threads 1 --quiet --seed 1 --epochs 5";
-  // Model (2.4 KB) and checkpoint (8.7 KB) fit under the limit, the report (9.5 KB) does not.
-  const test_util::CommandResult result = test_util::run_command(limited(9100, train));
+                            " --hidden 4 --window 20 --threads 1 --quiet --seed 1 --epochs 5";
+  // Sizes of an unlimited run (its checkpoint kept): the limit goes between the largest of the
+  // model and checkpoint and the report.
+  const std::string kept = " --checkpoint " + shell_quote(dir.file("sizes.ckpt"));
+  ASSERT_EQ(test_util::run_command(train + kept).exit_code, 0);
+  const auto checkpoint_size = fs::file_size(dir.file("sizes.ckpt"));
+  const auto report_size = fs::file_size(report);
+  ASSERT_GT(report_size, checkpoint_size + 200);
+  fs::remove(dir.file("sizes.ckpt"));
+  write_text(report, "previous");
+  const test_util::CommandResult result =
+      test_util::run_command(limited((checkpoint_size + report_size) / 2, train));
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find(report + ": cannot write: File too large"), std::string::npos)
       << result.err;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/random.hpp"
+#include "lstm/memory.hpp"
 #include "train/file_keys.hpp"
 
 namespace lstm::apps {
@@ -202,6 +203,10 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     fail("training", "the cool-down fraction must be in [0, 1]");
   double lr = 0.0;  // the rate of the last step
 
+  // Beside the model's values and gradients: two optimizer moments, the best weights, and a
+  // checkpoint's copies of all of them while it is written.
+  require_memory(static_cast<uint64_t>(model.num_parameters()) * 4 * 7,
+                 "training a model of " + std::to_string(model.num_parameters()) + " parameters");
   std::vector<ParameterView> parameters = model.parameters();
   Optimizer optimizer(options.optimizer, parameters);
   // state.rng_counter is the counter at the start of the current epoch, whose order is drawn

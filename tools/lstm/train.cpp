@@ -134,7 +134,6 @@ std::string prepare_trainer(TrainOptions& options) {
   trainer.checkpoint_path = checkpoint;
   trainer.resume = options.resume;
   trainer.on_nan = lstm::apps::parse_nan_policy(options.on_nan);
-  trainer.resume_invariants = resume_invariants(options);
   trainer.stop_requested = &interrupt_flag();
   return checkpoint;
 }
@@ -195,6 +194,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   setup.num_layers = options.layers;
   setup.seed = options.trainer.seed;
   lstm::apps::ForecastData data = lstm::apps::prepare_forecast_data(options.data, setup);
+  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
   const lstm::Series& series = data.series;
   ProgressLine progress(options.quiet, options.progress, 0.0);
   {
@@ -300,6 +300,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   setup.dropout = options.dropout;
   setup.seed = options.trainer.seed;
   const lstm::apps::CharLmData data = lstm::apps::prepare_charlm_data(options.data, setup);
+  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
   lstm::SequenceModel model = lstm::apps::make_charlm_model(data, setup);
   const std::unique_ptr<lstm::apps::TrainingTask> task =
       lstm::apps::make_charlm_task(data, setup);
