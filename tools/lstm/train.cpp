@@ -195,6 +195,10 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   setup.seed = options.trainer.seed;
   lstm::apps::ForecastData data = lstm::apps::prepare_forecast_data(options.data, setup);
   options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+  // As resolved from the data (0 or -1 on the command line: detected).
+  options.trainer.resume_invariants["--window"] = std::to_string(data.window);
+  options.trainer.resume_invariants["--season"] = std::to_string(data.season);
+  options.trainer.resume_invariants["--differencing"] = data.difference_scale.empty() ? "0" : "1";
   const lstm::Series& series = data.series;
   ProgressLine progress(options.quiet, options.progress, 0.0);
   {
