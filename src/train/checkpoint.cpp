@@ -135,7 +135,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  SafetensorsContents contents = read_safetensors(path);
+  return checkpoint_from_contents(read_safetensors(path), path);
+}
+
+Checkpoint checkpoint_from_contents(SafetensorsContents contents, const std::string& path) {
   Checkpoint checkpoint;
   for (auto& [name, tensor] : contents.tensors) {
     if (name.starts_with(train_keys::kOptimizerPrefix))
