@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "lstm/error.hpp"
 
@@ -23,6 +24,21 @@ std::string holder_of(int fd) {
   std::string pid(text, static_cast<size_t>(got));
   while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
   return pid;
+}
+
+// Removes "<path>.tmp.XXXXXXXX" files (write_file_atomically's) left by a writer that was killed:
+// with the lock held, no other process is writing them.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  const fs::path directory = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  const std::string prefix = file.filename().string() + ".tmp.";
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == prefix.size() + 8 && name.starts_with(prefix) && entry.is_regular_file())
+      fs::remove(entry.path(), error);
+  }
 }
 
 }  // namespace
@@ -50,6 +66,7 @@ OutputLock::OutputLock(const std::string& path, const std::string& option)
       const std::string pid = std::to_string(::getpid()) + "\n";
       if (::ftruncate(fd, 0) == 0) (void)::pwrite(fd, pid.data(), pid.size(), 0);
       fd_ = fd;
+      remove_stale_temporaries(path);
       return;
     }
     ::close(fd);  // the holder removed it meanwhile: lock the new one

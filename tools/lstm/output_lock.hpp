@@ -10,6 +10,7 @@ class OutputLock {
  public:
   // Locks "<path>.lock" (created if needed, holding this process's id) or throws lstm::Error
   // naming `path`, the other process's id and `option` (e.g. "--out") if another process holds it.
+  // Once locked, removes temporary files of `path` that a killed writer left behind.
   OutputLock(const std::string& path, const std::string& option);
   ~OutputLock();  // removes the lock file, then releases the lock
   OutputLock(const OutputLock&) = delete;
