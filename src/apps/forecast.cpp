@@ -219,9 +219,15 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
     const json value = json::parse(entry->second);
     info.target = value.at("target").get<std::string>();
     info.columns = value.at("columns").get<std::vector<std::string>>();
-    info.window = value.at("window").get<int64_t>();
-    info.season = value.at("season").get<int64_t>();
-    if (value.contains("horizon")) info.horizon = value.at("horizon").get<int64_t>();
+    // Numbers that are not integers (9.2e20) must not be converted: undefined behaviour.
+    auto integer = [&](const char* key) {
+      if (!value.at(key).is_number_integer())
+        throw Error(path + ": metadata 'forecast': '" + key + "' is not an integer");
+      return value.at(key).get<int64_t>();
+    };
+    info.window = integer("window");
+    info.season = integer("season");
+    if (value.contains("horizon")) info.horizon = integer("horizon");
     if (value.contains("difference_scale"))
       info.difference_scale = value.at("difference_scale").get<std::vector<double>>();
   } catch (const json::exception& error) {
