@@ -21,3 +21,6 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_REL
   -DLSTM_TSAN=ON -DLSTM_BUILD_BENCH=OFF
 cmake --build build-tsan -j"$jobs" --target naive_vs_fast_test
 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/naive_vs_fast_test --gtest_brief=1
+
+# Every parser under libFuzzer (clang, ASan+UBSan) for a few seconds each on its corpus.
+bash scripts/fuzz_smoke.sh 5

@@ -206,7 +206,8 @@ TEST_F(CliForecast, TimeLimitKeepsCheckpointAndResumeContinues) {
   // Resuming with other options is an error that leaves the checkpoint alone.
   const CommandResult mismatch = run(train_args(series, model) + " --resume --window 13");
   EXPECT_NE(mismatch.exit_code, 0);
-  EXPECT_NE(mismatch.err.find("other data or options"), std::string::npos) << mismatch.err;
+  EXPECT_NE(mismatch.err.find("cannot resume: --window is 13 but was "), std::string::npos)
+      << mismatch.err;
   ASSERT_TRUE(fs::exists(model + ".ckpt"));
   const CommandResult resumed = run(train_args(series, model) + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;

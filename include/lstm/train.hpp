@@ -322,6 +322,8 @@ Checkpoint make_checkpoint(const SequenceModel& model, const Optimizer& optimize
                            std::map<std::string, std::string> metadata = {});
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 Checkpoint load_checkpoint(const std::string& path);
+// The checkpoint held in parsed safetensors contents; `name` stands for the path in messages.
+Checkpoint checkpoint_from_contents(SafetensorsContents contents, const std::string& name);
 // Resuming: SequenceModel::from_tensors(checkpoint.model, path), then an Optimizer built from
 // checkpoint.optimizer.config and its load_state(checkpoint.optimizer, path).
 

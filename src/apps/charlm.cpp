@@ -198,6 +198,8 @@ CharLmInfo charlm_info(const SequenceModel& model, const std::string& path) {
   const std::string where = path + ": metadata 'charlm'";
   try {
     const json object = json::parse(entry->second);
+    // A number that is not an integer (9.2e20) must not be converted (undefined; found by fuzzing).
+    if (!object.at("window").is_number_integer()) fail(where, "'window' is not an integer");
     info.window = object.at("window").get<int64_t>();
     info.vocabulary = Vocabulary::from_json(where, object.at("vocabulary").dump());
   } catch (const json::exception& error) {

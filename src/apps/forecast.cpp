@@ -7,7 +7,10 @@
 #include <cmath>
 #include <limits>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+
+#include "data/safe_scale.hpp"
 
 namespace lstm::apps {
 namespace {
@@ -68,20 +71,39 @@ double decode(const std::vector<double>& scale, double output, double previous, 
   return scale.empty() ? output : previous + output * scale[f];
 }
 
+// Refuses a value so far from the training part's mean (in its standard deviations) that the
+// model's float inputs could not hold it: a wild outlier or a unit error, named by column and row.
+void require_normalisable(const std::string& path, const Series& series,
+                          const std::vector<double>& normalized) {
+  constexpr double kLimit = 1e12;
+  const int64_t features = series.features();
+  for (size_t k = 0; k < normalized.size(); ++k)
+    if (!(std::fabs(normalized[k]) <= kLimit)) {
+      const auto row = static_cast<int64_t>(k) / features, column = static_cast<int64_t>(k) % features;
+      char value[40];
+      std::snprintf(value, sizeof value, "%.17g", series.values[k]);
+      throw Error(path + ": column '" + series.columns[column] + "', data row " +
+                  std::to_string(row + 1) + ": value " + value +
+                  " is more than 1e12 standard deviations from the training part's mean; it "
+                  "cannot be normalised (an outlier or a unit error?)");
+    }
+}
+
 // Whether the training target trends: a least-squares line moves by more than the spread of
 // the values around it over the training part.
 bool trends(std::span<const double> y) {
   const double n = static_cast<double>(y.size());
+  const double s = detail::overflow_safe_scale(y);  // scale-free test; 1 unless |y| > 2^480
   double mean_t = (n - 1) / 2, mean_y = 0, stt = 0, sty = 0;
-  for (double v : y) mean_y += v / n;
+  for (double v : y) mean_y += v * s / n;
   for (size_t k = 0; k < y.size(); ++k) {
     stt += (k - mean_t) * (k - mean_t);
-    sty += (k - mean_t) * (y[k] - mean_y);
+    sty += (k - mean_t) * (y[k] * s - mean_y);
   }
   const double slope = stt > 0 ? sty / stt : 0.0;
   double residual = 0;
   for (size_t k = 0; k < y.size(); ++k) {
-    const double r = y[k] - mean_y - slope * (k - mean_t);
+    const double r = y[k] * s - mean_y - slope * (k - mean_t);
     residual += r * r / n;
   }
   return std::abs(slope) * n > 2.0 * std::sqrt(residual);
@@ -133,6 +155,7 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
       features);
   data.normalized = series.values;
   data.normalization.apply(data.normalized);
+  require_normalisable(path, series, data.normalized);
   const bool differencing = setup.differencing >= 0
                                 ? setup.differencing > 0
                                 : trends(std::span<const double>(target.data(), data.split));
@@ -197,9 +220,15 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
     const json value = json::parse(entry->second);
     info.target = value.at("target").get<std::string>();
     info.columns = value.at("columns").get<std::vector<std::string>>();
-    info.window = value.at("window").get<int64_t>();
-    info.season = value.at("season").get<int64_t>();
-    if (value.contains("horizon")) info.horizon = value.at("horizon").get<int64_t>();
+    // Numbers that are not integers (9.2e20) must not be converted: undefined behaviour.
+    auto integer = [&](const char* key) {
+      if (!value.at(key).is_number_integer())
+        throw Error(path + ": metadata 'forecast': '" + key + "' is not an integer");
+      return value.at(key).get<int64_t>();
+    };
+    info.window = integer("window");
+    info.season = integer("season");
+    if (value.contains("horizon")) info.horizon = integer("horizon");
     if (value.contains("difference_scale"))
       info.difference_scale = value.at("difference_scale").get<std::vector<double>>();
     if (value.contains("validation_fraction"))

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/random.hpp"
+#include "lstm/memory.hpp"
 #include "train/file_keys.hpp"
 
 namespace lstm::apps {
@@ -20,6 +21,8 @@ namespace {
 // Inside a checkpoint, under train_keys::kTrainerPrefix: the best weights and the task's state.
 const std::string kBestPrefix = std::string(train_keys::kTrainerPrefix) + "best.";
 const std::string kCarriedPrefix = std::string(train_keys::kTrainerPrefix) + "carried.";
+// In the checkpoint's trainer fields: the settings a resumed run must share.
+const std::string kSettingPrefix = "setting ";
 using Clock = std::chrono::steady_clock;
 using NamedTensors = std::vector<std::pair<std::string, HostTensor>>;
 
@@ -61,12 +64,22 @@ void copy_into_model(SequenceModel& model, const NamedTensors& tensors, const st
   }
 }
 
+// The first non-finite parameter value as "'name'[index]", or "" if all are finite.
+std::string first_non_finite(std::span<const ParameterView> parameters) {
+  for (const ParameterView& parameter : parameters)
+    for (size_t k = 0; k < parameter.value.size(); ++k)
+      if (!std::isfinite(parameter.value[k]))
+        return "'" + parameter.name + "'[" + std::to_string(k) + "]";
+  return "";
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // Exact decimal form of a double, for checkpoint metadata.
 std::string exact(double value) {
+  if (std::isnan(value)) return "nan";  // without a sign, which varies with how it arose
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%.17g", value);
   return buffer;
@@ -122,8 +135,16 @@ const char* stop_reason_name(StopReason reason) {
       return "epochs for this run done";
     case StopReason::interrupted:
       return "interrupted";
+    case StopReason::diverged:
+      return "diverged";
   }
   return "?";
+}
+
+NanPolicy parse_nan_policy(const std::string& name) {
+  if (name == "stop") return NanPolicy::stop;
+  if (name == "skip") return NanPolicy::skip;
+  throw Error("unknown non-finite loss policy '" + name + "' (stop or skip)");
 }
 
 std::vector<float> predict(SequenceModel& model, const SampleSet& samples, int64_t batch_size) {
@@ -182,13 +203,17 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     fail("training", "the cool-down fraction must be in [0, 1]");
   double lr = 0.0;  // the rate of the last step
 
+  // Beside the model's values and gradients: two optimizer moments, the best weights, and a
+  // checkpoint's copies of all of them while it is written.
+  require_memory(static_cast<uint64_t>(model.num_parameters()) * 4 * 7,
+                 "training a model of " + std::to_string(model.num_parameters()) + " parameters");
   std::vector<ParameterView> parameters = model.parameters();
   Optimizer optimizer(options.optimizer, parameters);
   // state.rng_counter is the counter at the start of the current epoch, whose order is drawn
   // from it; first_batch and loss_sum say how far into the epoch a resumed run is.
   TrainingProgress state;
   state.seed = options.seed;
-  int64_t best_epoch = 0, first_batch = 0;
+  int64_t best_epoch = 0, first_batch = 0, skipped = 0;
   double loss_sum = 0.0;
   NamedTensors best;  // the model's tensors at its best point
   TrainResult result;
@@ -197,6 +222,13 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     const std::string& path = options.checkpoint_path;
     if (path.empty()) fail("training", "resuming needs a checkpoint path");
     Checkpoint checkpoint = load_checkpoint(path);
+    for (const auto& [setting, value] : options.resume_invariants) {
+      const auto saved = checkpoint.metadata.find(kSettingPrefix + setting);
+      if (saved != checkpoint.metadata.end() && saved->second != value)
+        fail(path, "cannot resume: " + setting + " is " + value + " but was " + saved->second +
+                       " when the checkpoint was made; resume with the same " + setting +
+                       ", or train afresh without --resume");
+    }
     // The task data (columns, normalisation, window...) must be what this run computed.
     for (const auto& [key, value] : model.metadata()) {
       const auto entry = checkpoint.model.metadata.find(key);
@@ -223,6 +255,7 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     };
     try {
       best_epoch = std::stoll(number("best_epoch"));
+      skipped = std::stoll(number("skipped"));
       first_batch = std::stoll(number("batch"));
       loss_sum = std::stod(number("loss_sum"));
     } catch (const std::exception&) {
@@ -239,10 +272,13 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
   auto save = [&](int64_t batch) {
     if (options.checkpoint_path.empty()) return;
     state.step = optimizer.step_count();
-    Checkpoint checkpoint = make_checkpoint(model, optimizer, state,
-                                            {{"best_epoch", std::to_string(best_epoch)},
-                                             {"batch", std::to_string(batch)},
-                                             {"loss_sum", exact(loss_sum)}});
+    std::map<std::string, std::string> fields{{"best_epoch", std::to_string(best_epoch)},
+                                              {"batch", std::to_string(batch)},
+                                              {"skipped", std::to_string(skipped)},
+                                              {"loss_sum", exact(loss_sum)}};
+    for (const auto& [setting, value] : options.resume_invariants)
+      fields[kSettingPrefix + setting] = value;
+    Checkpoint checkpoint = make_checkpoint(model, optimizer, state, std::move(fields));
     for (const auto& [name, tensor] : best)
       checkpoint.model.tensors.emplace_back(kBestPrefix + name, tensor);
     for (auto& [name, tensor] : task.carried_state())
@@ -270,6 +306,11 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
   std::vector<int64_t> order(static_cast<size_t>(count));
   StopReason stop = StopReason::max_epochs;
   bool stopped = false;
+  std::string divergence;  // non-empty: the run diverged there
+  // " at epoch E, batch B" (1-based), for messages.
+  auto place = [&](int64_t batch) {
+    return " at epoch " + std::to_string(state.epoch + 1) + ", batch " + std::to_string(batch + 1);
+  };
   const int64_t first_epoch = state.epoch;
   Clock::time_point last_checkpoint = Clock::now();
   while (state.epoch < options.max_epochs) {
@@ -312,14 +353,31 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
       const int64_t B = std::min(options.batch_size, count - first);
       model.zero_grad();
       const uint64_t dropout_seed = mix64(state.seed ^ mix64(uint64_t(optimizer.step_count())));
-      loss_sum += task.train_batch(model, std::span<const int64_t>(order).subspan(first, B),
-                                   batch, dropout_seed) *
-                  static_cast<double>(B);
-      if (options.clip_norm > 0) clip_grad_norm(model.gradients(), options.clip_norm);
+      const double batch_loss = task.train_batch(
+          model, std::span<const int64_t>(order).subspan(first, B), batch, dropout_seed);
+      // The norm before clipping (clip_norm 0: measured, not clipped).
+      const double gradient_norm =
+          clip_grad_norm(model.gradients(), options.clip_norm > 0 ? options.clip_norm : INFINITY);
+      if (!std::isfinite(batch_loss) || !std::isfinite(gradient_norm)) {
+        if (options.on_nan == NanPolicy::skip) {
+          ++skipped;
+          continue;
+        }
+        divergence = (std::isfinite(batch_loss) ? "gradient norm is " + exact(gradient_norm)
+                                                : "training loss is " + exact(batch_loss)) +
+                     place(batch);
+        break;
+      }
+      loss_sum += batch_loss * static_cast<double>(B);
       lr = schedule.lr_at(optimizer.step_count()) *
            cooldown_factor(seconds_since(start), options.time_limit_seconds,
                            options.cooldown_fraction);
       optimizer.step(parameters, lr);
+      if (const std::string at = first_non_finite(parameters); !at.empty()) {
+        divergence = "weight " + at + " became non-finite in the step" +
+                     place(batch) + " (learning rate " + exact(lr) + ")";
+        break;
+      }
       if (progress.batch) {
         const int64_t done = std::min(count, first + B);
         BatchReport report;
@@ -333,6 +391,7 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
         progress.batch(report);
       }
     }
+    if (!divergence.empty()) break;  // no checkpoint: the last one written stays the last good one
     state.step = optimizer.step_count();
     if (stopped) {
       // The checkpoint records where the epoch stands (a resumed run then equals one that never
@@ -345,6 +404,11 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     state.rng_counter = counter;
     state.epoch += 1;
     const auto [validation_loss, improved] = validate(state.epoch);
+    if (!std::isfinite(validation_loss)) {
+      divergence = "validation loss is " + exact(validation_loss) + " after epoch " +
+                   std::to_string(state.epoch);
+      break;
+    }
     save(0);
     last_checkpoint = Clock::now();
     if (progress.epoch) {
@@ -375,7 +439,9 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
   result.epochs = state.epoch;
   result.best_epoch = best_epoch;
   result.best_validation_loss = state.best_validation_loss;
-  result.stop = stop;
+  result.stop = divergence.empty() ? stop : StopReason::diverged;
+  result.divergence = divergence;
+  result.skipped_batches = skipped;
   result.steps = optimizer.step_count();
   return result;
 }

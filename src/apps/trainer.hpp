@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <span>
 #include <string>
 #include <utility>
@@ -43,6 +44,11 @@ class TrainingTask {
                                      const std::string& /*source*/) {}
 };
 
+// What a non-finite training loss or gradient norm does: stop the run (diverged), or skip the
+// batch (no step) and count it. A non-finite validation loss or weight always stops the run.
+enum class NanPolicy { stop, skip };
+NanPolicy parse_nan_policy(const std::string& name);
+
 struct TrainerOptions {
   int64_t batch_size = 32;
   int64_t max_epochs = 200;
@@ -68,6 +74,11 @@ struct TrainerOptions {
   uint64_t seed = 0;            // data order
   std::string checkpoint_path;  // empty: no checkpoints
   bool resume = false;          // continue from checkpoint_path (which must exist)
+  NanPolicy on_nan = NanPolicy::stop;
+  // Settings a resumed run must share with the checkpoint's (e.g. {"--hidden", "64"}, {"--data",
+  // "1234 bytes, checksum ..."}): saved in every checkpoint; on resume a different value is an
+  // error naming the setting and both values. Settings the checkpoint lacks are not compared.
+  std::map<std::string, std::string> resume_invariants;
 };
 
 // One line of progress, reported after every epoch.
@@ -94,7 +105,14 @@ struct BatchReport {
   double elapsed_seconds = 0.0;
 };
 
-enum class StopReason { max_epochs, early_stopping, time_limit, epochs_this_run, interrupted };
+enum class StopReason {
+  max_epochs,
+  early_stopping,
+  time_limit,
+  epochs_this_run,
+  interrupted,
+  diverged  // a non-finite loss, gradient norm or weight: TrainResult::divergence says where
+};
 const char* stop_reason_name(StopReason reason);
 
 struct TrainResult {
@@ -106,6 +124,11 @@ struct TrainResult {
   StopReason stop = StopReason::max_epochs;
   bool resumed = false;
   int64_t steps = 0;
+  int64_t skipped_batches = 0;  // with NanPolicy::skip, in total (including before a resume)
+  // With StopReason::diverged: what was not finite and where ("training loss is nan at epoch 3,
+  // batch 7"). No checkpoint is written after it; the model holds the best weights if
+  // best_epoch > 0, else weights that must not be saved.
+  std::string divergence;
 };
 
 struct TrainProgress {
@@ -114,7 +137,7 @@ struct TrainProgress {
 };
 
 // Trains `model` (already initialised, or overwritten from the checkpoint when resuming) and
-// leaves it holding the weights with the lowest validation loss. A run stopped by the time limit
+// leaves it holding the weights with the lowest validation loss (see StopReason::diverged). A run stopped by the time limit
 // or a stop request within an epoch validates the weights it reached first. Deterministic for the
 // same seed, data and thread count; a run interrupted anywhere and resumed from its last
 // checkpoint gives identical weights.

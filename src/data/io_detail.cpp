@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "lstm/error.hpp"
+#include "lstm/memory.hpp"
 
 namespace lstm {
 
@@ -40,7 +41,15 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
       ::close(fd);
       fail(path, "is a directory, not a file");
     }
-    if (S_ISREG(info.st_mode) && info.st_size > 0) bytes.reserve(static_cast<size_t>(info.st_size));
+    if (S_ISREG(info.st_mode) && info.st_size > 0) {
+      try {
+        require_memory(static_cast<uint64_t>(info.st_size), std::string(path) + ": reading it");
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+      bytes.reserve(static_cast<size_t>(info.st_size));
+    }
   }
   unsigned char chunk[1 << 16];
   while (true) {

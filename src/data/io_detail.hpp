@@ -43,6 +43,11 @@ std::string shape_string(const std::vector<int64_t>& shape);
 // A name for a message: quoted, control characters escaped, very long names shortened.
 std::string quote_name(std::string_view name);
 
+// Throws naming the path, tensor and index if any value is NaN or infinite: model and
+// checkpoint writers call it so that no such file is ever written with a non-finite weight.
+void require_finite_tensors(const std::string& path,
+                            const std::vector<std::pair<std::string, HostTensor>>& tensors);
+
 // Parses an in-memory .npy image as an integer array (int8..int64, uint8..uint64).
 IntTensor parse_npy_integers(const std::string& name, const unsigned char* bytes, size_t size);
 

@@ -252,7 +252,9 @@ std::string config_metadata(const NetworkConfig& config) {
 void save_network(const std::string& path, const Network<float>& network,
                   std::map<std::string, std::string> metadata) {
   metadata["config"] = config_metadata(network.config());
-  write_safetensors(path, network_tensors(network), metadata);
+  const auto tensors = network_tensors(network);
+  detail::require_finite_tensors(path, tensors);
+  write_safetensors(path, tensors, metadata);
 }
 
 }  // namespace lstm

@@ -8,6 +8,7 @@
 
 #include "data/io_detail.hpp"
 #include "data/metadata_json.hpp"
+#include "data/safe_scale.hpp"
 #include "lstm/data.hpp"
 #include "lstm/error.hpp"
 
@@ -42,6 +43,19 @@ std::vector<double> number_list(std::string_view name, const json& value, const 
 
 }  // namespace
 
+namespace detail {
+
+double overflow_safe_scale(std::span<const double> values) {
+  double largest = 0.0;
+  for (double v : values)
+    if (std::isfinite(v)) largest = std::max(largest, std::fabs(v));
+  int exponent = 0;
+  std::frexp(largest, &exponent);  // largest < 2^exponent
+  return exponent > 480 ? std::ldexp(1.0, 480 - exponent) : 1.0;
+}
+
+}  // namespace detail
+
 Normalization Normalization::fit(std::span<const double> values, int64_t features) {
   const int64_t rows = row_count("normalization", values.size(), features);
   if (rows < 1) throw Error("normalization: no rows to compute statistics from");
@@ -49,15 +63,25 @@ Normalization Normalization::fit(std::span<const double> values, int64_t feature
   result.mean.assign(static_cast<size_t>(features), 0.0);
   result.stddev.assign(static_cast<size_t>(features), 0.0);
   for (int64_t f = 0; f < features; ++f) {
+    // Statistics of the column times s (an exact power of two, 1 unless values pass 2^480), so
+    // that neither the sum nor the squares overflow; mean and stddev are then at most max |x|.
+    double largest = 0.0;
+    for (int64_t r = 0; r < rows; ++r)
+      largest = std::max(largest, std::fabs(values[r * features + f]));
+    const double s = detail::overflow_safe_scale(std::span<const double>(&largest, 1));
     double sum = 0.0;
-    for (int64_t r = 0; r < rows; ++r) sum += values[r * features + f];
+    for (int64_t r = 0; r < rows; ++r) sum += values[r * features + f] * s;
     const double mean = sum / static_cast<double>(rows);
     double squares = 0.0;
     for (int64_t r = 0; r < rows; ++r)
-      squares += (values[r * features + f] - mean) * (values[r * features + f] - mean);
+      squares += (values[r * features + f] * s - mean) * (values[r * features + f] * s - mean);
     const double stddev = std::sqrt(squares / static_cast<double>(rows));
-    result.mean[f] = mean;
-    result.stddev[f] = stddev > 1e-12 * std::max(1.0, std::fabs(mean)) ? stddev : 1.0;
+    result.mean[f] = mean / s;
+    // A constant column (no spread beyond rounding) normalises to about 0 with the scale 1, or
+    // 1e-12·|mean| if larger (so that the rounding of a huge mean stays small).
+    result.stddev[f] = stddev > 1e-12 * std::max(s, std::fabs(mean))
+                           ? stddev / s
+                           : std::max(1.0, 1e-12 * std::fabs(mean) / s);
   }
   return result;
 }
@@ -106,7 +130,13 @@ Normalization Normalization::from_json(std::string_view name, std::string_view t
   return result;
 }
 
-int64_t detect_season(std::span<const double> values, int64_t max_period) {
+int64_t detect_season(std::span<const double> unscaled, int64_t max_period) {
+  // The autocorrelation is scale-free: huge values are scaled (exactly) so that nothing overflows.
+  const double s = detail::overflow_safe_scale(unscaled);
+  std::vector<double> scaled;
+  if (s != 1.0)
+    for (double v : unscaled) scaled.push_back(v * s);
+  const std::span<const double> values = s != 1.0 ? std::span<const double>(scaled) : unscaled;
   const auto n = static_cast<int64_t>(values.size());
   const int64_t max_lag = std::min(n / 3, max_period > 0 ? max_period : 1000);
   if (n < 8 || max_lag < 2) return 0;
@@ -160,9 +190,10 @@ double mase_scale(std::span<const double> train, int64_t period) {
   if (n <= lag)
     throw Error("MASE: the training part has " + std::to_string(n) +
                 " values, not more than the lag " + std::to_string(lag));
+  const double s = detail::overflow_safe_scale(train) / 2;  // halves: differences stay finite
   double sum = 0.0;
-  for (int64_t t = lag; t < n; ++t) sum += std::fabs(train[t] - train[t - lag]);
-  return sum / static_cast<double>(n - lag);
+  for (int64_t t = lag; t < n; ++t) sum += std::fabs(train[t] * s - train[t - lag] * s);
+  return sum / static_cast<double>(n - lag) / s;
 }
 
 ForecastMetrics forecast_metrics(std::span<const double> actual, std::span<const double> predicted,
@@ -171,15 +202,19 @@ ForecastMetrics forecast_metrics(std::span<const double> actual, std::span<const
     throw Error("forecast metrics: " + std::to_string(actual.size()) + " actual and " +
                 std::to_string(predicted.size()) + " predicted values");
   ForecastMetrics metrics;
+  // Errors times s (an exact power of two, 1 for values of ordinary size): neither a difference
+  // nor a square overflows for finite values.
+  const double s = std::min(detail::overflow_safe_scale(actual),
+                            detail::overflow_safe_scale(predicted)) / 2;
   double squares = 0.0, absolute = 0.0;
   for (size_t k = 0; k < actual.size(); ++k) {
-    const double error = predicted[k] - actual[k];
+    const double error = predicted[k] * s - actual[k] * s;
     squares += error * error;
     absolute += std::fabs(error);
   }
   metrics.count = static_cast<int64_t>(actual.size());
-  metrics.rmse = std::sqrt(squares / static_cast<double>(metrics.count));
-  metrics.mae = absolute / static_cast<double>(metrics.count);
+  metrics.rmse = std::sqrt(squares / static_cast<double>(metrics.count)) / s;
+  metrics.mae = absolute / static_cast<double>(metrics.count) / s;
   metrics.mase = scale > 0.0 ? metrics.mae / scale : std::numeric_limits<double>::quiet_NaN();
   return metrics;
 }

@@ -1,5 +1,7 @@
 // Texts for language models: UTF-8 validation and decoding, character and byte vocabularies,
 // encoding and decoding ids, and the vocabulary's JSON form for a model file's metadata.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "data/metadata_json.hpp"
 #include "lstm/data.hpp"
 #include "lstm/error.hpp"
+#include "lstm/memory.hpp"
 
 namespace lstm {
 namespace {
@@ -141,6 +144,11 @@ void append_utf8(std::string& out, char32_t code_point) {
 }
 
 std::string read_text(const std::string& path, VocabularyKind kind) {
+  // The bytes, the text, its code points and ids, and the windows' ids: about 10 bytes a byte.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+    require_memory(static_cast<uint64_t>(info.st_size) * 10,
+                   path + ": a text of " + byte_size_text(static_cast<uint64_t>(info.st_size)));
   const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
   std::string text(bytes.begin(), bytes.end());
   if (text.empty()) fail(path, "empty file: no text to read");

@@ -107,13 +107,14 @@ Checkpoint make_checkpoint(const SequenceModel& model, const Optimizer& optimize
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   const TrainingProgress& p = checkpoint.progress;
-  if (std::isnan(p.best_validation_loss)) fail(path, "best validation loss is NaN");
+  if (std::isnan(p.best_validation_loss)) fail(path, "not written: best validation loss is NaN");
   std::vector<std::pair<std::string, HostTensor>> tensors = checkpoint.model.tensors;
   for (const auto& item : tensors)
     if (item.first.starts_with(train_keys::kOptimizerPrefix))
       fail(path, "model tensor " + quote_name(item.first) + " uses the optimizer's prefix");
   for (const auto& [name, tensor] : checkpoint.optimizer.tensors)
     tensors.emplace_back(train_keys::kOptimizerPrefix + name, tensor);
+  detail::require_finite_tensors(path, tensors);
 
   std::map<std::string, std::string> metadata = checkpoint.model.metadata;
   if (metadata.count(train_keys::kCheckpoint))
@@ -134,7 +135,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  SafetensorsContents contents = read_safetensors(path);
+  return checkpoint_from_contents(read_safetensors(path), path);
+}
+
+Checkpoint checkpoint_from_contents(SafetensorsContents contents, const std::string& path) {
   Checkpoint checkpoint;
   for (auto& [name, tensor] : contents.tensors) {
     if (name.starts_with(train_keys::kOptimizerPrefix))

@@ -135,7 +135,9 @@ SequenceModel SequenceModel::from_tensors(const SafetensorsContents& contents,
 }
 
 void save_sequence_model(const std::string& path, const SequenceModel& model) {
-  write_safetensors(path, model.tensors(), model.file_metadata());
+  const std::vector<std::pair<std::string, HostTensor>> tensors = model.tensors();
+  detail::require_finite_tensors(path, tensors);
+  write_safetensors(path, tensors, model.file_metadata());
 }
 
 SequenceModel load_sequence_model(const std::string& path) {

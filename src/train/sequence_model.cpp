@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "lstm/error.hpp"
+#include "lstm/memory.hpp"
 #include "lstm/train.hpp"
 #include "train/heads.hpp"
 #include "train/names.hpp"
@@ -24,6 +25,7 @@ struct SequenceModel::Buffers {
   std::vector<float> grad_embedded;    // [T, B, E] embedding models
   int64_t seq_len = 0;
   int64_t batch = 0;
+  int64_t memory_checked_rows = 0;  // T·B up to which the buffers are known to fit in memory
   bool ready_for_backward = false;
 };
 
@@ -33,8 +35,23 @@ namespace {
   throw Error("sequence model: " + what);
 }
 
+// Parameters of a model with this configuration (network, embedding, head).
+uint64_t parameter_count(const SequenceModelConfig& config) {
+  uint64_t count = 0;
+  for (const ParameterInfo& info : parameter_layout(config.rnn))
+    count += static_cast<uint64_t>(info.numel);
+  const auto hcat = static_cast<uint64_t>(config.rnn.layer_output_size());
+  const auto out = static_cast<uint64_t>(config.output_size);
+  return count + static_cast<uint64_t>(config.vocab_size * config.rnn.input_size) + out * hcat +
+         out;
+}
+
+// Valid, and its parameters and gradients (2 × 4 bytes each) fit in memory.
 const SequenceModelConfig& validated(const SequenceModelConfig& config) {
   config.validate();
+  const uint64_t count = parameter_count(config);
+  require_memory(count * 8, "a model of " + std::to_string(count) + " parameters (" +
+                                config.rnn.describe() + ")");
   return config;
 }
 
@@ -151,6 +168,20 @@ void SequenceModel::forward(Mode mode, const ModelForwardArgs& args) {
   const int64_t states = config_.rnn.num_layers * config_.rnn.directions();  // L*D
   if (T < 1 || B < 1) model_error("forward needs seq_len and batch of at least 1");
   if (!args.output) model_error("forward needs an output buffer");
+  if (T * B > buf.memory_checked_rows) {
+    // Floats per row of T·B: per layer and direction the gates, states and their gradients
+    // (about 2G + 6 widths of H), the layers' outputs, the embedding and the head's output.
+    const int64_t G = gate_count(config_.rnn.cell);
+    const double per_row = static_cast<double>(config_.rnn.num_layers) *
+                               static_cast<double>(config_.rnn.directions()) *
+                               static_cast<double>(config_.rnn.hidden_size * (2 * G + 6)) +
+                           static_cast<double>(4 * hcat + 2 * E + 2 * O);
+    const double bytes = 4.0 * per_row * static_cast<double>(T) * static_cast<double>(B);
+    require_memory(bytes >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(bytes),
+                   "a batch of " + std::to_string(B) + " sequences of " + std::to_string(T) +
+                       " steps through " + config_.rnn.describe());
+    buf.memory_checked_rows = T * B;
+  }
   if (V > 0 && (!args.tokens || args.input))
     model_error("a model with an embedding takes token ids (tokens), not float input");
   if (V == 0 && (!args.input || args.tokens))

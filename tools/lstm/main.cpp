@@ -1,5 +1,6 @@
 // The lstm command: parses the command line, runs one subcommand, turns errors into one line.
 #include <algorithm>
+#include <csignal>
 #include <iostream>
 #include <new>
 #include <string>
@@ -22,6 +23,9 @@ std::string one_line(std::string message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past the file size limit (ulimit -f), write() then fails with EFBIG, which the writers report
+  // naming the file (removing their temporary file), instead of the process dying silently.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "LSTM, GRU and RNN networks on the CPU: run, differentiate, inspect, benchmark, train, "
       "forecast.",

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -15,6 +16,8 @@
 #include "apps/trainer.hpp"
 #include "apps/training_report.hpp"
 #include "commands.hpp"
+#include "file_checksum.hpp"
+#include "output_lock.hpp"
 #include "progress.hpp"
 
 namespace lstm_cli {
@@ -25,6 +28,7 @@ struct TrainOptions {
   std::string task = "forecast";
   std::string data, target, out, checkpoint, report, cell = "lstm", optimizer = "adam";
   std::string schedule;  // empty: the task's default
+  std::string on_nan = "stop";
   double cooldown = -1;  // negative: the task's default
   double weight_decay = -1;  // negative: the optimizer's default (PyTorch's: adamw 0.01, else 0)
   std::vector<std::string> features;
@@ -76,6 +80,42 @@ void print_metrics(const char* label, const lstm::ForecastMetrics& metrics) {
             << fixed(metrics.mae, 4) << "  MASE " << fixed(metrics.mase, 3) << '\n';
 }
 
+// What --resume must find unchanged in the checkpoint: every option that changes the model, the
+// data or the order of batches (the rate, epochs, limits, threads and report may change).
+std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
+  auto number = [](double value) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return std::string(text);
+  };
+  std::string features;
+  for (const std::string& feature : o.features) features += (features.empty() ? "" : ",") + feature;
+  std::map<std::string, std::string> settings{
+      {"--task", o.task},
+      {"--data", file_fingerprint(o.data)},
+      {"--hidden", std::to_string(o.hidden)},
+      {"--layers", std::to_string(o.layers)},
+      {"--cell", o.cell},
+      {"--window", std::to_string(o.window)},
+      {"--batch", std::to_string(o.trainer.batch_size)},
+      {"--seed", std::to_string(o.trainer.seed)},
+      {"--validation", number(o.validation)},
+      {"--dropout", number(o.dropout)},
+      {"--optimizer", o.optimizer}};
+  if (o.task == "charlm") {
+    settings["--vocabulary"] = o.vocabulary;
+    settings["--embedding"] = std::to_string(o.embedding);
+    settings["--carry-state"] = o.carry_state ? "on" : "off";
+  } else {
+    settings["--target"] = o.target;
+    settings["--features"] = features.empty() ? "(none)" : features;
+    settings["--horizon"] = std::to_string(o.horizon);
+    settings["--season"] = std::to_string(o.season);
+    settings["--differencing"] = std::to_string(o.differencing);
+  }
+  return settings;
+}
+
 // The checkpoint path (checked writable) and the trainer options shared by every task.
 std::string prepare_trainer(TrainOptions& options) {
   check_output_path(options.out);
@@ -83,6 +123,8 @@ std::string prepare_trainer(TrainOptions& options) {
   const std::string checkpoint =
       options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
   check_output_path(checkpoint);
+  if (std::filesystem::weakly_canonical(checkpoint) == std::filesystem::weakly_canonical(options.out))
+    throw lstm::Error(checkpoint + ": the checkpoint and --out must be different files");
   if (options.resume && !std::filesystem::exists(checkpoint))
     throw lstm::Error(checkpoint + ": no checkpoint to resume from");
   lstm::apps::TrainerOptions& trainer = options.trainer;
@@ -94,6 +136,7 @@ std::string prepare_trainer(TrainOptions& options) {
                                                                                            : 0.0;
   trainer.checkpoint_path = checkpoint;
   trainer.resume = options.resume;
+  trainer.on_nan = lstm::apps::parse_nan_policy(options.on_nan);
   trainer.stop_requested = &interrupt_flag();
   return checkpoint;
 }
@@ -102,6 +145,20 @@ std::string prepare_trainer(TrainOptions& options) {
 void finish_training(const TrainOptions& options, const std::string& checkpoint,
                      const lstm::SequenceModel& model, const lstm::apps::TrainResult& result,
                      ProgressLine& progress) {
+  if (result.stop == lstm::apps::StopReason::diverged) {
+    // One line (the CLI's error): where, what was kept, exit 1.
+    std::string line = "training diverged: " + result.divergence + "; ";
+    if (result.best_epoch > 0) {
+      lstm::save_sequence_model(options.out, model);
+      line += "the best model (epoch " + std::to_string(result.best_epoch) + ") written to " +
+              options.out;
+    } else {
+      line += "no model written (no finite validation loss before it)";
+    }
+    if (std::filesystem::exists(checkpoint)) line += "; last good checkpoint kept in " + checkpoint;
+    line += " (lower --lr, or --on-nan skip)";
+    throw lstm::Error(line);
+  }
   lstm::save_sequence_model(options.out, model);
   const bool unfinished = result.stop == lstm::apps::StopReason::time_limit ||
                           result.stop == lstm::apps::StopReason::interrupted;
@@ -114,6 +171,9 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
   else
     line << "epoch " << result.best_epoch;
   line << "; model written to " << options.out;
+  if (result.skipped_batches > 0)
+    line << "; " << result.skipped_batches
+         << " batch(es) skipped for a non-finite loss or gradient (--on-nan skip)";
   progress.print(line.str());
   if (unfinished) progress.print("checkpoint kept in " + checkpoint + " (continue with --resume)");
 }
@@ -121,6 +181,7 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
 void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
   const std::string checkpoint = prepare_trainer(options);
+  const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
   const int threads = apply_compute_options(global);
 
   lstm::apps::ForecastSetup setup;
@@ -136,6 +197,11 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   setup.num_layers = options.layers;
   setup.seed = options.trainer.seed;
   lstm::apps::ForecastData data = lstm::apps::prepare_forecast_data(options.data, setup);
+  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+  // As resolved from the data (0 or -1 on the command line: detected).
+  options.trainer.resume_invariants["--window"] = std::to_string(data.window);
+  options.trainer.resume_invariants["--season"] = std::to_string(data.season);
+  options.trainer.resume_invariants["--differencing"] = data.difference_scale.empty() ? "0" : "1";
   const lstm::Series& series = data.series;
   ProgressLine progress(options.quiet, options.progress, 0.0);
   {
@@ -262,6 +328,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   if (!options.target.empty() || !options.features.empty())
     throw lstm::Error("--target and --features are for --task forecast");
   const std::string checkpoint = prepare_trainer(options);
+  const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
   const int threads = apply_compute_options(global);
 
   lstm::apps::CharLmSetup setup;
@@ -278,6 +345,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   setup.dropout = options.dropout;
   setup.seed = options.trainer.seed;
   const lstm::apps::CharLmData data = lstm::apps::prepare_charlm_data(options.data, setup);
+  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
   lstm::SequenceModel model = lstm::apps::make_charlm_model(data, setup);
   const std::unique_ptr<lstm::apps::TrainingTask> task =
       lstm::apps::make_charlm_task(data, setup);
@@ -453,6 +521,11 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                       "OUT.ckpt, removed after a run that finishes, kept after --time-limit or "
                       "Ctrl-C)");
   command->add_flag("--resume", options->resume, "Continue exactly from the checkpoint");
+  command
+      ->add_option("--on-nan", options->on_nan,
+                   "A non-finite training loss or gradient norm: 'stop' the run (exit 1, keeping "
+                   "the best model so far) or 'skip' the batch and count it")
+      ->check(CLI::IsMember({"stop", "skip"}));
   command->add_option("--report", options->report,
                       "Also write a self-contained HTML report: loss curves, and forecasts "
                       "against actual values (forecast) or a sample and the gates over a piece "
