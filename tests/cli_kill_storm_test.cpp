@@ -32,7 +32,7 @@ constexpr int kKills = 20;
 std::string train_command(const std::string& data, const std::string& out) {
   return shell_quote(LSTM_CLI_PATH) + " train --task forecast --data " + shell_quote(data) +
          " --target y --out " + shell_quote(out) +
-         " --epochs 100 --patience 100 --hidden 16 --window 30 --seed 5 --threads 1 --quiet";
+         " --epochs 400 --patience 400 --hidden 16 --window 30 --seed 5 --threads 1 --quiet";
 }
 
 pid_t spawn(const std::string& command) {
@@ -63,6 +63,8 @@ TEST(CliKillStorm, TwentyKillsResumeToBitIdenticalWeights) {
 
   const std::string model = dir.file("stormed.safetensors"), checkpoint = model + ".ckpt";
   std::mt19937 random(20261203);
+  // Training runs long enough (400 epochs) that the 20 kills land before it ends: after it, the
+  // model is written and the run goes on to its rolling-origin validation.
   std::uniform_int_distribution<int> delay_ms(5, 120);
   int kills = 0, finished_early = 0;
   for (int run = 0; kills < kKills; ++run) {

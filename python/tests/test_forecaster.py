@@ -54,7 +54,8 @@ def test_save_load_and_the_cli_read_the_same_file(fitted, tmp_path):
     cli = os.environ.get("LSTM_CLI") or shutil.which("lstm")
     if cli:
         subprocess.run([cli, "forecast", "--model", str(tmp_path / "f.safetensors"), "--data",
-                        str(tmp_path / "s.csv"), "--steps", "5", "--output", str(tmp_path / "o.csv")],
+                        str(tmp_path / "s.csv"), "--steps", "5", "--output", str(tmp_path / "o.csv"),
+                        "--model-choice", "lstm"],  # the network's forecast, as predict() gives
                        check=True)
         written = pd.read_csv(tmp_path / "o.csv")
         np.testing.assert_allclose(written["y"].values, forecaster.predict(5).values, rtol=1e-8)

@@ -125,9 +125,9 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
                                                                               : series.index.name;
   std::string text = csv_field(index_name) + ',' + csv_field(info.target) + ",lower,upper,model\n";
   for (int64_t k = 0; k < options.steps; ++k) {
-    if (!std::isfinite(values[k]) || !std::isfinite(lower[k]) || !std::isfinite(upper[k]))
+    if (!std::isfinite(values[k]))  // (an interval's bounds are empty fields when there is none)
       throw lstm::Error(options.output + ": not written: the forecast of step " + std::to_string(k + 1) +
-                        " (or its interval) is not a finite number in original units");
+                        " is not a finite number in original units");
     text += csv_field(index[k]) + ',' + number_text(values[k]) + ',' + number_text(lower[k]) + ',' +
             number_text(upper[k]) + ',' + csv_field(model_name) + '\n';
   }
