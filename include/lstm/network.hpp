@@ -91,8 +91,12 @@ class Network {
   const std::vector<ParameterInfo>& layout() const { return layout_; }
   int64_t num_parameters() const { return static_cast<int64_t>(parameters_.size()); }
 
-  // All parameters as one flat buffer, in layout() order.
-  std::span<T> parameters() { return parameters_; }
+  // All parameters as one flat buffer, in layout() order. Each mutable view (and init_uniform)
+  // counts as a change of the weights: --precision int8 quantizes them again on the next forward.
+  std::span<T> parameters() {
+    weights_changed();
+    return parameters_;
+  }
   std::span<const T> parameters() const { return parameters_; }
   // One named tensor (PyTorch name); throws lstm::Error if the network has no such tensor.
   std::span<T> parameter(std::string_view name);
@@ -115,10 +119,18 @@ class Network {
   // direction is out of range.
   ForwardRecord<T> record(const Workspace<T>& workspace, int64_t layer, int64_t direction) const;
 
+  // Changes whenever the weights may have: unique across every network of the process. A
+  // Workspace keeps the int8 weights it quantized with the version they came from.
+  uint64_t weights_version() const { return weights_version_; }
+  // Declares a change made through a view taken earlier (parameters() and parameter() declare
+  // their own).
+  void weights_changed();
+
  private:
   NetworkConfig config_;
   std::vector<ParameterInfo> layout_;
   std::vector<T> parameters_;
+  uint64_t weights_version_ = 0;
 };
 
 extern template class Network<float>;

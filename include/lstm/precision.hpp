@@ -11,7 +11,13 @@ namespace lstm {
 // (lstm/isa.hpp). Like PyTorch's set_float32_matmul_precision("medium"): up to twice the product
 // speed (more with AMX) for about three significant digits per product. Doubles, projections,
 // and batch-1 forward steps that read W_hh in place, stay exact.
-enum class MatmulPrecision { fp32, bf16 };
+// int8: inference only. The products with W_ih, W_hh and W_hr of float networks use weights
+// quantized to int8 per output row (once per weights_version(), kept in the Workspace) and
+// inputs and states quantized to uint8 per row at each step, with exact int32 sums (VNNI, AMX
+// or portable: core/int8_gemm.hpp); the rest stays float. A training-mode forward keeps its record
+// (inspect gates); backward throws lstm::Error.
+enum class MatmulPrecision { fp32, bf16, int8 };
+const char* precision_name(MatmulPrecision precision);
 
 // Whether the path in force can run the bf16 products (avx512_bf16 or amx).
 bool bf16_available();

@@ -40,6 +40,10 @@ void set_matmul_precision(MatmulPrecision p) {
 
 MatmulPrecision matmul_precision() { return precision.load(); }
 
+const char* precision_name(MatmulPrecision p) {
+  return p == MatmulPrecision::bf16 ? "bf16" : p == MatmulPrecision::int8 ? "int8" : "fp32";
+}
+
 namespace bf16 {
 
 uint16_t from_float(float x) {

@@ -24,7 +24,7 @@ constexpr std::array<const char*, 5> kNames = {"scalar", "avx2", "avx512", "avx5
 struct Features {
   bool avx2 = false, fma = false, f16c = false, bmi2 = false;
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512_vnni = false;
-  bool avx512_bf16 = false, amx_tile = false, amx_bf16 = false, amx_int8 = false;
+  bool avx512_bf16 = false, avx_vnni = false, amx_tile = false, amx_bf16 = false, amx_int8 = false;
   bool os_avx = false, os_avx512 = false, os_amx = false;
 };
 
@@ -57,7 +57,10 @@ Features read_features() {
     f.amx_tile = d & (1u << 24);
     f.amx_int8 = d & (1u << 25);
     const unsigned max_subleaf = a;
-    if (max_subleaf >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512_bf16 = a & (1u << 5);
+    if (max_subleaf >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+      f.avx_vnni = a & (1u << 4);
+      f.avx512_bf16 = a & (1u << 5);
+    }
   }
 #endif
   return f;
@@ -147,12 +150,19 @@ std::string cpu_features() {
   const std::pair<bool, const char*> list[] = {
       {f.avx2, "avx2"}, {f.fma, "fma"}, {f.f16c, "f16c"}, {f.bmi2, "bmi2"}, {f.avx512f, "avx512f"},
       {f.avx512bw, "avx512bw"}, {f.avx512dq, "avx512dq"}, {f.avx512vl, "avx512vl"},
-      {f.avx512_vnni, "avx512_vnni"}, {f.avx512_bf16, "avx512_bf16"}, {f.amx_tile, "amx-tile"},
+      {f.avx512_vnni, "avx512_vnni"}, {f.avx_vnni, "avx_vnni"}, {f.avx512_bf16, "avx512_bf16"}, {f.amx_tile, "amx-tile"},
       {f.amx_bf16, "amx-bf16"}, {f.amx_int8, "amx-int8"}};
   std::string out;
   for (const auto& [present, name] : list)
     if (present) out.append(out.empty() ? "" : " ").append(name);
   return out;
+}
+
+bool cpu_has_avx_vnni() { return features().avx_vnni && isa_supported(Isa::avx2); }
+bool cpu_has_avx512_vnni() { return features().avx512_vnni && isa_supported(Isa::avx512); }
+bool cpu_has_amx_int8() {
+  const Features& f = features();
+  return f.amx_int8 && f.amx_tile && f.os_amx && amx_permitted();
 }
 
 unsigned long long isa_dispatch_count(Isa isa) {

@@ -13,6 +13,11 @@ inline VectorPath vector_path(Isa isa) {
   return isa >= Isa::avx512 ? VectorPath::avx512 : isa == Isa::avx2 ? VectorPath::avx2 : VectorPath::scalar;
 }
 
+// The int8 instructions (core/int8_gemm.hpp), where the CPU and the OS allow them.
+bool cpu_has_avx_vnni();
+bool cpu_has_avx512_vnni();
+bool cpu_has_amx_int8();
+
 // Counted by the network driver each time it takes the kernels of the active path.
 void count_dispatch(Isa isa);
 

@@ -8,6 +8,7 @@
 #include "core/bf16_gemm.hpp"
 #include "core/blas.hpp"
 #include "lstm/error.hpp"
+#include "lstm/precision.hpp"
 #include "network/driver.hpp"
 
 namespace lstm {
@@ -224,6 +225,8 @@ void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) con
   if (!s.has_training_forward || s.network != this)
     throw Error("backward: run forward in training mode with this network and workspace first");
   if (!a.grad_params) throw Error("backward: grad_params is required");
+  if (std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::int8)
+    throw Error("backward: int8 precision is for inference; gradients need fp32 or bf16");
   const Dims d(config_, s.steps, s.batch);
   const BackwardScratch<T> scratch = lay_out_backward<T>(s, d);
   const CellKernels<T> kernels = cell_kernels<T>(config_);

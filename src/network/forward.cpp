@@ -9,6 +9,7 @@
 #include "cells/cell.hpp"
 #include "core/blas.hpp"
 #include "lstm/error.hpp"
+#include "lstm/precision.hpp"
 #include "network/driver.hpp"
 
 namespace lstm {
@@ -87,7 +88,44 @@ struct DirectionForward {
   const T* c0;  // [B, H] or null
   T* h_n;       // [B, Hout] or null
   T* c_n;       // [B, H] or null
+  const Int8Direction* int8;  // the weights in int8 with --precision int8, else null
 };
+
+// int8 products of rows [b0, b1) of A [·, k] with the units [u0, u1) of every block of w, into
+// C [·, ldc] (rows b0.. as well): A is quantized into this thread's `rows` first.
+template <typename T>
+void int8_product(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b1, const int8::Weights& w, T* c,
+                  int64_t ldc, int64_t u0, int64_t u1, bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    rows.shape(b1 - b0, k);
+    rows.quantize(0, b1 - b0, a + b0 * k, k);
+    int8::multiply(rows, 0, b1 - b0, w, c + b0 * ldc, ldc, u0, u1, accumulate);
+  }
+}
+
+// The input part with int8 weights: each thread quantizes its share of x's rows, then multiplies
+// them (many rows), or, after a barrier, every row by its units [u0, u1) of every gate.
+template <typename T>
+void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
+  if constexpr (std::is_same_v<T, float>) {
+    const Dims& d = f.d;
+    const int64_t rows = d.T * d.B;
+    const auto [r0, r1] = split_range(rows, count, index);
+    int8::Rows& q = f.loop.int8_input;
+    q.quantize(r0, r1, f.x, f.in);
+    for (int64_t r = r0; r < r1; ++r) {
+      T* out = f.buf.gates + r * d.GH;
+      if (f.params.b_ih) std::memcpy(out, f.params.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
+      else std::fill(out, out + d.GH, T(0));
+    }
+    if (rows >= 2 * int8::kRowBlock * count) {
+      int8::multiply(q, r0, r1, f.int8->w_ih, f.buf.gates + r0 * d.GH, d.GH, 0, d.H, true);
+      return;
+    }
+    f.loop.barrier.wait(count);
+    int8::multiply(q, 0, rows, f.int8->w_ih, f.buf.gates, d.GH, u0, u1, true);
+  }
+}
 
 // Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H]. Thread `index` of `count`
 // computes its rows, or, by rows of W_ih, its units [u0, u1) of every gate for every row.
@@ -125,9 +163,13 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   const ThreadSlice sl = thread_slice(d, by_batch, index, count);
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
 
-  input_part(f, sl.pack_u0, sl.pack_u1, index, count);
-  f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
-  if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
+  if (f.int8) {
+    input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count);
+  } else {
+    input_part(f, sl.pack_u0, sl.pack_u1, index, count);
+    f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
+    if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
+  }
 
   const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
   copy_block(f.h0, buf.h_states + first_slot * d.B * d.Hout, d.Hout, b0, b1, o0, o1);
@@ -148,7 +190,11 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     T* cell_h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;  // [B, H] o⊙tanh(c) or h
 
     // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate.
-    f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
+    if (f.int8)
+      int8_product(f.loop.int8_state[static_cast<size_t>(index)], h_prev, d.Hout, b0, b1, f.int8->w_hh, recurrent,
+                   d.GH, u0, u1, false);
+    else
+      f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
 
     CellForward<T> cell;  // rows b0.. of every buffer
     cell.batch = b1 - b0;
@@ -176,7 +222,11 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
       for (int64_t b = b0; active && b < b1; ++b)
         if (!active[b]) std::fill(cell_h + b * d.H + u0, cell_h + b * d.H + u1, T(0));
       if (!by_batch) f.loop.barrier.wait(count);
-      f.loop.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
+      if (f.int8)
+        int8_product(f.loop.int8_state[static_cast<size_t>(index)], cell_h, d.H, b0, b1, f.int8->w_hr, h_next, d.P,
+                     o0, o1, false);
+      else
+        f.loop.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
     }
 
     for (int64_t b = b0; b < b1; ++b) {
@@ -202,6 +252,14 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
 template <typename T>
 LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
+  if (f.int8) {
+    const bool by_batch = split_by_batch(d, sizeof(int8_t), team);
+    const int threads = loop_threads(d, by_batch, team);
+    f.loop.int8_input.shape(d.T * d.B, f.in);
+    f.loop.int8_state.resize(static_cast<size_t>(threads));
+    for (int8::Rows& rows : f.loop.int8_state) rows.shape(d.B, std::max(d.Hout, d.H));
+    return {by_batch, threads};
+  }
   const bool by_batch = split_by_batch(d, sizeof(T), team);
   const int threads = loop_threads(d, by_batch, team);
   if (read_in_place(d, threads, sizeof(T))) {
@@ -225,6 +283,40 @@ void forward_layer(const DirectionForward<T>* directions, int64_t count) {
                  [](const DirectionForward<T>& f, LoopPlan plan, int index, int threads) {
                    forward_direction_thread(f, plan.by_batch, index, threads);
                  });
+}
+
+// The int8 weights of every layer and direction, quantized again only when the network or its
+// weights changed since this workspace last quantized them; the team shares the rows.
+template <typename T>
+void quantize_weights(const NetworkConfig& c, const std::vector<ParameterInfo>& layout, const T* parameters,
+                      uint64_t version, State<T>& s) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.int8_version == version && s.int8.size() == static_cast<size_t>(c.num_layers * c.directions())) return;
+    const Dims d(c, 1, 1);
+    s.int8.resize(static_cast<size_t>(d.L * d.D));
+    for (int64_t layer = 0; layer < d.L; ++layer)
+      for (int64_t direction = 0; direction < d.D; ++direction) {
+        const int64_t in = c.layer_input_size(layer);
+        if (in > int8::kMaxDepth || d.Hout > int8::kMaxDepth)
+          throw Error("--precision int8: layer " + std::to_string(layer) + " has " + std::to_string(std::max(in, d.Hout)) +
+                      " inputs per unit, more than the " + std::to_string(int8::kMaxDepth) + " its int32 sums allow");
+        Int8Direction& q = s.int8[static_cast<size_t>(layer * d.D + direction)];
+        const DirectionParams<const T> p = as_const(direction_params(layout, c, layer, direction, parameters));
+        q.w_ih.shape(d.G, d.H, in);
+        q.w_hh.shape(d.G, d.H, d.Hout);
+        if (d.proj) q.w_hr.shape(1, d.P, d.H);
+        thread_team().run(thread_team().size(), [&](int index, int count) {
+          const auto [u0, u1] = split_range(d.H, count, index, int8::kPanel);
+          q.w_ih.quantize(p.w_ih, in, u0, u1);
+          q.w_hh.quantize(p.w_hh, d.Hout, u0, u1);
+          if (d.proj) {
+            const auto [o0, o1] = split_range(d.P, count, index, int8::kPanel);
+            q.w_hr.quantize(p.w_hr, d.H, o0, o1);
+          }
+        });
+      }
+    s.int8_version = version;
+  }
 }
 
 }  // namespace
@@ -257,6 +349,8 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
   lay_out_forward<T>(s, d, mode);
 
   const bool training = mode == Mode::training;
+  const bool int8 = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::int8;
+  if (int8) quantize_weights<T>(config_, layout_, parameters_.data(), weights_version_, s);
   const CellKernels<T> kernels = cell_kernels<T>(config_);
   for (int64_t layer = 0; layer < d.L; ++layer) {
     const T* x = layer == 0 ? a.input : s.layer_inputs[static_cast<size_t>(layer)];
@@ -269,7 +363,7 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
                             s.directions[static_cast<size_t>(row)], training, direction, x,
                             config_.layer_input_size(layer), y, state_row(a.h0, row, d.Hout, d.B),
                             state_row(a.c0, row, d.H, d.B), state_row(a.h_n, row, d.Hout, d.B),
-                            state_row(a.c_n, row, d.H, d.B)});
+                            state_row(a.c_n, row, d.H, d.B), int8 ? &s.int8[static_cast<size_t>(row)] : nullptr});
     }
     forward_layer(directions.data(), d.D);
     if (training && config_.dropout > 0 && layer < d.L - 1)

@@ -1,4 +1,5 @@
 // Network: owns the configuration, the parameter layout and the flat parameter buffer.
+#include <atomic>
 #include <cmath>
 
 #include "core/random.hpp"
@@ -12,6 +13,13 @@ Network<T>::Network(const NetworkConfig& config)
     : config_(config), layout_(parameter_layout(config)) {
   const ParameterInfo& last = layout_.back();
   parameters_.assign(static_cast<size_t>(last.offset + last.numel), T(0));
+  weights_changed();
+}
+
+template <typename T>
+void Network<T>::weights_changed() {
+  static std::atomic<uint64_t> next_version{1};
+  weights_version_ = next_version.fetch_add(1, std::memory_order_relaxed);
 }
 
 template <typename T>
@@ -25,16 +33,20 @@ template <typename T>
 std::span<T> Network<T>::parameter(std::string_view name) {
   const ParameterInfo* info = find_parameter(name);
   if (!info) throw Error("network has no parameter '" + std::string(name) + "'");
+  weights_changed();
   return std::span<T>(parameters_).subspan(info->offset, info->numel);
 }
 
 template <typename T>
 std::span<const T> Network<T>::parameter(std::string_view name) const {
-  return const_cast<Network<T>*>(this)->parameter(name);
+  const ParameterInfo* info = find_parameter(name);
+  if (!info) throw Error("network has no parameter '" + std::string(name) + "'");
+  return std::span<const T>(parameters_).subspan(info->offset, info->numel);
 }
 
 template <typename T>
 void Network<T>::init_uniform(uint64_t seed) {
+  weights_changed();
   const double bound = 1.0 / std::sqrt(static_cast<double>(config_.hidden_size));
   for (size_t k = 0; k < parameters_.size(); ++k)
     parameters_[k] = static_cast<T>((2.0 * uniform01(seed, k) - 1.0) * bound);

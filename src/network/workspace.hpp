@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/int8_gemm.hpp"
 #include "core/packed_gemm.hpp"
 #include "core/thread_team.hpp"
 #include "lstm/network.hpp"
@@ -30,6 +31,15 @@ struct LoopScratch {
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   SpinBarrier barrier;         // where the threads running the loop meet
+  // int8 inference: the layer input's rows quantized [T*B, in], and each thread's rows of
+  // h_{t-1} (or of the cell output, for the projection) quantized at every step.
+  int8::Rows int8_input;
+  std::vector<int8::Rows> int8_state;  // [threads]
+};
+
+// One layer-direction's weights in int8, quantized once per weights version.
+struct Int8Direction {
+  int8::Weights w_ih, w_hh, w_hr;
 };
 
 template <typename T>
@@ -52,6 +62,10 @@ struct Workspace<T>::State {
 
   std::vector<DirectionBuffers<T>> directions;  // [L*D]
   std::vector<T*> layer_inputs;                 // [L] input of layer k (k > 0), [T, B, Hcat]
+
+  // --precision int8: the weights last quantized here, and the weights_version() they came from.
+  std::vector<Int8Direction> int8;  // [L*D]
+  uint64_t int8_version = 0;
 };
 
 }  // namespace lstm

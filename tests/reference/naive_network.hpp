@@ -12,6 +12,7 @@
 
 #include "core/random.hpp"
 #include "lstm/config.hpp"
+#include "int8_reference.hpp"
 
 namespace lstm::naive {
 
@@ -115,6 +116,15 @@ void affine(const CellParams<T>& w, int64_t rows, int64_t in, int64_t hout, cons
             std::vector<T>& gi, std::vector<T>& gh) {
   gi.assign(rows, T(0));
   gh.assign(rows, T(0));
+  if (int8::enabled()) {
+    int8::product(w.w_ih, rows, in, x, gi.data());
+    int8::product(w.w_hh, rows, hout, h, gh.data());
+    for (int64_t j = 0; j < rows; ++j) {
+      gi[j] += w.b_ih ? w.b_ih[j] : T(0);
+      gh[j] += w.b_hh ? w.b_hh[j] : T(0);
+    }
+    return;
+  }
   for (int64_t j = 0; j < rows; ++j) {
     T sum_i = w.b_ih ? w.b_ih[j] : T(0);
     for (int64_t i = 0; i < in; ++i) sum_i += w.w_ih[j * in + i] * x[i];
@@ -159,7 +169,9 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       trace.m[at * H + u] = m[u];
       c[u] = c_new;
     }
-    if (w.w_hr) {  // h = W_hr m
+    if (w.w_hr && int8::enabled()) {
+      int8::product(w.w_hr, hout, H, m.data(), h.data());
+    } else if (w.w_hr) {  // h = W_hr m
       for (int64_t p = 0; p < hout; ++p) {
         T sum = 0;
         for (int64_t u = 0; u < H; ++u) sum += w.w_hr[p * H + u] * m[u];

@@ -193,7 +193,7 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
       "Each iteration is timed with a steady clock. FLOPs of one forward = sum over layers k and "
       "directions of 2*G*H*(I_k + H)*B*T, with G = 4 (LSTM), 3 (GRU), 1 (RNN) and I_k = I for "
       "layer 0, D*H above; train counts 3x that. gflops uses the median time.");
-  command->callback([options, &global] { run_bench(*options, apply_compute_options(global)); });
+  command->callback([options, &global] { run_bench(*options, apply_compute_options(global, options->mode == "train" ? "--mode train" : nullptr)); });
 }
 
 }  // namespace lstm_cli

@@ -15,7 +15,7 @@ namespace lstm_cli {
 // Options that every subcommand accepts (also before the subcommand's name).
 struct GlobalOptions {
   int threads = 0;  // 0: $LSTM_NUM_THREADS if set, else every core
-  std::string precision = "fp32";  // of the recurrent products: fp32 or bf16
+  std::string precision = "fp32";  // of the matrix products: fp32, bf16 or int8
 };
 
 // Each adds its subcommand to `app`; the subcommand's callback does the work and throws
@@ -38,9 +38,10 @@ void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
 // Adds --threads and --precision to `command`, bound to `global`.
 void add_compute_options(CLI::App& command, GlobalOptions& global);
 // Sets the library's thread count from --threads, $LSTM_NUM_THREADS or the core count, and the
-// matmul precision; returns the thread count.
-int apply_compute_options(const GlobalOptions& global);
-// The matmul precision in force: "fp32" or "bf16".
+// matmul precision; returns the thread count. `gradients`: what needs gradients in this command
+// (int8 is then an error naming it), or null.
+int apply_compute_options(const GlobalOptions& global, const char* gradients = nullptr);
+// The matmul precision in force: "fp32", "bf16" or "int8".
 const char* precision_name();
 // The instruction-set path in force (lstm/isa.hpp), as LSTM_MAX_ISA names it.
 const char* isa_in_force();

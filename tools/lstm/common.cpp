@@ -21,13 +21,17 @@ void add_compute_options(CLI::App& command, GlobalOptions& global) {
       ->check(CLI::Range(0, 4096));
   command
       .add_option("--precision", global.precision,
-                  "Recurrent matrix products: fp32, or bf16 on CPUs with AVX512-BF16 or AMX "
-                  "(bfloat16 operands, float sums)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
+                  "Matrix products with the weights: fp32; bf16 on CPUs with AVX512-BF16 or AMX "
+                  "(bfloat16 operands, float sums); int8 for inference (weights int8 per row, "
+                  "inputs and states uint8 per row and step, exact int32 sums)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
       ->capture_default_str();
 }
 
-int apply_compute_options(const GlobalOptions& global) {
+int apply_compute_options(const GlobalOptions& global, const char* gradients) {
+  if (global.precision == "int8" && gradients)
+    throw lstm::Error(std::string("--precision int8 is for inference, and ") + gradients +
+                      " needs gradients: use fp32 or bf16");
   int threads = global.threads;
   if (threads == 0) {
     if (const char* env = std::getenv("LSTM_NUM_THREADS"); env != nullptr && *env != '\0') {
@@ -39,20 +43,20 @@ int apply_compute_options(const GlobalOptions& global) {
     }
   }
   lstm::set_num_threads(threads);  // 0: every core
-  lstm::set_matmul_precision(global.precision == "bf16" ? lstm::MatmulPrecision::bf16
-                                                        : lstm::MatmulPrecision::fp32);
+  lstm::set_matmul_precision(global.precision == "bf16"   ? lstm::MatmulPrecision::bf16
+                             : global.precision == "int8" ? lstm::MatmulPrecision::int8
+                                                          : lstm::MatmulPrecision::fp32);
   return lstm::num_threads();
 }
 
 const char* isa_in_force() { return lstm::isa_name(lstm::active_isa()); }
 
-const char* precision_name() {
-  return lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32";
-}
+const char* precision_name() { return lstm::precision_name(lstm::matmul_precision()); }
 
 std::string compute_summary(int threads) {
+  const lstm::MatmulPrecision precision = lstm::matmul_precision();
   return std::to_string(threads) + " thread(s)" +
-         (lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? ", bf16 products" : "");
+         (precision == lstm::MatmulPrecision::fp32 ? "" : std::string(", ") + precision_name() + " products");
 }
 
 std::string network_prefix(const lstm::SafetensorsContents& contents) {

@@ -134,7 +134,7 @@ void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& 
     throw lstm::Error("--save keeps one model: use it with --cell, not --compare");
   if (!options.report.empty()) check_output_path(options.report);
   if (!options.save.empty()) check_output_path(options.save);
-  const int threads = apply_compute_options(global);
+  const int threads = apply_compute_options(global, "lstm experiment");
 
   const std::vector<std::string> cells =
       options.compare ? lstm::apps::experiment_cells() : std::vector<std::string>{options.cell};

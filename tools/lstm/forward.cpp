@@ -229,7 +229,7 @@ void add_forward_command(CLI::App& app, GlobalOptions& global) {
       "failure leaves no output file behind. Dropout in the model is not applied. An output may "
       "overwrite an input file.");
   command->callback([options, &global] {
-    apply_compute_options(global);
+    apply_compute_options(global, options->grads.empty() ? nullptr : "--grads");
     run_forward(*options);
   });
 }

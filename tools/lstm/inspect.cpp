@@ -100,7 +100,7 @@ void run_gradients(const GradientOptions& o, const GlobalOptions& global) {
   if (!o.output.empty()) check_output_path(o.output);
   if (!o.report.empty()) check_output_path(o.report);
   const std::vector<lstm::CellType> cells = parse_cells(o.cells);
-  apply_compute_options(global);
+  apply_compute_options(global, "inspect gradients");
 
   // A trained network sets the input width; a model with an embedding reads embedded tokens.
   std::optional<LoadedModel> trained;

@@ -182,7 +182,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
   const std::string checkpoint = prepare_trainer(options);
   const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
-  const int threads = apply_compute_options(global);
+  const int threads = apply_compute_options(global, "lstm train");
 
   lstm::apps::ForecastSetup setup;
   setup.target = options.target;
@@ -329,7 +329,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
     throw lstm::Error("--target and --features are for --task forecast");
   const std::string checkpoint = prepare_trainer(options);
   const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
-  const int threads = apply_compute_options(global);
+  const int threads = apply_compute_options(global, "lstm train");
 
   lstm::apps::CharLmSetup setup;
   setup.kind = options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes

@@ -1,0 +1,77 @@
+// int8 sums on the AMX tile units (AMX-INT8, Sapphire Rapids and later): TDPBUSD multiplies a
+// 16 × 64-byte tile of A (unsigned) by a 16 × 64-byte tile of a panel (signed, 16 groups of 4
+// depths × 16 rows: the panel's own layout) into 16 × 16 int32 sums.
+#include <cstdint>
+
+#include "core/int8_gemm.hpp"
+
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
+#include <immintrin.h>
+
+namespace lstm::int8 {
+namespace {
+
+struct TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles 0-3: the sums of up to 4 panels; 4: A; 5-7: panels (the fourth reuses 5).
+template <int NP>
+__attribute__((target("amx-tile,amx-int8"))) void panels_tile(const uint8_t* a, int64_t lda, const int8_t* panels,
+                                                              int64_t kpad, int32_t* sums) {
+  _tile_zero(0);
+  if constexpr (NP > 1) _tile_zero(1);
+  if constexpr (NP > 2) _tile_zero(2);
+  if constexpr (NP > 3) _tile_zero(3);
+  const int64_t panel_stride = kPanel * kpad;
+  for (int64_t chunk = 0; chunk < kpad / 64; ++chunk) {
+    const int8_t* b = panels + chunk * 1024;
+    _tile_loadd(4, a + chunk * 64, lda);
+    _tile_loadd(5, b, 64);
+    _tile_dpbusd(0, 4, 5);
+    if constexpr (NP > 1) {
+      _tile_loadd(6, b + panel_stride, 64);
+      _tile_dpbusd(1, 4, 6);
+    }
+    if constexpr (NP > 2) {
+      _tile_loadd(7, b + 2 * panel_stride, 64);
+      _tile_dpbusd(2, 4, 7);
+    }
+    if constexpr (NP > 3) {
+      _tile_loadd(5, b + 3 * panel_stride, 64);
+      _tile_dpbusd(3, 4, 5);
+    }
+  }
+  _tile_stored(0, sums, kSumsLd * 4);
+  if constexpr (NP > 1) _tile_stored(1, sums + 16, kSumsLd * 4);
+  if constexpr (NP > 2) _tile_stored(2, sums + 32, kSumsLd * 4);
+  if constexpr (NP > 3) _tile_stored(3, sums + 48, kSumsLd * 4);
+}
+
+}  // namespace
+
+// A tile always reads 16 rows: Rows keeps a whole block of rows beyond its last, whose sums
+// land in rows of `sums` that the caller does not read.
+__attribute__((target("amx-tile,amx-int8"))) void amx_sums(const uint8_t* a, int64_t lda, int64_t, const int8_t* panels,
+                                                           int64_t panels_count, int64_t kpad, int32_t* sums) {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.bytes_per_row[t] = 64;
+    config.rows[t] = 16;
+  }
+  _tile_loadconfig(&config);
+  switch (panels_count) {
+    case 1: panels_tile<1>(a, lda, panels, kpad, sums); break;
+    case 2: panels_tile<2>(a, lda, panels, kpad, sums); break;
+    case 3: panels_tile<3>(a, lda, panels, kpad, sums); break;
+    default: panels_tile<4>(a, lda, panels, kpad, sums); break;
+  }
+  _tile_release();
+}
+
+}  // namespace lstm::int8
+
+#endif
