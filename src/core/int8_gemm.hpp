@@ -74,8 +74,8 @@ class Rows {
   int64_t rows() const { return m_; }
   int64_t padded_depth() const { return kpad_; }
   const uint8_t* row(int64_t r) const { return data_.data() + r * kpad_; }
-  float scale(int64_t r) const { return scale_[static_cast<size_t>(r)]; }
-  int32_t zero_point(int64_t r) const { return zero_[static_cast<size_t>(r)]; }
+  const float* scales() const { return scale_.data(); }
+  const int32_t* zero_points() const { return zero_.data(); }
 
  private:
   int64_t m_ = 0, k_ = 0, kpad_ = 0;
@@ -107,5 +107,28 @@ void avx_vnni_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* pa
                    int64_t kpad, int32_t* sums);
 void amx_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t panels_count, int64_t kpad,
               int32_t* sums);
+
+// The vector work around the sums, compiled once per path (int8_rows.cpp): one row of A
+// quantized (out [k] bytes, its scale and zero point), and sums [rows, width] (leading dimension
+// sums_ld) turned into C [rows, width] (leading dimension ldc), stored or added.
+struct RowKernels {
+  void (*quantize_row)(const float* x, int64_t k, uint8_t* out, float* scale, int32_t* zero);
+  void (*dequantize)(const int32_t* sums, int64_t sums_ld, int64_t rows, int64_t width, const float* scale_a,
+                     const int32_t* zero_a, const float* scale_w, const int32_t* sum_w, float* c, int64_t ldc,
+                     bool accumulate);
+};
+RowKernels row_kernels();  // the active path's
+
+}  // namespace lstm::int8
+
+namespace lstm {
+#define LSTM_INT8_ENTRY_POINTS int8::RowKernels int8_row_kernels();
+namespace scalar { LSTM_INT8_ENTRY_POINTS }
+namespace avx2 { LSTM_INT8_ENTRY_POINTS }
+namespace avx512 { LSTM_INT8_ENTRY_POINTS }
+#undef LSTM_INT8_ENTRY_POINTS
+}  // namespace lstm
+
+namespace lstm::int8 {
 
 }  // namespace lstm::int8

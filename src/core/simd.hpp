@@ -31,6 +31,9 @@ struct ScalarSimd {
   static V set(T value) { return value; }
   static V zero() { return T(0); }
   static V fmadd(V a, V b, V c) { return a * b + c; }  // not fused: the same bits on every path
+  static V max(V a, V b) { return b > a ? b : a; }
+  static V min(V a, V b) { return b < a ? b : a; }
+  static V round(V x) { return std::nearbyint(x); }  // to nearest, ties to even
   // out[r] = the sum of v[r]'s lanes, r < 4
   static void sum4(const V v[4], T* out) { std::copy(v, v + 4, out); }
   static V exp(V x) { return std::exp(x); }
