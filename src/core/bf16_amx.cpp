@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/amx_tiles.hpp"
 #include "core/bf16_gemm.hpp"
 
 #if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
@@ -12,13 +13,6 @@
 namespace lstm::bf16 {
 
 namespace {
-
-struct TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // Tiles: 0-3 accumulate C (row group g, half h at 2g + h), 4-5 hold A's row groups, 6-7 B's
 // halves. `Groups` (1 or 2) row groups of 16 times one panel, into out [16*groups, 32].
@@ -56,11 +50,7 @@ LSTM_AMX_TARGET void panel_tile(const uint16_t* a16, int64_t kpad, const uint16_
 
 LSTM_AMX_TARGET void amx_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels,
                               float* c, int64_t ldc, int64_t columns, bool accumulate, bool transposed) {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.bytes_per_row[t] = 64;
-    config.rows[t] = 16;
-  }
+  const AmxTileConfig config;
   _tile_loadconfig(&config);
   alignas(64) float out[32 * 32];  // [32, 32] one tile pair's result
   const int64_t groups = padded_rows(m) / 16;

@@ -3,6 +3,7 @@
 // depths × 16 rows: the panel's own layout) into 16 × 16 int32 sums.
 #include <cstdint>
 
+#include "core/amx_tiles.hpp"
 #include "core/int8_gemm.hpp"
 
 #if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
@@ -10,13 +11,6 @@
 
 namespace lstm::int8 {
 namespace {
-
-struct TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // Tiles 0-3: the sums of up to 4 panels; 4: A; 5-7: panels (the fourth reuses 5).
 template <int NP>
@@ -57,11 +51,7 @@ __attribute__((target("amx-tile,amx-int8"))) void panels_tile(const uint8_t* a, 
 // land in rows of `sums` that the caller does not read.
 __attribute__((target("amx-tile,amx-int8"))) void amx_sums(const uint8_t* a, int64_t lda, int64_t, const int8_t* panels,
                                                            int64_t panels_count, int64_t kpad, int32_t* sums) {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.bytes_per_row[t] = 64;
-    config.rows[t] = 16;
-  }
+  const AmxTileConfig config;
   _tile_loadconfig(&config);
   switch (panels_count) {
     case 1: panels_tile<1>(a, lda, panels, kpad, sums); break;

@@ -8,6 +8,24 @@
 #include <limits>
 
 #include "core/isa_internal.hpp"
+#include "lstm/precision.hpp"
+
+namespace lstm {
+
+const char* int8_kernel_name() { return int8::kernel_name(int8::active_kernel()); }
+
+ParameterBytes parameter_bytes(const NetworkConfig& config) {
+  ParameterBytes bytes;
+  for (const ParameterInfo& info : parameter_layout(config)) {
+    bytes.fp32 += 4 * info.numel;
+    const bool matrix = info.name.starts_with("weight_ih") || info.name.starts_with("weight_hh") ||
+                        info.name.starts_with("weight_hr");
+    bytes.int8 += matrix ? info.numel + 8 * info.shape[0] : 4 * info.numel;
+  }
+  return bytes;
+}
+
+}  // namespace lstm
 
 namespace lstm::int8 {
 
