@@ -14,8 +14,11 @@
 
 #include "core/int8_gemm.hpp"
 #include "lstm/lstm.hpp"
+#include "isa_test_util.hpp"
 #include "reference/int8_reference.hpp"
 #include "test_util.hpp"
+
+LSTM_TEST_PER_ISA_PATH();
 
 namespace {
 
