@@ -10,10 +10,12 @@ def set_num_threads(threads):
 
 
 def set_precision(precision):
-    """'fp32' (default) or 'bf16' (recurrent products in bfloat16 on AMX; lstm.Error if the CPU
-    cannot). Applies to every later call, as the CLI's --precision."""
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
+    """'fp32' (default), 'bf16' (products in bfloat16 with float sums, on AVX512-BF16 or AMX;
+    lstm.Error if the CPU has neither) or 'int8' (inference only: int8 weights, uint8 inputs and
+    states, exact int32 sums; a backward raises lstm.Error). Applies to every later call, as the
+    CLI's --precision."""
+    if precision not in ("fp32", "bf16", "int8"):
+        raise ValueError(f"precision: expected 'fp32', 'bf16' or 'int8', got {precision!r}")
     _lstm.set_precision(precision)
 
 

@@ -68,10 +68,11 @@ PYBIND11_MODULE(_lstm, m) {
       lstm::set_matmul_precision(lstm::MatmulPrecision::fp32);
     else if (precision == "bf16")
       lstm::set_matmul_precision(lstm::MatmulPrecision::bf16);
+    else if (precision == "int8")
+      lstm::set_matmul_precision(lstm::MatmulPrecision::int8);
     else
-      throw py::value_error("precision: expected 'fp32' or 'bf16', got '" + precision + "'");
+      throw py::value_error("precision: expected 'fp32', 'bf16' or 'int8', got '" + precision + "'");
   });
-  m.def("precision", [] {
-    return std::string(lstm::matmul_precision() == lstm::MatmulPrecision::bf16 ? "bf16" : "fp32");
-  });
+  m.def("precision", [] { return std::string(lstm::precision_name(lstm::matmul_precision())); });
+  m.def("int8_kernel", &lstm::int8_kernel_name);
 }

@@ -41,6 +41,15 @@ lstm::NetworkConfig make_config(const std::string& cell, int64_t input_size, int
   return config;
 }
 
+// Python holds views of the parameters (state_dict arrays, torch Parameters) that may change
+// them at any time unseen, so with int8 products every call from Python quantizes the weights
+// again rather than trust the ones a workspace keeps.
+template <typename T>
+void weights_may_have_changed(const lstm::Network<T>& network) {
+  if (lstm::matmul_precision() == lstm::MatmulPrecision::int8)
+    const_cast<lstm::Network<T>&>(network).weights_changed();
+}
+
 // Forward over NumPy arrays: input [T, B, I]; optional lengths [B] int64, h0 [L*D, B, Hout],
 // c0 [L*D, B, H]; output [T, B, Hcat]; optional h_n, c_n shaped like h0, c0.
 template <typename T>
@@ -68,6 +77,7 @@ void forward_arrays(const lstm::Network<T>& network, lstm::Workspace<T>& workspa
     args.c_n = checked_array<T>(c_n, "c_n", {rows, batch, c.hidden_size}, true, true);
   }
   args.dropout_seed = dropout_seed;
+  weights_may_have_changed(network);
   py::gil_scoped_release release;
   network.forward(training ? lstm::Mode::training : lstm::Mode::inference, args, workspace);
 }
@@ -175,6 +185,7 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
              args.h_n = address<T>(h_n);
              args.c_n = address<T>(c_n);
              args.dropout_seed = dropout_seed;
+             weights_may_have_changed(n);
              py::gil_scoped_release release;
              n.forward(training ? lstm::Mode::training : lstm::Mode::inference, args, workspace);
            })
