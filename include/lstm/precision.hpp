@@ -1,6 +1,10 @@
 // The precision of the recurrent matrix products.
 #pragma once
 
+#include <cstdint>
+
+#include "lstm/config.hpp"
+
 namespace lstm {
 
 // fp32: every product in float (the default; results match PyTorch to float precision).
@@ -18,6 +22,18 @@ namespace lstm {
 // (inspect gates); backward throws lstm::Error.
 enum class MatmulPrecision { fp32, bf16, int8 };
 const char* precision_name(MatmulPrecision precision);
+
+// The kernel the int8 products use on the path in force: "amx_int8", "avx512_vnni", "avx_vnni"
+// or "portable".
+const char* int8_kernel_name();
+
+// A network's parameters in memory, in bytes: in float, and as --precision int8 keeps them
+// (each row of W_ih, W_hh and W_hr as bytes with its float scale and int32 sum; biases and
+// peepholes in float).
+struct ParameterBytes {
+  int64_t fp32 = 0, int8 = 0;
+};
+ParameterBytes parameter_bytes(const NetworkConfig& config);
 
 // Whether the path in force can run the bf16 products (avx512_bf16 or amx).
 bool bf16_available();

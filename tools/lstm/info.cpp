@@ -1,4 +1,5 @@
 // `lstm info`: describes a safetensors file: the network it holds, its tensors, its metadata.
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "lstm/precision.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -24,9 +26,11 @@ nlohmann::ordered_json system_json() {
     if (lstm::isa_supported(isa)) paths.push_back(lstm::isa_name(isa));
   nlohmann::ordered_json precisions = {"fp32"};
   if (lstm::bf16_available()) precisions.push_back("bf16");
+  precisions.push_back("int8");
   return {{"cpu", lstm::cpu_name()},          {"features", lstm::cpu_features()},
           {"paths", paths},                   {"best", lstm::isa_name(lstm::cpu_isa())},
           {"in_force", lstm::isa_name(lstm::active_isa())}, {"precisions", precisions},
+          {"int8_kernel", lstm::int8_kernel_name()},
           {"threads", lstm::num_threads()}};
 }
 
@@ -38,6 +42,7 @@ void print_system(const nlohmann::ordered_json& s) {
   std::cout << "\nin force: " << s["in_force"].get<std::string>() << " (best "
             << s["best"].get<std::string>() << "; LSTM_MAX_ISA caps it)\nprecisions:";
   for (const auto& p : s["precisions"]) std::cout << ' ' << p.get<std::string>();
+  std::cout << " (int8 products: " << s["int8_kernel"].get<std::string>() << ")";
   std::cout << "\nthreads: " << s["threads"].get<int>() << '\n';
 }
 
@@ -47,6 +52,7 @@ struct FileInfo {
   std::string prefix;
   std::optional<lstm::NetworkConfig> config;
   int64_t num_parameters = 0;
+  lstm::ParameterBytes bytes;
   std::string network_error;  // why the tensors are not a network, if they are not
   bool in_network(const std::string& name) const {
     return config.has_value() && name.starts_with(prefix);
@@ -62,6 +68,7 @@ FileInfo inspect(const std::string& path) {
         lstm::network_from_tensors(info.contents, path, info.prefix);
     info.config = network.config();
     info.num_parameters = network.num_parameters();
+    info.bytes = lstm::parameter_bytes(network.config());
   } catch (const lstm::Error& error) {
     info.network_error = error.what();  // a valid file that is not a model (states, gradients)
   }
@@ -84,7 +91,9 @@ nlohmann::ordered_json to_json(const std::string& path, const FileInfo& info) {
                       {"dropout", config.dropout},
                       {"description", config.describe()},
                       {"prefix", info.prefix},
-                      {"num_parameters", info.num_parameters}};
+                      {"num_parameters", info.num_parameters},
+                      {"bytes_fp32", info.bytes.fp32},
+                      {"bytes_int8", info.bytes.int8}};
   } else {
     out["network"] = nullptr;
     out["network_error"] = info.network_error;
@@ -97,6 +106,12 @@ nlohmann::ordered_json to_json(const std::string& path, const FileInfo& info) {
                               {"part", info.in_network(name) ? "network" : "other"}});
   out["metadata"] = info.contents.metadata;
   return out;
+}
+
+std::string mebibytes(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
 }
 
 void print_tensor_table(const FileInfo& info, bool network_part) {
@@ -119,6 +134,8 @@ void print_text(const std::string& path, const FileInfo& info) {
     std::cout << "network:    " << info.config->describe() << '\n';
     if (!info.prefix.empty()) std::cout << "prefix:     " << info.prefix << '\n';
     std::cout << "parameters: " << info.num_parameters << '\n';
+    std::cout << "in memory:  " << mebibytes(info.bytes.fp32) << " fp32, " << mebibytes(info.bytes.int8)
+              << " with --precision int8\n";
     std::cout << "network tensors (name, shape, count):\n";
     print_tensor_table(info, true);
     const bool has_others =
