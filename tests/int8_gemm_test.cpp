@@ -75,7 +75,10 @@ TEST(Int8, SumKernelsAreExact) {
             for (size_t i = 0; i < w.size(); ++i)
               w[i] = extreme ? static_cast<int8_t>(i % 2 ? 127 : -127) : static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
             std::vector<int32_t> sums(static_cast<size_t>(int8::kRowBlock * int8::kSumsLd), -1);
+            const bool amx = std::string(k.name) == "amx_int8";
+            if (amx) int8::amx_configure();
             k.kernel(a.data(), kpad, rows, w.data(), panels, kpad, sums.data());
+            if (amx) int8::amx_release();
             for (int64_t r = 0; r < rows; ++r)
               for (int64_t p = 0; p < panels; ++p)
                 for (int64_t lane = 0; lane < 16; ++lane) {

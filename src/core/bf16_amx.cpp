@@ -50,7 +50,7 @@ LSTM_AMX_TARGET void panel_tile(const uint16_t* a16, int64_t kpad, const uint16_
 
 LSTM_AMX_TARGET void amx_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels,
                               float* c, int64_t ldc, int64_t columns, bool accumulate, bool transposed) {
-  const AmxTileConfig config;
+  static const AmxTileConfig config;  // in memory: ldtilecfg reads it behind the compiler's back
   _tile_loadconfig(&config);
   alignas(64) float out[32 * 32];  // [32, 32] one tile pair's result
   const int64_t groups = padded_rows(m) / 16;

@@ -47,19 +47,23 @@ __attribute__((target("amx-tile,amx-int8"))) void panels_tile(const uint8_t* a, 
 
 }  // namespace
 
+__attribute__((target("amx-tile,amx-int8"))) void amx_configure() {
+  static const AmxTileConfig config;  // in memory: ldtilecfg reads it behind the compiler's back
+  _tile_loadconfig(&config);
+}
+
+__attribute__((target("amx-tile,amx-int8"))) void amx_release() { _tile_release(); }
+
 // A tile always reads 16 rows: Rows keeps a whole block of rows beyond its last, whose sums
 // land in rows of `sums` that the caller does not read.
 __attribute__((target("amx-tile,amx-int8"))) void amx_sums(const uint8_t* a, int64_t lda, int64_t, const int8_t* panels,
                                                            int64_t panels_count, int64_t kpad, int32_t* sums) {
-  const AmxTileConfig config;
-  _tile_loadconfig(&config);
   switch (panels_count) {
     case 1: panels_tile<1>(a, lda, panels, kpad, sums); break;
     case 2: panels_tile<2>(a, lda, panels, kpad, sums); break;
     case 3: panels_tile<3>(a, lda, panels, kpad, sums); break;
     default: panels_tile<4>(a, lda, panels, kpad, sums); break;
   }
-  _tile_release();
 }
 
 }  // namespace lstm::int8

@@ -160,8 +160,20 @@ void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c,
   // batches) the vector units are faster (lstm 1024/1024/1/25: 5× here). Every AMX CPU has
   // AVX512-VNNI.
   const Kernel kernel = active_kernel();
-  const SumKernel sums_of = sum_kernel(kernel == Kernel::amx && r1 - r0 < kAmxMinRows ? Kernel::avx512_vnni : kernel);
+  const Kernel chosen = kernel == Kernel::amx && r1 - r0 < kAmxMinRows ? Kernel::avx512_vnni : kernel;
+  const SumKernel sums_of = sum_kernel(chosen);
   const RowKernels kernels = row_kernels();
+#if defined(__x86_64__)
+  struct Tiles {  // configured once for the whole product
+    explicit Tiles(bool amx) : on(amx) {
+      if (on) amx_configure();
+    }
+    ~Tiles() {
+      if (on) amx_release();
+    }
+    bool on;
+  } tiles(chosen == Kernel::amx);
+#endif
   alignas(64) int32_t sums[kRowBlock * kSumsLd];
   const int64_t first_panel = unit_begin / kPanel, end_panel = (unit_end + kPanel - 1) / kPanel;
   for (int64_t b = 0; b < w.blocks(); ++b)

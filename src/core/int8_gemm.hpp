@@ -105,8 +105,12 @@ void avx512_vnni_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t*
                       int64_t kpad, int32_t* sums);
 void avx_vnni_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t panels_count,
                    int64_t kpad, int32_t* sums);
+// amx_sums needs the tiles configured on the calling thread: amx_configure() before (once for
+// many calls: it costs about as much as a small tile product), amx_release() after.
 void amx_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t panels_count, int64_t kpad,
               int32_t* sums);
+void amx_configure();
+void amx_release();
 
 // The vector work around the sums, compiled once per path (int8_rows.cpp): one row of A
 // quantized (out [k] bytes, its scale and zero point), and sums [rows, width] (leading dimension
