@@ -155,7 +155,7 @@ SumKernel sum_kernel(Kernel kernel) {
 }  // namespace
 
 void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c, int64_t ldc, int64_t unit_begin,
-              int64_t unit_end, bool accumulate) {
+              int64_t unit_end, bool accumulate, const float* bias) {
   // A tile always computes 16 rows, and loads its configuration per call: for a few rows (small
   // batches) the vector units are faster (lstm 1024/1024/1/25: 5× here). Every AMX CPU has
   // AVX512-VNNI.
@@ -184,7 +184,8 @@ void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c,
         sums_of(a.row(row), a.padded_depth(), rows, w.panel(b, p), panels, w.padded_depth(), sums);
         const int64_t j0 = p * kPanel, j1 = std::min(unit_end, (p + panels) * kPanel);
         kernels.dequantize(sums, kSumsLd, rows, j1 - j0, a.scales() + row, a.zero_points() + row, w.scales(b, p),
-                           w.sums(b, p), c + (row - r0) * ldc + b * w.rows_per_block() + j0, ldc, accumulate);
+                           w.sums(b, p), c + (row - r0) * ldc + b * w.rows_per_block() + j0, ldc, accumulate,
+                           bias ? bias + b * w.rows_per_block() + j0 : nullptr);
       }
     }
 }

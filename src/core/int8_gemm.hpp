@@ -90,9 +90,10 @@ int32_t quantize_value(float x, float inverse_scale, int32_t zero_point, int32_t
 
 // C[r, b*rows_per_block + j] (+)= the dequantized product of A's rows [r0, r1) (C's row r is
 // A's row r − r0) with every block b's rows j in [unit_begin, unit_end) of W; unit_begin must be
-// a multiple of kPanel.
+// a multiple of kPanel. With `bias` ([blocks*rows_per_block]) and not `accumulate`, C = bias + the
+// product, in one pass.
 void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c, int64_t ldc, int64_t unit_begin,
-              int64_t unit_end, bool accumulate);
+              int64_t unit_end, bool accumulate, const float* bias = nullptr);
 
 // The kernels' common form: sums [rows, panels*16] (leading dimension 64) = Σ_k qa qw for
 // `rows` ≤ 16 rows of A (leading dimension lda bytes) and `panels` ≤ 4 consecutive panels.
@@ -114,12 +115,13 @@ void amx_release();
 
 // The vector work around the sums, compiled once per path (int8_rows.cpp): one row of A
 // quantized (out [k] bytes, its scale and zero point), and sums [rows, width] (leading dimension
-// sums_ld) turned into C [rows, width] (leading dimension ldc), stored or added.
+// sums_ld) turned into C [rows, width] (leading dimension ldc), added to C or to `bias` [width]
+// (or to nothing, when null).
 struct RowKernels {
   void (*quantize_row)(const float* x, int64_t k, uint8_t* out, float* scale, int32_t* zero);
   void (*dequantize)(const int32_t* sums, int64_t sums_ld, int64_t rows, int64_t width, const float* scale_a,
                      const int32_t* zero_a, const float* scale_w, const int32_t* sum_w, float* c, int64_t ldc,
-                     bool accumulate);
+                     bool accumulate, const float* bias);
 };
 RowKernels row_kernels();  // the active path's
 

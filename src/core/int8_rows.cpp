@@ -72,7 +72,7 @@ void quantize_row(const float* x, int64_t k, uint8_t* out, float* scale, int32_t
 // two terms alone need not: their difference is taken modulo 2^32 (unsigned), which is exact.
 void dequantize(const int32_t* sums, int64_t sums_ld, int64_t rows, int64_t width, const float* scale_a,
                 const int32_t* zero_a, const float* scale_w, const int32_t* sum_w, float* c, int64_t ldc,
-                bool accumulate) {
+                bool accumulate, const float* bias) {
   for (int64_t r = 0; r < rows; ++r) {
     const float sa = scale_a[r];
     const uint32_t za = static_cast<uint32_t>(zero_a[r]);
@@ -81,7 +81,7 @@ void dequantize(const int32_t* sums, int64_t sums_ld, int64_t rows, int64_t widt
     for (int64_t j = 0; j < width; ++j) {
       const auto exact = static_cast<int32_t>(static_cast<uint32_t>(s[j]) - za * static_cast<uint32_t>(sum_w[j]));
       const float value = sa * scale_w[j] * static_cast<float>(exact);
-      out[j] = accumulate ? out[j] + value : value;
+      out[j] = accumulate ? out[j] + value : bias ? bias[j] + value : value;
     }
   }
 }

@@ -103,8 +103,9 @@ void int8_product(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b
   }
 }
 
-// The input part with int8 weights: each thread quantizes its share of x's rows, then multiplies
-// them (many rows), or, after a barrier, every row by its units [u0, u1) of every gate.
+// The input part with int8 weights, b_ih added as the sums are turned back to float: each thread
+// quantizes its share of x's rows, then multiplies them (many rows), or, after a barrier, every
+// row by its units [u0, u1) of every gate.
 template <typename T>
 void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
   if constexpr (std::is_same_v<T, float>) {
@@ -113,17 +114,12 @@ void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int i
     const auto [r0, r1] = split_range(rows, count, index);
     int8::Rows& q = f.loop.int8_input;
     q.quantize(r0, r1, f.x, f.in);
-    for (int64_t r = r0; r < r1; ++r) {
-      T* out = f.buf.gates + r * d.GH;
-      if (f.params.b_ih) std::memcpy(out, f.params.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
-      else std::fill(out, out + d.GH, T(0));
-    }
     if (rows >= 2 * int8::kRowBlock * count) {
-      int8::multiply(q, r0, r1, f.int8->w_ih, f.buf.gates + r0 * d.GH, d.GH, 0, d.H, true);
+      int8::multiply(q, r0, r1, f.int8->w_ih, f.buf.gates + r0 * d.GH, d.GH, 0, d.H, false, f.params.b_ih);
       return;
     }
     f.loop.barrier.wait(count);
-    int8::multiply(q, 0, rows, f.int8->w_ih, f.buf.gates, d.GH, u0, u1, true);
+    int8::multiply(q, 0, rows, f.int8->w_ih, f.buf.gates, d.GH, u0, u1, false, f.params.b_ih);
   }
 }
 
