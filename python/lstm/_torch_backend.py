@@ -2,6 +2,8 @@
 view (no copy), a pool of workspaces, and the autograd Function over forward and backward.
 Written for a low per-call cost (batch 1 calls are dominated by it): shapes are computed once
 per network, a call is one small object, gradients are NumPy views wrapped without copies."""
+import itertools
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -46,7 +48,7 @@ class Backend:
         base = self.flat.data_ptr()
         self.addresses = [base + offset * self.flat.element_size() for _, _, offset, _ in self.layout]
         self.idle = []
-        self.tickets = 0  # the last ticket handed out
+        self.tickets = itertools.count(1)  # (next() is atomic: calls may come from several threads)
         self._without_dropout = None
         cell, _, hidden, layers, _, bidirectional, proj, _, _ = config
         directions = 2 if bidirectional else 1
@@ -136,8 +138,7 @@ class Call:
         if keep:
             if self.holds_workspace():
                 backend.give_back(self.slot)
-            backend.tickets += 1
-            slot.ticket = self.ticket = backend.tickets
+            slot.ticket = self.ticket = next(backend.tickets)
             self.slot = slot
         else:
             backend.give_back(slot)
