@@ -12,9 +12,13 @@ import numpy as np
 from . import _lstm
 
 
-def _progress_bar(progress):
+_LOSSES = (("loss", "train_loss", "{:.4f}"), ("val", "validation_loss", "{:.4f}"))
+
+
+def _progress_bar(progress, shown=_LOSSES):
     """progress: a callable(dict), None (silent), or "auto": a tqdm bar when tqdm is installed
-    and stderr is a terminal (or in a notebook)."""
+    and stderr is a terminal (or in a notebook), showing the reports' values named in `shown`
+    ((label, key, format) triples)."""
     if callable(progress) or progress is None:
         return progress, None
     if progress != "auto":
@@ -30,7 +34,7 @@ def _progress_bar(progress):
     def update(report):
         bar.total = report["max_epochs"]
         bar.update(1)
-        bar.set_postfix(loss=f"{report['train_loss']:.4f}", val=f"{report['validation_loss']:.4f}")
+        bar.set_postfix({label: form.format(report[key]) for label, key, form in shown})
     return update, bar
 
 

@@ -1,6 +1,7 @@
-"""Progress and interruption of lstm.Forecaster.fit: a tqdm bar when stderr is a terminal (and
-only then, unless asked), a callback per epoch, and Ctrl-C (a KeyboardInterrupt, here raised from
-the callback) stopping cleanly with the best weights, not the last ones."""
+"""Progress and interruption of lstm.Forecaster.fit (and lstm.CharLM.fit, built alike): a tqdm
+bar when stderr is a terminal (and only then, unless asked), a callback per epoch, and Ctrl-C (a
+KeyboardInterrupt, here raised from the callback) stopping cleanly with the best weights, not
+the last ones."""
 import io
 import sys
 import warnings
@@ -102,3 +103,22 @@ def test_keyboard_interrupt_keeps_the_best_weights():
         warnings.simplefilter("ignore")
         np.testing.assert_array_equal(late.predict(3, model_choice="lstm")["value"].values,
                                       at_best.predict(3, model_choice="lstm")["value"].values)
+
+
+def test_the_language_model_shows_a_bar_and_stops_on_keyboard_interrupt(monkeypatch):
+    pytest.importorskip("tqdm")
+    text = "the cat sat on the mat. the dog sat on the log. " * 20
+    stderr = Terminal(True)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    model = lstm.CharLM(hidden_size=8, embedding=4, window=20, epochs=3, seed=1).fit(text)
+    monkeypatch.undo()
+    shown = stderr.getvalue()
+    assert model.metrics_["epochs"] == 3 and "3/3" in shown and "val_bpc=" in shown, shown
+
+    def interrupt(report):
+        if report["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    model = lstm.CharLM(hidden_size=8, embedding=4, window=20, epochs=30, seed=1).fit(text, progress=interrupt)
+    assert model.metrics_["stop"] == "interrupted" and model.metrics_["epochs"] == 2
+    assert len(model.generate("the", 5)) == 5
