@@ -124,8 +124,7 @@ py::tuple fit(const FitOptions& o, py::object on_epoch) {
   ChoiceForecast rolling = forecast_by_choice(model, info, data.series, rolling_horizon, choice,
                                               o.interval, o.data_name);
   if (!rolling.chosen)
-    rolling.warnings = {"the validation part is too short for " +
-                        std::to_string(rolling_horizon) +
+    rolling.warnings = {"the validation part is too short for " + std::to_string(rolling_horizon) +
                         "-step forecasts from rolling origins; no comparison with the classical "
                         "methods"};
   py::gil_scoped_acquire acquire;
@@ -170,8 +169,7 @@ py::dict forecast(ForecastModel& m, const std::string& path, int64_t steps,
   d["upper"] = result.upper;
   d["model"] = result.model;
   d["index"] = series.future_index(steps);
-  d["index_name"] =
-      series.index.kind == lstm::IndexKind::none ? std::string() : series.index.name;
+  d["index_name"] = series.index.kind == lstm::IndexKind::none ? std::string() : series.index.name;
   static const char* const kinds[] = {"none", "date", "number", "label"};
   d["index_kind"] = kinds[static_cast<int>(series.index.kind)];
   d["validation"] = result.chosen ? py::object(rolling_dict(*result.chosen)) : py::none();

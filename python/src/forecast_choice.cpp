@@ -44,8 +44,7 @@ ChoiceForecast forecast_by_choice(lstm::SequenceModel& model, const lstm::apps::
                               "comparing it to the classical methods");
     return result;
   }
-  std::vector<lstm::apps::Candidate> candidates{
-      lstm::apps::network_candidate(model, info, series)};
+  std::vector<lstm::apps::Candidate> candidates{lstm::apps::network_candidate(model, info, series)};
   for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
     candidates.push_back(std::move(candidate));
   result.chosen = lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", level);

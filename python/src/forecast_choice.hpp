@@ -16,8 +16,8 @@
 namespace lstm_python {
 
 struct ChoiceForecast {
-  std::vector<double> values, lower, upper;  // [steps]; bounds NaN without an interval
-  std::string model = "lstm";                // the CLI's `model` column
+  std::vector<double> values, lower, upper;          // [steps]; bounds NaN without an interval
+  std::string model = "lstm";                        // the CLI's `model` column
   std::optional<lstm::apps::ChosenForecast> chosen;  // absent: too short to validate
   std::vector<std::string> warnings;                 // the CLI's stderr warnings
 };
