@@ -64,7 +64,10 @@ class Backend:
         return [self.flat[offset:offset + numel].view(shape) for _, shape, offset, numel in self.layout]
 
     def take_slot(self):
-        return self.idle.pop() if self.idle else _Slot(self.workspace_class())
+        try:  # (not `if self.idle`: another thread may take the last one in between)
+            return self.idle.pop()
+        except IndexError:
+            return _Slot(self.workspace_class())
 
     def give_back(self, slot):
         slot.ticket = 0
@@ -87,7 +90,7 @@ class Backend:
 
     def infer(self, training, steps, batch, x, lengths, h0, c0, seed):
         """A forward that keeps nothing for backward (no_grad, or nothing requires a gradient)."""
-        slot = self.idle.pop() if self.idle else _Slot(self.workspace_class())
+        slot = self.take_slot()
         try:
             return self.run(self.network, slot, training, steps, batch, x, lengths, h0, c0, seed)
         finally:
@@ -128,7 +131,7 @@ class Call:
     def run(self, training, x, h0, c0, keep=False):
         """Forward; with keep, the workspace stays with this call for backward."""
         backend = self.backend
-        slot = backend.idle.pop() if backend.idle else _Slot(backend.workspace_class())
+        slot = backend.take_slot()
         try:
             outputs = backend.run(self.network, slot, training, self.steps, self.batch, x,
                                   self.lengths, h0, c0, self.seed)
