@@ -30,6 +30,14 @@ def main():
     for name in ("model", "naive", "seasonal_naive"):
         if name in m:
             print(f"  {name:15s} RMSE {m[name]['rmse']:.4f}  MAE {m[name]['mae']:.4f}  MASE {m[name]['mase']:.3f}")
+    rolling = m["rolling"]
+    if rolling:  # what `lstm train` prints: H-step forecasts from rolling origins, every method
+        print(f"{rolling['horizon']}-step forecasts from {rolling['origins']} rolling origins:")
+        for name, scores in rolling["models"].items():
+            print(f"  {name:34s} MASE {scores['mase']:.3f}  sMAPE {scores['smape']:.2f}%  RMSE {scores['rmse']:.4f}")
+        print(f"  best: {rolling['best']}; lstm forecast would use {rolling['chosen']}")
+    # The next 10 weeks as `lstm forecast` writes them: the mean of the three models with the
+    # lowest validation MASE (model_choice="combine"), and an 80% conformal interval.
     print(forecaster.predict(10).to_string())
     forecaster.save(args.out)
     print(f"saved to {args.out} (lstm forecast --model {args.out} reads it)")

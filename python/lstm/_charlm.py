@@ -45,7 +45,8 @@ class CharLM:
         """Trains on `text` (a str, or a pathlib.Path to a UTF-8 file). `progress`: a callable
         getting a dict after every epoch, "auto" (a tqdm bar on a terminal) or None. Ctrl-C
         stops cleanly with the best weights so far."""
-        on_epoch, bar = _progress_bar(progress)
+        on_epoch, bar = _progress_bar(progress, (("bpc", "train_bits_per_char", "{:.3f}"),
+                                                 ("val_bpc", "validation_bits_per_char", "{:.3f}")))
         with tempfile.TemporaryDirectory() as directory:
             path = _text_file(text, directory)
             try:

@@ -160,69 +160,76 @@ class RNNBase(nn.Module):
             raise RuntimeError(f"lstm.torch computes on the CPU only; {name} is on {state.device}")
         return state.contiguous()
 
+    def _initial_states(self, hx, unbatched, batch, dtype):
+        """(h0, c0) checked against [L·D, B, Hout] and [L·D, B, H] (c0 None but for LSTM)."""
+        rows = self.num_layers * (2 if self.bidirectional else 1)
+        is_lstm = self.mode == "LSTM"
+        c0 = None
+        if is_lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
+            h0, c0 = hx
+        else:
+            h0 = hx
+        if unbatched:
+            h0 = h0.unsqueeze(1) if isinstance(h0, torch.Tensor) and h0.dim() == 2 else h0
+            c0 = c0.unsqueeze(1) if isinstance(c0, torch.Tensor) and c0.dim() == 2 else c0
+        h0 = self._check_state("hidden[0]" if is_lstm else "hidden", h0,
+                               (rows, batch, self.proj_size or self.hidden_size), dtype)
+        if is_lstm:
+            c0 = self._check_state("hidden[1]", c0, (rows, batch, self.hidden_size), dtype)
+        return h0, c0
+
+    # The per-call path is kept short: at batch 1 its Python cost is comparable to the compute.
     def forward(self, input, hx=None):
         parameters = [self._parameters[name] for name in self._flat_weights_names]
         backend = self._current_backend(parameters)
         dtype = backend.dtype
-        packed = isinstance(input, PackedSequence)
         lengths = None
-        if packed:
+        unbatched = packed = False
+        if isinstance(input, torch.Tensor):
+            rank = input.dim()
+            if rank == 3:
+                x = input.transpose(0, 1) if self.batch_first else input
+            elif rank == 2:
+                unbatched = True
+                x = input.unsqueeze(1)
+            else:
+                raise ValueError(f"{type(self).__name__}: Expected input to be 2-D or 3-D but "
+                                 f"received {rank}-D tensor")
+        elif isinstance(input, PackedSequence):
+            packed = True
             x, lengths = pad_packed_sequence(input)  # [T, B, I] in the caller's batch order
             lengths = lengths.contiguous()
-            unbatched = False
         else:
-            if not isinstance(input, torch.Tensor):
-                raise TypeError(f"input: expected a tensor or PackedSequence, got {type(input).__name__}")
-            if input.dim() not in (2, 3):
-                raise ValueError(f"{type(self).__name__}: Expected input to be 2-D or 3-D but "
-                                 f"received {input.dim()}-D tensor")
-            unbatched = input.dim() == 2
-            x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
-        if x.device.type != "cpu":
+            raise TypeError(f"input: expected a tensor or PackedSequence, got {type(input).__name__}")
+        if not x.is_cpu:
             raise RuntimeError(f"lstm.torch computes on the CPU only; the input is on {x.device}")
         if x.dtype != dtype:
             raise RuntimeError(f"input must have the type {dtype}, got type {x.dtype}")
-        if x.shape[-1] != self.input_size:
+        steps, batch, features = x.shape
+        if features != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
-                               f"{self.input_size}, got {x.shape[-1]}")
-        steps, batch = x.shape[0], x.shape[1]
+                               f"{self.input_size}, got {features}")
         if steps == 0 or batch == 0:
             raise RuntimeError(f"lstm.torch: empty input of shape {list(x.shape)}")
         x = x.contiguous()
-
-        rows = self.num_layers * (2 if self.bidirectional else 1)
-        h_width = self.proj_size or self.hidden_size
         h0 = c0 = None
-        is_lstm = self.mode == "LSTM"
         if hx is not None:
-            if is_lstm:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
-                h0, c0 = hx
-            else:
-                h0 = hx
-            if unbatched:
-                h0 = h0.unsqueeze(1) if isinstance(h0, torch.Tensor) and h0.dim() == 2 else h0
-                c0 = c0.unsqueeze(1) if isinstance(c0, torch.Tensor) and c0.dim() == 2 else c0
-            h0 = self._check_state("hidden[0]" if is_lstm else "hidden", h0, (rows, batch, h_width), dtype)
-            if is_lstm:
-                c0 = self._check_state("hidden[1]", c0, (rows, batch, self.hidden_size), dtype)
+            h0, c0 = self._initial_states(hx, unbatched, batch, dtype)
 
-        dropout_active = self.training and self.dropout > 0 and self.num_layers > 1
+        dropout_active = self.dropout > 0 and self.training and self.num_layers > 1
         seed = int(torch.randint(0, 2**62, (1,)).item()) if dropout_active else 0
-        needs_grad = torch.is_grad_enabled() and (
-            x.requires_grad or any(p.requires_grad for p in parameters)
-            or (h0 is not None and h0.requires_grad) or (c0 is not None and c0.requires_grad))
-        if needs_grad:
+        if torch.is_grad_enabled() and (
+                x.requires_grad or any(p.requires_grad for p in parameters)
+                or (h0 is not None and h0.requires_grad) or (c0 is not None and c0.requires_grad)):
             network = backend.network if dropout_active else backend.network_without_dropout()
             call = Call(backend, network, steps, batch, lengths, seed)
             results = RecurrentFunction.apply(call, x, h0, c0, *parameters)
             y, h_n = results[0], results[1]
-            c_n = results[2] if is_lstm else None
+            c_n = results[2] if backend.is_lstm else None
         else:
-            call = Call(backend, backend.network, steps, batch, lengths, seed)
-            with torch.no_grad():
-                y, h_n, c_n = call.run(dropout_active, x.detach(), h0, c0)
+            y, h_n, c_n = backend.infer(dropout_active, steps, batch, x.detach(), lengths, h0, c0, seed)
 
         if packed:
             if input.sorted_indices is not None:
@@ -235,7 +242,7 @@ class RNNBase(nn.Module):
             c_n = c_n.squeeze(1) if c_n is not None else None
         else:
             output = y.transpose(0, 1) if self.batch_first else y
-        return (output, (h_n, c_n)) if is_lstm else (output, h_n)
+        return (output, (h_n, c_n)) if backend.is_lstm else (output, h_n)
 
 
 class LSTM(RNNBase):

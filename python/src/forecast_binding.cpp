@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "apps/forecast.hpp"
+#include "apps/model_choice.hpp"
+#include "forecast_choice.hpp"
 #include "lstm/lstm.hpp"
 
 namespace lstm_python {
@@ -50,6 +52,9 @@ struct FitOptions {
   int64_t window = 0, horizon = 1, season = -1, hidden = 64, layers = 1, epochs = 200;
   double time_limit = 0.0, validation = 0.2;
   std::string cell = "lstm";
+  std::string model_choice = "combine";  // and `interval`: for the rolling-origin validation
+  double interval = 0.8;
+  std::string data_name;  // how warnings name the data
   uint64_t seed = 0;
 };
 
@@ -67,6 +72,7 @@ py::tuple fit(const FitOptions& o, py::object on_epoch) {
   setup.hidden_size = o.hidden;
   setup.num_layers = o.layers;
   setup.seed = o.seed;
+  const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(o.model_choice);
   lstm::apps::TrainerOptions trainer;  // the CLI's forecast defaults: lr 3e-3, cosine, batch 32
   trainer.max_epochs = o.epochs;
   trainer.time_limit_seconds = o.time_limit;
@@ -111,9 +117,21 @@ py::tuple fit(const FitOptions& o, py::object on_epoch) {
   lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, o.path);
   const lstm::apps::ForecastReport report =
       lstm::apps::evaluate_forecast(model, info, data.series, data.split, data.split);
+  // As `lstm train` does after training: H-step forecasts from rolling origins of the validation
+  // part, next to the classical methods (H: a direct model's, else the series' M4 horizon).
+  const int64_t rolling_horizon =
+      info.horizon > 1 ? info.horizon : lstm::apps::default_horizon(data.series, info.season);
+  ChoiceForecast rolling = forecast_by_choice(model, info, data.series, rolling_horizon, choice,
+                                              o.interval, o.data_name);
+  if (!rolling.chosen)
+    rolling.warnings = {"the validation part is too short for " + std::to_string(rolling_horizon) +
+                        "-step forecasts from rolling origins; no comparison with the classical "
+                        "methods"};
   py::gil_scoped_acquire acquire;
   if (callback_error) throw std::move(*callback_error);
   py::dict summary = report_dict(report);
+  summary["rolling"] = rolling.chosen ? py::object(rolling_dict(*rolling.chosen)) : py::none();
+  summary["warnings"] = rolling.warnings;
   summary["epochs"] = result.epochs;
   summary["best_epoch"] = result.best_epoch;
   summary["best_validation_loss"] = result.best_validation_loss;
@@ -125,10 +143,13 @@ py::tuple fit(const FitOptions& o, py::object on_epoch) {
                         summary);
 }
 
-// The next `steps` values after the last row of `path` (or of the fitted series if empty), with
-// their dates or steps.
-py::tuple forecast(ForecastModel& m, const std::string& path, int64_t steps) {
+// `lstm forecast` from Python: the next `steps` values after the last row of `path` (or of the
+// fitted series if empty) by `model_choice`, with the `interval` bounds, the model's name, the
+// future dates or steps, the rolling-origin validation (None if too short) and the warnings.
+py::dict forecast(ForecastModel& m, const std::string& path, int64_t steps,
+                  const std::string& model_choice, double interval, const std::string& data_name) {
   if (steps < 1) throw py::value_error("steps: expected at least 1, got " + std::to_string(steps));
+  const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(model_choice);
   std::optional<lstm::Series> loaded;
   if (!path.empty())
     loaded = lstm::load_series(
@@ -137,14 +158,23 @@ py::tuple forecast(ForecastModel& m, const std::string& path, int64_t steps) {
   else if (!m.series)
     throw py::value_error("data: a loaded Forecaster needs the series to forecast after");
   const lstm::Series& series = loaded ? *loaded : *m.series;
-  std::vector<double> values;
+  ChoiceForecast result;
   {
     py::gil_scoped_release release;
-    values = lstm::apps::forecast_future(m.model, m.info, series, steps);
+    result = forecast_by_choice(m.model, m.info, series, steps, choice, interval, data_name);
   }
-  return py::make_tuple(
-      values, series.future_index(steps),
-      series.index.kind == lstm::IndexKind::none ? std::string() : series.index.name);
+  py::dict d;
+  d["values"] = result.values;
+  d["lower"] = result.lower;
+  d["upper"] = result.upper;
+  d["model"] = result.model;
+  d["index"] = series.future_index(steps);
+  d["index_name"] = series.index.kind == lstm::IndexKind::none ? std::string() : series.index.name;
+  static const char* const kinds[] = {"none", "date", "number", "label"};
+  d["index_kind"] = kinds[static_cast<int>(series.index.kind)];
+  d["validation"] = result.chosen ? py::object(rolling_dict(*result.chosen)) : py::none();
+  d["warnings"] = result.warnings;
+  return d;
 }
 
 }  // namespace
@@ -156,7 +186,8 @@ void bind_forecast(py::module_& module) {
       .def_property_readonly("window", [](const ForecastModel& m) { return m.info.window; })
       .def_property_readonly("horizon", [](const ForecastModel& m) { return m.info.horizon; })
       .def_property_readonly("season", [](const ForecastModel& m) { return m.info.season; })
-      .def("forecast", &forecast, py::arg("path"), py::arg("steps"))
+      .def("forecast", &forecast, py::arg("path"), py::arg("steps"), py::arg("model_choice"),
+           py::arg("interval"), py::arg("data_name"))
       .def("save", [](const ForecastModel& m, const std::string& path) {
         lstm::save_sequence_model(path, m.model);
       });
@@ -170,7 +201,8 @@ void bind_forecast(py::module_& module) {
       [](const std::string& path, const std::string& target,
          const std::vector<std::string>& features, int64_t window, int64_t horizon, int64_t season,
          int64_t hidden, int64_t layers, const std::string& cell, int64_t epochs, double time_limit,
-         double validation, uint64_t seed, py::object on_epoch) {
+         double validation, uint64_t seed, const std::string& model_choice, double interval,
+         const std::string& data_name, py::object on_epoch) {
         FitOptions o;
         o.path = path;
         o.target = target;
@@ -185,12 +217,15 @@ void bind_forecast(py::module_& module) {
         o.time_limit = time_limit;
         o.validation = validation;
         o.seed = seed;
+        o.model_choice = model_choice;
+        o.interval = interval;
+        o.data_name = data_name;
         return fit(o, on_epoch);
       },
       py::arg("path"), py::arg("target"), py::arg("features"), py::arg("window"),
       py::arg("horizon"), py::arg("season"), py::arg("hidden"), py::arg("layers"), py::arg("cell"),
       py::arg("epochs"), py::arg("time_limit"), py::arg("validation"), py::arg("seed"),
-      py::arg("on_epoch"));
+      py::arg("model_choice"), py::arg("interval"), py::arg("data_name"), py::arg("on_epoch"));
 }
 
 }  // namespace lstm_python

@@ -188,3 +188,17 @@ def test_double_backward_is_a_clear_error():
     (grad,) = torch.autograd.grad(ours(x)[0].pow(2).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|differentiable"):
         grad.sum().backward()
+
+
+def test_a_graph_dropped_without_backward_gives_its_workspace_back():
+    # (Otherwise every forward with gradients enabled but no backward, e.g. validation without
+    # torch.no_grad(), would allocate a new workspace.)
+    _, ours = make_pair("LSTM", dict())
+    pool = ours._backend.idle
+    for _ in range(10):
+        ours(torch.randn(T, B, I, requires_grad=True))  # the graph is freed at once
+    assert len(pool) == 1  # one workspace, taken and given back by each call
+    kept = [ours(torch.randn(T, B, I, requires_grad=True))[0] for _ in range(3)]
+    assert len(pool) == 0  # each graph holds its own until backward or until it is freed
+    del kept
+    assert len(pool) == 3
