@@ -1,6 +1,12 @@
 // `lstm train` under mpiexec: starting MPI, threads per rank, shards, failing together.
 #include "train_parallel.hpp"
 
+#include "progress.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -9,6 +15,24 @@
 #endif
 
 namespace lstm_cli {
+namespace {
+
+// What a rank says when mpiexec ends the job (another rank died, or the job was cancelled):
+// prepared beforehand, since a signal handler may only write().
+char terminated_line[160];
+size_t terminated_length = 0;
+
+extern "C" void on_terminated(int) {
+  if (write(STDERR_FILENO, terminated_line, terminated_length) < 0) {
+  }
+  _exit(143);
+}
+
+}  // namespace
+
+Parallel::~Parallel() {
+  if (world) std::signal(SIGTERM, SIG_DFL);
+}
 
 void Parallel::check_same(const std::string& what, const std::string& value) {
   if (!world) return;
@@ -38,6 +62,12 @@ Parallel start_parallel(double timeout_seconds) {
   if (!lstm::distributed::launched_by_mpi()) return parallel;
 #ifdef LSTM_HAVE_MPI
   parallel.world = lstm::distributed::mpi_world(timeout_seconds);
+  also_interrupt_on(SIGUSR1);  // mpiexec forwards it; its own SIGINT kills the job
+  terminated_length = static_cast<size_t>(std::snprintf(
+      terminated_line, sizeof terminated_line,
+      "lstm: rank %d: terminated by mpiexec (another rank failed, or the job was cancelled)\n",
+      parallel.world->rank()));
+  std::signal(SIGTERM, on_terminated);
 #else
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (size == nullptr) size = std::getenv("PMI_SIZE");

@@ -12,6 +12,10 @@
 namespace lstm_cli {
 
 struct Parallel {
+  Parallel() = default;
+  Parallel(Parallel&&) = default;
+  // Past this point a rank may be ended by mpiexec as the others exit: silently.
+  ~Parallel();
   std::unique_ptr<lstm::distributed::Communicator> world;  // null: this process alone
   double timeout_seconds = 300.0;
   int rank() const { return world ? world->rank() : 0; }
