@@ -9,6 +9,9 @@
 #   bad_input  a data file missing on one rank only, or different on one rank: one line naming
 #              the rank, exit non-zero, no model file
 #   timeout    a rank stopped (SIGSTOP): the others give up after --mpi-timeout with one line
+#   netns      two ranks in two network namespaces joined by a veth pair, talking TCP as two
+#              hosts would (mpiexec starts the second through a stand-in for ssh): the same bytes
+#              as one process. Skipped where namespaces cannot be created.
 # Exit 77 (skipped) without mpiexec or an lstm built without MPI.
 set -uo pipefail
 lstm=$1 work=$2 case=$3
@@ -127,6 +130,28 @@ timeout)
   grep -q "rank 0: no answer from the other ranks within 2 s" stuck.err ||
     { cat stuck.err; fail "no timeout line from rank 0"; }
   echo "timeout: the others gave up after --mpi-timeout"
+  ;;
+netns)
+  command -v ip > /dev/null || { echo "SKIP: no ip command (iproute2)"; exit 77; }
+  a=lstm_t$$a b=lstm_t$$b
+  if ! ip netns add $a 2> /dev/null; then echo "SKIP: cannot create network namespaces"; exit 77; fi
+  trap 'ip netns del $a 2> /dev/null; ip netns del $b 2> /dev/null' EXIT
+  ip netns add $b && ip link add lv$$a type veth peer name lv$$b &&
+    ip link set lv$$a netns $a && ip link set lv$$b netns $b &&
+    ip -n $a addr add 10.77.0.1/24 dev lv$$a && ip -n $b addr add 10.77.0.2/24 dev lv$$b &&
+    ip -n $a link set lv$$a up && ip -n $b link set lv$$b up &&
+    ip -n $a link set lo up && ip -n $b link set lo up || fail "setting up the namespaces"
+  # mpiexec runs in $a (host 10.77.0.1) and "ssh"es to 10.77.0.2: a shell in $b.
+  printf '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\nshift\nexec ip netns exec %s /bin/sh -c "$*"\n' \
+    $b > fake_ssh && chmod +x fake_ssh
+  printf '10.77.0.1 slots=1\n10.77.0.2 slots=1\n' > hosts
+  args=("${charlm[@]/text.txt/$PWD/text.txt}" --epochs 2 --quiet)
+  "$lstm" "${args[@]}" --out one.safetensors || fail "one process"
+  timeout 120 ip netns exec $a mpiexec -q --hostfile hosts --mca plm_rsh_agent "$PWD/fake_ssh" \
+    --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
+    --bind-to none -n 2 "$lstm" "${args[@]}" --out "$PWD/two.safetensors" || fail "two hosts"
+  cmp one.safetensors two.safetensors || fail "two hosts over TCP gave other weights"
+  echo "netns: two ranks in two namespaces over TCP give the one-process bytes"
   ;;
 *) fail "unknown case $case" ;;
 esac
