@@ -161,8 +161,8 @@ TEST(Distributed, ShardRangesCoverEverythingOnce) {
 }
 
 TEST(Distributed, ShardOrderSumIsTheLeftFoldForEveryRankCount) {
-  for (const auto& [shards, P, batch] : {std::tuple<int64_t, int64_t, int64_t>{6, 1001, 12},
-                                         {7, 64, 13}, {6, 5, 6}}) {
+  for (const auto& [shards, P, batch] :
+       {std::tuple<int64_t, int64_t, int64_t>{6, 1001, 12}, {7, 64, 13}, {6, 5, 6}}) {
     const auto g = shard_gradients(shards, P);
     const std::vector<float> expected = left_fold(g, batch);
     for (int ranks = 1; ranks <= shards; ++ranks) {

@@ -166,9 +166,11 @@ class CharLmTask final : public TrainingTask {
     if (!carry_state_ || h_.empty()) return {};
     std::vector<std::pair<std::string, HostTensor>> out;
     const int64_t rows = layer_rows_;
-    out.emplace_back("h", HostTensor{{rows, batch_, static_cast<int64_t>(h_.size()) / (rows * batch_)}, h_});
+    out.emplace_back(
+        "h", HostTensor{{rows, batch_, static_cast<int64_t>(h_.size()) / (rows * batch_)}, h_});
     if (!c_.empty())
-      out.emplace_back("c", HostTensor{{rows, batch_, static_cast<int64_t>(c_.size()) / (rows * batch_)}, c_});
+      out.emplace_back(
+          "c", HostTensor{{rows, batch_, static_cast<int64_t>(c_.size()) / (rows * batch_)}, c_});
     return out;
   }
   void restore_carried_state(const std::vector<std::pair<std::string, HostTensor>>& tensors,
@@ -220,7 +222,8 @@ class CharLmTask final : public TrainingTask {
       copy_columns(c_next_.data(), B, 0, c_.data(), batch_, first, B, H);
     }
   }
-  // Columns [from, from + count) of [rows, from_batch, X] to [to, to + count) of [rows, to_batch, X].
+  // Columns [from, from + count) of [rows, from_batch, X] to columns [to, to + count) of
+  // [rows, to_batch, X].
   void copy_columns(const float* source, int64_t from_batch, int64_t from, float* target,
                     int64_t to_batch, int64_t to, int64_t count, int64_t X) const {
     for (int64_t r = 0; r < layer_rows_; ++r)
@@ -233,7 +236,7 @@ class CharLmTask final : public TrainingTask {
   bool carry_state_;
   int64_t stream_length_ = 0, windows_ = 0;
   WindowBatch batch_data_;
-  int64_t layer_rows_;  // L*D (D = 1)
+  int64_t layer_rows_;                  // L*D (D = 1)
   std::vector<float> h_, c_;            // [L*D, streams, Hout], [L*D, streams, H] carried states
   std::vector<float> h_in_, c_in_;      // [L*D, B, ·] this call's initial states
   std::vector<float> h_next_, c_next_;  // [L*D, B, ·] this call's final states

@@ -75,8 +75,8 @@ void DataParallel::check_same_count(int64_t count) {
   for (size_t r = 1; r < all.size(); ++r)
     if (to_doubles(all[r]).at(0) != first)
       throw distributed::RankFailure(
-          "rank " + std::to_string(r) + " has " + std::to_string(static_cast<int64_t>(
-                                                      to_doubles(all[r]).at(0))) +
+          "rank " + std::to_string(r) + " has " +
+              std::to_string(static_cast<int64_t>(to_doubles(all[r]).at(0))) +
               " training samples but rank 0 has " + std::to_string(static_cast<int64_t>(first)) +
               ": every rank must read the same data",
           root());
@@ -156,8 +156,8 @@ std::vector<std::pair<std::string, HostTensor>> DataParallel::carried_state(
   for (int r = 0; r < N; ++r) {
     const auto [first_shard, end_shard] = distributed::shard_range(shards_, N, r);
     first_column[r] = distributed::shard_range(batch_size_, shards_, first_shard).first;
-    columns[r] = distributed::shard_range(batch_size_, shards_, end_shard - 1).second -
-                 first_column[r];
+    columns[r] =
+        distributed::shard_range(batch_size_, shards_, end_shard - 1).second - first_column[r];
   }
   const int me = comm_.rank();
   for (auto& [name, tensor] : tensors) {

@@ -260,50 +260,50 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     // Rank 0 reads the checkpoint (only it writes one) and every rank restores from its bytes.
     const distributed::Bytes image = parallel.read_on_root(path);
     parallel.collectively([&] {
-    Checkpoint checkpoint =
-        checkpoint_from_contents(parse_safetensors(path, image.data(), image.size()), path);
-    for (const auto& [setting, value] : options.resume_invariants) {
-      const auto saved = checkpoint.metadata.find(kSettingPrefix + setting);
-      if (saved != checkpoint.metadata.end() && saved->second != value)
-        fail(path, "cannot resume: " + setting + " is " + value + " but was " + saved->second +
-                       " when the checkpoint was made; resume with the same " + setting +
-                       ", or train afresh without --resume");
-    }
-    // The task data (columns, normalisation, window...) must be what this run computed.
-    for (const auto& [key, value] : model.metadata()) {
-      const auto entry = checkpoint.model.metadata.find(key);
-      if (entry == checkpoint.model.metadata.end() || entry->second != value)
-        fail(path, "the checkpoint was made with other data or options (metadata '" + key +
-                       "' differs); resume with the same command line");
-    }
-    NamedTensors current, carried;
-    for (auto& [name, tensor] : checkpoint.model.tensors) {
-      if (name.starts_with(kBestPrefix))
-        best.emplace_back(name.substr(kBestPrefix.size()), std::move(tensor));
-      else if (name.starts_with(kCarriedPrefix))
-        carried.emplace_back(name.substr(kCarriedPrefix.size()), std::move(tensor));
-      else
-        current.emplace_back(name, std::move(tensor));
-    }
-    copy_into_model(model, current, path);
-    optimizer.load_state(checkpoint.optimizer, path);
-    task.restore_carried_state(carried, path);
-    state = checkpoint.progress;
-    auto number = [&](const char* key) -> std::string {
-      const auto entry = checkpoint.metadata.find(key);
-      return entry == checkpoint.metadata.end() ? std::string("0") : entry->second;
-    };
-    try {
-      best_epoch = std::stoll(number("best_epoch"));
-      skipped = std::stoll(number("skipped"));
-      first_batch = std::stoll(number("batch"));
-      loss_sum = std::stod(number("loss_sum"));
-    } catch (const std::exception&) {
-      fail(path, "checkpoint has a malformed trainer field");
-    }
-    if (first_batch < 0 || first_batch >= batches)
-      fail(path, "checkpoint's batch position does not fit this data; resume with the same data");
-    if (best_epoch > 0 && best.empty()) fail(path, "checkpoint has no best weights");
+      Checkpoint checkpoint =
+          checkpoint_from_contents(parse_safetensors(path, image.data(), image.size()), path);
+      for (const auto& [setting, value] : options.resume_invariants) {
+        const auto saved = checkpoint.metadata.find(kSettingPrefix + setting);
+        if (saved != checkpoint.metadata.end() && saved->second != value)
+          fail(path, "cannot resume: " + setting + " is " + value + " but was " + saved->second +
+                         " when the checkpoint was made; resume with the same " + setting +
+                         ", or train afresh without --resume");
+      }
+      // The task data (columns, normalisation, window...) must be what this run computed.
+      for (const auto& [key, value] : model.metadata()) {
+        const auto entry = checkpoint.model.metadata.find(key);
+        if (entry == checkpoint.model.metadata.end() || entry->second != value)
+          fail(path, "the checkpoint was made with other data or options (metadata '" + key +
+                         "' differs); resume with the same command line");
+      }
+      NamedTensors current, carried;
+      for (auto& [name, tensor] : checkpoint.model.tensors) {
+        if (name.starts_with(kBestPrefix))
+          best.emplace_back(name.substr(kBestPrefix.size()), std::move(tensor));
+        else if (name.starts_with(kCarriedPrefix))
+          carried.emplace_back(name.substr(kCarriedPrefix.size()), std::move(tensor));
+        else
+          current.emplace_back(name, std::move(tensor));
+      }
+      copy_into_model(model, current, path);
+      optimizer.load_state(checkpoint.optimizer, path);
+      task.restore_carried_state(carried, path);
+      state = checkpoint.progress;
+      auto number = [&](const char* key) -> std::string {
+        const auto entry = checkpoint.metadata.find(key);
+        return entry == checkpoint.metadata.end() ? std::string("0") : entry->second;
+      };
+      try {
+        best_epoch = std::stoll(number("best_epoch"));
+        skipped = std::stoll(number("skipped"));
+        first_batch = std::stoll(number("batch"));
+        loss_sum = std::stod(number("loss_sum"));
+      } catch (const std::exception&) {
+        fail(path, "checkpoint has a malformed trainer field");
+      }
+      if (first_batch < 0 || first_batch >= batches)
+        fail(path, "checkpoint's batch position does not fit this data; resume with the same data");
+      if (best_epoch > 0 && best.empty()) fail(path, "checkpoint has no best weights");
     });
     result.resumed = true;
   }
@@ -346,8 +346,8 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     return parallel.shared([&] {
       DataParallel::Decision decision;
       decision.elapsed_seconds = seconds_since(start);
-      decision.out_of_time = options.time_limit_seconds > 0 &&
-                             decision.elapsed_seconds > options.time_limit_seconds;
+      decision.out_of_time =
+          options.time_limit_seconds > 0 && decision.elapsed_seconds > options.time_limit_seconds;
       decision.stop_requested =
           options.stop_requested && options.stop_requested->load(std::memory_order_relaxed);
       decision.checkpoint_due = options.checkpoint_every_seconds > 0 &&
@@ -421,9 +421,9 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
         break;
       }
       loss_sum += batch_loss * static_cast<double>(B);
-      lr = schedule.lr_at(optimizer.step_count()) *
-           cooldown_factor(decision.elapsed_seconds, options.time_limit_seconds,
-                           options.cooldown_fraction);
+      lr = schedule.lr_at(optimizer.step_count()) * cooldown_factor(decision.elapsed_seconds,
+                                                                    options.time_limit_seconds,
+                                                                    options.cooldown_fraction);
       optimizer.step(parameters, lr);
       if (const std::string at = first_non_finite(parameters); !at.empty()) {
         divergence = "weight " + at + " became non-finite in the step" +

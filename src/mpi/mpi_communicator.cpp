@@ -61,8 +61,7 @@ class MpiWorld final : public Communicator {
     const int length = to_int(static_cast<int64_t>(mine.size()), "all_gather");
     std::vector<int> lengths(static_cast<size_t>(size_)), offsets(lengths.size());
     MPI_Request request;
-    check(MPI_Iallgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD,
-                         &request),
+    check(MPI_Iallgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD, &request),
           "all_gather");
     wait(request, "all_gather");
     int64_t total = 0;
@@ -71,8 +70,8 @@ class MpiWorld final : public Communicator {
       total += lengths[r];
     }
     Bytes all(static_cast<size_t>(total));
-    check(MPI_Iallgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(),
-                          offsets.data(), MPI_BYTE, MPI_COMM_WORLD, &request),
+    check(MPI_Iallgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(),
+                          MPI_BYTE, MPI_COMM_WORLD, &request),
           "all_gather");
     wait(request, "all_gather");
     std::vector<Bytes> out(static_cast<size_t>(size_));
@@ -106,8 +105,8 @@ class MpiWorld final : public Communicator {
 
   void all_reduce_sum(std::span<float> values) override {
     MPI_Request request;
-    check(MPI_Iallreduce(MPI_IN_PLACE, values.data(), to_int(values.size(), "allreduce"),
-                         MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request),
+    check(MPI_Iallreduce(MPI_IN_PLACE, values.data(), to_int(values.size(), "allreduce"), MPI_FLOAT,
+                         MPI_SUM, MPI_COMM_WORLD, &request),
           "allreduce");
     wait(request, "allreduce");
   }

@@ -36,9 +36,8 @@ Communicator& single_process() {
 
 std::vector<Bytes> agree(Communicator& comm, const std::string& failure, const Bytes& payload) {
   // [failed (0/1) | failure text or payload]
-  const unsigned char* body = failure.empty()
-                                  ? payload.data()
-                                  : reinterpret_cast<const unsigned char*>(failure.data());
+  const unsigned char* body =
+      failure.empty() ? payload.data() : reinterpret_cast<const unsigned char*>(failure.data());
   const size_t length = failure.empty() ? payload.size() : failure.size();
   Bytes mine(1 + length);
   mine[0] = failure.empty() ? 0 : 1;
@@ -76,7 +75,9 @@ GradientSum::GradientSum(Communicator& comm, int64_t parameters, int64_t shards,
   pieces_.resize(static_cast<size_t>(pieces * parameters));
 }
 
-void GradientSum::begin() { pieces_used_ = 0; }
+void GradientSum::begin() {
+  pieces_used_ = 0;
+}
 
 void GradientSum::add(int64_t shard, std::span<float> gradient, float weight) {
   if (shard < first_shard_ || shard >= end_shard_ ||

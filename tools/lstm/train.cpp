@@ -187,8 +187,7 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
   if (unfinished) progress.print("checkpoint kept in " + checkpoint + " (continue with --resume)");
 }
 
-void run_forecast_training(TrainOptions& options, const GlobalOptions& global,
-                           Parallel& parallel) {
+void run_forecast_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
   const bool root = parallel.root();
   std::string checkpoint;
   std::optional<OutputLock> out_lock, checkpoint_lock;
@@ -196,32 +195,32 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global,
   lstm::apps::ForecastSetup setup;
   std::optional<lstm::apps::ForecastData> prepared;
   parallel.together([&] {
-  if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
-  checkpoint = prepare_trainer(options, root);
-  if (root) {
-    out_lock.emplace(options.out, "--out");
-    checkpoint_lock.emplace(checkpoint, "--checkpoint");
-  }
-  threads = apply_compute_options(global);
+    if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
+    checkpoint = prepare_trainer(options, root);
+    if (root) {
+      out_lock.emplace(options.out, "--out");
+      checkpoint_lock.emplace(checkpoint, "--checkpoint");
+    }
+    threads = apply_compute_options(global);
 
-  setup.target = options.target;
-  setup.features = options.features;
-  setup.window = options.window;
-  setup.horizon = options.horizon;
-  setup.season = options.season;
-  setup.differencing = options.differencing;
-  setup.validation_fraction = options.validation;
-  setup.cell = lstm::parse_cell(options.cell);
-  setup.hidden_size = options.hidden;
-  setup.num_layers = options.layers;
-  setup.seed = options.trainer.seed;
-  prepared.emplace(lstm::apps::prepare_forecast_data(options.data, setup));
-  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
-  // As resolved from the data (0 or -1 on the command line: detected).
-  options.trainer.resume_invariants["--window"] = std::to_string(prepared->window);
-  options.trainer.resume_invariants["--season"] = std::to_string(prepared->season);
-  options.trainer.resume_invariants["--differencing"] =
-      prepared->difference_scale.empty() ? "0" : "1";
+    setup.target = options.target;
+    setup.features = options.features;
+    setup.window = options.window;
+    setup.horizon = options.horizon;
+    setup.season = options.season;
+    setup.differencing = options.differencing;
+    setup.validation_fraction = options.validation;
+    setup.cell = lstm::parse_cell(options.cell);
+    setup.hidden_size = options.hidden;
+    setup.num_layers = options.layers;
+    setup.seed = options.trainer.seed;
+    prepared.emplace(lstm::apps::prepare_forecast_data(options.data, setup));
+    options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+    // As resolved from the data (0 or -1 on the command line: detected).
+    options.trainer.resume_invariants["--window"] = std::to_string(prepared->window);
+    options.trainer.resume_invariants["--season"] = std::to_string(prepared->season);
+    options.trainer.resume_invariants["--differencing"] =
+        prepared->difference_scale.empty() ? "0" : "1";
   });
   parallel.check_same(options.data, options.trainer.resume_invariants["--data"]);
   lstm::apps::ForecastData& data = *prepared;
@@ -241,8 +240,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global,
         << (options.season >= 0 ? " (given)" : " (detected)") << "; window " << data.window
         << (data.difference_scale.empty() ? "" : "; differenced (trend)") << "; "
         << data.train.count << " training and " << data.validation.count << " validation windows; "
-        << compute_summary(threads)
-        << parallel.summary(options.trainer.shards, options.allreduce);
+        << compute_summary(threads) << parallel.summary(options.trainer.shards, options.allreduce);
     progress.print(log.str());
   }
 
@@ -351,8 +349,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global,
               << " unless given --model-choice lstm\n";
 }
 
-void run_charlm_training(TrainOptions& options, const GlobalOptions& global,
-                         Parallel& parallel) {
+void run_charlm_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
   const bool root = parallel.root();
   std::string checkpoint;
   std::optional<OutputLock> out_lock, checkpoint_lock;
@@ -360,29 +357,29 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global,
   lstm::apps::CharLmSetup setup;
   std::optional<lstm::apps::CharLmData> prepared;
   parallel.together([&] {
-  if (!options.target.empty() || !options.features.empty())
-    throw lstm::Error("--target and --features are for --task forecast");
-  checkpoint = prepare_trainer(options, root);
-  if (root) {
-    out_lock.emplace(options.out, "--out");
-    checkpoint_lock.emplace(checkpoint, "--checkpoint");
-  }
-  threads = apply_compute_options(global);
+    if (!options.target.empty() || !options.features.empty())
+      throw lstm::Error("--target and --features are for --task forecast");
+    checkpoint = prepare_trainer(options, root);
+    if (root) {
+      out_lock.emplace(options.out, "--out");
+      checkpoint_lock.emplace(checkpoint, "--checkpoint");
+    }
+    threads = apply_compute_options(global);
 
-  setup.kind = options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes
-                                             : lstm::VocabularyKind::chars;
-  setup.window = options.window;
-  setup.validation_fraction = options.validation;
-  setup.carry_state = options.carry_state;
-  setup.batch = options.trainer.batch_size;
-  setup.cell = lstm::parse_cell(options.cell);
-  setup.embedding = options.embedding;
-  setup.hidden_size = options.hidden;
-  setup.num_layers = options.layers;
-  setup.dropout = options.dropout;
-  setup.seed = options.trainer.seed;
-  prepared.emplace(lstm::apps::prepare_charlm_data(options.data, setup));
-  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+    setup.kind =
+        options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes : lstm::VocabularyKind::chars;
+    setup.window = options.window;
+    setup.validation_fraction = options.validation;
+    setup.carry_state = options.carry_state;
+    setup.batch = options.trainer.batch_size;
+    setup.cell = lstm::parse_cell(options.cell);
+    setup.embedding = options.embedding;
+    setup.hidden_size = options.hidden;
+    setup.num_layers = options.layers;
+    setup.dropout = options.dropout;
+    setup.seed = options.trainer.seed;
+    prepared.emplace(lstm::apps::prepare_charlm_data(options.data, setup));
+    options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
   });
   parallel.check_same(options.data, options.trainer.resume_invariants["--data"]);
   const lstm::apps::CharLmData& data = *prepared;

@@ -72,8 +72,9 @@ Parallel start_parallel(double timeout_seconds) {
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (size == nullptr) size = std::getenv("PMI_SIZE");
   if (size != nullptr && std::string(size) != "1")
-    throw lstm::Error("started by mpiexec, but this lstm was built without MPI (install "
-                      "libopenmpi-dev and build with -DLSTM_MPI=ON)");
+    throw lstm::Error(
+        "started by mpiexec, but this lstm was built without MPI (install "
+        "libopenmpi-dev and build with -DLSTM_MPI=ON)");
 #endif
   return parallel;
 }
