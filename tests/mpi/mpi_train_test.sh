@@ -22,9 +22,17 @@ if ! command -v mpiexec >/dev/null; then
 fi
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=none  # no cross-memory attach in containers
+# Under AddressSanitizer, ranks started by mpiexec do not check for leaks: Open MPI keeps
+# allocations until exit from frames LeakSanitizer cannot name (so they cannot be suppressed).
+# The runs without mpiexec here, and distributed_test, still check ours.
+no_leak_check="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 head -c 20000 "$source_dir/data/kjv_genesis.txt" > text.txt
-mpi() { local n=$1; shift; timeout 120 mpiexec -q --oversubscribe --bind-to none -n "$n" "$@"; }
+mpi() {
+  local n=$1
+  shift
+  ASAN_OPTIONS=$no_leak_check timeout 120 mpiexec -q --oversubscribe --bind-to none -n "$n" "$@"
+}
 fail() { echo "FAIL: $*"; exit 1; }
 # The losses a run printed (epoch lines without times or speeds).
 losses() { grep '^epoch' "$1" | grep -o -E '(loss|val_loss|val_rmse|validation) [0-9.]+' | tr '\n' ' '; }
@@ -42,12 +50,15 @@ if ! mpi 1 "$lstm" train --task charlm --data text.txt --out probe.safetensors -
 fi
 charlm=(train --task charlm --data text.txt --hidden 32 --embedding 16 --window 20 --batch 12
         --threads 1 --shards 6 --progress)
-forecast=(train --task forecast --data "$source_dir/data/co2.csv" --target co2 --hidden 16
-          --batch 12 --epochs 3 --threads 1 --shards 6 --progress)
+# The first 600 rows, no season: rank 0's comparison with the classical methods after training
+# is then quick.
+head -n 601 "$source_dir/data/co2.csv" > co2.csv
+forecast=(train --task forecast --data co2.csv --target co2 --season 0 --hidden 16 --batch 12
+          --epochs 8 --threads 1 --shards 6 --progress)
 
 case $case in
 identical)
-  # charlm: 4 epochs of 79 batches; forecast: 3 epochs of 144 batches.
+  # charlm: 4 epochs of 79 batches; forecast: 8 epochs of 32 batches.
   for task in charlm forecast; do
     if [ $task = charlm ]; then args=("${charlm[@]}" --epochs 4); else args=("${forecast[@]}"); fi
     "$lstm" "${args[@]}" --out $task.1.safetensors > $task.1.out || fail "$task, one process"
@@ -68,7 +79,7 @@ identical)
   echo "identical: forecast and charlm on 1, 2, 3 ranks give the same bytes and losses"
   ;;
 resume)
-  args=("${charlm[@]}" --epochs 60 --carry-state)
+  args=("${charlm[@]}" --epochs 15 --carry-state)
   "$lstm" "${args[@]}" --out whole.safetensors > whole.out || fail "uninterrupted run"
   mpi 2 "$lstm" "${args[@]}" --out part.safetensors > part.out 2> part.err &
   job=$!
@@ -148,7 +159,7 @@ netns)
   printf '10.77.0.1 slots=1\n10.77.0.2 slots=1\n' > hosts
   args=("${charlm[@]/text.txt/$PWD/text.txt}" --epochs 2 --quiet)
   "$lstm" "${args[@]}" --out one.safetensors || fail "one process"
-  timeout 120 ip netns exec $a mpiexec -q --hostfile hosts --mca plm_rsh_agent "$PWD/fake_ssh" \
+  ASAN_OPTIONS=$no_leak_check timeout 120 ip netns exec $a mpiexec -q --hostfile hosts --mca plm_rsh_agent "$PWD/fake_ssh" \
     --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
     --bind-to none -n 2 "$lstm" "${args[@]}" --out "$PWD/two.safetensors" || fail "two hosts"
   cmp one.safetensors two.safetensors || fail "two hosts over TCP gave other weights"
