@@ -43,10 +43,10 @@ rank_pid() {
     tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$p"
   done
 }
-if ! mpi 1 "$lstm" train --task charlm --data text.txt --out probe.safetensors --epochs 1 \
-     --hidden 8 --embedding 4 --threads 1 --quiet 2> probe.err; then
+if ! mpi 2 "$lstm" train --task charlm --data text.txt --out probe.safetensors --epochs 1 \
+     --hidden 8 --embedding 4 --threads 1 --shards 2 --quiet 2> probe.err; then
   grep -q "built without MPI" probe.err && { echo "SKIP: lstm built without MPI"; exit 77; }
-  cat probe.err; fail "a one-rank run under mpiexec failed"
+  cat probe.err; fail "a two-rank run under mpiexec failed"
 fi
 charlm=(train --task charlm --data text.txt --hidden 32 --embedding 16 --window 20 --batch 12
         --threads 1 --shards 6 --progress)
