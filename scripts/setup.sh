@@ -14,6 +14,7 @@ packages=(
   python3-pytest             # the Python tests and bench/test_bench_tools.py
   libprotobuf-dev libonnx-dev  # ONNX import/export (the generated ONNX protobuf classes)
   python3-onnx libonnx-testdata nodejs  # ONNX checks: test models, operator test data, onnxruntime-node
+  libopenmpi-dev openmpi-bin  # data-parallel training (lstm train under mpiexec) and its tests
 )
 missing=()
 for p in "${packages[@]}"; do

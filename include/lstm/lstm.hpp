@@ -11,6 +11,7 @@
 
 #include "lstm/config.hpp"
 #include "lstm/data.hpp"
+#include "lstm/distributed.hpp"
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 #include "lstm/isa.hpp"

@@ -13,6 +13,7 @@ namespace lstm::apps {
 namespace {
 
 constexpr const char* kCharLmKey = "charlm";  // model metadata: {"window", "vocabulary"}
+constexpr int64_t kScoreBatch = 128;          // score_text's default batch
 using json = nlohmann::json;
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
@@ -43,6 +44,54 @@ struct WindowBatch {
   }
 };
 
+// Scores windows [first_window, end_window) of the text in batches of `batch` (from
+// first_window): per batch, the summed cross-entropy and the characters predicted, appended to
+// `terms` as pairs.
+void score_windows(SequenceModel& model, std::span<const int32_t> ids, int64_t window,
+                   int64_t first_window, int64_t end_window, int64_t batch,
+                   std::vector<double>& terms) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  const int64_t V = model.config().output_size;
+  WindowBatch data;
+  for (int64_t first = first_window; first < end_window; first += batch) {
+    const int64_t B = std::min(batch, end_window - first);
+    const int64_t W = std::min(window, n - 1 - first * window);  // steps in the longest window
+    data.resize(W, B, V);
+    int64_t predicted = 0;
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t start = (first + b) * window;
+      const int64_t length = std::min(window, n - 1 - start);
+      data.fill(b, B, ids, start, length, W);
+      predicted += length;
+    }
+    ModelForwardArgs args;
+    args.seq_len = W;
+    args.batch = B;
+    args.tokens = data.tokens.data();
+    args.output = data.logits.data();
+    model.forward(Mode::inference, args);
+    terms.push_back(cross_entropy_loss(std::span<const float>(data.logits), V, data.classes, {}) *
+                    static_cast<double>(predicted));
+    terms.push_back(static_cast<double>(predicted));
+  }
+}
+
+// The mean loss from score_windows' pairs, summed in order.
+TextScore score_from_terms(std::span<const double> terms) {
+  TextScore score;
+  double total = 0.0;
+  for (size_t k = 0; k + 1 < terms.size(); k += 2) {
+    total += terms[k];
+    score.predicted += static_cast<int64_t>(terms[k + 1]);
+  }
+  if (score.predicted > 0) score.loss = total / static_cast<double>(score.predicted);
+  return score;
+}
+
+int64_t window_count(std::span<const int32_t> ids, int64_t window) {
+  return (static_cast<int64_t>(ids.size()) - 1 + window - 1) / window;  // the last may be shorter
+}
+
 class CharLmTask final : public TrainingTask {
  public:
   CharLmTask(const CharLmData& data, const CharLmSetup& setup)
@@ -50,7 +99,8 @@ class CharLmTask final : public TrainingTask {
         validation_(std::span<const int32_t>(data.ids).subspan(static_cast<size_t>(data.split))),
         window_(setup.window),
         batch_(setup.batch),
-        carry_state_(setup.carry_state) {
+        carry_state_(setup.carry_state),
+        layer_rows_(setup.num_layers) {
     const int64_t predictable = static_cast<int64_t>(ids_.size()) - 1;
     if (carry_state_) {
       stream_length_ = predictable / batch_;
@@ -71,7 +121,8 @@ class CharLmTask final : public TrainingTask {
     batch_data_.grad.resize(batch_data_.logits.size());
     for (int64_t b = 0; b < B; ++b) {
       // Carrying state, sample j is window j / B of stream j % B (the trainer gives them in
-      // order, a batch per window position); otherwise window j of the text.
+      // order, a batch per window position, or a contiguous block of its streams: a shard);
+      // otherwise window j of the text.
       const int64_t j = samples[b];
       const int64_t start =
           carry_state_ ? (j % batch_) * stream_length_ + (j / batch_) * W : j * W;
@@ -83,29 +134,43 @@ class CharLmTask final : public TrainingTask {
     args.tokens = batch_data_.tokens.data();
     args.output = batch_data_.logits.data();
     args.dropout_seed = dropout_seed;
-    if (carry_state_) carry(model, args, batch);
+    if (carry_state_) carry(model, args, batch, samples.front() % batch_);
     model.forward(Mode::training, args);
     const double loss = cross_entropy_loss(std::span<const float>(batch_data_.logits), V,
                                            batch_data_.classes, batch_data_.grad);
     ModelBackwardArgs back;
     back.grad_output = batch_data_.grad.data();
     model.backward(back);
-    if (carry_state_) {
-      std::swap(h_, h_next_);
-      std::swap(c_, c_next_);
-    }
+    if (carry_state_) keep_state(samples.front() % batch_, B);
     return loss;
   }
 
   double validation_loss(SequenceModel& model) override {
     return score_text(model, validation_, window_).loss;
   }
+  // Part `part` of the validation windows: score_windows' pairs (the parts' pairs in order are
+  // exactly score_text's batches when parts = 1).
+  std::vector<double> validation_terms(SequenceModel& model, int64_t part, int64_t parts) override {
+    const int64_t windows = window_count(validation_, window_);
+    const int64_t first = windows * part / parts, end = windows * (part + 1) / parts;
+    std::vector<double> terms;
+    score_windows(model, validation_, window_, first, end, kScoreBatch, terms);
+    return terms;
+  }
+  double validation_from_terms(std::span<const double> terms) override {
+    return score_from_terms(terms).loss;
+  }
 
+  // h [L*D, streams, Hout] and c [L*D, streams, H]: the batch axis is the streams'.
   std::vector<std::pair<std::string, HostTensor>> carried_state() const override {
     if (!carry_state_ || h_.empty()) return {};
     std::vector<std::pair<std::string, HostTensor>> out;
-    out.emplace_back("h", HostTensor{{static_cast<int64_t>(h_.size())}, h_});
-    if (!c_.empty()) out.emplace_back("c", HostTensor{{static_cast<int64_t>(c_.size())}, c_});
+    const int64_t rows = layer_rows_;
+    out.emplace_back(
+        "h", HostTensor{{rows, batch_, static_cast<int64_t>(h_.size()) / (rows * batch_)}, h_});
+    if (!c_.empty())
+      out.emplace_back(
+          "c", HostTensor{{rows, batch_, static_cast<int64_t>(c_.size()) / (rows * batch_)}, c_});
     return out;
   }
   void restore_carried_state(const std::vector<std::pair<std::string, HostTensor>>& tensors,
@@ -118,20 +183,52 @@ class CharLmTask final : public TrainingTask {
   }
 
  private:
-  // Truncated BPTT: window position 0 starts from zeros; later ones from the previous state.
-  void carry(const SequenceModel& model, ModelForwardArgs& args, int64_t batch) {
+  // Truncated BPTT: window position 0 starts from zeros; later ones from the previous state of
+  // streams [first, first + B) (all of them, or a shard's block).
+  void carry(const SequenceModel& model, ModelForwardArgs& args, int64_t batch, int64_t first) {
     const NetworkConfig& rnn = model.config().rnn;
-    const int64_t states = rnn.num_layers * rnn.directions() * args.batch;
-    h_next_.resize(static_cast<size_t>(states * rnn.output_size()));
-    if (rnn.cell == CellType::lstm) c_next_.resize(static_cast<size_t>(states * rnn.hidden_size));
-    if (batch == 0 || h_.size() != h_next_.size()) {
-      h_.assign(h_next_.size(), 0.0f);
-      c_.assign(c_next_.size(), 0.0f);
+    if (layer_rows_ != rnn.num_layers * rnn.directions())
+      throw Error("language model task: the model's layers do not match the task's");
+    const int64_t B = args.batch, Hout = rnn.output_size(), H = rnn.hidden_size;
+    const bool lstm = rnn.cell == CellType::lstm;
+    const size_t h_size = static_cast<size_t>(layer_rows_ * batch_ * Hout);
+    const size_t c_size = lstm ? static_cast<size_t>(layer_rows_ * batch_ * H) : 0;
+    if (h_.size() != h_size || c_.size() != c_size) {  // first use, or a checkpoint's state lost
+      h_.assign(h_size, 0.0f);
+      c_.assign(c_size, 0.0f);
     }
-    args.h0 = h_.data();
-    args.c0 = c_.empty() ? nullptr : c_.data();
+    h_in_.resize(static_cast<size_t>(layer_rows_ * B * Hout));
+    h_next_.resize(h_in_.size());
+    c_in_.resize(lstm ? static_cast<size_t>(layer_rows_ * B * H) : 0);
+    c_next_.resize(c_in_.size());
+    if (batch == 0) {
+      std::fill(h_in_.begin(), h_in_.end(), 0.0f);
+      std::fill(c_in_.begin(), c_in_.end(), 0.0f);
+    } else {
+      copy_columns(h_.data(), batch_, first, h_in_.data(), B, 0, B, Hout);
+      if (lstm) copy_columns(c_.data(), batch_, first, c_in_.data(), B, 0, B, H);
+    }
+    args.h0 = h_in_.data();
+    args.c0 = lstm ? c_in_.data() : nullptr;
     args.h_n = h_next_.data();
-    args.c_n = c_next_.empty() ? nullptr : c_next_.data();
+    args.c_n = lstm ? c_next_.data() : nullptr;
+  }
+  // The final states of streams [first, first + B) become their carried state.
+  void keep_state(int64_t first, int64_t B) {
+    const int64_t Hout = static_cast<int64_t>(h_next_.size()) / (layer_rows_ * B);
+    copy_columns(h_next_.data(), B, 0, h_.data(), batch_, first, B, Hout);
+    if (!c_next_.empty()) {
+      const int64_t H = static_cast<int64_t>(c_next_.size()) / (layer_rows_ * B);
+      copy_columns(c_next_.data(), B, 0, c_.data(), batch_, first, B, H);
+    }
+  }
+  // Columns [from, from + count) of [rows, from_batch, X] to columns [to, to + count) of
+  // [rows, to_batch, X].
+  void copy_columns(const float* source, int64_t from_batch, int64_t from, float* target,
+                    int64_t to_batch, int64_t to, int64_t count, int64_t X) const {
+    for (int64_t r = 0; r < layer_rows_; ++r)
+      std::copy_n(source + (r * from_batch + from) * X, count * X,
+                  target + (r * to_batch + to) * X);
   }
 
   std::span<const int32_t> ids_, validation_;
@@ -139,7 +236,10 @@ class CharLmTask final : public TrainingTask {
   bool carry_state_;
   int64_t stream_length_ = 0, windows_ = 0;
   WindowBatch batch_data_;
-  std::vector<float> h_, c_, h_next_, c_next_;  // [L*D, B, Hout], [L*D, B, H] carried states
+  int64_t layer_rows_;                  // L*D (D = 1)
+  std::vector<float> h_, c_;            // [L*D, streams, Hout], [L*D, streams, H] carried states
+  std::vector<float> h_in_, c_in_;      // [L*D, B, ·] this call's initial states
+  std::vector<float> h_next_, c_next_;  // [L*D, B, ·] this call's final states
 };
 
 }  // namespace
@@ -221,36 +321,9 @@ double TextScore::bits_per_char() const { return loss / std::numbers::ln2; }
 TextScore score_text(SequenceModel& model, std::span<const int32_t> ids, int64_t window,
                      int64_t batch) {
   if (window < 1 || batch < 1) throw Error("score_text: window and batch must be at least 1");
-  const int64_t n = static_cast<int64_t>(ids.size());
-  const int64_t V = model.config().output_size;
-  const int64_t windows = (n - 1 + window - 1) / window;  // the last may be shorter
-  TextScore score;
-  if (windows < 1) return score;
-  WindowBatch data;
-  double total = 0.0;
-  for (int64_t first = 0; first < windows; first += batch) {
-    const int64_t B = std::min(batch, windows - first);
-    const int64_t W = std::min(window, n - 1 - first * window);  // steps in the longest window
-    data.resize(W, B, V);
-    int64_t predicted = 0;
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t start = (first + b) * window;
-      const int64_t length = std::min(window, n - 1 - start);
-      data.fill(b, B, ids, start, length, W);
-      predicted += length;
-    }
-    ModelForwardArgs args;
-    args.seq_len = W;
-    args.batch = B;
-    args.tokens = data.tokens.data();
-    args.output = data.logits.data();
-    model.forward(Mode::inference, args);
-    total += cross_entropy_loss(std::span<const float>(data.logits), V, data.classes, {}) *
-             static_cast<double>(predicted);
-    score.predicted += predicted;
-  }
-  score.loss = total / static_cast<double>(score.predicted);
-  return score;
+  std::vector<double> terms;
+  score_windows(model, ids, window, 0, window_count(ids, window), batch, terms);
+  return score_from_terms(terms);
 }
 
 void generate(SequenceModel& model, std::span<const int32_t> prompt, int64_t length,

@@ -3,6 +3,8 @@
 // at the end of every epoch and every few minutes within one.
 #include "apps/trainer.hpp"
 
+#include "apps/data_parallel.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -113,6 +115,37 @@ class RegressionTask final : public TrainingTask {
   double validation_loss(SequenceModel& model) override {
     return evaluate_loss(model, validation_, loss_);
   }
+  // Part `part`: the predictions [n, O] of its samples (in batches of 256 from its first).
+  std::vector<double> validation_terms(SequenceModel& model, int64_t part, int64_t parts) override {
+    const int64_t first = validation_.count * part / parts;
+    const int64_t end = validation_.count * (part + 1) / parts;
+    const int64_t O = validation_.outputs;
+    std::vector<double> out;
+    std::vector<float> prediction(static_cast<size_t>(256 * O));
+    std::vector<int64_t> ids;
+    std::vector<float> x, y;
+    for (int64_t at = first; at < end; at += 256) {
+      const int64_t B = std::min<int64_t>(256, end - at);
+      ids.resize(static_cast<size_t>(B));
+      std::iota(ids.begin(), ids.end(), at);
+      gather(validation_, ids, x, y);
+      ModelForwardArgs args;
+      args.seq_len = validation_.steps;
+      args.batch = B;
+      args.input = x.data();
+      args.output = prediction.data();
+      model.forward(Mode::inference, args);
+      out.insert(out.end(), prediction.begin(), prediction.begin() + B * O);
+    }
+    return out;
+  }
+  // The loss of every part's predictions together, as validation_loss computes it.
+  double validation_from_terms(std::span<const double> terms) override {
+    const std::vector<float> prediction(terms.begin(), terms.end());
+    if (prediction.size() != validation_.targets.size())
+      throw Error("validation: the parts' predictions do not cover the validation samples");
+    return regression_loss(loss_, std::span<const float>(prediction), validation_.targets, {});
+  }
 
  private:
   const SampleSet& train_;
@@ -207,6 +240,9 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
   // checkpoint's copies of all of them while it is written.
   require_memory(static_cast<uint64_t>(model.num_parameters()) * 4 * 7,
                  "training a model of " + std::to_string(model.num_parameters()) + " parameters");
+  DataParallel parallel(options, model);
+  const bool root = parallel.root();
+  parallel.check_same_count(count);
   std::vector<ParameterView> parameters = model.parameters();
   Optimizer optimizer(options.optimizer, parameters);
   // state.rng_counter is the counter at the start of the current epoch, whose order is drawn
@@ -221,57 +257,65 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
   if (options.resume) {
     const std::string& path = options.checkpoint_path;
     if (path.empty()) fail("training", "resuming needs a checkpoint path");
-    Checkpoint checkpoint = load_checkpoint(path);
-    for (const auto& [setting, value] : options.resume_invariants) {
-      const auto saved = checkpoint.metadata.find(kSettingPrefix + setting);
-      if (saved != checkpoint.metadata.end() && saved->second != value)
-        fail(path, "cannot resume: " + setting + " is " + value + " but was " + saved->second +
-                       " when the checkpoint was made; resume with the same " + setting +
-                       ", or train afresh without --resume");
-    }
-    // The task data (columns, normalisation, window...) must be what this run computed.
-    for (const auto& [key, value] : model.metadata()) {
-      const auto entry = checkpoint.model.metadata.find(key);
-      if (entry == checkpoint.model.metadata.end() || entry->second != value)
-        fail(path, "the checkpoint was made with other data or options (metadata '" + key +
-                       "' differs); resume with the same command line");
-    }
-    NamedTensors current, carried;
-    for (auto& [name, tensor] : checkpoint.model.tensors) {
-      if (name.starts_with(kBestPrefix))
-        best.emplace_back(name.substr(kBestPrefix.size()), std::move(tensor));
-      else if (name.starts_with(kCarriedPrefix))
-        carried.emplace_back(name.substr(kCarriedPrefix.size()), std::move(tensor));
-      else
-        current.emplace_back(name, std::move(tensor));
-    }
-    copy_into_model(model, current, path);
-    optimizer.load_state(checkpoint.optimizer, path);
-    task.restore_carried_state(carried, path);
-    state = checkpoint.progress;
-    auto number = [&](const char* key) -> std::string {
-      const auto entry = checkpoint.metadata.find(key);
-      return entry == checkpoint.metadata.end() ? std::string("0") : entry->second;
-    };
-    try {
-      best_epoch = std::stoll(number("best_epoch"));
-      skipped = std::stoll(number("skipped"));
-      first_batch = std::stoll(number("batch"));
-      loss_sum = std::stod(number("loss_sum"));
-    } catch (const std::exception&) {
-      fail(path, "checkpoint has a malformed trainer field");
-    }
-    if (first_batch < 0 || first_batch >= batches)
-      fail(path, "checkpoint's batch position does not fit this data; resume with the same data");
-    if (best_epoch > 0 && best.empty()) fail(path, "checkpoint has no best weights");
+    // Rank 0 reads the checkpoint (only it writes one) and every rank restores from its bytes.
+    const distributed::Bytes image = parallel.read_on_root(path);
+    parallel.collectively([&] {
+      Checkpoint checkpoint =
+          checkpoint_from_contents(parse_safetensors(path, image.data(), image.size()), path);
+      for (const auto& [setting, value] : options.resume_invariants) {
+        const auto saved = checkpoint.metadata.find(kSettingPrefix + setting);
+        if (saved != checkpoint.metadata.end() && saved->second != value)
+          fail(path, "cannot resume: " + setting + " is " + value + " but was " + saved->second +
+                         " when the checkpoint was made; resume with the same " + setting +
+                         ", or train afresh without --resume");
+      }
+      // The task data (columns, normalisation, window...) must be what this run computed.
+      for (const auto& [key, value] : model.metadata()) {
+        const auto entry = checkpoint.model.metadata.find(key);
+        if (entry == checkpoint.model.metadata.end() || entry->second != value)
+          fail(path, "the checkpoint was made with other data or options (metadata '" + key +
+                         "' differs); resume with the same command line");
+      }
+      NamedTensors current, carried;
+      for (auto& [name, tensor] : checkpoint.model.tensors) {
+        if (name.starts_with(kBestPrefix))
+          best.emplace_back(name.substr(kBestPrefix.size()), std::move(tensor));
+        else if (name.starts_with(kCarriedPrefix))
+          carried.emplace_back(name.substr(kCarriedPrefix.size()), std::move(tensor));
+        else
+          current.emplace_back(name, std::move(tensor));
+      }
+      copy_into_model(model, current, path);
+      optimizer.load_state(checkpoint.optimizer, path);
+      task.restore_carried_state(carried, path);
+      state = checkpoint.progress;
+      auto number = [&](const char* key) -> std::string {
+        const auto entry = checkpoint.metadata.find(key);
+        return entry == checkpoint.metadata.end() ? std::string("0") : entry->second;
+      };
+      try {
+        best_epoch = std::stoll(number("best_epoch"));
+        skipped = std::stoll(number("skipped"));
+        first_batch = std::stoll(number("batch"));
+        loss_sum = std::stod(number("loss_sum"));
+      } catch (const std::exception&) {
+        fail(path, "checkpoint has a malformed trainer field");
+      }
+      if (first_batch < 0 || first_batch >= batches)
+        fail(path, "checkpoint's batch position does not fit this data; resume with the same data");
+      if (best_epoch > 0 && best.empty()) fail(path, "checkpoint has no best weights");
+    });
     result.resumed = true;
   }
+  parallel.broadcast_parameters(model);
 
   // Writes the checkpoint: batch > 0 is a position within the epoch that starts at
   // state.rng_counter (a resumed run redraws the same order and continues from there).
   auto save = [&](int64_t batch) {
     if (options.checkpoint_path.empty()) return;
+    NamedTensors carried = parallel.carried_state(task);  // collective: every rank's streams
     state.step = optimizer.step_count();
+    if (!root) return parallel.collectively([] {});
     std::map<std::string, std::string> fields{{"best_epoch", std::to_string(best_epoch)},
                                               {"batch", std::to_string(batch)},
                                               {"skipped", std::to_string(skipped)},
@@ -281,13 +325,13 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     Checkpoint checkpoint = make_checkpoint(model, optimizer, state, std::move(fields));
     for (const auto& [name, tensor] : best)
       checkpoint.model.tensors.emplace_back(kBestPrefix + name, tensor);
-    for (auto& [name, tensor] : task.carried_state())
+    for (auto& [name, tensor] : carried)
       checkpoint.model.tensors.emplace_back(kCarriedPrefix + name, std::move(tensor));
-    save_checkpoint(options.checkpoint_path, checkpoint);
+    parallel.collectively([&] { save_checkpoint(options.checkpoint_path, checkpoint); });
   };
   // Validates the weights as they are and keeps them if they are the best so far.
   auto validate = [&](int64_t epoch) {
-    const double validation_loss = task.validation_loss(model);
+    const double validation_loss = parallel.validation_loss(model, task);
     const bool improved = validation_loss < state.best_validation_loss;
     if (improved) {
       state.best_validation_loss = validation_loss;
@@ -296,11 +340,20 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     }
     return std::pair(validation_loss, improved);
   };
-  auto out_of_time = [&] {
-    return options.time_limit_seconds > 0 && seconds_since(start) > options.time_limit_seconds;
-  };
-  auto stop_requested = [&] {
-    return options.stop_requested && options.stop_requested->load(std::memory_order_relaxed);
+  // Rank 0's clock and stop request decide for every rank (collective).
+  Clock::time_point last_checkpoint = Clock::now();
+  auto decide = [&] {
+    return parallel.shared([&] {
+      DataParallel::Decision decision;
+      decision.elapsed_seconds = seconds_since(start);
+      decision.out_of_time =
+          options.time_limit_seconds > 0 && decision.elapsed_seconds > options.time_limit_seconds;
+      decision.stop_requested =
+          options.stop_requested && options.stop_requested->load(std::memory_order_relaxed);
+      decision.checkpoint_due = options.checkpoint_every_seconds > 0 &&
+                                seconds_since(last_checkpoint) > options.checkpoint_every_seconds;
+      return decision;
+    });
   };
 
   std::vector<int64_t> order(static_cast<size_t>(count));
@@ -312,7 +365,6 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     return " at epoch " + std::to_string(state.epoch + 1) + ", batch " + std::to_string(batch + 1);
   };
   const int64_t first_epoch = state.epoch;
-  Clock::time_point last_checkpoint = Clock::now();
   while (state.epoch < options.max_epochs) {
     if (options.epochs_this_run > 0 && state.epoch - first_epoch >= options.epochs_this_run) {
       stop = StopReason::epochs_this_run;
@@ -339,13 +391,13 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     for (; batch < batches; ++batch) {
       // The first epoch of a run always takes at least one step.
       const bool may_stop = state.epoch > first_epoch || batch > 0;
-      if (may_stop && (out_of_time() || stop_requested())) {
-        stop = stop_requested() ? StopReason::interrupted : StopReason::time_limit;
+      const DataParallel::Decision decision = decide();
+      if (may_stop && (decision.out_of_time || decision.stop_requested)) {
+        stop = decision.stop_requested ? StopReason::interrupted : StopReason::time_limit;
         stopped = true;
         break;
       }
-      if (options.checkpoint_every_seconds > 0 && batch > 0 &&
-          seconds_since(last_checkpoint) > options.checkpoint_every_seconds) {
+      if (decision.checkpoint_due && batch > 0) {
         save(batch);
         last_checkpoint = Clock::now();
       }
@@ -353,8 +405,8 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
       const int64_t B = std::min(options.batch_size, count - first);
       model.zero_grad();
       const uint64_t dropout_seed = mix64(state.seed ^ mix64(uint64_t(optimizer.step_count())));
-      const double batch_loss = task.train_batch(
-          model, std::span<const int64_t>(order).subspan(first, B), batch, dropout_seed);
+      const double batch_loss = parallel.train_batch(
+          model, task, std::span<const int64_t>(order).subspan(first, B), batch, dropout_seed);
       // The norm before clipping (clip_norm 0: measured, not clipped).
       const double gradient_norm =
           clip_grad_norm(model.gradients(), options.clip_norm > 0 ? options.clip_norm : INFINITY);
@@ -369,16 +421,16 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
         break;
       }
       loss_sum += batch_loss * static_cast<double>(B);
-      lr = schedule.lr_at(optimizer.step_count()) *
-           cooldown_factor(seconds_since(start), options.time_limit_seconds,
-                           options.cooldown_fraction);
+      lr = schedule.lr_at(optimizer.step_count()) * cooldown_factor(decision.elapsed_seconds,
+                                                                    options.time_limit_seconds,
+                                                                    options.cooldown_fraction);
       optimizer.step(parameters, lr);
       if (const std::string at = first_non_finite(parameters); !at.empty()) {
         divergence = "weight " + at + " became non-finite in the step" +
                      place(batch) + " (learning rate " + exact(lr) + ")";
         break;
       }
-      if (progress.batch) {
+      if (progress.batch && root) {
         const int64_t done = std::min(count, first + B);
         BatchReport report;
         report.epoch = state.epoch;
@@ -411,7 +463,7 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
     }
     save(0);
     last_checkpoint = Clock::now();
-    if (progress.epoch) {
+    if (progress.epoch && root) {
       EpochReport report;
       report.epoch = state.epoch;
       report.max_epochs = options.max_epochs;
@@ -430,9 +482,12 @@ TrainResult train(SequenceModel& model, TrainingTask& task, const TrainerOptions
             report.eta_seconds, std::max(0.0, options.time_limit_seconds - seconds_since(start)));
       progress.epoch(report);
     }
-    if (state.epoch < options.max_epochs && (out_of_time() || stop_requested())) {
-      stop = stop_requested() ? StopReason::interrupted : StopReason::time_limit;
-      break;
+    if (state.epoch < options.max_epochs) {
+      const DataParallel::Decision decision = decide();
+      if (decision.out_of_time || decision.stop_requested) {
+        stop = decision.stop_requested ? StopReason::interrupted : StopReason::time_limit;
+        break;
+      }
     }
   }
   if (!best.empty()) copy_into_model(model, best, "best weights");

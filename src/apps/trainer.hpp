@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "lstm/distributed.hpp"
 #include "lstm/train.hpp"
 
 namespace lstm::apps {
@@ -38,7 +39,17 @@ class TrainingTask {
                              uint64_t dropout_seed) = 0;
   // The validation loss of the model as it is (inference mode).
   virtual double validation_loss(SequenceModel& model) = 0;
+  // The same cut into `parts` fixed parts, for data-parallel runs (each rank computes its parts):
+  // numbers from part `part`, and the loss from every part's numbers concatenated in part order,
+  // equal to validation_loss for parts = 1. By default part 0 computes the whole loss.
+  virtual std::vector<double> validation_terms(SequenceModel& model, int64_t part, int64_t parts) {
+    (void)parts;
+    return part == 0 ? std::vector<double>{validation_loss(model)} : std::vector<double>{};
+  }
+  virtual double validation_from_terms(std::span<const double> terms) { return terms[0]; }
   // State carried between batches (e.g. truncated BPTT's h and c), for checkpoints; default none.
+  // Tensors [rows, B, X] whose axis 1 is a batch's samples (a data-parallel run gathers each
+  // rank's columns, those of its shards, before a checkpoint).
   virtual std::vector<std::pair<std::string, HostTensor>> carried_state() const { return {}; }
   virtual void restore_carried_state(const std::vector<std::pair<std::string, HostTensor>>&,
                                      const std::string& /*source*/) {}
@@ -79,6 +90,15 @@ struct TrainerOptions {
   // "1234 bytes, checksum ..."}): saved in every checkpoint; on resume a different value is an
   // error naming the setting and both values. Settings the checkpoint lacks are not compared.
   std::map<std::string, std::string> resume_invariants;
+  // Data parallel (lstm/distributed.hpp): null is this process alone. Every rank calls train()
+  // with the same options, data and initial model (rank 0's weights are broadcast); rank 0 alone
+  // writes checkpoints and reports progress, and decides the time limit and stop requests.
+  distributed::Communicator* communicator = nullptr;
+  // S: every batch is cut into S shards whose gradients are summed in shard order, so the weights
+  // depend on S but not on the number of ranks (S >= ranks). S = 1 is the undivided batch.
+  int64_t shards = 1;
+  // Sum the gradients with MPI_Allreduce instead (faster; NOT reproducible across rank counts).
+  bool plain_allreduce = false;
 };
 
 // One line of progress, reported after every epoch.

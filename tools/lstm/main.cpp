@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "lstm/distributed.hpp"
 
 #ifndef LSTM_VERSION
 #define LSTM_VERSION "0.1.0"
@@ -63,6 +64,10 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "lstm: out of memory\n";
+    return 1;
+  } catch (const lstm::distributed::RankFailure& error) {
+    // Every rank of a data-parallel run throws it; one prints.
+    if (error.print_here()) std::cerr << "lstm: " << one_line(error.what()) << '\n';
     return 1;
   } catch (const std::exception& error) {
     std::cerr << "lstm: " << one_line(error.what()) << '\n';

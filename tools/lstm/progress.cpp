@@ -61,6 +61,11 @@ const std::atomic<bool>& interrupt_flag() {
   return interrupted;
 }
 
+void also_interrupt_on(int signal) {
+  (void)interrupt_flag();
+  std::signal(signal, on_interrupt);
+}
+
 std::string fixed(double value, int digits) {
   if (!std::isfinite(value)) return "nan";
   char buffer[64];

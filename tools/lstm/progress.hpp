@@ -29,6 +29,9 @@ class ProgressLine {
 // Installs a SIGINT handler (once) and returns its flag: the first Ctrl-C sets it, so that work
 // in progress can stop cleanly (a trainer writes its checkpoint); a second one ends the process.
 const std::atomic<bool>& interrupt_flag();
+// Makes `signal` set the interrupt flag too (under mpiexec: SIGUSR1, which mpiexec forwards to
+// every rank, while its own Ctrl-C ends the job at once).
+void also_interrupt_on(int signal);
 
 // "3.1416"; "nan" for non-finite values.
 std::string fixed(double value, int digits);

@@ -19,6 +19,7 @@
 #include "file_checksum.hpp"
 #include "output_lock.hpp"
 #include "progress.hpp"
+#include "train_parallel.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -43,6 +44,10 @@ struct TrainOptions {
   double dropout = 0.0;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
+  // Data parallel (under mpiexec)
+  int64_t shards = 0;  // 0: 1 for one process, else the largest divisor of --batch up to 16
+  bool allreduce = false;
+  double mpi_timeout = 300.0;
 
   static lstm::apps::TrainerOptions unset_task_defaults() {
     lstm::apps::TrainerOptions options;
@@ -117,16 +122,20 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
 }
 
 // The checkpoint path (checked writable) and the trainer options shared by every task.
-std::string prepare_trainer(TrainOptions& options) {
-  check_output_path(options.out);
-  if (!options.report.empty()) check_output_path(options.report);
+// Under mpiexec only rank 0 (`root`) writes, so only it checks the output paths.
+std::string prepare_trainer(TrainOptions& options, bool root) {
   const std::string checkpoint =
       options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
-  check_output_path(checkpoint);
-  if (std::filesystem::weakly_canonical(checkpoint) == std::filesystem::weakly_canonical(options.out))
-    throw lstm::Error(checkpoint + ": the checkpoint and --out must be different files");
-  if (options.resume && !std::filesystem::exists(checkpoint))
-    throw lstm::Error(checkpoint + ": no checkpoint to resume from");
+  if (root) {
+    check_output_path(options.out);
+    if (!options.report.empty()) check_output_path(options.report);
+    check_output_path(checkpoint);
+    if (std::filesystem::weakly_canonical(checkpoint) ==
+        std::filesystem::weakly_canonical(options.out))
+      throw lstm::Error(checkpoint + ": the checkpoint and --out must be different files");
+    if (options.resume && !std::filesystem::exists(checkpoint))
+      throw lstm::Error(checkpoint + ": no checkpoint to resume from");
+  }
   lstm::apps::TrainerOptions& trainer = options.trainer;
   if (options.cooldown > 0 && trainer.time_limit_seconds == 0)
     throw lstm::Error("--cooldown is a fraction of --time-limit; give a --time-limit too");
@@ -178,32 +187,45 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
   if (unfinished) progress.print("checkpoint kept in " + checkpoint + " (continue with --resume)");
 }
 
-void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
-  if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
-  const std::string checkpoint = prepare_trainer(options);
-  const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
-  const int threads = apply_compute_options(global, "lstm train");
-
+void run_forecast_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
+  const bool root = parallel.root();
+  std::string checkpoint;
+  std::optional<OutputLock> out_lock, checkpoint_lock;
+  int threads = 0;
   lstm::apps::ForecastSetup setup;
-  setup.target = options.target;
-  setup.features = options.features;
-  setup.window = options.window;
-  setup.horizon = options.horizon;
-  setup.season = options.season;
-  setup.differencing = options.differencing;
-  setup.validation_fraction = options.validation;
-  setup.cell = lstm::parse_cell(options.cell);
-  setup.hidden_size = options.hidden;
-  setup.num_layers = options.layers;
-  setup.seed = options.trainer.seed;
-  lstm::apps::ForecastData data = lstm::apps::prepare_forecast_data(options.data, setup);
-  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
-  // As resolved from the data (0 or -1 on the command line: detected).
-  options.trainer.resume_invariants["--window"] = std::to_string(data.window);
-  options.trainer.resume_invariants["--season"] = std::to_string(data.season);
-  options.trainer.resume_invariants["--differencing"] = data.difference_scale.empty() ? "0" : "1";
+  std::optional<lstm::apps::ForecastData> prepared;
+  parallel.together([&] {
+    if (options.target.empty()) throw lstm::Error("--task forecast needs --target COLUMN");
+    checkpoint = prepare_trainer(options, root);
+    if (root) {
+      out_lock.emplace(options.out, "--out");
+      checkpoint_lock.emplace(checkpoint, "--checkpoint");
+    }
+    threads = apply_compute_options(global, "lstm train");
+
+    setup.target = options.target;
+    setup.features = options.features;
+    setup.window = options.window;
+    setup.horizon = options.horizon;
+    setup.season = options.season;
+    setup.differencing = options.differencing;
+    setup.validation_fraction = options.validation;
+    setup.cell = lstm::parse_cell(options.cell);
+    setup.hidden_size = options.hidden;
+    setup.num_layers = options.layers;
+    setup.seed = options.trainer.seed;
+    prepared.emplace(lstm::apps::prepare_forecast_data(options.data, setup));
+    options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+    // As resolved from the data (0 or -1 on the command line: detected).
+    options.trainer.resume_invariants["--window"] = std::to_string(prepared->window);
+    options.trainer.resume_invariants["--season"] = std::to_string(prepared->season);
+    options.trainer.resume_invariants["--differencing"] =
+        prepared->difference_scale.empty() ? "0" : "1";
+  });
+  parallel.check_same(options.data, options.trainer.resume_invariants["--data"]);
+  lstm::apps::ForecastData& data = *prepared;
   const lstm::Series& series = data.series;
-  ProgressLine progress(options.quiet, options.progress, 0.0);
+  ProgressLine progress(options.quiet || !root, options.progress, 0.0);
   {
     std::ostringstream log;
     log << options.data << ": " << series.rows << " rows, target '" << series.columns[0] << "'";
@@ -218,7 +240,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
         << (options.season >= 0 ? " (given)" : " (detected)") << "; window " << data.window
         << (data.difference_scale.empty() ? "" : "; differenced (trend)") << "; "
         << data.train.count << " training and " << data.validation.count << " validation windows; "
-        << compute_summary(threads);
+        << compute_summary(threads) << parallel.summary(options.trainer.shards, options.allreduce);
     progress.print(log.str());
   }
 
@@ -248,7 +270,10 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   };
   const lstm::apps::TrainResult result = lstm::apps::train_model(
       model, data.train, data.validation, options.trainer, on_epoch);
-  finish_training(options, checkpoint, model, result, progress);
+  parallel.together([&] {
+    if (root) finish_training(options, checkpoint, model, result, progress);
+  });
+  if (!root) return;
   const lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, options.out);
   const lstm::apps::ForecastReport report =
       lstm::apps::evaluate_forecast(model, info, series, data.split, data.split);
@@ -324,32 +349,44 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
               << " unless given --model-choice lstm\n";
 }
 
-void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
-  if (!options.target.empty() || !options.features.empty())
-    throw lstm::Error("--target and --features are for --task forecast");
-  const std::string checkpoint = prepare_trainer(options);
-  const OutputLock out_lock(options.out, "--out"), checkpoint_lock(checkpoint, "--checkpoint");
-  const int threads = apply_compute_options(global, "lstm train");
-
+void run_charlm_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
+  const bool root = parallel.root();
+  std::string checkpoint;
+  std::optional<OutputLock> out_lock, checkpoint_lock;
+  int threads = 0;
   lstm::apps::CharLmSetup setup;
-  setup.kind = options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes
-                                             : lstm::VocabularyKind::chars;
-  setup.window = options.window;
-  setup.validation_fraction = options.validation;
-  setup.carry_state = options.carry_state;
-  setup.batch = options.trainer.batch_size;
-  setup.cell = lstm::parse_cell(options.cell);
-  setup.embedding = options.embedding;
-  setup.hidden_size = options.hidden;
-  setup.num_layers = options.layers;
-  setup.dropout = options.dropout;
-  setup.seed = options.trainer.seed;
-  const lstm::apps::CharLmData data = lstm::apps::prepare_charlm_data(options.data, setup);
-  options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+  std::optional<lstm::apps::CharLmData> prepared;
+  parallel.together([&] {
+    if (!options.target.empty() || !options.features.empty())
+      throw lstm::Error("--target and --features are for --task forecast");
+    checkpoint = prepare_trainer(options, root);
+    if (root) {
+      out_lock.emplace(options.out, "--out");
+      checkpoint_lock.emplace(checkpoint, "--checkpoint");
+    }
+    threads = apply_compute_options(global, "lstm train");
+
+    setup.kind =
+        options.vocabulary == "bytes" ? lstm::VocabularyKind::bytes : lstm::VocabularyKind::chars;
+    setup.window = options.window;
+    setup.validation_fraction = options.validation;
+    setup.carry_state = options.carry_state;
+    setup.batch = options.trainer.batch_size;
+    setup.cell = lstm::parse_cell(options.cell);
+    setup.embedding = options.embedding;
+    setup.hidden_size = options.hidden;
+    setup.num_layers = options.layers;
+    setup.dropout = options.dropout;
+    setup.seed = options.trainer.seed;
+    prepared.emplace(lstm::apps::prepare_charlm_data(options.data, setup));
+    options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
+  });
+  parallel.check_same(options.data, options.trainer.resume_invariants["--data"]);
+  const lstm::apps::CharLmData& data = *prepared;
   lstm::SequenceModel model = lstm::apps::make_charlm_model(data, setup);
   const std::unique_ptr<lstm::apps::TrainingTask> task =
       lstm::apps::make_charlm_task(data, setup);
-  ProgressLine progress(options.quiet, options.progress);
+  ProgressLine progress(options.quiet || !root, options.progress);
   {
     std::ostringstream log;
     log << options.data << ": " << data.ids.size() << " " << options.vocabulary << ", "
@@ -358,7 +395,8 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
         << "\n  " << model.config().rnn.describe() << ", embedding " << setup.embedding << ", "
         << model.num_parameters() << " parameters; " << task->count() << " windows of "
         << setup.window << (setup.carry_state ? " (state carried)" : " (shuffled)")
-        << " per epoch; " << compute_summary(threads);
+        << " per epoch; " << compute_summary(threads)
+        << parallel.summary(options.trainer.shards, options.allreduce);
     progress.print(log.str());
   }
   const double bits = 1.0 / std::log(2.0);
@@ -398,7 +436,10 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   };
   const lstm::apps::TrainResult result =
       lstm::apps::train(model, *task, options.trainer, callbacks);
-  finish_training(options, checkpoint, model, result, progress);
+  parallel.together([&] {
+    if (root) finish_training(options, checkpoint, model, result, progress);
+  });
+  if (!root) return;
   std::ostringstream line;
   line << "validation: " << fixed(result.best_validation_loss * bits, 4)
        << " bits per character (windows of " << setup.window << ", each from a fresh state)";
@@ -533,14 +574,35 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_flag("--quiet", options->quiet, "Print nothing but errors");
   command->add_flag("--progress", options->progress,
                     "Plain progress lines even on a terminal (always when not a terminal)");
+  command
+      ->add_option("--shards", options->shards,
+                   "Under mpiexec: cut every batch into this many shards, whose gradients are "
+                   "summed in a fixed order, so that the weights do not depend on the number of "
+                   "ranks (at least the ranks, at most --batch; default: 1 for one process, "
+                   "else the largest divisor of --batch up to 16)")
+      ->check(CLI::Range(int64_t{0}, int64_t{65536}));
+  command->add_flag("--allreduce", options->allreduce,
+                    "Under mpiexec: sum the gradients with MPI_Allreduce (faster, but the weights "
+                    "then depend on the number of ranks: not reproducible)");
+  command
+      ->add_option("--mpi-timeout", options->mpi_timeout,
+                   "Under mpiexec: give up (exit 1) when the other ranks do not answer within "
+                   "this many seconds (0: wait forever)")
+      ->check(CLI::NonNegativeNumber);
   add_compute_options(*command, global);
   command->callback([options, &global] {
     const bool charlm = options->task == "charlm";
     task_defaults(*options, charlm);
+    Parallel parallel = start_parallel(options->mpi_timeout);
+    default_threads_per_rank(parallel, global);
+    options->trainer.shards =
+        resolve_shards(parallel, options->shards, options->trainer.batch_size);
+    options->trainer.plain_allreduce = options->allreduce;
+    options->trainer.communicator = parallel.communicator();
     if (charlm)
-      run_charlm_training(*options, global);
+      run_charlm_training(*options, global, parallel);
     else
-      run_forecast_training(*options, global);
+      run_forecast_training(*options, global, parallel);
   });
 }
 
