@@ -28,6 +28,9 @@ LABEL = {"lstm": "lstm", "dnnl": "oneDNN", "torch": "PyTorch", "lstm_fp32": "lst
 # `--isa`: lstm runs under LSTM_MAX_ISA, oneDNN under the matching ONEDNN_MAX_CPU_ISA.
 ONEDNN_ISA = {"scalar": "SSE41", "avx2": "AVX2", "avx512": "AVX512_CORE", "avx512_bf16": "AVX512_CORE_BF16",
               "amx": "AVX512_CORE_AMX"}
+# Under int8, lstm's avx2 and avx512 paths use VPDPBUSD where the CPU has it (AVX-VNNI, AVX512-VNNI):
+# oneDNN gets the same instructions (its caps are maxima, so a CPU without VNNI runs without).
+ONEDNN_ISA_INT8 = dict(ONEDNN_ISA, avx2="AVX2_VNNI", avx512="AVX512_CORE_VNNI")
 # ...and OpenBLAS (lstm's input GEMMs, sgemm_peak, PyTorch) under OPENBLAS_CORETYPE where it would
 # otherwise use wider registers than the path allows.
 OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
@@ -41,6 +44,11 @@ def iterations(shape, mode, quick):
     estimate_s = tables.flops(*shape, mode) / rate
     budget, low, high, warmup = (0.25, 2, 10, 1) if quick else (2.0, 5, 50, 2)
     return max(low, min(high, int(budget / estimate_s))), warmup
+
+
+def onednn_cap(args):
+    """ONEDNN_MAX_CPU_ISA matching `--isa` at this precision."""
+    return (ONEDNN_ISA_INT8 if args.precision == "int8" else ONEDNN_ISA)[args.isa]
 
 
 def run_json(cmd, threads, timeout, extra_env=None):
@@ -106,8 +114,8 @@ class Peers:
         if peer in ("lstm", "lstm_fp32"):
             return dict(blas, LSTM_MAX_ISA=self.args.isa)
         if peer == "dnnl":
-            return {"ONEDNN_MAX_CPU_ISA": ONEDNN_ISA[self.args.isa]}
-        return dict(blas, ONEDNN_MAX_CPU_ISA=ONEDNN_ISA[self.args.isa])  # torch, sgemm
+            return {"ONEDNN_MAX_CPU_ISA": onednn_cap(self.args)}
+        return dict(blas, ONEDNN_MAX_CPU_ISA=onednn_cap(self.args))  # torch, sgemm
 
     def command(self, peer, shape, mode, threads, iters, warmup):
         cell, i, h, b, t = shape
@@ -236,7 +244,7 @@ def describe_run(args, state, suite):
                       and p != "lstm_fp32")
     cap = "no cap (each library's best path)"
     if args.isa:
-        cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={ONEDNN_ISA[args.isa]}"
+        cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={onednn_cap(args)}"
         cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]}" if args.isa in OPENBLAS_CORE else ""
     text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
             f"{', '.join(isas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "

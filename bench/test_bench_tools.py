@@ -244,3 +244,12 @@ def test_run_suite_int8_smoke_skips_train(tmp_path):
     assert "train rows skipped" in proc.stderr and "oneDNN int8 ms" in proc.stdout
     text = md.read_text()
     assert "| lstm 256/256/1/100 | infer |" in text and "| train |" not in text and "precision int8" in text
+
+
+def test_onednn_cap_matches_lstm_int8_paths():
+    import argparse
+    import run_suite
+    cap = lambda isa, precision: run_suite.onednn_cap(argparse.Namespace(isa=isa, precision=precision))
+    assert cap("avx512", "fp32") == "AVX512_CORE" and cap("avx2", "bf16") == "AVX2"
+    assert cap("avx512", "int8") == "AVX512_CORE_VNNI" and cap("avx2", "int8") == "AVX2_VNNI"
+    assert cap("amx", "int8") == "AVX512_CORE_AMX" and cap("scalar", "int8") == "SSE41"
