@@ -1,4 +1,4 @@
-// Times one unidirectional LSTM/GRU layer with oneDNN's RNN primitives, fp32, bf16 or u8s8 int8 (the peer of `lstm bench`).
+// Times one unidirectional LSTM/GRU layer with oneDNN's RNN primitives, fp32, bf16 or int8 (the peer of `lstm bench`).
 #include "dnnl_int8.hpp"
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -171,13 +171,18 @@ double median(std::vector<double> v) {
 // The problem's sizes and the memory descriptors of one precision.
 struct Problem {
   bool lstm;
-  memory::dim gates, T, B, I, H;
-  memory::dims src_dims, state_dims, dst_dims, wl_dims, wi_dims, bias_dims;
+  memory::dim gates, T, B, I, H; // G = 4 (LSTM) or 3 (GRU)
+  memory::dims src_dims;   // [T, B, I]
+  memory::dims state_dims; // [1, 1, B, H]
+  memory::dims dst_dims;   // [T, B, H]
+  memory::dims wl_dims;    // [1, 1, I, G, H]
+  memory::dims wi_dims;    // [1, 1, H, G, H]
+  memory::dims bias_dims;  // [1, 1, 4, H]: lbr_gru's bias has 3 gates + b_hn
 
   explicit Problem(const Options& o)
       : lstm(o.cell == "lstm"), gates(lstm ? 4 : 3), T(o.steps), B(o.batch), I(o.input), H(o.hidden),
         src_dims{T, B, I}, state_dims{1, 1, B, H}, dst_dims{T, B, H}, wl_dims{1, 1, I, gates, H},
-        wi_dims{1, 1, H, gates, H}, bias_dims{1, 1, 4, H} {} // lbr_gru's bias has 3 gates + b_hn
+        wi_dims{1, 1, H, gates, H}, bias_dims{1, 1, 4, H} {}
 
   // fp32 / bf16: layer data, h states and weights in that type. int8: u8 source and h states,
   // s8 weights, f32 output layer (what a last layer hands on), f32 c state and bias.
@@ -220,7 +225,7 @@ Layer make_layer(const Problem& p, const Options& o, const dnnl::primitive_attr&
 Args forward_args(const Problem& p, const Layer& layer, const dnnl::primitive_attr& attr, const memory& user_wl,
                   const memory& user_wi, const memory& bias, const memory& src, const memory& h0, const memory& c0,
                   const dnnl::engine& eng, dnnl::stream& strm) {
-  auto quantized = [&](const memory& user, const memory::desc& md) {
+  auto in_layout = [&](const memory& user, const memory::desc& md) {
     memory from = user, dst(md, eng);
     dnnl::reorder(dnnl::reorder::primitive_desc(eng, user.get_desc(), eng, md, attr)).execute(strm, from, dst);
     strm.wait();
@@ -228,8 +233,8 @@ Args forward_args(const Problem& p, const Layer& layer, const dnnl::primitive_at
   };
   Args args{{DNNL_ARG_SRC_LAYER, src},
             {DNNL_ARG_SRC_ITER, h0},
-            {DNNL_ARG_WEIGHTS_LAYER, quantized(user_wl, layer.fwd_pd.weights_layer_desc())},
-            {DNNL_ARG_WEIGHTS_ITER, quantized(user_wi, layer.fwd_pd.weights_iter_desc())},
+            {DNNL_ARG_WEIGHTS_LAYER, in_layout(user_wl, layer.fwd_pd.weights_layer_desc())},
+            {DNNL_ARG_WEIGHTS_ITER, in_layout(user_wi, layer.fwd_pd.weights_iter_desc())},
             {DNNL_ARG_BIAS, bias},
             {DNNL_ARG_DST_LAYER, memory(layer.fwd_pd.dst_layer_desc(), eng)},
             {DNNL_ARG_DST_ITER, memory(layer.fwd_pd.dst_iter_desc(), eng)}};
