@@ -21,12 +21,16 @@ SUITE = [
     ("gru", 256, 256, 1, 100),
 ]
 # The peers of each precision; `--only` names lstm, dnnl, torch (lstm covers lstm_fp32 too).
-PEERS = {"fp32": ("lstm", "dnnl", "torch"), "bf16": ("lstm", "dnnl", "lstm_fp32")}
+PEERS = {"fp32": ("lstm", "dnnl", "torch"), "bf16": ("lstm", "dnnl", "lstm_fp32"),
+         "int8": ("lstm", "dnnl", "torch", "lstm_fp32")}
 ONLY_NAME = {"lstm": "lstm", "dnnl": "dnnl", "torch": "torch", "lstm_fp32": "lstm"}
 LABEL = {"lstm": "lstm", "dnnl": "oneDNN", "torch": "PyTorch", "lstm_fp32": "lstm fp32"}
 # `--isa`: lstm runs under LSTM_MAX_ISA, oneDNN under the matching ONEDNN_MAX_CPU_ISA.
 ONEDNN_ISA = {"scalar": "SSE41", "avx2": "AVX2", "avx512": "AVX512_CORE", "avx512_bf16": "AVX512_CORE_BF16",
               "amx": "AVX512_CORE_AMX"}
+# Under int8, lstm's avx2 and avx512 paths use VPDPBUSD where the CPU has it (AVX-VNNI, AVX512-VNNI):
+# oneDNN gets the same instructions (its caps are maxima, so a CPU without VNNI runs without).
+ONEDNN_ISA_INT8 = dict(ONEDNN_ISA, avx2="AVX2_VNNI", avx512="AVX512_CORE_VNNI")
 # ...and OpenBLAS (lstm's input GEMMs, sgemm_peak, PyTorch) under OPENBLAS_CORETYPE where it would
 # otherwise use wider registers than the path allows.
 OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
@@ -40,6 +44,11 @@ def iterations(shape, mode, quick):
     estimate_s = tables.flops(*shape, mode) / rate
     budget, low, high, warmup = (0.25, 2, 10, 1) if quick else (2.0, 5, 50, 2)
     return max(low, min(high, int(budget / estimate_s))), warmup
+
+
+def onednn_cap(args):
+    """ONEDNN_MAX_CPU_ISA matching `--isa` at this precision."""
+    return (ONEDNN_ISA_INT8 if args.precision == "int8" else ONEDNN_ISA)[args.isa]
 
 
 def run_json(cmd, threads, timeout, extra_env=None):
@@ -80,7 +89,7 @@ class Peers:
                 self.missing[peer] = f"{path} not found (build it first)"
         if "lstm" in self.missing:
             self.missing["lstm_fp32"] = self.missing["lstm"]
-        if "torch" in args.only and args.precision == "fp32":
+        if "torch" in args.only and "torch" in PEERS[args.precision]:
             probe = subprocess.run([args.python, "-c", "import torch"], capture_output=True, text=True)
             if probe.returncode != 0:
                 self.missing["torch"] = f"{args.python} cannot import torch"
@@ -105,8 +114,8 @@ class Peers:
         if peer in ("lstm", "lstm_fp32"):
             return dict(blas, LSTM_MAX_ISA=self.args.isa)
         if peer == "dnnl":
-            return {"ONEDNN_MAX_CPU_ISA": ONEDNN_ISA[self.args.isa]}
-        return dict(blas, ONEDNN_MAX_CPU_ISA=ONEDNN_ISA[self.args.isa])  # torch, sgemm
+            return {"ONEDNN_MAX_CPU_ISA": onednn_cap(self.args)}
+        return dict(blas, ONEDNN_MAX_CPU_ISA=onednn_cap(self.args))  # torch, sgemm
 
     def command(self, peer, shape, mode, threads, iters, warmup):
         cell, i, h, b, t = shape
@@ -119,7 +128,7 @@ class Peers:
                     + (["--precision", precision] if precision != "fp32" else []))
         if peer == "dnnl":
             return [self.dnnl] + common + timing + ["--precision", precision]
-        return self.torch + common + timing
+        return self.torch + common + timing + (["--precision", precision] if precision != "fp32" else [])
 
 
 def log(msg):
@@ -228,20 +237,29 @@ def describe_run(args, state, suite):
         if obj.get("suite_peer") == "dnnl" and "version" in obj:
             versions["dnnl"] = f"oneDNN {obj['version']}"
         if obj.get("suite_peer") == "torch" and "torch_version" in obj:
-            versions["torch"] = f"PyTorch {obj['torch_version']} (CPU)"
+            engine = f", quantize_dynamic per channel on the {obj['quantized_engine']} engine" \
+                if "quantized_engine" in obj else ""
+            versions["torch"] = f"PyTorch {obj['torch_version']} (CPU{engine})"
     peers = ", ".join(versions.get(p, LABEL[p]) for p in PEERS[args.precision] if ONLY_NAME[p] in args.only
                       and p != "lstm_fp32")
     cap = "no cap (each library's best path)"
     if args.isa:
-        cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={ONEDNN_ISA[args.isa]}"
+        cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={onednn_cap(args)}"
         cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]}" if args.isa in OPENBLAS_CORE else ""
     text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
             f"{', '.join(isas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
             f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "
-            f"FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train. % FMA peak: of fma_peak's figure at the winning "
-            f"run's thread count (fp32: the best FMA width of the path, 256-bit on avx2; bf16: VDPBF16PS or AMX "
-            f"as the path uses). W_hh floor (batch 1): G·H·H weights × bytes × T (×2 for train) ÷ the read "
-            f"bandwidth of each thread's share of W_hh.")
+            f"FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train.")
+    if args.precision == "int8":
+        text += (" int8 is inference only. oneDNN: u8s8 LSTM with u8 input and h (scale 63, shift 64; the input "
+                 "is quantized before its timed region), s8 weights with one scale per row shared by W_ih and "
+                 "W_hh, f32 c, bias and output; oneDNN 2.6 has no int8 GRU (n/a). lstm fp32: the same run "
+                 "without --precision.")
+    else:
+        text += (" % FMA peak: of fma_peak's figure at the winning run's thread count (fp32: the best FMA width "
+                 "of the path, 256-bit on avx2; bf16: VDPBF16PS or AMX as the path uses).")
+    text += (" W_hh floor (batch 1): G·H·H weights × bytes × T (×2 for train) ÷ the read bandwidth of each "
+             "thread's share of W_hh.")
     if args.precision == "fp32":
         text += " % sgemm: of the largest thread count's sgemm peak."
     if len(suite) < len(SUITE):
@@ -283,14 +301,20 @@ def parse_args(argv):
                    help="thread counts to try (default 1,2; the best wins)")
     p.add_argument("--isa", choices=sorted(ONEDNN_ISA),
                    help="cap lstm (LSTM_MAX_ISA) and oneDNN (ONEDNN_MAX_CPU_ISA) to this instruction set")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="bf16: lstm --precision bf16 against oneDNN bf16 and against lstm fp32")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32",
+                   help="bf16: lstm --precision bf16 against oneDNN bf16 and against lstm fp32; int8 (inference "
+                        "only): lstm int8 against oneDNN u8s8, PyTorch's dynamic quantization and lstm fp32")
     p.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch (default /usr/bin/python3)")
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per benchmark process")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as markdown (for the README)")
     p.add_argument("--json-out", metavar="FILE", help="also write every raw measurement as JSON")
     args = p.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
+    if args.precision == "int8" and "train" in args.modes:
+        args.modes = [m for m in args.modes if m != "train"]
+        log("note: --precision int8 is inference only: train rows skipped")
+        if not args.modes:
+            p.error("--precision int8 needs --modes infer")
     if args.rounds < 1 or any(t < 1 for t in args.threads):
         p.error("--rounds and --threads must be positive")
     return args
@@ -307,6 +331,8 @@ def main(argv):
     if args.precision == "bf16":
         header, rows, verdicts = tables.bf16_table(suite, args.modes, state["best"], state["peaks"],
                                                    state["bandwidth"])
+    elif args.precision == "int8":
+        header, rows, verdicts = tables.int8_table(suite, args.modes, state["best"], state["bandwidth"])
     else:
         header, rows, verdicts = tables.fp32_table(suite, args.modes, state["best"], state["peaks"],
                                                    state["bandwidth"], state["sgemm"], max(args.threads))

@@ -1,4 +1,5 @@
-"""Turns run_suite.py's measurements into the fp32 and bf16 comparison tables, with the issue-14 targets."""
+"""Turns run_suite.py's measurements into the fp32, bf16 and int8 comparison tables, with the issue-14 and
+issue-20 targets."""
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 # Targets (issue 14). fp32: share of the FMA peak on big shapes, time ratios against oneDNN elsewhere.
@@ -8,6 +9,10 @@ TARGET_BF16_DNNL, TARGET_BF16_SPEEDUP = 0.9, 1.8
 # fp32 peak of each lstm path (fma_peak JSON key); bf16 peak of each bf16 path.
 FP32_PEAK_KEY = {"avx2": "gflops_fma256"}  # every other path: gflops_peak (the best fp32 FMA figure)
 BF16_PEAK_KEY = {"amx": "gflops_amx_bf16", "avx512_bf16": "gflops_bf16_dot"}
+# int8 (issue 20), inference: time ratios against oneDNN u8s8 and PyTorch's dynamic quantization on
+# every LSTM shape, and the speed-up over our own fp32 on two shapes.
+TARGET_INT8_DNNL, TARGET_INT8_TORCH = 1.0, 0.3
+TARGET_INT8_SPEEDUP = {("lstm", 1024, 1024, 1, 25): 3.0, ("lstm", 512, 512, 64, 50): 2.5}
 
 
 def flops(cell, i, h, b, t, mode):
@@ -140,6 +145,34 @@ def bf16_table(suite, modes, best, peaks, bandwidth):
                          verdicts.cell(r_dnnl <= TARGET_BF16_DNNL if r_dnnl is not None else None) if big else "-",
                          verdicts.cell(speedup >= TARGET_BF16_SPEEDUP if speedup is not None else None)
                          if big else "-", isa or "n/a", dnnl_impl(dnnl, mode)])
+    return header, rows, verdicts
+
+
+def int8_table(suite, modes, best, bandwidth):
+    """The int8 table (inference only): lstm --precision int8 against oneDNN's u8s8 LSTM, PyTorch's
+    dynamic quantized LSTM/GRU and lstm fp32."""
+    header = ["cell I/H/B/T", "mode", "lstm int8 ms", "oneDNN int8 ms", "PyTorch int8 ms", "lstm fp32 ms",
+              "int8/oneDNN", "int8/PyTorch", "fp32/int8", "lstm int8 GOP/s", "W_hh floor ms",
+              f"≤{TARGET_INT8_DNNL}×oneDNN", f"≤{TARGET_INT8_TORCH}×PyTorch", "fp32/int8 target", "lstm isa",
+              "oneDNN impl"]
+    verdicts, rows = Verdicts(), []
+    for shape in suite:
+        for mode in (m for m in modes if m == "infer"):
+            mine, dnnl, torch, fp32 = (best.get((shape, mode, p)) for p in ("lstm", "dnnl", "torch", "lstm_fp32"))
+            gops = flops(*shape, mode) / (mine[0] * 1e6) if mine else None
+            floor = bandwidth_floor_ms(shape, mode, mine[1], 1, bandwidth) if mine and shape[3] == 1 else None
+            r_dnnl, r_torch, speedup = ratio(mine, dnnl), ratio(mine, torch), ratio(fp32, mine)
+            is_lstm = shape[0] == "lstm"
+            target = TARGET_INT8_SPEEDUP.get(tuple(shape))
+            rows.append([shape_name(shape), mode, fmt_ms(mine), fmt_ms(dnnl), fmt_ms(torch), fmt_ms(fp32),
+                         fmt(r_dnnl, ".2f"), fmt(r_torch, ".2f"), fmt(speedup, ".2f"), fmt(gops, ".1f"),
+                         fmt(floor, ".2f") if shape[3] == 1 else "-",
+                         verdicts.cell(r_dnnl <= TARGET_INT8_DNNL if r_dnnl is not None else None) if is_lstm else "-",
+                         verdicts.cell(r_torch <= TARGET_INT8_TORCH if r_torch is not None else None)
+                         if is_lstm else "-",
+                         verdicts.cell(speedup >= target if speedup is not None else None, f"≥{target}")
+                         if target else "-",
+                         mine[2].get("isa", "?") if mine else "n/a", dnnl_impl(dnnl, mode)])
     return header, rows, verdicts
 
 

@@ -167,3 +167,89 @@ def test_run_suite_smoke_with_onednn_only(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "lstm 256/256/1/100" in proc.stdout and "FMA peak, 1 thread(s)" in proc.stdout
     assert "| lstm 256/256/1/100 | infer |" in md.read_text()
+
+
+def test_dnnl_bench_int8_lstm_is_int8_and_close_to_its_f32_primitive():
+    proc, obj = dnnl_json("--cell", "lstm", "--mode", "infer", "--precision", "int8")
+    assert proc.returncode == 0, proc.stderr
+    assert obj["precision"] == "int8" and obj["impl"] and obj["ms_median"] > 0
+    # Against oneDNN's f32 primitive on the same weights and input: 7-bit data and 8-bit per-row
+    # weights give about 1e-2 on outputs in (-1, 1); a wrong scale convention (1/s) or shift gives O(1),
+    # and 0 would mean an f32 primitive was timed.
+    assert 1e-4 < obj["max_abs_err_vs_fp32"] < 0.06
+
+
+def test_dnnl_bench_int8_gru_and_train_are_clear_errors():
+    proc, _ = dnnl_json("--cell", "gru", "--mode", "infer", "--precision", "int8")
+    if proc.returncode != 0:  # oneDNN 2.6 has no int8 lbr_gru
+        assert proc.stdout == "" and "no int8 gru infer primitive" in proc.stderr
+    proc, _ = dnnl_json("--cell", "lstm", "--mode", "train", "--precision", "int8")
+    assert proc.returncode == 1 and proc.stdout == "" and "inference only" in proc.stderr
+
+
+def test_torch_bench_int8_is_dynamic_quantization():
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "torch_rnn_bench.py"), "--input-size", "32", "--hidden-size", "32",
+           "--batch", "4", "--seq-len", "3", "--iters", "1", "--warmup", "0", "--json", "--precision", "int8"]
+    if run(["/usr/bin/python3", "-c", "import torch"]).returncode != 0:
+        pytest.skip("/usr/bin/python3 has no torch")
+    for cell in ("lstm", "gru"):
+        proc = run(cmd + ["--cell", cell])
+        assert proc.returncode == 0, proc.stderr
+        obj = json.loads(proc.stdout)
+        assert obj["precision"] == "int8" and ".quantized.dynamic." in obj["quantized_module"]
+        assert obj["quantized_module"].endswith(cell.upper()) and 1e-4 < obj["max_abs_err_vs_fp32"] < 0.1
+    proc = run(cmd + ["--mode", "train"])
+    assert proc.returncode == 2 and "inference only" in proc.stderr
+
+
+def test_int8_table_targets_by_hand():
+    b1, big, gru = ("lstm", 1024, 1024, 1, 25), ("lstm", 512, 512, 64, 50), ("gru", 512, 512, 64, 50)
+    # Forward ops of `b1`: 2·4·1024·2048·1·25 = 419.4e6, so 2 ms is 209.7 GOP/s.
+    best = {(b1, "infer", "lstm"): (2.0, 1, {"isa": "amx"}),
+            (b1, "infer", "dnnl"): (2.5, 1, {"impl": "brgemm"}),
+            (b1, "infer", "torch"): (10.0, 2, {}),
+            (b1, "infer", "lstm_fp32"): (5.0, 2, {"isa": "amx"}),
+            (big, "infer", "lstm"): (20.0, 2, {"isa": "amx"}),
+            (big, "infer", "dnnl"): (18.0, 2, {"impl": "brgemm"}),
+            (big, "infer", "torch"): (50.0, 2, {}),
+            (big, "infer", "lstm_fp32"): (55.0, 2, {"isa": "amx"}),
+            (gru, "infer", "lstm"): (15.0, 2, {"isa": "amx"}),
+            (gru, "infer", "lstm_fp32"): (40.0, 2, {"isa": "amx"})}
+    # W_hh of b1 in int8: 4·1024·1024 bytes = 4 MiB, read 25 times at the 4 MiB probe's 50 GB/s.
+    bw = {1: {"1MiB": 100.0, "4MiB": 50.0}}
+    header, rows, verdicts = tables.int8_table([b1, big, gru], ["infer", "train"], best, bw)
+    assert len(rows) == 3  # train rows are never made
+    r = [dict(zip(header, row)) for row in rows]
+    assert r[0]["int8/oneDNN"] == "0.80" and r[0]["≤1.0×oneDNN"] == "ok"
+    assert r[0]["int8/PyTorch"] == "0.20" and r[0]["≤0.3×PyTorch"] == "ok"
+    assert r[0]["fp32/int8"] == "2.50" and r[0]["fp32/int8 target"] == "MISS (≥3.0)"
+    assert r[0]["lstm int8 GOP/s"] == "209.7"
+    assert r[0]["W_hh floor ms"] == f"{4 * 1048576 * 25 / 50e9 * 1e3:.2f}"
+    assert r[1]["int8/oneDNN"] == "1.11" and r[1]["≤1.0×oneDNN"] == "MISS"
+    assert r[1]["int8/PyTorch"] == "0.40" and r[1]["≤0.3×PyTorch"] == "MISS"
+    assert r[1]["fp32/int8"] == "2.75" and r[1]["fp32/int8 target"] == "ok (≥2.5)" and r[1]["W_hh floor ms"] == "-"
+    # GRU: no oneDNN int8 peer and no PyTorch target (the targets are for LSTM).
+    assert r[2]["oneDNN int8 ms"] == "n/a" and r[2]["≤1.0×oneDNN"] == "-" and r[2]["≤0.3×PyTorch"] == "-"
+    assert r[2]["fp32/int8"] == "2.67" and r[2]["fp32/int8 target"] == "-"
+    assert (verdicts.met, verdicts.checked) == (3, 6)
+
+
+def test_run_suite_int8_smoke_skips_train(tmp_path):
+    if not os.access(DNNL_BENCH, os.X_OK) or not os.access(FMA_PEAK, os.X_OK):
+        pytest.skip("fma_peak or dnnl_rnn_bench not built")
+    md = tmp_path / "suite.md"
+    proc = run([sys.executable, os.path.join(HERE, "run_suite.py"), "--build-dir", BUILD, "--quick", "--shapes", "2",
+                "--threads", "1", "--only", "dnnl", "--precision", "int8", "--markdown", str(md)])
+    assert proc.returncode == 0, proc.stderr
+    assert "train rows skipped" in proc.stderr and "oneDNN int8 ms" in proc.stdout
+    text = md.read_text()
+    assert "| lstm 256/256/1/100 | infer |" in text and "| train |" not in text and "precision int8" in text
+
+
+def test_onednn_cap_matches_lstm_int8_paths():
+    import argparse
+    import run_suite
+    cap = lambda isa, precision: run_suite.onednn_cap(argparse.Namespace(isa=isa, precision=precision))
+    assert cap("avx512", "fp32") == "AVX512_CORE" and cap("avx2", "bf16") == "AVX2"
+    assert cap("avx512", "int8") == "AVX512_CORE_VNNI" and cap("avx2", "int8") == "AVX2_VNNI"
+    assert cap("amx", "int8") == "AVX512_CORE_AMX" and cap("scalar", "int8") == "SSE41"
