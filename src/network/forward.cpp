@@ -127,6 +127,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
 
   input_part(f, sl.pack_u0, sl.pack_u1, index, count);
   f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
+  if (d.reset_before) f.loop.packed_hn.pack(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_u0, sl.pack_u1);
   if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
 
   const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
@@ -147,7 +148,8 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     T* c_next = d.lstm ? buf.c_states + next * d.B * d.H : nullptr;
     T* cell_h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;  // [B, H] o⊙tanh(c) or h
 
-    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate.
+    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
+    // (of r and z only when the reset gate comes before the product).
     f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
 
     CellForward<T> cell;  // rows b0.. of every buffer
@@ -167,6 +169,12 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.h = cell_h + b0 * d.H;
     if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
+    if (d.reset_before) {
+      // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
+      f.kernels.reset_gates(cell);
+      if (!by_batch) f.loop.barrier.wait(count);
+      f.loop.packed_hn.multiply(b1 - b0, cell.saved, d.H, recurrent + b0 * d.GH + 2 * d.H, d.GH, u0, u1, false);
+    }
     f.kernels.forward(cell);
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
@@ -204,12 +212,15 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
   const bool by_batch = split_by_batch(d, sizeof(T), team);
   const int threads = loop_threads(d, by_batch, team);
+  const T* w_hn = f.params.w_hh + 2 * d.H * d.Hout;  // GRU's n block, with reset_before
   if (read_in_place(d, threads, sizeof(T))) {
-    f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
+    f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
+    if (d.reset_before) f.loop.packed_hn.read_in_place(w_hn, d.Hout, 1, d.H, d.Hout);
   } else {
-    f.loop.packed_hh.shape(d.G, d.H, d.Hout);
+    f.loop.packed_hh.shape(d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.shape(1, d.P, d.H);
+    if (d.reset_before) f.loop.packed_hn.shape(1, d.H, d.Hout);
   }
   if (input_by_weight_rows(d, f.in)) {
     f.loop.packed_x.shape(1, d.T * d.B, f.in, false);  // input-side products stay in T

@@ -171,7 +171,7 @@ void SequenceModel::forward(Mode mode, const ModelForwardArgs& args) {
   if (T * B > buf.memory_checked_rows) {
     // Floats per row of T·B: per layer and direction the gates, states and their gradients
     // (about 2G + 6 widths of H), the layers' outputs, the embedding and the head's output.
-    const int64_t G = gate_count(config_.rnn.cell);
+    const int64_t G = gate_count(config_.rnn);
     const double per_row = static_cast<double>(config_.rnn.num_layers) *
                                static_cast<double>(config_.rnn.directions()) *
                                static_cast<double>(config_.rnn.hidden_size * (2 * G + 6)) +

@@ -31,7 +31,7 @@ constexpr int auto_max_iters = 10000;  // ...but never more than this
 // FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (SPEC §5).
 double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len) {
   double flops = 0;
-  const double gates = static_cast<double>(lstm::gate_count(config.cell) * config.hidden_size);
+  const double gates = static_cast<double>(lstm::gate_count(config) * config.hidden_size);
   for (int64_t layer = 0; layer < config.num_layers; ++layer)
     flops += static_cast<double>(config.directions()) * 2.0 * gates *
              static_cast<double>(config.layer_input_size(layer) + config.hidden_size) *
