@@ -20,6 +20,12 @@ std::string_view cell_name(CellType cell);
 // Inverse of cell_name; also accepts "rnn" for rnn_tanh. Throws lstm::Error on anything else.
 CellType parse_cell(std::string_view name);
 
+// Names of the cells with their variants, as the command line takes them (--cell): "lstm",
+// "peephole" (LSTM with peepholes), "cifg" (LSTM with coupled input and forget gates), "gru",
+// "gru_reset_before" (the reset gate before the product), "rnn_tanh" (or "rnn"), "rnn_relu".
+// Sets `config`'s cell, peephole, coupled_gates and reset_before; throws lstm::Error on others.
+void apply_cell_variant(NetworkConfig& config, std::string_view name);
+
 struct NetworkConfig {
   CellType cell = CellType::lstm;
   int64_t input_size = 0;   // I

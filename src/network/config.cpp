@@ -39,6 +39,25 @@ CellType parse_cell(std::string_view name) {
   throw Error("unknown cell '" + std::string(name) + "' (expected lstm, gru, rnn_tanh or rnn_relu)");
 }
 
+void apply_cell_variant(NetworkConfig& config, std::string_view name) {
+  const bool peephole = name == "peephole", coupled = name == "cifg", reset_before = name == "gru_reset_before";
+  if (peephole || coupled) {
+    config.cell = CellType::lstm;
+  } else if (reset_before) {
+    config.cell = CellType::gru;
+  } else {
+    try {
+      config.cell = parse_cell(name);
+    } catch (const Error&) {
+      throw Error("unknown cell '" + std::string(name) +
+                  "' (expected lstm, peephole, cifg, gru, gru_reset_before, rnn_tanh or rnn_relu)");
+    }
+  }
+  config.peephole = peephole;
+  config.coupled_gates = coupled;
+  config.reset_before = reset_before;
+}
+
 void NetworkConfig::validate() const {
   auto fail = [](const std::string& what) { throw Error("invalid network configuration: " + what); };
   if (input_size < 1) fail("input size must be at least 1, got " + std::to_string(input_size));
