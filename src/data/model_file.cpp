@@ -60,6 +60,8 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
     config.*member = found->get<bool>();
   }
   if (config.coupled_gates && config.cell == CellType::gru) config.cell = CellType::lstm;
+  if (config.coupled_gates && gate_count(config) != gates)
+    fail(path, where + "says coupled_gates true but the tensors say " + gates_description(gates));
 
   struct IntField {
     const char* key;
