@@ -129,4 +129,47 @@ TEST_F(CliCellVariants, ExperimentSavesTheVariant) {
   }
 }
 
+// A file of 3 gates per unit without config metadata (a bare state_dict) is PyTorch's GRU unless
+// forward's --cell says it is a GRU with the reset gate before the product or a coupled LSTM;
+// then forward computes what the library computes for that configuration.
+TEST_F(CliCellVariants, ForwardCellOverrideSelectsTheVariant) {
+  lstm::NetworkConfig config;
+  config.cell = lstm::CellType::gru;
+  config.reset_before = true;
+  config.input_size = 3;
+  config.hidden_size = 4;
+  lstm::Network<float> network(config);
+  network.init_uniform(5);
+  const std::string model = dir.file("bare.safetensors"), x = dir.file("x.npy");
+  lstm::write_safetensors(model, lstm::network_tensors(network));  // no metadata
+  lstm::HostTensor input{{6, 2, 3}, {}};
+  for (int k = 0; k < 36; ++k) input.data.push_back(static_cast<float>(std::sin(0.7 * k)));
+  lstm::write_npy(x, input);
+
+  std::vector<float> expected(6 * 2 * 4);
+  lstm::Workspace<float> workspace;
+  lstm::ForwardArgs<float> args;
+  args.seq_len = 6;
+  args.batch = 2;
+  args.input = input.data.data();
+  args.output = expected.data();
+  network.forward(lstm::Mode::inference, args, workspace);
+
+  const auto forward = [&](const std::string& cell) {
+    const std::string y = dir.file("y" + cell + ".npy");
+    const CommandResult result = run("forward --model " + shell_quote(model) + " --input " + shell_quote(x) +
+                                     " --output " + shell_quote(y) + (cell.empty() ? "" : " --cell " + cell));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return lstm::read_npy(y).data;
+  };
+  const std::vector<float> reset_before = forward("gru_reset_before"), plain = forward("");
+  ASSERT_EQ(reset_before.size(), expected.size());
+  for (size_t k = 0; k < expected.size(); ++k) EXPECT_FLOAT_EQ(reset_before[k], expected[k]) << k;
+  EXPECT_NE(plain, expected);  // read as PyTorch's GRU by default
+  EXPECT_EQ(forward("cifg").size(), expected.size());  // the same tensors as a coupled LSTM
+  expect_failure("forward --model " + shell_quote(model) + " --input " + shell_quote(x) + " --output " +
+                     shell_quote(dir.file("z.npy")) + " --cell lstm",
+                 {"cell lstm was asked for, but the tensors have 3 gates per unit"});
+}
+
 }  // namespace
