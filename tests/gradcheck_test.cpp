@@ -82,6 +82,18 @@ std::vector<GradcheckCase> grid() {
   add("rnn_tanh_bi_dropout_3l", c, {1, 4}, false);
   add("rnn_relu", make_config(CellType::rnn_relu, 1, false), {}, true);
   add("rnn_relu_bi_var_2l", make_config(CellType::rnn_relu, 2, true), {4, 3, 1}, true, 4, 3);
+  // Coupled input and forget gates (CIFG), alone and with peepholes, projection, directions.
+  c = make_config(CellType::lstm, 1, false), c.coupled_gates = true;
+  add("lstm_coupled", c, {}, true);
+  c = make_config(CellType::lstm, 2, true), c.coupled_gates = true, c.peephole = true, c.proj_size = 2;
+  add("lstm_coupled_peephole_proj_bi_var_2l", c, {4, 2}, true);
+  // GRU with the reset gate before the recurrent product (ONNX linear_before_reset=0).
+  c = make_config(CellType::gru, 1, false), c.reset_before = true;
+  add("gru_reset_before", c, {}, true);
+  c = make_config(CellType::gru, 2, true), c.reset_before = true;
+  add("gru_reset_before_bi_var_2l", c, {3, 4, 1}, true, 4, 3);
+  c = make_config(CellType::gru, 2, false), c.reset_before = true, c.bias = false, c.dropout = 0.3;
+  add("gru_reset_before_nobias_dropout_2l", c, {2, 4}, true);
   c = make_config(CellType::lstm, 3, true), c.peephole = true, c.proj_size = 3, c.dropout = 0.25;
   add("lstm_everything", c, {5, 1, 3}, true, 5, 3);
   cases.back().check_naive = false;  // its parts are covered above; naive here dominates the time

@@ -31,6 +31,8 @@ void expect_same_config(const NetworkConfig& a, const NetworkConfig& b) {
   EXPECT_EQ(a.num_layers, b.num_layers);
   EXPECT_EQ(a.bidirectional, b.bidirectional);
   EXPECT_EQ(a.peephole, b.peephole);
+  EXPECT_EQ(a.coupled_gates, b.coupled_gates);
+  EXPECT_EQ(a.reset_before, b.reset_before);
   EXPECT_EQ(a.bias, b.bias);
   EXPECT_EQ(a.dropout, b.dropout);
 }
@@ -96,6 +98,14 @@ TEST(ModelFile, SaveAndLoadRoundTrips) {
   relu.dropout = 0.3;
   configs.push_back(relu);
   configs.push_back(make_config(CellType::gru, 1, 2, 1));
+  NetworkConfig coupled = make_config(CellType::lstm, 3, 4, 2);  // 3 gates: only the metadata
+  coupled.coupled_gates = true;                                   // tells it from a GRU
+  coupled.peephole = true;
+  coupled.bidirectional = true;
+  configs.push_back(coupled);
+  NetworkConfig reset_before = make_config(CellType::gru, 3, 4, 2);
+  reset_before.reset_before = true;
+  configs.push_back(reset_before);
   TempDir dir;
   for (const NetworkConfig& config : configs) {
     lstm::Network<float> network(config);
@@ -129,6 +139,13 @@ TEST(ModelFile, ConfigMetadataRecordsEveryField) {
   EXPECT_EQ(json["peephole"], false);
   EXPECT_EQ(json["bias"], false);
   EXPECT_EQ(json["dropout"], 0.5);
+  // The variants are written only when on (files without them stay as they were).
+  NetworkConfig coupled = make_config(CellType::lstm, 3, 8, 1);
+  coupled.coupled_gates = true;
+  EXPECT_EQ(nlohmann::json::parse(lstm::config_metadata(coupled))["coupled_gates"], true);
+  NetworkConfig reset_before = make_config(CellType::gru, 3, 8, 1);
+  reset_before.reset_before = true;
+  EXPECT_EQ(nlohmann::json::parse(lstm::config_metadata(reset_before))["reset_before"], true);
 }
 
 TEST(ModelFile, TrainedModelsKeepTheNetworkUnderRnnPrefix) {
@@ -240,6 +257,10 @@ TEST(ModelFile, RejectsBadConfigMetadata) {
   expect_load_error(with_config(R"({"dropout": "high"})"), {"'dropout' is not a number"});
   expect_load_error(with_config(R"({"dropout": 1.5})"), {"dropout must be in [0, 1)"});
   expect_load_error(with_config(R"({"colour": "red"})"), {"unknown key 'colour'"});
+  expect_load_error(with_config(R"({"coupled_gates": 1})"), {"'coupled_gates' is not true or false"});
+  expect_load_error(with_config(R"({"coupled_gates": true})"),
+                    {"says coupled_gates true but the tensors say 4 gates per unit (an LSTM)"});
+  expect_load_error(with_config(R"({"reset_before": true})"), {"reset_before) exists only for GRU"});
   expect_load_error(with_config(R"([1])"), {"metadata 'config': not a JSON object"});
   expect_load_error(with_config(R"({"cell":)"), {"metadata 'config': not valid JSON"});
   expect_load_error({[](Tensors&, Metadata&) {}}, {"cell gru was asked for", "4 gates per unit"},

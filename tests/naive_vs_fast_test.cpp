@@ -122,6 +122,27 @@ std::vector<Case> grid() {
   add("lstm_proj_batch_split", c, long_var, true, 6, 17);
   add("gru_batch_split", make_config(CellType::gru, 2, true, 24, 40), long_var, true, 6, 17);
   add("rnn_tanh_batch_split", make_config(CellType::rnn_tanh, 1, false, 24, 70), {}, true, 6, 16);
+  // Coupled input and forget gates (CIFG): 3 gates f, g, o; peepholes f, o.
+  c = make_config(CellType::lstm, 1, false), c.coupled_gates = true;
+  add("lstm_coupled", c, var, true);
+  c = make_config(CellType::lstm, 2, true), c.coupled_gates = true, c.peephole = true, c.proj_size = 4,
+  c.dropout = 0.25;
+  add("lstm_coupled_peephole_proj_bi_2l", c, var, true);
+  c = make_config(CellType::lstm, 2, true, 24, 80), c.coupled_gates = true, c.peephole = true;
+  add("lstm_coupled_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
+  c = make_config(CellType::lstm, 1, true, 24, 40), c.coupled_gates = true;
+  add("lstm_coupled_batch_split", c, long_var, true, 6, 17);
+  // GRU with the reset gate before the product: two products and two cell phases per step.
+  c = make_config(CellType::gru, 1, false), c.reset_before = true;
+  add("gru_reset_before", c, {}, false);
+  c = make_config(CellType::gru, 3, true), c.reset_before = true, c.bias = false, c.dropout = 0.3;
+  add("gru_reset_before_nobias_bi_3l", c, var, true);
+  c = make_config(CellType::gru, 2, true, 24, 80), c.reset_before = true;
+  add("gru_reset_before_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
+  c = make_config(CellType::gru, 2, true, 24, 40), c.reset_before = true;
+  add("gru_reset_before_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::gru, 1, false, 24, 430), c.reset_before = true;
+  add("gru_reset_before_batch1_in_place", c, {}, true, 9, 1);
   // Fewer units than one panel: one thread packs them all, the other an empty range.
   add("gru_batch_split_narrow", make_config(CellType::gru, 1, true, 8, 16), long_var, true, 6, 17);
   return cases;
@@ -378,7 +399,8 @@ INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
 // batch rows, with projection, variable lengths and states.
 TEST(NaiveVsFast, TeamSizes) {
   const std::vector<std::string> names = {"lstm_threaded", "gru_threaded", "lstm_proj_batch_split",
-                                          "gru_batch_split", "lstm_batch1_in_place", "lstm_everything"};
+                                          "gru_batch_split", "lstm_batch1_in_place", "lstm_everything",
+                                          "gru_reset_before_threaded", "gru_reset_before_batch_split"};
   for (const int threads : {1, 3, 4, 5}) {
     lstm::set_num_threads(threads);
     for (const Case& c : grid())

@@ -43,7 +43,17 @@ TEST(Onnx, ExportThenImportGivesBackEveryParameter) {
       make_config(lstm::CellType::lstm, 1, true, false, /*bias=*/false),
       make_config(lstm::CellType::gru, 2, true),
       make_config(lstm::CellType::rnn_tanh, 1, false),
-      make_config(lstm::CellType::rnn_relu, 3, true)};
+      make_config(lstm::CellType::rnn_relu, 3, true),
+      [] {  // input_forget=1
+        lstm::NetworkConfig c = make_config(lstm::CellType::lstm, 2, true, /*peephole=*/true);
+        c.coupled_gates = true;
+        return c;
+      }(),
+      [] {  // linear_before_reset=0
+        lstm::NetworkConfig c = make_config(lstm::CellType::gru, 2, true);
+        c.reset_before = true;
+        return c;
+      }()};
   for (const lstm::NetworkConfig& config : configs)
     for (int opset : {9, 14, 17}) {
       SCOPED_TRACE(config.describe() + " opset " + std::to_string(opset));

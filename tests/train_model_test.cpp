@@ -228,6 +228,73 @@ TEST(TrainModel, ForgetBiasIsSetInEveryLayerAndDirection) {
   }
 }
 
+// Coupled gates (f, g, o): the forget gate is the first block, and there is no input gate.
+TEST(TrainModel, ForgetBiasOfCoupledGatesIsTheFirstBlock) {
+  lstm::SequenceModelConfig config = small_config(HeadMode::every_step, 0);
+  config.rnn.coupled_gates = true;
+  SequenceModel model(config);
+  model.init(2);
+  model.set_forget_bias(2.0f);
+  for (const char* suffix : {"0", "0_reverse", "1", "1_reverse"}) {
+    const auto ih = model.network().parameter(std::string("bias_ih_l") + suffix);
+    const auto hh = model.network().parameter(std::string("bias_hh_l") + suffix);
+    ASSERT_EQ(ih.size(), 12u);
+    for (size_t k = 0; k < 4; ++k) {
+      EXPECT_EQ(ih[k], 2.0f);
+      EXPECT_EQ(hh[k], 0.0f);
+    }
+    for (size_t k = 4; k < 12; ++k) EXPECT_NE(ih[k], 2.0f);
+  }
+}
+
+// Chrono initialisation (Tallec & Ollivier 2018) for sequences of T steps: every layer and
+// direction gets forget biases log(u), u in [1, T - 1], spread over that range, the input gate
+// the negative (none with coupled gates), bias_hh 0, every other parameter unchanged.
+TEST(TrainModel, ChronoForgetBiasInEveryLayerAndDirection) {
+  const int64_t T = 50;
+  for (const bool coupled : {false, true}) {
+    SCOPED_TRACE(coupled ? "coupled gates" : "lstm");
+    lstm::SequenceModelConfig config = small_config(HeadMode::every_step, 0);
+    config.rnn.coupled_gates = coupled;
+    config.rnn.hidden_size = 64;
+    SequenceModel model(config);
+    model.init(3);
+    const std::vector<float> before(model.network().parameters().begin(), model.network().parameters().end());
+    model.set_chrono_forget_bias(T, 9);
+    const size_t H = 64, forget = coupled ? 0 : H;
+    std::vector<float> first_forget;
+    size_t changed = 0;
+    for (const char* suffix : {"0", "0_reverse", "1", "1_reverse"}) {
+      const auto ih = model.network().parameter(std::string("bias_ih_l") + suffix);
+      const auto hh = model.network().parameter(std::string("bias_hh_l") + suffix);
+      float low = 1e9f, high = -1e9f;
+      for (size_t h = 0; h < H; ++h) {
+        const float b = ih[forget + h];
+        EXPECT_GE(b, 0.0f);
+        EXPECT_LE(b, std::log(float(T - 1)) + 1e-6f);
+        low = std::min(low, b), high = std::max(high, b);
+        EXPECT_EQ(hh[forget + h], 0.0f);
+        if (!coupled) {
+          EXPECT_EQ(ih[h], -b);
+          EXPECT_EQ(hh[h], 0.0f);
+        }
+      }
+      EXPECT_LT(low, 1.0f);   // spread: short and long memories
+      EXPECT_GT(high, 3.0f);  // log(49) = 3.9
+      std::vector<float> forget_biases(ih.begin() + static_cast<long>(forget), ih.begin() + static_cast<long>(forget + H));
+      if (first_forget.empty()) first_forget = forget_biases;
+      else EXPECT_NE(forget_biases, first_forget);  // each layer and direction its own draws
+    }
+    const auto after = model.network().parameters();
+    for (size_t k = 0; k < before.size(); ++k) changed += before[k] != after[k];
+    EXPECT_LE(changed, 4 * (coupled ? 2 : 4) * H);  // bias_ih and bias_hh rows of f (and i) only
+  }
+  lstm::SequenceModelConfig gru = small_config(HeadMode::every_step, 0);
+  gru.rnn.cell = lstm::CellType::gru;
+  SequenceModel not_lstm(gru);
+  train_test::expect_error([&] { not_lstm.set_chrono_forget_bias(T, 1); }, {"needs an LSTM with bias tensors"});
+}
+
 // Writes a model's tensors with one change and expects loading to fail with `message`.
 void expect_load_error(const std::string& name,
                        const std::function<void(lstm::SafetensorsContents&)>& edit,

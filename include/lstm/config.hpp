@@ -12,10 +12,19 @@ enum class CellType { lstm, gru, rnn_tanh, rnn_relu };
 
 // Gates per cell: 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n), 1 (RNN).
 int64_t gate_count(CellType cell);
+struct NetworkConfig;
+// Gates of a configuration's weights: gate_count(cell), but 3 (f, g, o) for coupled gates.
+int64_t gate_count(const NetworkConfig& config);
 // "lstm", "gru", "rnn_tanh", "rnn_relu".
 std::string_view cell_name(CellType cell);
 // Inverse of cell_name; also accepts "rnn" for rnn_tanh. Throws lstm::Error on anything else.
 CellType parse_cell(std::string_view name);
+
+// Names of the cells with their variants, as the command line takes them (--cell): "lstm",
+// "peephole" (LSTM with peepholes), "cifg" (LSTM with coupled input and forget gates), "gru",
+// "gru_reset_before" (the reset gate before the product), "rnn_tanh" (or "rnn"), "rnn_relu".
+// Sets `config`'s cell, peephole, coupled_gates and reset_before; throws lstm::Error on others.
+void apply_cell_variant(NetworkConfig& config, std::string_view name);
 
 struct NetworkConfig {
   CellType cell = CellType::lstm;
@@ -25,6 +34,12 @@ struct NetworkConfig {
   int64_t num_layers = 1;   // L
   bool bidirectional = false;
   bool peephole = false;  // LSTM only: diagonal weights from the cell state to i, f, o
+  // LSTM only: coupled input and forget gates (CIFG), i = 1 − f; the weights hold three gates,
+  // f, g, o, and the peepholes two, f, o (ONNX input_forget=1, up to the sign of the gate).
+  bool coupled_gates = false;
+  // GRU only: the reset gate applied before the recurrent product,
+  // n = tanh(a_n + (r⊙h_{t-1}) W_hnᵀ + b_hn) (ONNX linear_before_reset=0; Cho et al. 2014).
+  bool reset_before = false;
   bool bias = true;       // false = no bias tensors (PyTorch's bias=False)
   double dropout = 0.0;   // on every layer's output but the last, training only
 
@@ -35,6 +50,8 @@ struct NetworkConfig {
   int64_t layer_output_size() const { return directions() * output_size(); }
   int64_t layer_input_size(int64_t layer) const { return layer == 0 ? input_size : layer_output_size(); }
   bool has_cell_state() const { return cell == CellType::lstm; }
+  // Peephole weights per direction: 3H (i, f, o), 2H (f, o) with coupled gates, 0 without.
+  int64_t peephole_size() const { return peephole ? (coupled_gates ? 2 : 3) * hidden_size : 0; }
 
   // Throws lstm::Error naming the offending field.
   void validate() const;
@@ -52,6 +69,7 @@ struct ParameterInfo {
 
 // Every parameter, in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih,
 // bias_hh, weight_hr) with our weight_peephole last in each direction. Offsets are contiguous.
+// Coupled gates: weight_ih, weight_hh, bias_* have 3H rows (f, g, o), weight_peephole 2H (f, o).
 std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config);
 
 }  // namespace lstm

@@ -151,6 +151,10 @@ class SequenceModel {
   // A common training choice, not the default: the LSTM forget gate's bias_ih part = value and
   // bias_hh part = 0 in every layer and direction. Throws unless the core is an LSTM with bias.
   void set_forget_bias(float value);
+  // Chrono initialisation (Tallec & Ollivier 2018) for sequences of about seq_len steps: unit h's
+  // forget-gate bias_ih = log(u_h), u_h ~ U(1, seq_len − 1), its input gate's the negative
+  // (implied with coupled gates, where i = 1 − f), the bias_hh parts 0; same throws.
+  void set_chrono_forget_bias(int64_t seq_len, uint64_t seed);
 
   int64_t num_parameters() const { return static_cast<int64_t>(gradients_.size()); }
   // Every tensor, in module order: embedding.weight, rnn.*, head.weight, head.bias.

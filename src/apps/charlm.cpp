@@ -268,6 +268,9 @@ CharLmData prepare_charlm_data(const std::string& path, const CharLmSetup& setup
 SequenceModel make_charlm_model(const CharLmData& data, const CharLmSetup& setup) {
   SequenceModelConfig config;
   config.rnn.cell = setup.cell;
+  config.rnn.peephole = setup.peephole;
+  config.rnn.coupled_gates = setup.coupled_gates;
+  config.rnn.reset_before = setup.reset_before;
   config.rnn.input_size = setup.embedding;
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;
@@ -278,6 +281,10 @@ SequenceModel make_charlm_model(const CharLmData& data, const CharLmSetup& setup
   config.validate();
   SequenceModel model(config);
   model.init(setup.seed);
+  if (setup.forget_bias && std::isnan(*setup.forget_bias))
+    model.set_chrono_forget_bias(setup.window, setup.seed);
+  else if (setup.forget_bias)
+    model.set_forget_bias(static_cast<float>(*setup.forget_bias));
   const json info{{"window", setup.window}, {"vocabulary", json::parse(data.vocabulary.to_json())}};
   model.metadata()[kCharLmKey] = info.dump();
   return model;

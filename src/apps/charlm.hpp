@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct CharLmSetup {
   bool carry_state = false;
   int64_t batch = 64;  // windows per batch (and streams with carry_state)
   CellType cell = CellType::lstm;
+  bool peephole = false, coupled_gates = false, reset_before = false;  // variants (NetworkConfig)
+  // LSTM: the forget gate's initial bias (SequenceModel::set_forget_bias), NaN for chrono
+  // initialisation over the window (set_chrono_forget_bias); none: PyTorch's initialisation.
+  std::optional<double> forget_bias;
   int64_t embedding = 64;  // E
   int64_t hidden_size = 512;
   int64_t num_layers = 1;

@@ -90,23 +90,6 @@ class FlushSubnormals {
 struct FlushSubnormals {};
 #endif
 
-// Chrono initialisation of a one-layer LSTM: unit h's forget-gate bias b_h = log(U(1, T − 1)), so
-// that its cell state decays over about e^b_h steps, spread up to T; its input-gate bias −b_h.
-// Gate order i, f, g, o: rows [0, H) and [H, 2H) of the biases; the bias_hh parts are 0.
-void chrono_init(SequenceModel& model, int64_t seq_len, uint64_t seed) {
-  const int64_t H = model.config().rnn.hidden_size;
-  const std::span<float> bias_ih = model.parameter("rnn.bias_ih_l0");  // [4H]
-  const std::span<float> bias_hh = model.parameter("rnn.bias_hh_l0");  // [4H]
-  const double longest = static_cast<double>(std::max<int64_t>(seq_len, 3)) - 1.0;
-  const uint64_t stream = mix64(seed ^ 0xC4C0u);
-  for (int64_t h = 0; h < H; ++h) {
-    const double bias = std::log(1.0 + uniform01(stream, static_cast<uint64_t>(h)) * (longest - 1));
-    bias_ih[H + h] = static_cast<float>(bias);
-    bias_ih[h] = static_cast<float>(-bias);
-    bias_hh[H + h] = bias_hh[h] = 0.0f;
-  }
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -177,7 +160,7 @@ SequenceModel make_experiment_model(const ExperimentOptions& options) {
   SequenceModel model(config);
   model.init(options.seed);
   if (config.rnn.cell == CellType::lstm && std::isnan(options.forget_bias))
-    chrono_init(model, options.seq_len, options.seed);
+    model.set_chrono_forget_bias(options.seq_len, options.seed);
   else if (config.rnn.cell == CellType::lstm)
     model.set_forget_bias(static_cast<float>(options.forget_bias));
   model.metadata()["experiment"] = experiment_metadata(options).dump();

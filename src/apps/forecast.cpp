@@ -186,6 +186,9 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
 SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup& setup) {
   SequenceModelConfig config;
   config.rnn.cell = setup.cell;
+  config.rnn.peephole = setup.peephole;
+  config.rnn.coupled_gates = setup.coupled_gates;
+  config.rnn.reset_before = setup.reset_before;
   config.rnn.input_size = data.series.features();
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;
@@ -194,6 +197,10 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
   config.validate();
   SequenceModel model(config);
   model.init(setup.seed);
+  if (setup.forget_bias && std::isnan(*setup.forget_bias))
+    model.set_chrono_forget_bias(data.window, setup.seed);
+  else if (setup.forget_bias)
+    model.set_forget_bias(static_cast<float>(*setup.forget_bias));
   json info{{"task", "forecast"},
             {"target", data.series.columns.at(0)},
             {"columns", data.series.columns},

@@ -29,6 +29,10 @@ struct ForecastSetup {
   int differencing = -1;
   double validation_fraction = 0.2;  // the last part, chronological
   CellType cell = CellType::lstm;
+  bool peephole = false, coupled_gates = false, reset_before = false;  // variants (NetworkConfig)
+  // LSTM: the forget gate's initial bias (SequenceModel::set_forget_bias), NaN for chrono
+  // initialisation over the window (set_chrono_forget_bias); none: PyTorch's initialisation.
+  std::optional<double> forget_bias;
   int64_t hidden_size = 64;
   int64_t num_layers = 1;
   uint64_t seed = 0;  // weight initialisation

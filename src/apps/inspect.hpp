@@ -57,7 +57,8 @@ struct GateTrace {
   int64_t layer = 0;                // traced layer (forward direction)
   int64_t steps = 0;                // T
   std::vector<std::string> labels;  // [T] what each step saw: a character, a date, a row number
-  // In this order: LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h. Each [T, H] (h: [T, Hout]);
+  // In this order: LSTM i, f, g, o, c, h (coupled gates: f, g, o, c, h); GRU r, z, n, h; RNN h.
+  // Each [T, H] (h: [T, Hout]);
   // row t is step t's activated gate, or the state after step t.
   std::vector<std::pair<std::string, HostTensor>> tensors;
 };

@@ -26,9 +26,10 @@ SequenceModel without_dropout(SequenceModel& model) {
   return copy;
 }
 
-std::vector<std::string> gate_names(CellType cell) {
-  switch (cell) {
+std::vector<std::string> gate_names(const NetworkConfig& rnn) {
+  switch (rnn.cell) {
     case CellType::lstm:
+      if (rnn.coupled_gates) return {"f", "g", "o"};  // i = 1 − f is not kept
       return {"i", "f", "g", "o"};
     case CellType::gru:
       return {"r", "z", "n"};
@@ -114,7 +115,7 @@ GateTrace trace_gates(SequenceModel& model, int64_t layer, int64_t steps,
   trace.steps = steps;
   trace.labels = std::move(labels);
   const int64_t H = kept.hidden, G = kept.gate_count;
-  const std::vector<std::string> names = gate_names(trace.cell);
+  const std::vector<std::string> names = gate_names(config.rnn);
   for (int64_t g = 0; g < static_cast<int64_t>(names.size()); ++g) {
     HostTensor gate;  // [T, H] from the record's [T, 1, G*H]
     gate.shape = {steps, H};

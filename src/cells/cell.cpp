@@ -11,8 +11,8 @@ namespace {
 template <typename T, typename Path>
 CellKernels<T> kernels_of(const NetworkConfig& config, Path) {
   switch (config.cell) {
-    case CellType::lstm: return Path::template lstm<T>(config.peephole);
-    case CellType::gru: return Path::template gru<T>();
+    case CellType::lstm: return Path::template lstm<T>(config.peephole, config.coupled_gates);
+    case CellType::gru: return Path::template gru<T>(config.reset_before);
     case CellType::rnn_tanh: return Path::template rnn<T>(false);
     case CellType::rnn_relu: return Path::template rnn<T>(true);
   }
@@ -21,8 +21,8 @@ CellKernels<T> kernels_of(const NetworkConfig& config, Path) {
 
 #define LSTM_CELL_PATH(ns)                                                     \
   struct ns##_cells {                                                          \
-    template <typename T> static CellKernels<T> lstm(bool p) { return ns::lstm_kernels<T>(p); } \
-    template <typename T> static CellKernels<T> gru() { return ns::gru_kernels<T>(); }         \
+    template <typename T> static CellKernels<T> lstm(bool p, bool c) { return ns::lstm_kernels<T>(p, c); } \
+    template <typename T> static CellKernels<T> gru(bool r) { return ns::gru_kernels<T>(r); }   \
     template <typename T> static CellKernels<T> rnn(bool r) { return ns::rnn_kernels<T>(r); }  \
   };
 LSTM_CELL_PATH(scalar)

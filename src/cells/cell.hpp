@@ -27,8 +27,9 @@ struct CellForward {
   const T* c_prev = nullptr;       // [B, H] c_{t-1} (LSTM)
   T* c = nullptr;                  // [B, H] out: c_t (LSTM)
   T* h = nullptr;                  // [B, H] out: h_t; with projection o⊙tanh(c_t), projected by the driver
-  T* saved = nullptr;              // [B, H] GRU out: h_{t-1} W_hnᵀ + b_hn, kept for backward
-  const T* peephole = nullptr;     // [3H] p_i, p_f, p_o (peephole LSTM)
+  T* saved = nullptr;              // [B, H] GRU out: h_{t-1} W_hnᵀ + b_hn, kept for backward;
+                                   // reset before the product: r⊙h_{t-1} (0 on inactive rows)
+  const T* peephole = nullptr;     // [3H] p_i, p_f, p_o, or [2H] p_f, p_o (peephole LSTM)
 };
 
 // One backward step over B rows. Inactive rows get zero gate gradients and keep their dc.
@@ -49,8 +50,9 @@ struct CellBackward {
   const T* h_prev = nullptr;       // [B, H] (GRU)
   T* dh_prev = nullptr;            // [B, H] GRU out: z⊙dh, the path that bypasses W_hh (0 on inactive rows)
   const T* saved = nullptr;        // [B, H] (GRU)
-  const T* peephole = nullptr;     // [3H] (peephole LSTM)
-  T* dpeephole = nullptr;          // [3H] accumulated (+=)
+  const T* d_reset_h = nullptr;    // [B, H] GRU, reset before the product: dL/d(r⊙h_{t-1})
+  const T* peephole = nullptr;     // [3H] or [2H] (peephole LSTM)
+  T* dpeephole = nullptr;          // [3H] or [2H] accumulated (+=)
 };
 
 template <typename T>
@@ -59,6 +61,14 @@ struct CellKernels {
   void (*backward)(const CellBackward<T>&);
   // True when h_{t-1} reaches h_t other than through W_hh (GRU): backward writes dh_prev.
   bool direct_hidden_path;
+  // GRU with the reset gate before the product (NetworkConfig::reset_before); null otherwise.
+  // Each step then runs in two phases around a second product of the driver's. Forward:
+  // reset_gates (r, z, and r⊙h_{t-1} into `saved`), the driver's (r⊙h_{t-1}) W_hnᵀ into the n
+  // block of `recurrent`, then forward (n and h_t); the first product covers the r, z blocks
+  // only. Backward: backward (z, n and dh_prev = z⊙dh), the driver's d_reset_h = da_n W_hn, then
+  // reset_backward (r, and dh_prev += r⊙d_reset_h); the driver adds (da_r, da_z) W_h{r,z}.
+  void (*reset_gates)(const CellForward<T>&);
+  void (*reset_backward)(const CellBackward<T>&);
 };
 
 // The kernels of a configuration's cell on the active instruction-set path (lstm/isa.hpp) for
@@ -69,8 +79,8 @@ CellKernels<T> cell_kernels(const NetworkConfig& config);
 // Per-cell entry points, defined in lstm.cpp, gru.cpp, rnn.cpp, each compiled once per path
 // (core/target.hpp).
 #define LSTM_CELL_ENTRY_POINTS                                 \
-  template <typename T> CellKernels<T> lstm_kernels(bool peephole); \
-  template <typename T> CellKernels<T> gru_kernels();               \
+  template <typename T> CellKernels<T> lstm_kernels(bool peephole, bool coupled); \
+  template <typename T> CellKernels<T> gru_kernels(bool reset_before); \
   template <typename T> CellKernels<T> rnn_kernels(bool relu);
 namespace scalar { LSTM_CELL_ENTRY_POINTS }
 namespace avx2 { LSTM_CELL_ENTRY_POINTS }

@@ -56,8 +56,8 @@ namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
 CellKernels<T> rnn_kernels(bool relu) {
-  if (relu) return {rnn_forward<T, true>, rnn_backward<T, true>, false};
-  return {rnn_forward<T, false>, rnn_backward<T, false>, false};
+  if (relu) return {rnn_forward<T, true>, rnn_backward<T, true>, false, nullptr, nullptr};
+  return {rnn_forward<T, false>, rnn_backward<T, false>, false, nullptr, nullptr};
 }
 
 template CellKernels<float> rnn_kernels<float>(bool);

@@ -30,7 +30,7 @@ TensorMap tensors_under(const SafetensorsContents& contents, const std::string& 
 }
 
 std::string gates_description(int64_t gates) {
-  const std::string kind = gates == 4 ? "an LSTM" : gates == 3 ? "a GRU" : "an RNN";
+  const std::string kind = gates == 4 ? "an LSTM" : gates == 3 ? "a GRU or coupled-gate LSTM" : "an RNN";
   return std::to_string(gates) + (gates == 1 ? " gate" : " gates") + " per unit (" + kind + ")";
 }
 
@@ -48,6 +48,20 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
     fail(path, where + "not valid JSON");
   }
   if (!stated.is_object()) fail(path, where + "not a JSON object");
+
+  // The variants that change what the shapes mean come first: with coupled gates, weights of 3
+  // gates per unit are an LSTM's (f, g, o), not a GRU's.
+  const int64_t gates = gate_count(config);
+  for (const auto& [key, member] : {std::pair{"coupled_gates", &NetworkConfig::coupled_gates},
+                                    std::pair{"reset_before", &NetworkConfig::reset_before}}) {
+    const auto found = stated.find(key);
+    if (found == stated.end()) continue;
+    if (!found->is_boolean()) fail(path, where + quote_name(key) + " is not true or false");
+    config.*member = found->get<bool>();
+  }
+  if (config.coupled_gates && config.cell == CellType::gru) config.cell = CellType::lstm;
+  if (config.coupled_gates && gate_count(config) != gates)
+    fail(path, where + "says coupled_gates true but the tensors say " + gates_description(gates));
 
   struct IntField {
     const char* key;
@@ -78,11 +92,13 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
       } catch (const Error& error) {
         fail(path, where + error.what());
       }
-      if (gate_count(cell) != gate_count(config.cell))
-        disagree(value.get<std::string>(), gates_description(gate_count(config.cell)));
+      NetworkConfig stated_cell = config;
+      stated_cell.cell = cell;
+      if (gate_count(stated_cell) != gates) disagree(value.get<std::string>(), gates_description(gates));
       config.cell = cell;
       continue;
     }
+    if (key == "coupled_gates" || key == "reset_before") continue;  // read above
     if (key == "dropout") {
       if (!value.is_number()) fail(path, where + "'dropout' is not a number");
       config.dropout = value.get<double>();
@@ -159,10 +175,16 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
 
   apply_config_metadata(contents, path, config);
   if (overrides.cell) {
-    if (gate_count(*overrides.cell) != gates)
-      fail(path, "cell " + std::string(cell_name(*overrides.cell)) +
-                     " was asked for, but the tensors have " + gates_description(gates));
-    config.cell = *overrides.cell;
+    NetworkConfig overridden = config;
+    overridden.cell = *overrides.cell;
+    overridden.coupled_gates = overrides.coupled_gates;
+    overridden.reset_before = overrides.reset_before;
+    const std::string asked = overrides.coupled_gates  ? "cifg"
+                              : overrides.reset_before ? "gru_reset_before"
+                                                       : std::string(cell_name(*overrides.cell));
+    if (gate_count(overridden) != gates)
+      fail(path, "cell " + asked + " was asked for, but the tensors have " + gates_description(gates));
+    config = overridden;
   }
   if (overrides.dropout) config.dropout = *overrides.dropout;
   try {
@@ -244,6 +266,8 @@ std::string config_metadata(const NetworkConfig& config) {
   json["num_layers"] = config.num_layers;
   json["bidirectional"] = config.bidirectional;
   json["peephole"] = config.peephole;
+  if (config.coupled_gates) json["coupled_gates"] = true;  // absent when false, as files had it
+  if (config.reset_before) json["reset_before"] = true;
   json["bias"] = config.bias;
   json["dropout"] = config.dropout;
   return json.dump();

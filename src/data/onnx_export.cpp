@@ -13,11 +13,26 @@ namespace {
 
 using detail::fail;
 
-// For ONNX's gate block j, our (PyTorch's) block: LSTM i,o,f,c <- i,f,g,o; GRU z,r,h <- r,z,n.
-std::vector<int64_t> onnx_gate_source(CellType cell) {
-  if (cell == CellType::lstm) return {0, 3, 1, 2};
-  if (cell == CellType::gru) return {1, 0, 2};
-  return {0};
+// One of ONNX's gate blocks, taken from our block `block` times `sign` (0: zeros).
+struct BlockSource {
+  int64_t block;
+  float sign;
+};
+
+// For ONNX's gate blocks in order, our (PyTorch's): LSTM i,o,f,c <- i,f,g,o; GRU z,r,h <- r,z,n.
+// Coupled gates (input_forget=1, where onnxruntime computes f = 1 − i): ONNX's i is our −a_f,
+// since σ(−a) = 1 − σ(a), and its f block is ignored (zeros): i,o,f,c <- −f,o,0,g.
+std::vector<BlockSource> onnx_gate_source(const NetworkConfig& config) {
+  if (config.coupled_gates) return {{0, -1}, {2, 1}, {0, 0}, {1, 1}};
+  if (config.cell == CellType::lstm) return {{0, 1}, {3, 1}, {1, 1}, {2, 1}};
+  if (config.cell == CellType::gru) return {{1, 1}, {0, 1}, {2, 1}};
+  return {{0, 1}};
+}
+
+// Peepholes, ONNX i,o,f <- ours i,f,o; coupled: ONNX i,o,f <- ours −f,o,0.
+std::vector<BlockSource> onnx_peephole_source(const NetworkConfig& config) {
+  if (config.coupled_gates) return {{0, -1}, {1, 1}, {0, 0}};
+  return {{0, 1}, {2, 1}, {1, 1}};
 }
 
 const char* onnx_operator(CellType cell) {
@@ -93,10 +108,11 @@ void add_ints_attribute(onnx::NodeProto& node, const std::string& name,
 
 // Rows of `values` ([G*H, cols] per direction, our gate order) regrouped into ONNX's order.
 void append_reordered(std::vector<float>& out, std::span<const float> values,
-                      const std::vector<int64_t>& source, int64_t hidden, int64_t cols) {
-  for (int64_t block : source) {
-    const auto begin = values.begin() + block * hidden * cols;
-    out.insert(out.end(), begin, begin + hidden * cols);
+                      const std::vector<BlockSource>& source, int64_t hidden, int64_t cols) {
+  for (const BlockSource& from : source) {
+    const auto begin = values.begin() + from.block * hidden * cols;
+    for (auto value = begin; value != begin + hidden * cols; ++value)
+      out.push_back(from.sign == 0 ? 0.0f : from.sign * *value);
   }
 }
 
@@ -153,7 +169,7 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
   if (options.opset < 9 || options.opset > 17)
     fail(name, "opset " + std::to_string(options.opset) + " is not supported (9 to 17)");
   const int64_t L = config.num_layers, D = config.directions(), H = config.hidden_size;
-  const int64_t gates = gate_count(config.cell);
+  const int64_t gates = gate_count(config.cell);  // ONNX's: 4 for every LSTM
   const bool lstm_cell = config.cell == CellType::lstm;
 
   onnx::ModelProto model;
@@ -197,7 +213,7 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
   }
   add_int_initializer(graph, "merge_directions_shape", {0, 0, -1});
 
-  const std::vector<int64_t> source = onnx_gate_source(config.cell);
+  const std::vector<BlockSource> source = onnx_gate_source(config);
   const bool head = options.head_weight != nullptr;
   std::vector<std::string> final_h, final_c;
   for (int64_t k = 0; k < L; ++k) {
@@ -212,8 +228,9 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
         append_reordered(B, network.parameter("bias_ih" + tail), source, H, 1);
         append_reordered(B, network.parameter("bias_hh" + tail), source, H, 1);
       }
-      if (config.peephole)  // ONNX i,o,f <- ours i,f,o
-        append_reordered(P, network.parameter("weight_peephole" + tail), {0, 2, 1}, H, 1);
+      if (config.peephole)
+        append_reordered(P, network.parameter("weight_peephole" + tail),
+                         onnx_peephole_source(config), H, 1);
     }
     add_float_initializer(graph, "W" + suffix, {D, gates * H, in}, W);
     add_float_initializer(graph, "R" + suffix, {D, gates * H, H}, R);
@@ -241,7 +258,9 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     direction->set_name("direction");
     direction->set_type(onnx::AttributeProto::STRING);
     direction->set_s(D == 2 ? "bidirectional" : "forward");
-    if (config.cell == CellType::gru) add_int_attribute(node, "linear_before_reset", 1);
+    if (config.cell == CellType::gru)
+      add_int_attribute(node, "linear_before_reset", config.reset_before ? 0 : 1);
+    if (config.coupled_gates) add_int_attribute(node, "input_forget", 1);
     if (config.cell == CellType::rnn_relu) {
       auto* activations = node.add_attribute();
       activations->set_name("activations");

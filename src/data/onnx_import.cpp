@@ -58,12 +58,14 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
         fail_at(layer, "input X comes from " + quote_name(origin) +
                            ", not from the output Y of the previous layer, " + previous.label);
       if (layer.cell != previous.cell || layer.hidden != previous.hidden ||
+          layer.input_forget != previous.input_forget || layer.reset_before != previous.reset_before ||
           layer.directions != previous.directions ||
           (layer.B == nullptr) != (previous.B == nullptr) ||
           (layer.P == nullptr) != (previous.P == nullptr))
         fail_at(layer,
                 "differs from " + previous.label +
-                    " in cell, hidden_size, direction, bias or peepholes; lstm's layers are alike");
+                    " in cell, input_forget, linear_before_reset, hidden_size, direction, bias or "
+                    "peepholes; lstm's layers are alike");
       if (layer.W->shape[2] != previous.directions * previous.hidden)
         fail_at(layer, "input size " + std::to_string(layer.W->shape[2]) +
                            " is not the previous layer's output width " +
@@ -95,6 +97,8 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   config.num_layers = static_cast<int64_t>(layers.size());
   config.bidirectional = first.directions == 2;
   config.peephole = first.P != nullptr;
+  config.coupled_gates = first.input_forget;
+  config.reset_before = first.reset_before;
   config.bias = first.B != nullptr;
   try {
     config.validate();
@@ -107,17 +111,18 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
   if (!contents.metadata.count("config")) contents.metadata["config"] = config_metadata(config);
 
   const std::string prefix = head ? "rnn." : "";  // a trained model's network is under "rnn."
-  const int64_t gates = gate_count(config.cell), H = config.hidden_size;
-  const std::vector<int64_t> source = gate_source(config.cell);
-  // Rows [block*H, block*H + H) of direction d of `tensor` ([D, rows, cols]), blocks reordered.
+  const int64_t gates = gate_count(config.cell), H = config.hidden_size;  // ONNX's: 4 for an LSTM
+  const std::vector<OnnxBlock> source = gate_source(config.cell, config.coupled_gates);
+  // Rows [block*H, block*H + H) of direction d of `tensor` ([D, rows, cols]), blocks reordered
+  // (and negated where the source says so).
   const auto reorder = [&](const ConstTensor& tensor, int64_t d, int64_t row_offset,
-                           const std::vector<int64_t>& blocks, int64_t cols) {
+                           const std::vector<OnnxBlock>& blocks, int64_t cols) {
     const int64_t rows_per_direction = tensor.shape[1];
     std::vector<float> out;
-    for (int64_t block : blocks) {
-      const int64_t start = (d * rows_per_direction + row_offset + block * H) * cols;
-      out.insert(out.end(), tensor.floats.begin() + start,
-                 tensor.floats.begin() + start + H * cols);
+    for (const OnnxBlock& from : blocks) {
+      const int64_t start = (d * rows_per_direction + row_offset + from.block * H) * cols;
+      for (int64_t k = start; k < start + H * cols; ++k)
+        out.push_back(from.sign * tensor.floats[static_cast<size_t>(k)]);
     }
     return out;
   };
@@ -137,7 +142,7 @@ SafetensorsContents Importer::run(const onnx::ModelProto& model) {
     else if (info.name.starts_with("bias_hh"))
       values = reorder(*layer.B, d, gates * H, source, 1);
     else if (info.name.starts_with("weight_peephole"))
-      values = reorder(*layer.P, d, 0, {0, 2, 1}, 1);  // ours i,f,o <- ONNX i,o,f
+      values = reorder(*layer.P, d, 0, peephole_source(config.coupled_gates), 1);
     else
       fail(file_, "internal: no ONNX source for tensor " + quote_name(info.name));
     contents.tensors.emplace_back(prefix + info.name, HostTensor{info.shape, std::move(values)});

@@ -15,7 +15,7 @@ void Importer::read_attributes(Layer& layer) const {
   const onnx::NodeProto& node = *layer.node;
   const std::string& op = node.op_type();
   std::vector<std::string> activations;
-  bool linear_before_reset = false;
+  bool linear_before_reset = false;  // ONNX's default
   for (const auto& attribute : node.attribute()) {
     const std::string& name = attribute.name();
     const std::string said = "attribute " + quote_name(name);
@@ -38,9 +38,7 @@ void Importer::read_attributes(Layer& layer) const {
       fail_at(layer,
               said + " = " + std::to_string(attribute.f()) + " is not supported (no clipping)");
     } else if (name == "input_forget" && op == "LSTM") {
-      if (attribute.i() != 0)
-        fail_at(layer, said + " = " + std::to_string(attribute.i()) +
-                           " (coupled input and forget gates) is not supported");
+      layer.input_forget = attribute.i() != 0;
     } else if (name == "linear_before_reset" && op == "GRU") {
       linear_before_reset = attribute.i() != 0;
     } else if (name == "layout") {
@@ -50,11 +48,7 @@ void Importer::read_attributes(Layer& layer) const {
       fail_at(layer, "unknown " + said);
     }
   }
-  if (op == "GRU" && !linear_before_reset)
-    fail_at(layer,
-            "attribute 'linear_before_reset' = 0 (ONNX's default: the reset gate applied "
-            "before the recurrent product) is not supported; lstm's GRU is PyTorch's, "
-            "linear_before_reset = 1");
+  layer.reset_before = op == "GRU" && !linear_before_reset;
   // The defaults, or the same list once per direction.
   std::vector<std::string> defaults;
   if (op == "LSTM") defaults = {"Sigmoid", "Tanh", "Tanh"};

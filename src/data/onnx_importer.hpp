@@ -28,11 +28,26 @@ inline const std::set<std::string> module_operators = {"MatMul", "Add", "Gemm"};
 inline const std::set<std::string> layout_operators = {"Transpose", "Reshape",  "Squeeze",
                                                        "Unsqueeze", "Identity", "Dropout"};
 
-// For PyTorch's gate block j, the ONNX block it comes from.
-inline std::vector<int64_t> gate_source(CellType cell) {
-  if (cell == CellType::lstm) return {0, 2, 3, 1};  // PyTorch i,f,g,o <- ONNX i,o,f,c
-  if (cell == CellType::gru) return {1, 0, 2};      // PyTorch r,z,n <- ONNX z,r,h
-  return {0};
+// One of our gate blocks, taken from ONNX's block `block` times `sign`.
+struct OnnxBlock {
+  int64_t block;
+  float sign;
+};
+
+// For our (PyTorch's) gate blocks in order, the ONNX blocks they come from. Coupled gates
+// (input_forget=1: onnxruntime computes f = 1 − i, and ignores the f block): our f, g, o from
+// ONNX's −i, c, o, since σ(−a) = 1 − σ(a).
+inline std::vector<OnnxBlock> gate_source(CellType cell, bool coupled_gates) {
+  if (coupled_gates) return {{0, -1}, {3, 1}, {1, 1}};
+  if (cell == CellType::lstm) return {{0, 1}, {2, 1}, {3, 1}, {1, 1}};  // i,f,g,o <- i,o,f,c
+  if (cell == CellType::gru) return {{1, 1}, {0, 1}, {2, 1}};          // r,z,n <- z,r,h
+  return {{0, 1}};
+}
+
+// Our peepholes i, f, o from ONNX's P (i, o, f); coupled gates: f, o from −i, o.
+inline std::vector<OnnxBlock> peephole_source(bool coupled_gates) {
+  if (coupled_gates) return {{0, -1}, {1, 1}};
+  return {{0, 1}, {2, 1}, {1, 1}};
 }
 
 // A linear head after the last layer: y = x Wᵀ + b.
@@ -48,6 +63,8 @@ struct Layer {
   const onnx::NodeProto* node = nullptr;
   std::string label;
   CellType cell = CellType::lstm;
+  bool input_forget = false;  // LSTM: coupled input and forget gates (our coupled_gates)
+  bool reset_before = false;  // GRU: linear_before_reset = 0 (our reset_before)
   int64_t hidden = 0;
   int64_t directions = 1;
   const ConstTensor* W = nullptr;  // [D, G*H, I]

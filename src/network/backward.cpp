@@ -24,18 +24,19 @@ struct BackwardScratch {
   T* d_layer[2];  // [T, B, Hcat] gradients of layer outputs and inputs, alternating by layer
   struct Loop {
     T* dgates;     // [T, B, G*H] dL/d(input part)
-    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless GRU
+    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless PyTorch's GRU
     T* dh[2];      // [B, Hout] dL/dh after and before the current step
     T* dh_step;    // [T, B, Hout] dL/dh_t from above and from later steps, zero past the end
     T* dc;         // [B, H] dL/dc (LSTM)
-    T* dm;         // [B, H] dL/d(o⊙tanh c) (projection)
+    T* dm;         // [B, H] dL/d(o⊙tanh c) (projection), dL/d(r⊙h_{t-1}) (GRU, reset_before)
   } loops[2];      // [D]
 };
 
 template <typename T>
 BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   const int64_t gates = d.T * d.B * d.GH;
-  const int64_t per_direction = gates * (d.gru ? 2 : 1) + 2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H;
+  const bool own_dgates_hh = d.gru && !d.reset_before;
+  const int64_t per_direction = gates * (own_dgates_hh ? 2 : 1) + 2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H;
   s.backward.resize(static_cast<size_t>(2 * d.T * d.B * d.Hcat + d.D * per_direction));
   T* next = s.backward.data();
   auto take = [&next](int64_t count) {
@@ -49,7 +50,7 @@ BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   for (int64_t direction = 0; direction < d.D; ++direction) {
     typename BackwardScratch<T>::Loop& loop = scratch.loops[direction];
     loop.dgates = take(gates);
-    loop.dgates_hh = d.gru ? take(gates) : loop.dgates;
+    loop.dgates_hh = own_dgates_hh ? take(gates) : loop.dgates;
     loop.dh[0] = take(d.B * d.Hout);
     loop.dh[1] = take(d.B * d.Hout);
     loop.dh_step = take(d.T * d.B * d.Hout);
@@ -92,6 +93,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   const int64_t rows = d.T * d.B;
 
   g.loop.packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
+  if (d.reset_before) g.loop.packed_hn.pack_transposed(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_o0, sl.pack_o1);
   if (d.proj) g.loop.packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
   T* dh_after = sc.dh[0];   // dL/dh_t flowing back from later steps
   T* dh_before = sc.dh[1];  // dL/dh_{t-1}, being computed
@@ -146,6 +148,13 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     cell.dpeephole = g.grads.peephole;
     g.kernels.backward(cell);
     if (!by_batch) g.loop.barrier.wait(count);
+    if (d.reset_before) {
+      // dL/d(r⊙h_{t-1}) = da_n W_hn     [B, H], needs every unit of da_n; then the reset gate.
+      g.loop.packed_hn.multiply(b1 - b0, cell.dgates_hh + 2 * d.H, d.GH, sc.dm + b0 * d.H, d.H, u0, u1, false);
+      cell.d_reset_h = sc.dm + b0 * d.H;
+      g.kernels.reset_backward(cell);
+      if (!by_batch) g.loop.barrier.wait(count);
+    }
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
     g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
@@ -166,10 +175,18 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   const bool bf16 = g.loop.packed_hh.bf16();
   weight_product<T>(bf16, true, false, k1 - k0, g.in, rows, sc.dgates + k0, d.GH, g.x, g.in, true,
                     g.grads.w_ih + k0 * g.in, g.in);
-  // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse)
+  // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse).
+  // With the reset gate before the product, W_hn's rows take (r⊙h_prev) instead: dgates_hhᵀ m.
   const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
-  weight_product<T>(bf16, true, false, k1 - k0, d.Hout, rows, sc.dgates_hh + k0, d.GH, h_prev_all, d.Hout, true,
-                    g.grads.w_hh + k0 * d.Hout, d.Hout);
+  const int64_t hh_rows = d.hh_blocks() * d.H;
+  if (k0 < hh_rows)
+    weight_product<T>(bf16, true, false, std::min(k1, hh_rows) - k0, d.Hout, rows, sc.dgates_hh + k0, d.GH,
+                      h_prev_all, d.Hout, true, g.grads.w_hh + k0 * d.Hout, d.Hout);
+  if (k1 > hh_rows) {
+    const int64_t n0 = std::max(k0, hh_rows);
+    weight_product<T>(bf16, true, false, k1 - n0, d.Hout, rows, sc.dgates_hh + n0, d.GH, buf.gru_saved, d.H, true,
+                      g.grads.w_hh + n0 * d.Hout, d.Hout);
+  }
   if (g.grads.b_ih) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;
@@ -191,7 +208,8 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
 // Packs W_hhᵀ (and W_hrᵀ) for direction g's loop on at most `team` threads.
 template <typename T>
 LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
-  g.loop.packed_hh.shape(1, g.d.Hout, g.d.GH);
+  g.loop.packed_hh.shape(1, g.d.Hout, g.d.hh_blocks() * g.d.H);
+  if (g.d.reset_before) g.loop.packed_hn.shape(1, g.d.Hout, g.d.H);
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
   const bool by_batch = split_by_batch(g.d, sizeof(T), team);
   return {by_batch, loop_threads(g.d, by_batch, team)};

@@ -17,6 +17,10 @@ int64_t gate_count(CellType cell) {
   return 0;
 }
 
+int64_t gate_count(const NetworkConfig& config) {
+  return config.coupled_gates ? 3 : gate_count(config.cell);
+}
+
 std::string_view cell_name(CellType cell) {
   switch (cell) {
     case CellType::lstm: return "lstm";
@@ -35,6 +39,25 @@ CellType parse_cell(std::string_view name) {
   throw Error("unknown cell '" + std::string(name) + "' (expected lstm, gru, rnn_tanh or rnn_relu)");
 }
 
+void apply_cell_variant(NetworkConfig& config, std::string_view name) {
+  const bool peephole = name == "peephole", coupled = name == "cifg", reset_before = name == "gru_reset_before";
+  if (peephole || coupled) {
+    config.cell = CellType::lstm;
+  } else if (reset_before) {
+    config.cell = CellType::gru;
+  } else {
+    try {
+      config.cell = parse_cell(name);
+    } catch (const Error&) {
+      throw Error("unknown cell '" + std::string(name) +
+                  "' (expected lstm, peephole, cifg, gru, gru_reset_before, rnn_tanh or rnn_relu)");
+    }
+  }
+  config.peephole = peephole;
+  config.coupled_gates = coupled;
+  config.reset_before = reset_before;
+}
+
 void NetworkConfig::validate() const {
   auto fail = [](const std::string& what) { throw Error("invalid network configuration: " + what); };
   if (input_size < 1) fail("input size must be at least 1, got " + std::to_string(input_size));
@@ -46,6 +69,8 @@ void NetworkConfig::validate() const {
     fail("projection size " + std::to_string(proj_size) + " must be smaller than hidden size " +
          std::to_string(hidden_size));
   if (peephole && cell != CellType::lstm) fail("peephole connections exist only for LSTM");
+  if (coupled_gates && cell != CellType::lstm) fail("coupled input and forget gates exist only for LSTM");
+  if (reset_before && cell != CellType::gru) fail("the reset gate before the product (reset_before) exists only for GRU");
   if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout must be in [0, 1)");
   const int64_t limit = int64_t{1} << 24;
   if (input_size > limit || hidden_size > limit || num_layers > 1024)
@@ -59,6 +84,8 @@ std::string NetworkConfig::describe() const {
   out << " layers=" << num_layers;
   if (bidirectional) out << " bidirectional";
   if (peephole) out << " peephole";
+  if (coupled_gates) out << " coupled-gates";
+  if (reset_before) out << " reset-before";
   if (!bias) out << " no-bias";
   if (dropout > 0) out << " dropout=" << dropout;
   return out.str();
@@ -74,7 +101,7 @@ std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
     layout.push_back({std::move(name), std::move(shape), offset, numel});
     offset += numel;
   };
-  const int64_t gates = gate_count(config.cell) * config.hidden_size;
+  const int64_t gates = gate_count(config) * config.hidden_size;
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
     for (int64_t direction = 0; direction < config.directions(); ++direction) {
       const std::string suffix = std::to_string(layer) + (direction ? "_reverse" : "");
@@ -85,7 +112,7 @@ std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
         add("bias_hh_l" + suffix, {gates});
       }
       if (config.proj_size > 0) add("weight_hr_l" + suffix, {config.proj_size, config.hidden_size});
-      if (config.peephole) add("weight_peephole_l" + suffix, {3 * config.hidden_size});
+      if (config.peephole) add("weight_peephole_l" + suffix, {config.peephole_size()});
     }
   }
   return layout;

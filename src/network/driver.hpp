@@ -18,11 +18,16 @@ namespace lstm::driver {
 struct Dims {
   Dims(const NetworkConfig& c, int64_t steps, int64_t batch)
       : T(steps), B(batch), H(c.hidden_size), Hout(c.output_size()), Hcat(c.layer_output_size()),
-        GH(gate_count(c.cell) * c.hidden_size), G(gate_count(c.cell)), P(c.proj_size),
+        GH(gate_count(c) * c.hidden_size), G(gate_count(c)), P(c.proj_size),
         L(c.num_layers), D(c.directions()), lstm(c.cell == CellType::lstm),
-        gru(c.cell == CellType::gru), proj(c.proj_size > 0), peephole(c.peephole) {}
+        gru(c.cell == CellType::gru), proj(c.proj_size > 0), peephole(c.peephole),
+        reset_before(c.reset_before) {}
   int64_t T, B, H, Hout, Hcat, GH, G, P, L, D;
   bool lstm, gru, proj, peephole;
+  bool reset_before;  // GRU: r⊙h_{t-1} W_hnᵀ, a second product per step (CellKernels::reset_gates)
+  // Gate blocks of W_hh whose product with h_{t-1} (or dgates_hh) is the per-step product: all,
+  // or r and z when the reset gate comes before the product (n's is a second product).
+  int64_t hh_blocks() const { return reset_before ? 2 : G; }
 };
 
 // One layer-direction's parameters, or their gradients, inside a flat buffer.
@@ -33,7 +38,7 @@ struct DirectionParams {
   T* b_ih = nullptr;      // [G*H] or null
   T* b_hh = nullptr;      // [G*H] or null
   T* w_hr = nullptr;      // [P, H] or null
-  T* peephole = nullptr;  // [3H] or null
+  T* peephole = nullptr;  // [3H], [2H] (coupled gates) or null
 };
 
 // parameter_layout() lists each direction's tensors contiguously in this order.

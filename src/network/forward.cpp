@@ -164,6 +164,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   } else {
     input_part(f, sl.pack_u0, sl.pack_u1, index, count);
     f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
+    if (d.reset_before) f.loop.packed_hn.pack(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_u0, sl.pack_u1);
     if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
   }
 
@@ -185,7 +186,8 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     T* c_next = d.lstm ? buf.c_states + next * d.B * d.H : nullptr;
     T* cell_h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;  // [B, H] o⊙tanh(c) or h
 
-    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate.
+    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
+    // (of r and z only when the reset gate comes before the product).
     if (f.int8)
       int8_product(f.loop.int8_state[static_cast<size_t>(index)], h_prev, d.Hout, b0, b1, f.int8->w_hh, recurrent,
                    d.GH, u0, u1, false);
@@ -209,6 +211,17 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.h = cell_h + b0 * d.H;
     if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
+    if (d.reset_before) {
+      // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
+      f.kernels.reset_gates(cell);
+      if (!by_batch) f.loop.barrier.wait(count);
+      T* reset_h = buf.gru_saved + kept * d.B * d.H;  // [B, H] r⊙h_{t-1}
+      if (f.int8)
+        int8_product(f.loop.int8_state[static_cast<size_t>(index)], reset_h, d.H, b0, b1, f.int8->w_hn,
+                     recurrent + 2 * d.H, d.GH, u0, u1, false);
+      else
+        f.loop.packed_hn.multiply(b1 - b0, cell.saved, d.H, recurrent + b0 * d.GH + 2 * d.H, d.GH, u0, u1, false);
+    }
     f.kernels.forward(cell);
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
@@ -258,12 +271,15 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   }
   const bool by_batch = split_by_batch(d, sizeof(T), team);
   const int threads = loop_threads(d, by_batch, team);
+  const T* w_hn = f.params.w_hh + 2 * d.H * d.Hout;  // GRU's n block, with reset_before
   if (read_in_place(d, threads, sizeof(T))) {
-    f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
+    f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
+    if (d.reset_before) f.loop.packed_hn.read_in_place(w_hn, d.Hout, 1, d.H, d.Hout);
   } else {
-    f.loop.packed_hh.shape(d.G, d.H, d.Hout);
+    f.loop.packed_hh.shape(d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.shape(1, d.P, d.H);
+    if (d.reset_before) f.loop.packed_hn.shape(1, d.H, d.Hout);
   }
   if (input_by_weight_rows(d, f.in)) {
     f.loop.packed_x.shape(1, d.T * d.B, f.in, false);  // input-side products stay in T
@@ -299,12 +315,14 @@ void quantize_weights(const NetworkConfig& c, const std::vector<ParameterInfo>& 
         Int8Direction& q = s.int8[static_cast<size_t>(layer * d.D + direction)];
         const DirectionParams<const T> p = as_const(direction_params(layout, c, layer, direction, parameters));
         q.w_ih.shape(d.G, d.H, in);
-        q.w_hh.shape(d.G, d.H, d.Hout);
+        q.w_hh.shape(d.hh_blocks(), d.H, d.Hout);
+        if (d.reset_before) q.w_hn.shape(1, d.H, d.Hout);
         if (d.proj) q.w_hr.shape(1, d.P, d.H);
         thread_team().run(thread_team().size(), [&](int index, int count) {
           const auto [u0, u1] = split_range(d.H, count, index, int8::kPanel);
           q.w_ih.quantize(p.w_ih, in, u0, u1);
           q.w_hh.quantize(p.w_hh, d.Hout, u0, u1);
+          if (d.reset_before) q.w_hn.quantize(p.w_hh + 2 * d.H * d.Hout, d.Hout, u0, u1);
           if (d.proj) {
             const auto [o0, o1] = split_range(d.P, count, index, int8::kPanel);
             q.w_hr.quantize(p.w_hr, d.H, o0, o1);

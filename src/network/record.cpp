@@ -23,7 +23,7 @@ ForwardRecord<T> Network<T>::record(const Workspace<T>& workspace, int64_t layer
   ForwardRecord<T> record;
   record.steps = s.steps;
   record.batch = s.batch;
-  record.gate_count = gate_count(config_.cell);
+  record.gate_count = gate_count(config_);
   record.hidden = config_.hidden_size;
   record.h_width = config_.output_size();
   record.gates = kept.gates;  // [T, B, G*H]

@@ -18,7 +18,8 @@ struct DirectionBuffers {
   T* h_states = nullptr;  // training [T+1, B, Hout] every state; inference [2, B, Hout] ping-pong
   T* c_states = nullptr;  // like h_states with H columns (LSTM)
   T* cell_out = nullptr;  // [T, B, H] training / [B, H] inference: o⊙tanh(c) before projection
-  T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU)
+  T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU), or
+                          // r⊙h_{t-1} with the reset gate before the product
 };
 
 // What one direction's time loop works in besides its DirectionBuffers: one per direction, so
@@ -28,6 +29,7 @@ struct LoopScratch {
   std::vector<T> recurrent;  // [B, G*H] h_{t-1} W_hhᵀ for the current step
   PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward)
   PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
+  PackedWeights<T> packed_hn;  // W_hn (forward) or W_hnᵀ (backward), GRU with reset_before
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   SpinBarrier barrier;         // where the threads running the loop meet
@@ -40,6 +42,7 @@ struct LoopScratch {
 // One layer-direction's weights in int8, quantized once per weights version.
 struct Int8Direction {
   int8::Weights w_ih, w_hh, w_hr;
+  int8::Weights w_hn;  // GRU with the reset gate before the product: W_hh's n block, apart
 };
 
 template <typename T>

@@ -1,8 +1,10 @@
 // SequenceModel: [Embedding] → recurrent Network → Linear head; parameters, forward and backward.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 
+#include "core/random.hpp"
 #include "lstm/error.hpp"
 #include "lstm/memory.hpp"
 #include "lstm/train.hpp"
@@ -106,22 +108,60 @@ void SequenceModel::init(uint64_t seed) {
   linear_init(hcat, out, seed, head_weight, head_weight + out * hcat);
 }
 
-void SequenceModel::set_forget_bias(float value) {
-  const NetworkConfig& rnn = config_.rnn;
+namespace {
+
+// Calls visit(forget_ih, forget_hh, input_ih, input_hh) with the forget and input gates' rows of
+// bias_ih and bias_hh [H] in every layer and direction of an LSTM with bias, in that order. Gate
+// order i, f, g, o; with coupled gates f, g, o and the input gate's rows are empty (i = 1 − f).
+template <typename Visit>
+void visit_gate_biases(Network<float>& network, const char* caller, Visit visit) {
+  const NetworkConfig& rnn = network.config();
   if (rnn.cell != CellType::lstm || !rnn.bias)
-    model_error("set_forget_bias needs an LSTM with bias tensors, not " + rnn.describe());
+    model_error(std::string(caller) + " needs an LSTM with bias tensors, not " + rnn.describe());
   const size_t hidden = to_size(rnn.hidden_size);
+  const size_t forget_block = rnn.coupled_gates ? 0 : 1;
   for (int64_t layer = 0; layer < rnn.num_layers; ++layer)
     for (int64_t direction = 0; direction < rnn.directions(); ++direction) {
-      std::string suffix = std::to_string(layer);
-      if (direction) suffix += "_reverse";
-      // Gate order i, f, g, o: the forget gate is rows [H, 2H).
-      auto forget = [&](const std::string& name) {
-        return network_.parameter(name).subspan(hidden, hidden);
-      };
-      std::ranges::fill(forget("bias_ih_l" + suffix), value);
-      std::ranges::fill(forget("bias_hh_l" + suffix), 0.0f);
+      const std::string suffix = std::to_string(layer) + (direction ? "_reverse" : "");
+      const std::span<float> bias_ih = network.parameter("bias_ih_l" + suffix);
+      const std::span<float> bias_hh = network.parameter("bias_hh_l" + suffix);
+      const size_t input_rows = rnn.coupled_gates ? 0 : hidden;
+      visit(bias_ih.subspan(forget_block * hidden, hidden),
+            bias_hh.subspan(forget_block * hidden, hidden), bias_ih.first(input_rows),
+            bias_hh.first(input_rows));
     }
+}
+
+}  // namespace
+
+void SequenceModel::set_forget_bias(float value) {
+  visit_gate_biases(network_, "set_forget_bias",
+                    [value](std::span<float> forget_ih, std::span<float> forget_hh,
+                            std::span<float>, std::span<float>) {
+                      std::ranges::fill(forget_ih, value);
+                      std::ranges::fill(forget_hh, 0.0f);
+                    });
+}
+
+// Unit h of layer-direction k (in layout order) draws its bias from draw k·H + h of one stream,
+// so that a one-layer LSTM keeps the biases `lstm experiment` always gave it.
+void SequenceModel::set_chrono_forget_bias(int64_t seq_len, uint64_t seed) {
+  const double longest = static_cast<double>(std::max<int64_t>(seq_len, 3)) - 1.0;
+  const uint64_t stream = mix64(seed ^ 0xC4C0u);
+  uint64_t draw = 0;
+  visit_gate_biases(network_, "set_chrono_forget_bias",
+                    [&](std::span<float> forget_ih, std::span<float> forget_hh,
+                        std::span<float> input_ih, std::span<float> input_hh) {
+                      for (size_t h = 0; h < forget_ih.size(); ++h, ++draw) {
+                        const double bias = std::log(1.0 + uniform01(stream, draw) * (longest - 1));
+                        forget_ih[h] = static_cast<float>(bias);
+                        forget_hh[h] = 0.0f;
+                        if (!input_ih.empty()) {
+                          input_ih[h] = static_cast<float>(-bias);
+                          input_hh[h] = 0.0f;
+                        }
+                      }
+                    });
 }
 
 std::vector<ParameterView> SequenceModel::parameters() {
@@ -171,7 +211,7 @@ void SequenceModel::forward(Mode mode, const ModelForwardArgs& args) {
   if (T * B > buf.memory_checked_rows) {
     // Floats per row of T·B: per layer and direction the gates, states and their gradients
     // (about 2G + 6 widths of H), the layers' outputs, the embedding and the head's output.
-    const int64_t G = gate_count(config_.rnn.cell);
+    const int64_t G = gate_count(config_.rnn);
     const double per_row = static_cast<double>(config_.rnn.num_layers) *
                                static_cast<double>(config_.rnn.directions()) *
                                static_cast<double>(config_.rnn.hidden_size * (2 * G + 6)) +

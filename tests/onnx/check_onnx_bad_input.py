@@ -44,9 +44,9 @@ def cases():
     yield "activations", lstm_model({"activations": ["Sigmoid", "Relu", "Tanh"]}).SerializeToString(), \
         "attribute 'activations' = [Sigmoid, Relu, Tanh] is not supported"
     yield "clip", lstm_model({"clip": 3.0}).SerializeToString(), "attribute 'clip' = 3"
-    yield "input_forget", lstm_model({"input_forget": 1}).SerializeToString(), "attribute 'input_forget' = 1"
+    yield "gru_input_forget", lstm_model({"input_forget": 1, "linear_before_reset": 1}, op="GRU", gates=3).SerializeToString(), \
+        "unknown attribute 'input_forget'"
     yield "reverse", lstm_model({"direction": "reverse"}).SerializeToString(), "attribute 'direction' = 'reverse'"
-    yield "gru_lbr0", lstm_model(op="GRU", gates=3).SerializeToString(), "'linear_before_reset' = 0"
     yield "unknown_attribute", lstm_model({"frobnicate": 1}).SerializeToString(), "unknown attribute 'frobnicate'"
     yield "operator", lstm_model(extra_nodes=[helper.make_node("Relu", ["X"], ["X2"])], x_from="X2").SerializeToString(), \
         "operator 'Relu' is not supported"

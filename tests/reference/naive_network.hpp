@@ -26,7 +26,7 @@ struct CellParams {
   T* b_ih = nullptr;      // [G*H] or null (bias=false)
   T* b_hh = nullptr;      // [G*H] or null
   T* w_hr = nullptr;      // [P, H] or null (no projection)
-  T* peephole = nullptr;  // [3H] (i, f, o) or null
+  T* peephole = nullptr;  // [3H] (i, f, o), [2H] (f, o) with coupled gates, or null
 };
 
 // Finds the tensors of layer `layer`, direction `direction` in `flat` (laid out as
@@ -70,7 +70,7 @@ inline Dims dims_of(const NetworkConfig& config, int64_t seq_len, int64_t batch)
           config.output_size(),
           config.directions(),
           config.num_layers,
-          gate_count(config.cell)};
+          gate_count(config)};
 }
 
 // The step index t of the s-th step a direction takes over a sequence of length len.
@@ -90,7 +90,8 @@ struct DirectionTrace {
   std::vector<T> c_prev;  // [T, B, H] LSTM: cell state entering the step
   std::vector<T> c;       // [T, B, H] LSTM: cell state leaving the step
   std::vector<T> m;       // [T, B, H] LSTM: o ⊙ tanh(c), the h before projection
-  std::vector<T> hn_lin;  // [T, B, H] GRU: h_prev W_hnᵀ + b_hn (what r multiplies)
+  std::vector<T> hn_lin;  // [T, B, H] GRU: h_prev W_hnᵀ + b_hn (what r multiplies); with the
+                          // reset gate before the product: r ⊙ h_prev (what W_hn multiplies)
 };
 
 template <typename T>
@@ -147,7 +148,36 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
   T* gates = &trace.gates[at * G * H];
   for (int64_t p = 0; p < hout; ++p) trace.h_prev[at * hout + p] = h[p];
 
-  if (config.cell == CellType::lstm) {
+  if (config.cell == CellType::lstm && config.coupled_gates) {
+    // Coupled gates: blocks f, g, o (peepholes f, o), and i = 1 - f.
+    std::vector<T> m(H);
+    for (int64_t u = 0; u < H; ++u) {
+      const T c_prev = c[u];
+      T a_f = gi[u] + gh[u];
+      const T a_g = gi[H + u] + gh[H + u];
+      T a_o = gi[2 * H + u] + gh[2 * H + u];
+      if (w.peephole) a_f += w.peephole[u] * c_prev;
+      const T f = sigmoid(a_f), g = std::tanh(a_g);
+      const T c_new = f * c_prev + (T(1) - f) * g;
+      if (w.peephole) a_o += w.peephole[H + u] * c_new;
+      const T o = sigmoid(a_o);
+      m[u] = o * std::tanh(c_new);
+      gates[u] = f, gates[H + u] = g, gates[2 * H + u] = o;
+      trace.c_prev[at * H + u] = c_prev;
+      trace.c[at * H + u] = c_new;
+      trace.m[at * H + u] = m[u];
+      c[u] = c_new;
+    }
+    if (w.w_hr) {  // h = W_hr m
+      for (int64_t p = 0; p < hout; ++p) {
+        T sum = 0;
+        for (int64_t u = 0; u < H; ++u) sum += w.w_hr[p * H + u] * m[u];
+        h[p] = sum;
+      }
+    } else {
+      h = m;
+    }
+  } else if (config.cell == CellType::lstm) {
     std::vector<T> m(H);
     for (int64_t u = 0; u < H; ++u) {
       const T c_prev = c[u];
@@ -180,6 +210,22 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
     } else {
       h = m;
     }
+  } else if (config.cell == CellType::gru && config.reset_before) {
+    // n = tanh(gi_n + W_hn (r ⊙ h) + b_hn): gh's n rows (W_hn h + b_hn) are not used.
+    std::vector<T> r(H), z(H), rh(H);
+    for (int64_t u = 0; u < H; ++u) {
+      r[u] = sigmoid(gi[u] + gh[u]);
+      z[u] = sigmoid(gi[H + u] + gh[H + u]);
+      rh[u] = r[u] * h[u];
+    }
+    for (int64_t u = 0; u < H; ++u) {
+      T hn = w.b_hh ? w.b_hh[2 * H + u] : T(0);
+      for (int64_t p = 0; p < H; ++p) hn += w.w_hh[(2 * H + u) * H + p] * rh[p];
+      const T n = std::tanh(gi[2 * H + u] + hn);
+      gates[u] = r[u], gates[H + u] = z[u], gates[2 * H + u] = n;
+      trace.hn_lin[at * H + u] = rh[u];
+    }
+    for (int64_t u = 0; u < H; ++u) h[u] = (T(1) - z[u]) * gates[2 * H + u] + z[u] * h[u];
   } else if (config.cell == CellType::gru) {
     for (int64_t u = 0; u < H; ++u) {
       const T r = sigmoid(gi[u] + gh[u]);
@@ -316,7 +362,35 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
   const T* h_prev = &trace.h_prev[at * hout];
   std::vector<T> d_gi(G * H, T(0)), d_gh(G * H, T(0)), dh_prev(hout, T(0));
 
-  if (config.cell == CellType::lstm) {
+  if (config.cell == CellType::lstm && config.coupled_gates) {
+    std::vector<T> dm(H, T(0));
+    for (int64_t u = 0; u < H; ++u) dm[u] = w.w_hr ? T(0) : dh[u];
+    if (w.w_hr)
+      for (int64_t p = 0; p < hout; ++p)
+        for (int64_t u = 0; u < H; ++u) {
+          dm[u] += w.w_hr[p * H + u] * dh[p];
+          dw.w_hr[p * H + u] += dh[p] * trace.m[at * H + u];
+        }
+    for (int64_t u = 0; u < H; ++u) {
+      const T f = gates[u], g = gates[H + u], o = gates[2 * H + u];
+      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = std::tanh(c);
+      const T da_o = dm[u] * tanh_c * o * (T(1) - o);
+      T dc_total = dc[u] + dm[u] * o * (T(1) - tanh_c * tanh_c);
+      if (w.peephole) dc_total += w.peephole[H + u] * da_o;
+      // c = f c_prev + (1 - f) g
+      const T da_f = dc_total * (c_prev - g) * f * (T(1) - f);
+      const T da_g = dc_total * (T(1) - f) * (T(1) - g * g);
+      T dc_prev = dc_total * f;
+      if (w.peephole) {
+        dc_prev += w.peephole[u] * da_f;
+        dw.peephole[u] += da_f * c_prev;
+        dw.peephole[H + u] += da_o * c;
+      }
+      dc[u] = dc_prev;
+      d_gi[u] = da_f, d_gi[H + u] = da_g, d_gi[2 * H + u] = da_o;
+    }
+    d_gh = d_gi;
+  } else if (config.cell == CellType::lstm) {
     // dm = W_hrᵀ dh (dW_hr += dh mᵀ) with projection, else dm = dh.
     std::vector<T> dm(H, T(0));
     for (int64_t u = 0; u < H; ++u) dm[u] = w.w_hr ? T(0) : dh[u];
@@ -348,6 +422,31 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
       d_gi[u] = da_i, d_gi[H + u] = da_f, d_gi[2 * H + u] = da_g, d_gi[3 * H + u] = da_o;
     }
     d_gh = d_gi;  // a = gi + gh: both parts get the same gradient
+  } else if (config.cell == CellType::gru && config.reset_before) {
+    // The n rows of W_hh multiply rh = r ⊙ h_prev: handled here, and left out of affine_backward.
+    std::vector<T> da_n(H), d_rh(H, T(0));
+    for (int64_t u = 0; u < H; ++u) {
+      const T z = gates[H + u], n = gates[2 * H + u];
+      const T dn = dh[u] * (T(1) - z);
+      const T dz = dh[u] * (h_prev[u] - n);
+      dh_prev[u] += dh[u] * z;
+      da_n[u] = dn * (T(1) - n * n);
+      d_gi[H + u] = d_gh[H + u] = dz * z * (T(1) - z);
+      d_gi[2 * H + u] = da_n[u];
+      d_gh[2 * H + u] = T(0);
+    }
+    for (int64_t u = 0; u < H; ++u) {
+      if (dw.b_hh) dw.b_hh[2 * H + u] += da_n[u];
+      for (int64_t p = 0; p < H; ++p) {
+        dw.w_hh[(2 * H + u) * H + p] += da_n[u] * trace.hn_lin[at * H + p];
+        d_rh[p] += w.w_hh[(2 * H + u) * H + p] * da_n[u];
+      }
+    }
+    for (int64_t u = 0; u < H; ++u) {
+      const T r = gates[u];
+      dh_prev[u] += d_rh[u] * r;
+      d_gi[u] = d_gh[u] = d_rh[u] * h_prev[u] * r * (T(1) - r);
+    }
   } else if (config.cell == CellType::gru) {
     for (int64_t u = 0; u < H; ++u) {
       const T r = gates[u], z = gates[H + u], n = gates[2 * H + u],

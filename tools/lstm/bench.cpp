@@ -31,7 +31,7 @@ constexpr int auto_max_iters = 10000;  // ...but never more than this
 // FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (SPEC §5).
 double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len) {
   double flops = 0;
-  const double gates = static_cast<double>(lstm::gate_count(config.cell) * config.hidden_size);
+  const double gates = static_cast<double>(lstm::gate_count(config) * config.hidden_size);
   for (int64_t layer = 0; layer < config.num_layers; ++layer)
     flops += static_cast<double>(config.directions()) * 2.0 * gates *
              static_cast<double>(config.layer_input_size(layer) + config.hidden_size) *
@@ -50,7 +50,7 @@ std::vector<float> random_values(size_t count, uint64_t seed) {
 lstm::Network<float> bench_network(const BenchOptions& options) {
   if (!options.model.empty()) return load_model(options.model, {}).network;
   lstm::NetworkConfig config;
-  config.cell = lstm::parse_cell(options.cell);
+  lstm::apply_cell_variant(config, options.cell);
   config.input_size = options.input_size;
   config.hidden_size = options.hidden_size;
   config.num_layers = options.layers;
@@ -164,8 +164,8 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* command = app.add_subcommand(
       "bench", "Time a network of random weights on random data (forward, or forward + backward)");
-  command->add_option("--cell", options->cell, "Cell type")
-      ->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn_tanh", "rnn_relu"}));
+  command->add_option("--cell", options->cell, "Cell type (or variant: peephole, cifg, gru_reset_before)")
+      ->check(CLI::IsMember({"lstm", "peephole", "cifg", "gru", "gru_reset_before", "rnn", "rnn_tanh", "rnn_relu"}));
   command->add_option("--model", options->model,
                       "Time this model's network (.safetensors or .onnx); overrides --cell, "
                       "--input-size, --hidden-size, --layers, --bidirectional");

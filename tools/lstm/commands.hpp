@@ -70,5 +70,7 @@ void check_finite(std::span<const float> values, const std::vector<int64_t>& sha
 lstm::HostTensor swap_leading_axes(const lstm::HostTensor& tensor);
 // Throws unless `path` can be created: its directory exists and it is not itself a directory.
 void check_output_path(const std::string& path);
+// --forget-bias of experiment and train: "chrono" (NaN) or a finite number; throws otherwise.
+double parse_forget_bias(const std::string& text);
 
 }  // namespace lstm_cli

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 
 #include "commands.hpp"
 #include "lstm/isa.hpp"
@@ -127,6 +128,15 @@ void check_output_path(const std::string& path) {
                       (fs::exists(directory, error) ? "' is not a directory" : "' does not exist"));
   if (access(directory.c_str(), W_OK | X_OK) != 0)
     throw lstm::Error(path + ": output directory '" + directory.string() + "' is not writable");
+}
+
+double parse_forget_bias(const std::string& text) {
+  if (text == "chrono") return std::numeric_limits<double>::quiet_NaN();
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+    throw lstm::Error("--forget-bias '" + text + "': expected chrono or a number");
+  return value;
 }
 
 }  // namespace lstm_cli

@@ -77,10 +77,10 @@ Json result_json(const ExperimentCliOptions& options, const ExperimentResult& re
 // One row per cell, columns padded to line up.
 void print_table(ExperimentTask task, const std::vector<ExperimentResult>& results) {
   const bool adding = task == ExperimentTask::adding;
-  std::printf("%-10s %-7s %-14s %14s %8s %9s  %s\n", "cell", "solved",
+  std::printf("%-16s %-7s %-14s %14s %8s %9s  %s\n", "cell", "solved",
               adding ? "test_mse" : "test_accuracy", "sequences_seen", "steps", "seconds", "stop");
   for (const ExperimentResult& result : results)
-    std::printf("%-10s %-7s %-14s %14lld %8lld %9.1f  %s\n", result.cell.c_str(),
+    std::printf("%-16s %-7s %-14s %14lld %8lld %9.1f  %s\n", result.cell.c_str(),
                 result.solved ? "yes" : "no",
                 fixed(adding ? result.test.loss : result.test.accuracy, adding ? 5 : 4).c_str(),
                 static_cast<long long>(result.sequences_seen), static_cast<long long>(result.steps),
@@ -113,16 +113,6 @@ ExperimentResult run_one(const ExperimentCliOptions& options, const std::string&
     lstm::save_sequence_model(options.save, model);
   }
   return result;
-}
-
-// "chrono" (NaN, the library's default) or a number.
-double parse_forget_bias(const std::string& text) {
-  if (text == "chrono") return std::numeric_limits<double>::quiet_NaN();
-  double value = 0.0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
-    throw lstm::Error("--forget-bias '" + text + "': expected chrono or a number");
-  return value;
 }
 
 void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& global) {
@@ -172,7 +162,10 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("task", options->task, "adding or temporal_order")
       ->required()
       ->check(CLI::IsMember({"adding", "temporal_order"}));
-  auto* cell = command->add_option("--cell", options->cell, "lstm, peephole, gru or rnn_tanh")
+  auto* cell = command
+                   ->add_option("--cell", options->cell,
+                                "lstm, peephole, cifg (coupled input and forget gates), gru, "
+                                "gru_reset_before (reset gate before the product) or rnn_tanh")
                    ->check(CLI::IsMember(lstm::apps::experiment_cells()));
   command
       ->add_flag("--compare", options->compare,
@@ -196,7 +189,7 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--clip", run.clip_norm, "Gradient norm clipping before each step (0: off)")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--forget-bias", options->forget_bias,
-                      "LSTM and peephole: the forget gate's initial bias. chrono: log(U(1, T-1)) "
+                      "LSTM, peephole and cifg: the forget gate's initial bias. chrono: log(U(1, T-1)) "
                       "per unit and the input gate's its negative (Tallec & Ollivier 2018); a "
                       "number: that bias for every unit");
   command->add_option("--eval-every", run.eval_every, "Training steps between evaluations")

@@ -87,6 +87,8 @@ nlohmann::ordered_json to_json(const std::string& path, const FileInfo& info) {
                       {"num_layers", config.num_layers},
                       {"bidirectional", config.bidirectional},
                       {"peephole", config.peephole},
+                      {"coupled_gates", config.coupled_gates},
+                      {"reset_before", config.reset_before},
                       {"bias", config.bias},
                       {"dropout", config.dropout},
                       {"description", config.describe()},

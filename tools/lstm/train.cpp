@@ -29,6 +29,7 @@ struct TrainOptions {
   std::string task = "forecast";
   std::string data, target, out, checkpoint, report, cell = "lstm", optimizer = "adam";
   std::string schedule;  // empty: the task's default
+  std::string forget_bias;  // empty: PyTorch's initialisation; "chrono" or a number
   std::string on_nan = "stop";
   double cooldown = -1;  // negative: the task's default
   double weight_decay = -1;  // negative: the optimizer's default (PyTorch's: adamw 0.01, else 0)
@@ -121,6 +122,21 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
   return settings;
 }
 
+// --cell (with its variants) and --forget-bias into a task's setup.
+template <typename Setup>
+void set_cell_options(Setup& setup, const TrainOptions& options) {
+  lstm::NetworkConfig variant;
+  lstm::apply_cell_variant(variant, options.cell);
+  setup.cell = variant.cell;
+  setup.peephole = variant.peephole;
+  setup.coupled_gates = variant.coupled_gates;
+  setup.reset_before = variant.reset_before;
+  if (options.forget_bias.empty()) return;
+  if (variant.cell != lstm::CellType::lstm)
+    throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg), not " + options.cell);
+  setup.forget_bias = parse_forget_bias(options.forget_bias);
+}
+
 // The checkpoint path (checked writable) and the trainer options shared by every task.
 // Under mpiexec only rank 0 (`root`) writes, so only it checks the output paths.
 std::string prepare_trainer(TrainOptions& options, bool root) {
@@ -210,7 +226,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global, P
     setup.season = options.season;
     setup.differencing = options.differencing;
     setup.validation_fraction = options.validation;
-    setup.cell = lstm::parse_cell(options.cell);
+    set_cell_options(setup, options);
     setup.hidden_size = options.hidden;
     setup.num_layers = options.layers;
     setup.seed = options.trainer.seed;
@@ -372,7 +388,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global, Par
     setup.validation_fraction = options.validation;
     setup.carry_state = options.carry_state;
     setup.batch = options.trainer.batch_size;
-    setup.cell = lstm::parse_cell(options.cell);
+    set_cell_options(setup, options);
     setup.embedding = options.embedding;
     setup.hidden_size = options.hidden;
     setup.num_layers = options.layers;
@@ -550,8 +566,16 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                     "the state from window to window (default: shuffled windows from zero state)");
   command->add_option("--dropout", options->dropout, "Dropout between stacked layers")
       ->check(CLI::Range(0.0, 0.99));
-  command->add_option("--cell", options->cell, "lstm, gru, rnn_tanh or rnn_relu")
-      ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  command
+      ->add_option("--cell", options->cell,
+                   "lstm, peephole, cifg (coupled input and forget gates), gru, gru_reset_before "
+                   "(reset gate before the product), rnn_tanh or rnn_relu")
+      ->check(CLI::IsMember({"lstm", "peephole", "cifg", "gru", "gru_reset_before", "rnn_tanh", "rnn_relu"}));
+  command->add_option("--forget-bias", options->forget_bias,
+                      "LSTM cells: the forget gate's initial bias (default: PyTorch's "
+                      "initialisation). chrono: log(U(1, W-1)) per unit over the window W and the "
+                      "input gate's its negative (Tallec & Ollivier 2018); a number: that bias "
+                      "for every unit");
   command->add_option("--hidden", options->hidden, "Hidden size (0: the task's default, forecast 64 | charlm 512)")
       ->check(CLI::Range(int64_t{0}, int64_t{16384}));
   command->add_option("--layers", options->layers, "Stacked layers")
