@@ -218,9 +218,13 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       z[u] = sigmoid(gi[H + u] + gh[H + u]);
       rh[u] = r[u] * h[u];
     }
+    std::vector<T> product(H);  // W_hn (r ⊙ h), in int8 where the products are
+    if (int8::enabled()) int8::product(w.w_hh + 2 * H * H, H, H, rh.data(), product.data());
     for (int64_t u = 0; u < H; ++u) {
       T hn = w.b_hh ? w.b_hh[2 * H + u] : T(0);
-      for (int64_t p = 0; p < H; ++p) hn += w.w_hh[(2 * H + u) * H + p] * rh[p];
+      if (int8::enabled()) hn += product[u];
+      else
+        for (int64_t p = 0; p < H; ++p) hn += w.w_hh[(2 * H + u) * H + p] * rh[p];
       const T n = std::tanh(gi[2 * H + u] + hn);
       gates[u] = r[u], gates[H + u] = z[u], gates[2 * H + u] = n;
       trace.hn_lin[at * H + u] = rh[u];
