@@ -168,7 +168,9 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       trace.m[at * H + u] = m[u];
       c[u] = c_new;
     }
-    if (w.w_hr) {  // h = W_hr m
+    if (w.w_hr && int8::enabled()) {
+      int8::product(w.w_hr, hout, H, m.data(), h.data());
+    } else if (w.w_hr) {  // h = W_hr m
       for (int64_t p = 0; p < hout; ++p) {
         T sum = 0;
         for (int64_t u = 0; u < H; ++u) sum += w.w_hr[p * H + u] * m[u];
