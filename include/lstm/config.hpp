@@ -27,6 +27,9 @@ struct NetworkConfig {
   bool peephole = false;  // LSTM only: diagonal weights from the cell state to i, f, o
   bool bias = true;       // false = no bias tensors (PyTorch's bias=False)
   double dropout = 0.0;   // on every layer's output but the last, training only
+  // LSTM only: layer normalisation of the input part, the recurrent part and the cell state
+  // (README "Layer-normalised LSTM"); adds weight_ln_ih, weight_ln_hh, weight_ln_c, bias_ln_c.
+  bool layer_norm = false;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }  // D
   // Width of one direction's h: P with projection, else H.
@@ -51,7 +54,8 @@ struct ParameterInfo {
 };
 
 // Every parameter, in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih,
-// bias_hh, weight_hr) with our weight_peephole last in each direction. Offsets are contiguous.
+// bias_hh, weight_hr) with our weight_peephole, then the layer-norm tensors (weight_ln_ih [4H],
+// weight_ln_hh [4H], weight_ln_c [H], bias_ln_c [H]) last in each direction. Offsets are contiguous.
 std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config);
 
 }  // namespace lstm

@@ -63,6 +63,7 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
                                         {"num_layers", &NetworkConfig::num_layers}};
   static const BoolField bool_fields[] = {{"bidirectional", &NetworkConfig::bidirectional},
                                           {"peephole", &NetworkConfig::peephole},
+                                          {"layer_norm", &NetworkConfig::layer_norm},
                                           {"bias", &NetworkConfig::bias}};
   for (const auto& item : stated.items()) {
     const std::string& key = item.key();  // not a structured binding: lambdas below capture it
@@ -153,6 +154,7 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   while (find("weight_ih_l" + std::to_string(config.num_layers))) ++config.num_layers;
   config.bidirectional = find("weight_ih_l0_reverse") != nullptr;
   config.peephole = find("weight_peephole_l0") != nullptr;
+  config.layer_norm = find("weight_ln_ih_l0") != nullptr;
   config.bias = std::any_of(tensors.begin(), tensors.end(), [](const auto& item) {
     return item.first.starts_with("bias_ih_l") || item.first.starts_with("bias_hh_l");
   });
@@ -244,6 +246,7 @@ std::string config_metadata(const NetworkConfig& config) {
   json["num_layers"] = config.num_layers;
   json["bidirectional"] = config.bidirectional;
   json["peephole"] = config.peephole;
+  if (config.layer_norm) json["layer_norm"] = true;  // absent otherwise: older readers load the file
   json["bias"] = config.bias;
   json["dropout"] = config.dropout;
   return json.dump();

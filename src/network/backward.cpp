@@ -23,7 +23,7 @@ struct BackwardScratch {
   T* d_layer[2];  // [T, B, Hcat] gradients of layer outputs and inputs, alternating by layer
   struct Loop {
     T* dgates;     // [T, B, G*H] dL/d(input part)
-    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless GRU
+    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless GRU or layer norm
     T* dh[2];      // [B, Hout] dL/dh after and before the current step
     T* dh_step;    // [T, B, Hout] dL/dh_t from above and from later steps, zero past the end
     T* dc;         // [B, H] dL/dc (LSTM)
@@ -34,7 +34,8 @@ struct BackwardScratch {
 template <typename T>
 BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   const int64_t gates = d.T * d.B * d.GH;
-  const int64_t per_direction = gates * (d.gru ? 2 : 1) + 2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H;
+  const bool separate_hh = d.gru || d.layer_norm;  // dgates_hh differs from dgates
+  const int64_t per_direction = gates * (separate_hh ? 2 : 1) + 2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H;
   s.backward.resize(static_cast<size_t>(2 * d.T * d.B * d.Hcat + d.D * per_direction));
   T* next = s.backward.data();
   auto take = [&next](int64_t count) {
@@ -48,7 +49,7 @@ BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   for (int64_t direction = 0; direction < d.D; ++direction) {
     typename BackwardScratch<T>::Loop& loop = scratch.loops[direction];
     loop.dgates = take(gates);
-    loop.dgates_hh = d.gru ? take(gates) : loop.dgates;
+    loop.dgates_hh = separate_hh ? take(gates) : loop.dgates;
     loop.dh[0] = take(d.B * d.Hout);
     loop.dh[1] = take(d.B * d.Hout);
     loop.dh_step = take(d.T * d.B * d.Hout);
@@ -143,6 +144,13 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     if (d.gru) cell.saved = buf.gru_saved + (t * d.B + b0) * d.H;
     cell.peephole = p.peephole;
     cell.dpeephole = g.grads.peephole;
+    if (d.layer_norm) {
+      cell.layer_norm = p.layer_norm;
+      cell.norm_saved = buf.norm_saved + (t * d.B + b0) * layer_norm_saved_width(d.H);
+      cell.dlayer_norm = g.grads.layer_norm;
+      cell.dbias_ih = g.grads.b_ih;
+      cell.dbias_hh = g.grads.b_hh;
+    }
     g.kernels.backward(cell);
     if (!by_batch) g.loop.barrier.wait(count);
 
@@ -169,7 +177,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   const T* h_prev_all = buf.h_states + (g.direction == 0 ? 0 : d.B * d.Hout);
   weight_product<T>(bf16, true, false, k1 - k0, d.Hout, rows, sc.dgates_hh + k0, d.GH, h_prev_all, d.Hout, true,
                     g.grads.w_hh + k0 * d.Hout, d.Hout);
-  if (g.grads.b_ih) {
+  if (g.grads.b_ih && !d.layer_norm) {  // the layer-normalised cell accumulated its own
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;
       const T* dgate_hh = sc.dgates_hh + r * d.GH;
@@ -192,6 +200,7 @@ template <typename T>
 LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   g.loop.packed_hh.shape(1, g.d.Hout, g.d.GH);
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
+  if (g.d.layer_norm) return layer_norm_plan(g.d, sizeof(T), team, true);
   const bool by_batch = split_by_batch(g.d, sizeof(T), team);
   return {by_batch, loop_threads(g.d, by_batch, team)};
 }

@@ -46,6 +46,8 @@ void NetworkConfig::validate() const {
     fail("projection size " + std::to_string(proj_size) + " must be smaller than hidden size " +
          std::to_string(hidden_size));
   if (peephole && cell != CellType::lstm) fail("peephole connections exist only for LSTM");
+  if (layer_norm && cell != CellType::lstm) fail("layer normalisation (layer_norm) exists only for LSTM");
+  if (layer_norm && peephole) fail("layer normalisation and peephole connections do not combine");
   if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout must be in [0, 1)");
   const int64_t limit = int64_t{1} << 24;
   if (input_size > limit || hidden_size > limit || num_layers > 1024)
@@ -59,6 +61,7 @@ std::string NetworkConfig::describe() const {
   out << " layers=" << num_layers;
   if (bidirectional) out << " bidirectional";
   if (peephole) out << " peephole";
+  if (layer_norm) out << " layer-norm";
   if (!bias) out << " no-bias";
   if (dropout > 0) out << " dropout=" << dropout;
   return out.str();
@@ -86,6 +89,12 @@ std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
       }
       if (config.proj_size > 0) add("weight_hr_l" + suffix, {config.proj_size, config.hidden_size});
       if (config.peephole) add("weight_peephole_l" + suffix, {3 * config.hidden_size});
+      if (config.layer_norm) {  // contiguous: the cell reads them as one [10H] block
+        add("weight_ln_ih_l" + suffix, {gates});
+        add("weight_ln_hh_l" + suffix, {gates});
+        add("weight_ln_c_l" + suffix, {config.hidden_size});
+        add("bias_ln_c_l" + suffix, {config.hidden_size});
+      }
     }
   }
   return layout;

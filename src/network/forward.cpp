@@ -34,7 +34,8 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
   const int64_t kept = training ? d.T : 1;
   const int64_t per_direction = d.T * d.B * d.GH + slots * d.B * d.Hout +
                                 (d.lstm ? slots * d.B * d.H : 0) + (d.proj ? kept * d.B * d.H : 0) +
-                                (d.gru ? kept * d.B * d.H : 0);
+                                (d.gru ? kept * d.B * d.H : 0) +
+                                (d.layer_norm ? kept * d.B * layer_norm_saved_width(d.H) : 0);
   const int64_t direction_sets = training ? d.L * d.D : d.D;
   const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
   s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat));
@@ -55,6 +56,7 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
     if (d.lstm) buf.c_states = take(slots * d.B * d.H);
     if (d.proj) buf.cell_out = take(kept * d.B * d.H);
     if (d.gru) buf.gru_saved = take(kept * d.B * d.H);
+    if (d.layer_norm) buf.norm_saved = take(kept * d.B * layer_norm_saved_width(d.H));
   }
   // Inference keeps nothing for later: each layer's directions reuse the first layer's sets,
   // and layers alternate between two input buffers.
@@ -89,12 +91,14 @@ struct DirectionForward {
   T* c_n;       // [B, H] or null
 };
 
-// Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H]. Thread `index` of `count`
+// Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H] (without b_ih for the
+// layer-normalised LSTM, whose cell adds it after normalising). Thread `index` of `count`
 // computes its rows, or, by rows of W_ih, its units [u0, u1) of every gate for every row.
 template <typename T>
 void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
   const Dims& d = f.d;
-  const DirectionParams<const T>& p = f.params;
+  DirectionParams<const T> p = f.params;
+  if (d.layer_norm) p.b_ih = nullptr;
   T* gates = f.buf.gates;
   const int64_t rows = d.T * d.B;
   if (input_by_weight_rows(d, f.in)) {
@@ -167,6 +171,11 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.h = cell_h + b0 * d.H;
     if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
+    if (d.layer_norm) {
+      cell.bias_ih = p.b_ih;
+      cell.layer_norm = p.layer_norm;
+      cell.norm_saved = buf.norm_saved + (kept * d.B + b0) * layer_norm_saved_width(d.H);
+    }
     f.kernels.forward(cell);
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
@@ -202,8 +211,10 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
 template <typename T>
 LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
-  const bool by_batch = split_by_batch(d, sizeof(T), team);
-  const int threads = loop_threads(d, by_batch, team);
+  const LoopPlan plan = d.layer_norm ? layer_norm_plan(d, sizeof(T), team, false)
+                                     : LoopPlan{split_by_batch(d, sizeof(T), team), 0};
+  const bool by_batch = plan.by_batch;
+  const int threads = d.layer_norm ? plan.threads : loop_threads(d, by_batch, team);
   if (read_in_place(d, threads, sizeof(T))) {
     f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.G, d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
