@@ -85,12 +85,12 @@ TEST_F(CliExperiment, CompareTableReportAndJson) {
   });
   ASSERT_NE(header, lines.end()) << result.out;
   ASSERT_GE(lines.end() - header, 6) << result.out;  // header, 4 rows, JSON
-  const std::vector<std::string> cells = {"lstm", "peephole", "gru", "rnn_tanh"};
+  const std::vector<std::string> cells = {"lstm", "peephole", "layer_norm", "gru", "rnn_tanh"};
   for (size_t k = 0; k < cells.size(); ++k)
     EXPECT_TRUE(header[static_cast<long>(k) + 1].starts_with(cells[k] + " ")) << header[k + 1];
   const nlohmann::json json = last_json(result.out);
   ASSERT_TRUE(json.is_object()) << lines.back();
-  ASSERT_EQ(json["cells"].size(), 4u);
+  ASSERT_EQ(json["cells"].size(), 5u);
   for (size_t k = 0; k < cells.size(); ++k) {
     EXPECT_EQ(json["cells"][k]["cell"], cells[k]);
     EXPECT_TRUE(json["cells"][k]["test_mse"].is_number());

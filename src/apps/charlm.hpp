@@ -29,6 +29,7 @@ struct CharLmSetup {
   int64_t hidden_size = 512;
   int64_t num_layers = 1;
   double dropout = 0.0;  // between layers
+  bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
   uint64_t seed = 0;     // weight initialisation
 };
 

@@ -49,7 +49,8 @@ struct TaskBatch {
 TaskBatch make_task_batch(ExperimentTask task, int64_t seq_len, uint64_t stream, int64_t first,
                           int64_t count);
 
-// The cells compared: "lstm", "peephole" (LSTM with peephole connections), "gru", "rnn_tanh".
+// The cells compared: "lstm", "peephole" (LSTM with peephole connections), "layer_norm" (the
+// layer-normalised LSTM), "gru", "rnn_tanh".
 const std::vector<std::string>& experiment_cells();
 // The recurrent core for a cell name (input size and hidden size filled in); throws on others.
 NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int64_t hidden);

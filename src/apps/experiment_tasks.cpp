@@ -131,7 +131,7 @@ TaskBatch make_task_batch(ExperimentTask task, int64_t seq_len, uint64_t stream,
 }
 
 const std::vector<std::string>& experiment_cells() {
-  static const std::vector<std::string> cells = {"lstm", "peephole", "gru", "rnn_tanh"};
+  static const std::vector<std::string> cells = {"lstm", "peephole", "layer_norm", "gru", "rnn_tanh"};
   return cells;
 }
 
@@ -140,12 +140,13 @@ NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int
   if (std::find(cells.begin(), cells.end(), cell) == cells.end()) {
     std::string message = "--cell '";
     message += cell;
-    message += "': expected lstm, peephole, gru or rnn_tanh";
+    message += "': expected lstm, peephole, layer_norm, gru or rnn_tanh";
     throw Error(message);
   }
   NetworkConfig config;
   config.peephole = cell == "peephole";
-  config.cell = config.peephole ? CellType::lstm : parse_cell(cell);
+  config.layer_norm = cell == "layer_norm";
+  config.cell = config.peephole || config.layer_norm ? CellType::lstm : parse_cell(cell);
   config.input_size = task_features(task);
   config.hidden_size = hidden;
   config.validate();

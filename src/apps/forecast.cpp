@@ -186,6 +186,7 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
 SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup& setup) {
   SequenceModelConfig config;
   config.rnn.cell = setup.cell;
+  config.rnn.layer_norm = setup.layer_norm;
   config.rnn.input_size = data.series.features();
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;

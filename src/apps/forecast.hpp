@@ -31,6 +31,7 @@ struct ForecastSetup {
   CellType cell = CellType::lstm;
   int64_t hidden_size = 64;
   int64_t num_layers = 1;
+  bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
   uint64_t seed = 0;  // weight initialisation
 };
 

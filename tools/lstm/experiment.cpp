@@ -172,11 +172,11 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("task", options->task, "adding or temporal_order")
       ->required()
       ->check(CLI::IsMember({"adding", "temporal_order"}));
-  auto* cell = command->add_option("--cell", options->cell, "lstm, peephole, gru or rnn_tanh")
+  auto* cell = command->add_option("--cell", options->cell, "lstm, peephole, layer_norm, gru or rnn_tanh")
                    ->check(CLI::IsMember(lstm::apps::experiment_cells()));
   command
       ->add_flag("--compare", options->compare,
-                 "Run every cell (lstm, peephole, gru, rnn_tanh) on the same data and seed, one "
+                 "Run every cell (lstm, peephole, layer_norm, gru, rnn_tanh) on the same data and seed, one "
                  "after the other, each with the full --time-limit, and print a table")
       ->excludes(cell);
   command

@@ -41,6 +41,7 @@ struct TrainOptions {
   int64_t embedding = 64;
   bool carry_state = false;
   double dropout = 0.0;
+  bool layer_norm = false;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
 
@@ -102,6 +103,7 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
       {"--validation", number(o.validation)},
       {"--dropout", number(o.dropout)},
       {"--optimizer", o.optimizer}};
+  if (o.layer_norm) settings["--layer-norm"] = "on";  // absent when off: older checkpoints resume
   if (o.task == "charlm") {
     settings["--vocabulary"] = o.vocabulary;
     settings["--embedding"] = std::to_string(o.embedding);
@@ -114,6 +116,13 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
     settings["--differencing"] = std::to_string(o.differencing);
   }
   return settings;
+}
+
+// --layer-norm, checked against --cell.
+bool layer_norm_option(const TrainOptions& options) {
+  if (options.layer_norm && options.cell != "lstm")
+    throw lstm::Error("--layer-norm is an LSTM option; it does not combine with --cell " + options.cell);
+  return options.layer_norm;
 }
 
 // The checkpoint path (checked writable) and the trainer options shared by every task.
@@ -193,6 +202,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   setup.differencing = options.differencing;
   setup.validation_fraction = options.validation;
   setup.cell = lstm::parse_cell(options.cell);
+  setup.layer_norm = layer_norm_option(options);
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
   setup.seed = options.trainer.seed;
@@ -339,6 +349,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   setup.carry_state = options.carry_state;
   setup.batch = options.trainer.batch_size;
   setup.cell = lstm::parse_cell(options.cell);
+  setup.layer_norm = layer_norm_option(options);
   setup.embedding = options.embedding;
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
@@ -511,6 +522,9 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(0.0, 0.99));
   command->add_option("--cell", options->cell, "lstm, gru, rnn_tanh or rnn_relu")
       ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  command->add_flag("--layer-norm", options->layer_norm,
+                    "LSTM: layer normalisation of the input and recurrent parts and of the cell state "
+                    "(the layer-normalised LSTM; see the README)");
   command->add_option("--hidden", options->hidden, "Hidden size (0: the task's default, forecast 64 | charlm 512)")
       ->check(CLI::Range(int64_t{0}, int64_t{16384}));
   command->add_option("--layers", options->layers, "Stacked layers")
