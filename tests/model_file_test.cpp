@@ -31,6 +31,7 @@ void expect_same_config(const NetworkConfig& a, const NetworkConfig& b) {
   EXPECT_EQ(a.num_layers, b.num_layers);
   EXPECT_EQ(a.bidirectional, b.bidirectional);
   EXPECT_EQ(a.peephole, b.peephole);
+  EXPECT_EQ(a.layer_norm, b.layer_norm);
   EXPECT_EQ(a.bias, b.bias);
   EXPECT_EQ(a.dropout, b.dropout);
 }
@@ -96,6 +97,11 @@ TEST(ModelFile, SaveAndLoadRoundTrips) {
   relu.dropout = 0.3;
   configs.push_back(relu);
   configs.push_back(make_config(CellType::gru, 1, 2, 1));
+  NetworkConfig layer_norm = make_config(CellType::lstm, 3, 4, 2);
+  layer_norm.layer_norm = true;
+  layer_norm.proj_size = 2;
+  layer_norm.bidirectional = true;
+  configs.push_back(layer_norm);
   TempDir dir;
   for (const NetworkConfig& config : configs) {
     lstm::Network<float> network(config);
@@ -237,6 +243,8 @@ TEST(ModelFile, RejectsBadConfigMetadata) {
                     {"says bidirectional true but the tensors say false"});
   expect_load_error(with_config(R"({"num_layers": "2"})"), {"'num_layers' is not an integer"});
   expect_load_error(with_config(R"({"peephole": 1})"), {"'peephole' is not true or false"});
+  expect_load_error(with_config(R"({"layer_norm": true})"),
+                    {"says layer_norm true but the tensors say false"});
   expect_load_error(with_config(R"({"dropout": "high"})"), {"'dropout' is not a number"});
   expect_load_error(with_config(R"({"dropout": 1.5})"), {"dropout must be in [0, 1)"});
   expect_load_error(with_config(R"({"colour": "red"})"), {"unknown key 'colour'"});
