@@ -95,6 +95,17 @@ std::vector<GradcheckCase> grid() {
   cases.back().step = 2.5e-4;
   c = make_config(CellType::lstm, 1, false), c.layer_norm = true, c.bias = false;
   add("lstm_layer_norm_nobias", c, {}, false);
+  // Zoneout with its masks fixed by the seed (training mode throughout).
+  c = make_config(CellType::lstm, 2, true), c.zoneout = 0.4, c.proj_size = 2;
+  add("lstm_zoneout_proj_bi_2l", c, {4, 2}, true);
+  c = make_config(CellType::gru, 2, false), c.zoneout = 0.3, c.dropout = 0.2;
+  add("gru_zoneout_dropout_2l", c, {3, 4}, true);
+  c = make_config(CellType::rnn_tanh, 1, true), c.zoneout = 0.5;
+  add("rnn_tanh_zoneout_bi", c, {}, true);
+  c = make_config(CellType::lstm, 1, false), c.zoneout = 0.3, c.layer_norm = true;
+  add("lstm_layer_norm_zoneout", c, {4, 3}, true);
+  c = make_config(CellType::lstm, 1, false), c.zoneout = 0.3, c.peephole = true;
+  add("lstm_peephole_zoneout", c, {4, 3}, true);
   return cases;
 }
 

@@ -133,6 +133,17 @@ std::vector<Case> grid() {
   add("lstm_layer_norm_wide_nobias", c, {8, 3, 1, 7, 8}, true, 8, 5);
   c = make_config(CellType::lstm, 2, true, 24, 40), c.layer_norm = true;
   add("lstm_layer_norm_batch_split", c, long_var, true, 6, 17);
+  // Zoneout: split by units (threaded), by rows, with projection, peepholes and layer norm.
+  c = make_config(CellType::lstm, 2, true, 24, 80), c.zoneout = 0.3, c.peephole = true, c.proj_size = 40;
+  add("lstm_zoneout_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
+  c = make_config(CellType::lstm, 2, true, 24, 40), c.zoneout = 0.25, c.dropout = 0.2;
+  add("lstm_zoneout_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::gru, 2, true, 24, 80), c.zoneout = 0.2;
+  add("gru_zoneout_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
+  c = make_config(CellType::lstm, 2, true), c.zoneout = 0.4, c.layer_norm = true;
+  add("lstm_layer_norm_zoneout_bi", c, var, true);
+  c = make_config(CellType::rnn_relu, 1, true), c.zoneout = 0.5;
+  add("rnn_relu_zoneout_bi", c, var, true);
   return cases;
 }
 
@@ -373,6 +384,39 @@ TEST(NaiveVsFast, FloatBf16Differs) {
   EXPECT_GT(grads, 1e-5);
   EXPECT_LT(output, 2e-2);
   EXPECT_LT(grads, 2e-2);
+}
+
+// Zoneout is training only: at inference a network with zoneout computes exactly what the plain
+// one does; in training, a probability so small that no unit holds reproduces the plain network
+// exactly (outputs and gradients, through the zoneout code path); 0.5 changes it.
+TEST(Zoneout, ZeroEffectSettingsReproduceThePlainNetwork) {
+  for (CellType cell : {CellType::lstm, CellType::gru}) {
+    NetworkConfig plain = make_config(cell, 2, true, 24, 40);
+    const Case plain_case{"plain", plain, 6, 17, {6, 1, 4, 6, 2, 6, 5, 3, 6, 6, 1, 2, 6, 4, 3, 5, 6}, true};
+    const Problem<float> reference(plain_case, 5);
+    lstm::Workspace<float> ws;
+    const FastResult<float> trained = run_fast(reference, Mode::training, true, ws);
+    const FastResult<float> inferred = run_fast(reference, Mode::inference, false, ws);
+    for (double p : {1e-12, 0.5}) {
+      Case zoned_case = plain_case;
+      zoned_case.config.zoneout = p;
+      Problem<float> zoned(zoned_case, 5);
+      std::copy(reference.net.parameters().begin(), reference.net.parameters().end(), zoned.net.parameters().begin());
+      const FastResult<float> zoned_inferred = run_fast(zoned, Mode::inference, false, ws);
+      EXPECT_EQ(zoned_inferred.output, inferred.output);
+      EXPECT_EQ(zoned_inferred.h_n, inferred.h_n);
+      const FastResult<float> zoned_trained = run_fast(zoned, Mode::training, true, ws);
+      if (p < 1e-6) {
+        EXPECT_EQ(zoned_trained.output, trained.output);
+        EXPECT_EQ(zoned_trained.c_n, trained.c_n);
+        EXPECT_EQ(zoned_trained.grad_params, trained.grad_params);
+        EXPECT_EQ(zoned_trained.grad_input, trained.grad_input);
+        EXPECT_EQ(zoned_trained.grad_h0, trained.grad_h0);
+      } else {
+        EXPECT_GT(test_util::scaled_error(cspan(trained.output), cspan(zoned_trained.output)).error, 1e-2);
+      }
+    }
+  }
 }
 
 // The naive reference in float agrees with itself in double (exercises naive<float>).

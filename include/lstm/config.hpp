@@ -30,6 +30,9 @@ struct NetworkConfig {
   // LSTM only: layer normalisation of the input part, the recurrent part and the cell state
   // (README "Layer-normalised LSTM"); adds weight_ln_ih, weight_ln_hh, weight_ln_c, bias_ln_c.
   bool layer_norm = false;
+  // Zoneout (Krueger et al. 2016), training only: each unit of h (and of c, LSTM) keeps its
+  // previous value with this probability at each step; identity at inference.
+  double zoneout = 0.0;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }  // D
   // Width of one direction's h: P with projection, else H.

@@ -49,6 +49,7 @@ void NetworkConfig::validate() const {
   if (layer_norm && cell != CellType::lstm) fail("layer normalisation (layer_norm) exists only for LSTM");
   if (layer_norm && peephole) fail("layer normalisation and peephole connections do not combine");
   if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout must be in [0, 1)");
+  if (!(zoneout >= 0.0 && zoneout < 1.0)) fail("zoneout must be in [0, 1)");
   const int64_t limit = int64_t{1} << 24;
   if (input_size > limit || hidden_size > limit || num_layers > 1024)
     fail("sizes are implausibly large");
@@ -64,6 +65,7 @@ std::string NetworkConfig::describe() const {
   if (layer_norm) out << " layer-norm";
   if (!bias) out << " no-bias";
   if (dropout > 0) out << " dropout=" << dropout;
+  if (zoneout > 0) out << " zoneout=" << zoneout;
   return out.str();
 }
 

@@ -20,9 +20,11 @@ struct Dims {
       : T(steps), B(batch), H(c.hidden_size), Hout(c.output_size()), Hcat(c.layer_output_size()),
         GH(gate_count(c.cell) * c.hidden_size), G(gate_count(c.cell)), P(c.proj_size),
         L(c.num_layers), D(c.directions()), lstm(c.cell == CellType::lstm),
-        gru(c.cell == CellType::gru), proj(c.proj_size > 0), peephole(c.peephole), layer_norm(c.layer_norm) {}
+        gru(c.cell == CellType::gru), proj(c.proj_size > 0), peephole(c.peephole), layer_norm(c.layer_norm),
+        zoneout(c.zoneout) {}
   int64_t T, B, H, Hout, Hcat, GH, G, P, L, D;
   bool lstm, gru, proj, peephole, layer_norm;
+  double zoneout;  // probability; applied in training only
 };
 
 // One layer-direction's parameters, or their gradients, inside a flat buffer.

@@ -8,6 +8,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/random.hpp"
@@ -158,6 +159,7 @@ struct ForwardResult {
   std::vector<int64_t> lengths;  // [B]
   uint64_t dropout_seed = 0;
   bool dropout_active = false;               // training and p > 0
+  bool zoneout_active = false;               // training and zoneout > 0
   std::vector<std::vector<T>> layer_inputs;  // [L] of [T, B, in_k]: layer k's input after dropout
   std::vector<DirectionTrace<T>> traces;     // [L*D], row k*D + d
 };
@@ -272,6 +274,7 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
                                    : std::vector<int64_t>(lengths.begin(), lengths.end());
   result.dropout_seed = dropout_seed;
   result.dropout_active = training && config.dropout > 0.0;
+  result.zoneout_active = training && config.zoneout > 0.0;
   result.h_n.assign(L * D * B * hout, T(0));
   if (config.has_cell_state()) result.c_n.assign(L * D * B * H, T(0));
   result.layer_inputs.emplace_back(x.begin(), x.end());
@@ -308,6 +311,14 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
         for (int64_t s = 0; s < len; ++s) {
           const int64_t t = step_time(d, s, len);
           cell_forward(config, dim, w, in, &layer_input[(t * B + b) * in], h, c, trace, t * B + b);
+          if (result.zoneout_active) {  // held units keep the state from before the step
+            for (int64_t p = 0; p < hout; ++p)
+              if (zoneout_holds(dropout_seed, k, d, 0, (t * B + b) * hout + p, config.zoneout))
+                h[p] = trace.h_prev[(t * B + b) * hout + p];
+            for (int64_t u = 0; u < H && config.has_cell_state(); ++u)
+              if (zoneout_holds(dropout_seed, k, d, 1, (t * B + b) * H + u, config.zoneout))
+                c[u] = trace.c_prev[(t * B + b) * H + u];
+          }
           for (int64_t p = 0; p < hout; ++p) layer_output[(t * B + b) * hcat + d * hout + p] = h[p];
         }
         for (int64_t p = 0; p < hout; ++p) result.h_n[(row * B + b) * hout + p] = h[p];
@@ -492,8 +503,20 @@ Gradients<T> naive_backward(std::span<const T> params, const ForwardResult<T>& f
         for (int64_t s = len - 1; s >= 0; --s) {  // the direction's steps, last first
           const int64_t t = step_time(d, s, len);
           for (int64_t p = 0; p < hout; ++p) dh[p] += d_output[(t * B + b) * hcat + d * hout + p];
+          // Zoneout: a held unit's gradient goes straight to the previous state, not the cell.
+          std::vector<T> dh_held(hout, T(0)), dc_held(H, T(0));
+          if (fwd.zoneout_active) {
+            for (int64_t p = 0; p < hout; ++p)
+              if (zoneout_holds(fwd.dropout_seed, k, d, 0, (t * B + b) * hout + p, config.zoneout))
+                std::swap(dh[p], dh_held[p]);
+            for (int64_t u = 0; u < H && config.has_cell_state(); ++u)
+              if (zoneout_holds(fwd.dropout_seed, k, d, 1, (t * B + b) * H + u, config.zoneout))
+                std::swap(dc[u], dc_held[u]);
+          }
           cell_backward(config, dim, w, dw, in, &layer_input[(t * B + b) * in], trace, t * B + b,
                         dh, dc, &d_input[(t * B + b) * in]);
+          for (int64_t p = 0; p < hout; ++p) dh[p] += dh_held[p];
+          for (int64_t u = 0; u < H && config.has_cell_state(); ++u) dc[u] += dc_held[u];
         }
         for (int64_t p = 0; p < hout; ++p) grads.h0[(row * B + b) * hout + p] = dh[p];
         if (config.has_cell_state())
