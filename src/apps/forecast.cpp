@@ -187,6 +187,7 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
   SequenceModelConfig config;
   config.rnn.cell = setup.cell;
   config.rnn.layer_norm = setup.layer_norm;
+  config.rnn.zoneout = setup.zoneout;
   config.rnn.input_size = data.series.features();
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;

@@ -84,9 +84,9 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
       config.cell = cell;
       continue;
     }
-    if (key == "dropout") {
-      if (!value.is_number()) fail(path, where + "'dropout' is not a number");
-      config.dropout = value.get<double>();
+    if (key == "dropout" || key == "zoneout") {
+      if (!value.is_number()) fail(path, where + quote_name(key) + " is not a number");
+      (key == "dropout" ? config.dropout : config.zoneout) = value.get<double>();
       continue;
     }
     const auto int_field = std::find_if(std::begin(int_fields), std::end(int_fields),
@@ -249,6 +249,7 @@ std::string config_metadata(const NetworkConfig& config) {
   if (config.layer_norm) json["layer_norm"] = true;  // absent otherwise: older readers load the file
   json["bias"] = config.bias;
   json["dropout"] = config.dropout;
+  if (config.zoneout > 0) json["zoneout"] = config.zoneout;  // absent otherwise: older readers load the file
   return json.dump();
 }
 

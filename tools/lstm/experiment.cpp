@@ -195,6 +195,9 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   command->add_option("--clip", run.clip_norm, "Gradient norm clipping before each step (0: off)")
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--zoneout", run.zoneout,
+                      "Zoneout probability for every cell's h (and c): training only")
+      ->check(CLI::Range(0.0, 0.99));
   command->add_option("--forget-bias", options->forget_bias,
                       "LSTM and peephole: the forget gate's initial bias. chrono: log(U(1, T-1)) "
                       "per unit and the input gate's its negative (Tallec & Ollivier 2018); a "

@@ -42,6 +42,7 @@ struct TrainOptions {
   bool carry_state = false;
   double dropout = 0.0;
   bool layer_norm = false;
+  double zoneout = 0.0;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
 
@@ -104,6 +105,7 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
       {"--dropout", number(o.dropout)},
       {"--optimizer", o.optimizer}};
   if (o.layer_norm) settings["--layer-norm"] = "on";  // absent when off: older checkpoints resume
+  if (o.zoneout > 0) settings["--zoneout"] = number(o.zoneout);
   if (o.task == "charlm") {
     settings["--vocabulary"] = o.vocabulary;
     settings["--embedding"] = std::to_string(o.embedding);
@@ -203,6 +205,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   setup.validation_fraction = options.validation;
   setup.cell = lstm::parse_cell(options.cell);
   setup.layer_norm = layer_norm_option(options);
+  setup.zoneout = options.zoneout;
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
   setup.seed = options.trainer.seed;
@@ -350,6 +353,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   setup.batch = options.trainer.batch_size;
   setup.cell = lstm::parse_cell(options.cell);
   setup.layer_norm = layer_norm_option(options);
+  setup.zoneout = options.zoneout;
   setup.embedding = options.embedding;
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
@@ -522,6 +526,10 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(0.0, 0.99));
   command->add_option("--cell", options->cell, "lstm, gru, rnn_tanh or rnn_relu")
       ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  command->add_option("--zoneout", options->zoneout,
+                      "Zoneout: each unit of h (and c) keeps its previous value with this probability "
+                      "at each training step (identity at inference)")
+      ->check(CLI::Range(0.0, 0.99));
   command->add_flag("--layer-norm", options->layer_norm,
                     "LSTM: layer normalisation of the input and recurrent parts and of the cell state "
                     "(the layer-normalised LSTM; see the README)");
