@@ -106,6 +106,14 @@ std::vector<GradcheckCase> grid() {
   add("lstm_layer_norm_zoneout", c, {4, 3}, true);
   c = make_config(CellType::lstm, 1, false), c.zoneout = 0.3, c.peephole = true;
   add("lstm_peephole_zoneout", c, {4, 3}, true);
+  // Residual connections between stacked layers.
+  c = make_config(CellType::lstm, 3, true), c.residual = true, c.dropout = 0.3;
+  add("lstm_residual_bi_dropout_3l", c, {4, 1}, true);
+  c = make_config(CellType::gru, 2, false), c.residual = true, c.zoneout = 0.3;
+  add("gru_residual_zoneout_2l", c, {3, 4}, true);
+  c = make_config(CellType::lstm, 2, false), c.residual = true, c.layer_norm = true, c.proj_size = 3;
+  add("lstm_residual_layer_norm_proj_2l", c, {4, 2}, true);
+  cases.back().step = 2.5e-4;  // layer norm after a narrow projection, as above
   return cases;
 }
 

@@ -144,6 +144,15 @@ std::vector<Case> grid() {
   add("lstm_layer_norm_zoneout_bi", c, var, true);
   c = make_config(CellType::rnn_relu, 1, true), c.zoneout = 0.5;
   add("rnn_relu_zoneout_bi", c, var, true);
+  // Residual connections between stacked layers.
+  c = make_config(CellType::lstm, 3, true), c.residual = true, c.peephole = true, c.dropout = 0.25;
+  add("lstm_residual_peephole_bi_dropout_3l", c, var, true);
+  c = make_config(CellType::lstm, 2, false), c.residual = true, c.layer_norm = true;
+  add("lstm_residual_layer_norm_2l", c, var, true);
+  c = make_config(CellType::rnn_tanh, 2, true, 24, 70), c.residual = true, c.zoneout = 0.2;
+  add("rnn_tanh_residual_zoneout_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::lstm, 2, false, 24, 80), c.residual = true, c.proj_size = 40;
+  add("lstm_residual_proj_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
   return cases;
 }
 

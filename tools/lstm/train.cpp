@@ -43,6 +43,7 @@ struct TrainOptions {
   double dropout = 0.0;
   bool layer_norm = false;
   double zoneout = 0.0;
+  bool residual = false;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
 
@@ -106,6 +107,7 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
       {"--optimizer", o.optimizer}};
   if (o.layer_norm) settings["--layer-norm"] = "on";  // absent when off: older checkpoints resume
   if (o.zoneout > 0) settings["--zoneout"] = number(o.zoneout);
+  if (o.residual) settings["--residual"] = "on";
   if (o.task == "charlm") {
     settings["--vocabulary"] = o.vocabulary;
     settings["--embedding"] = std::to_string(o.embedding);
@@ -118,6 +120,13 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
     settings["--differencing"] = std::to_string(o.differencing);
   }
   return settings;
+}
+
+// --residual, checked against --layers.
+bool residual_option(const TrainOptions& options) {
+  if (options.residual && options.layers < 2)
+    throw lstm::Error("--residual connects stacked layers; it needs --layers 2 or more");
+  return options.residual;
 }
 
 // --layer-norm, checked against --cell.
@@ -206,6 +215,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global) {
   setup.cell = lstm::parse_cell(options.cell);
   setup.layer_norm = layer_norm_option(options);
   setup.zoneout = options.zoneout;
+  setup.residual = residual_option(options);
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
   setup.seed = options.trainer.seed;
@@ -354,6 +364,7 @@ void run_charlm_training(TrainOptions& options, const GlobalOptions& global) {
   setup.cell = lstm::parse_cell(options.cell);
   setup.layer_norm = layer_norm_option(options);
   setup.zoneout = options.zoneout;
+  setup.residual = residual_option(options);
   setup.embedding = options.embedding;
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
@@ -526,6 +537,9 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(0.0, 0.99));
   command->add_option("--cell", options->cell, "lstm, gru, rnn_tanh or rnn_relu")
       ->check(CLI::IsMember({"lstm", "gru", "rnn_tanh", "rnn_relu"}));
+  command->add_flag("--residual", options->residual,
+                    "Residual connections: each layer after the first adds its input to its output "
+                    "(needs --layers 2 or more)");
   command->add_option("--zoneout", options->zoneout,
                       "Zoneout: each unit of h (and c) keeps its previous value with this probability "
                       "at each training step (identity at inference)")
