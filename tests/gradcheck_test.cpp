@@ -123,6 +123,18 @@ std::vector<GradcheckCase> grid() {
   add("lstm_coupled_peephole_zoneout_2l", c, {4, 3}, true);
   c = make_config(CellType::gru, 1, true), c.zoneout = 0.3, c.reset_before = true;
   add("gru_reset_before_zoneout_bi", c, {4, 2}, true);
+  c = make_config(CellType::gru, 2, false), c.zoneout = 0.2, c.reset_before = true, c.residual = true;
+  add("gru_reset_before_residual_zoneout_2l", c, {3, 4}, true);
+  c = make_config(CellType::lstm, 2, true), c.coupled_gates = true, c.residual = true, c.proj_size = 2;
+  add("lstm_coupled_residual_proj_bi_2l", c, {4, 2}, true);
+  // Residual connections between stacked layers.
+  c = make_config(CellType::lstm, 3, true), c.residual = true, c.dropout = 0.3;
+  add("lstm_residual_bi_dropout_3l", c, {4, 1}, true);
+  c = make_config(CellType::gru, 2, false), c.residual = true, c.zoneout = 0.3;
+  add("gru_residual_zoneout_2l", c, {3, 4}, true);
+  c = make_config(CellType::lstm, 2, false), c.residual = true, c.layer_norm = true, c.proj_size = 3;
+  add("lstm_residual_layer_norm_proj_2l", c, {4, 2}, true);
+  cases.back().step = 2.5e-4;  // layer norm after a narrow projection, as above
   return cases;
 }
 

@@ -35,6 +35,7 @@ void expect_same_config(const NetworkConfig& a, const NetworkConfig& b) {
   EXPECT_EQ(a.reset_before, b.reset_before);
   EXPECT_EQ(a.layer_norm, b.layer_norm);
   EXPECT_EQ(a.zoneout, b.zoneout);
+  EXPECT_EQ(a.residual, b.residual);
   EXPECT_EQ(a.bias, b.bias);
   EXPECT_EQ(a.dropout, b.dropout);
 }
@@ -112,6 +113,8 @@ TEST(ModelFile, SaveAndLoadRoundTrips) {
   layer_norm.layer_norm = true;
   layer_norm.proj_size = 2;
   layer_norm.bidirectional = true;
+  layer_norm.residual = true;
+  layer_norm.zoneout = 0.25;
   configs.push_back(layer_norm);
   TempDir dir;
   for (const NetworkConfig& config : configs) {

@@ -172,6 +172,17 @@ std::vector<Case> grid() {
   add("gru_reset_before_zoneout_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
   c = make_config(CellType::gru, 1, true, 24, 40), c.zoneout = 0.25, c.reset_before = true;
   add("gru_reset_before_zoneout_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::lstm, 3, true), c.coupled_gates = true, c.residual = true, c.zoneout = 0.2;
+  add("lstm_coupled_residual_zoneout_bi_3l", c, var, true);
+  // Residual connections between stacked layers.
+  c = make_config(CellType::lstm, 3, true), c.residual = true, c.peephole = true, c.dropout = 0.25;
+  add("lstm_residual_peephole_bi_dropout_3l", c, var, true);
+  c = make_config(CellType::lstm, 2, false), c.residual = true, c.layer_norm = true;
+  add("lstm_residual_layer_norm_2l", c, var, true);
+  c = make_config(CellType::rnn_tanh, 2, true, 24, 70), c.residual = true, c.zoneout = 0.2;
+  add("rnn_tanh_residual_zoneout_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::lstm, 2, false, 24, 80), c.residual = true, c.proj_size = 40;
+  add("lstm_residual_proj_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
   return cases;
 }
 

@@ -49,6 +49,9 @@ struct NetworkConfig {
   // Zoneout (Krueger et al. 2016), training only: each unit of h (and of c, LSTM) keeps its
   // previous value with this probability at each step; identity at inference.
   double zoneout = 0.0;
+  // Residual connections (GNMT): layer k ≥ 1 outputs its cell's h plus its input (both D*Hout
+  // wide); the states h_n, c_n stay the cells'.
+  bool residual = false;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }  // D
   // Width of one direction's h: P with projection, else H.

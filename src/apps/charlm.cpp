@@ -177,6 +177,7 @@ SequenceModel make_charlm_model(const CharLmData& data, const CharLmSetup& setup
   config.rnn.dropout = setup.dropout;
   config.rnn.layer_norm = setup.layer_norm;
   config.rnn.zoneout = setup.zoneout;
+  config.rnn.residual = setup.residual;
   config.vocab_size = data.vocabulary.size();
   config.output_size = data.vocabulary.size();
   config.head_mode = HeadMode::every_step;

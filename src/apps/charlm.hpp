@@ -36,6 +36,7 @@ struct CharLmSetup {
   double dropout = 0.0;  // between layers
   bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
   double zoneout = 0.0;     // NetworkConfig::zoneout
+  bool residual = false;    // NetworkConfig::residual
   uint64_t seed = 0;     // weight initialisation
 };
 

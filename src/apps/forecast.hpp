@@ -37,6 +37,7 @@ struct ForecastSetup {
   int64_t num_layers = 1;
   bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
   double zoneout = 0.0;     // NetworkConfig::zoneout
+  bool residual = false;    // NetworkConfig::residual
   uint64_t seed = 0;  // weight initialisation
 };
 

@@ -55,9 +55,9 @@ void layer_norm_lstm_forward(const CellForward<T>& s) {
     if (s.active && !s.active[b]) continue;
     T* gate = s.gates + b * G;
     T* saved = s.norm_saved + b * layer_norm_saved_width(H);
-    T* n_x = saved;          // [4H]
-    T* n_h = saved + G;      // [4H]
-    T* n_c = saved + 2 * G;  // [H]
+    T* n_x = saved;               // [4H]
+    T* n_h = saved + G;           // [4H]
+    T* n_c = saved + 2 * G;       // [H]
     T* rstd = saved + 2 * G + H;  // [3]
     rstd[0] = normalise(gate, G, n_x);
     rstd[1] = normalise(s.recurrent + b * G, G, n_h);
@@ -65,8 +65,10 @@ void layer_norm_lstm_forward(const CellForward<T>& s) {
       const int64_t n = std::min(S::width, H - j);
       auto pre_activation = [&](int64_t g) {
         const int64_t k = g * H + j;
-        return S::load(gain_ih + k, n) * S::load(n_x + k, n) + S::load_or_zero(s.bias_ih ? s.bias_ih + k : nullptr, n) +
-               S::load(gain_hh + k, n) * S::load(n_h + k, n) + S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
+        return S::load(gain_ih + k, n) * S::load(n_x + k, n) +
+               S::load_or_zero(s.bias_ih ? s.bias_ih + k : nullptr, n) +
+               S::load(gain_hh + k, n) * S::load(n_h + k, n) +
+               S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
       };
       const V i = S::sigmoid(pre_activation(0)), f = S::sigmoid(pre_activation(1));
       const V g = S::tanh(pre_activation(2)), o = S::sigmoid(pre_activation(3));
@@ -139,7 +141,8 @@ void layer_norm_lstm_backward(const CellBackward<T>& s) {
       const V i = S::load(gate + j, n), f = S::load(gate + H + j, n);
       const V g = S::load(gate + 2 * H + j, n), o = S::load(gate + 3 * H + j, n);
       const V c_prev = S::load(s.c_prev + b * H + j, n), dh = S::load(s.dh + b * H + j, n);
-      const V tanh_c = S::tanh(S::load(gain_c + j, n) * S::load(n_c + j, n) + S::load(bias_c + j, n));
+      const V tanh_c =
+          S::tanh(S::load(gain_c + j, n) * S::load(n_c + j, n) + S::load(bias_c + j, n));
       const V dc = S::load(dc_row + j, n) + S::load(dc_from_h + j, n);
       S::store(dgate + j, dc * g * i * (one - i), n);
       S::store(dgate + H + j, dc * c_prev * f * (one - f), n);

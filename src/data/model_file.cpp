@@ -100,6 +100,11 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
       continue;
     }
     if (key == "coupled_gates" || key == "reset_before") continue;  // read above
+    if (key == "residual") {  // not in the tensors: the metadata decides
+      if (!value.is_boolean()) fail(path, where + "'residual' is not true or false");
+      config.residual = value.get<bool>();
+      continue;
+    }
     if (key == "dropout" || key == "zoneout") {
       if (!value.is_number()) fail(path, where + quote_name(key) + " is not a number");
       (key == "dropout" ? config.dropout : config.zoneout) = value.get<double>();
@@ -269,7 +274,8 @@ std::string config_metadata(const NetworkConfig& config) {
   if (config.layer_norm) json["layer_norm"] = true;  // absent otherwise: older readers load the file
   json["bias"] = config.bias;
   json["dropout"] = config.dropout;
-  if (config.zoneout > 0) json["zoneout"] = config.zoneout;  // absent otherwise: older readers load the file
+  if (config.zoneout > 0) json["zoneout"] = config.zoneout;
+  if (config.residual) json["residual"] = true;  // absent otherwise: older readers load the file
   return json.dump();
 }
 

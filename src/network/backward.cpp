@@ -324,6 +324,8 @@ void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) con
                             config_.zoneout, s.dropout_seed});
     }
     backward_layer(directions.data(), d.D, d_in);
+    if (config_.residual && layer > 0)  // y = cell(x) + x: dL/dx += dL/dy
+      for (int64_t k = 0; k < layer_values; ++k) d_in[k] += d_out[k];
     if (layer > 0 && config_.dropout > 0)
       apply_dropout(d_in, layer_values, s.dropout_seed, layer - 1, config_.dropout);
     d_out = d_in;

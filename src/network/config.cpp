@@ -97,6 +97,7 @@ std::string NetworkConfig::describe() const {
   if (!bias) out << " no-bias";
   if (dropout > 0) out << " dropout=" << dropout;
   if (zoneout > 0) out << " zoneout=" << zoneout;
+  if (residual) out << " residual";
   return out.str();
 }
 

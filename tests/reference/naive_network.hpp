@@ -373,6 +373,8 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
       }
       result.traces.push_back(std::move(trace));
     }
+    if (config.residual && k > 0)  // the output is the cells' h plus the layer's input
+      for (size_t e = 0; e < layer_output.size(); ++e) layer_output[e] += layer_input[e];
     if (k + 1 < L) {  // dropout between layers
       std::vector<T> next_input = layer_output;
       if (result.dropout_active) {
@@ -622,6 +624,8 @@ Gradients<T> naive_backward(std::span<const T> params, const ForwardResult<T>& f
           for (int64_t u = 0; u < H; ++u) grads.c0[(row * B + b) * H + u] = dc[u];
       }
     }
+    if (config.residual && k > 0)
+      for (size_t e = 0; e < d_input.size(); ++e) d_input[e] += d_output[e];
     if (k == 0) {
       grads.input = std::move(d_input);
     } else {  // through the dropout that fed this layer: d_output of layer k-1

@@ -44,6 +44,7 @@ struct TrainOptions {
   double dropout = 0.0;
   bool layer_norm = false;
   double zoneout = 0.0;
+  bool residual = false;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
 
@@ -107,6 +108,7 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
       {"--optimizer", o.optimizer}};
   if (o.layer_norm) settings["--layer-norm"] = "on";  // absent when off: older checkpoints resume
   if (o.zoneout > 0) settings["--zoneout"] = number(o.zoneout);
+  if (o.residual) settings["--residual"] = "on";
   if (o.task == "charlm") {
     settings["--vocabulary"] = o.vocabulary;
     settings["--embedding"] = std::to_string(o.embedding);
@@ -121,7 +123,14 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
   return settings;
 }
 
-// --cell (with its variants), --layer-norm, --zoneout and --forget-bias into a task's setup.
+// --residual, checked against --layers.
+bool residual_option(const TrainOptions& options) {
+  if (options.residual && options.layers < 2)
+    throw lstm::Error("--residual connects stacked layers; it needs --layers 2 or more");
+  return options.residual;
+}
+
+// --cell (with its variants), --layer-norm, --zoneout, --residual and --forget-bias into a task's setup.
 template <typename Setup>
 void set_cell_options(Setup& setup, const TrainOptions& options) {
   if (options.layer_norm && options.cell != "lstm" && options.cell != "layer_norm")
@@ -134,6 +143,7 @@ void set_cell_options(Setup& setup, const TrainOptions& options) {
   setup.reset_before = variant.reset_before;
   setup.layer_norm = variant.layer_norm;
   setup.zoneout = options.zoneout;
+  setup.residual = residual_option(options);
   if (options.forget_bias.empty()) return;
   if (variant.cell != lstm::CellType::lstm)
     throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg, layer_norm), not " +
@@ -545,6 +555,9 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                       "initialisation). chrono: log(U(1, W-1)) per unit over the window W and the "
                       "input gate's its negative (Tallec & Ollivier 2018); a number: that bias "
                       "for every unit");
+  command->add_flag("--residual", options->residual,
+                    "Residual connections: each layer after the first adds its input to its output "
+                    "(needs --layers 2 or more)");
   command->add_option("--zoneout", options->zoneout,
                       "Zoneout: each unit of h (and c) keeps its previous value with this probability "
                       "at each training step (identity at inference)")
