@@ -170,8 +170,9 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
                    ->check(CLI::IsMember(lstm::apps::experiment_cells()));
   command
       ->add_flag("--compare", options->compare,
-                 "Run every cell (lstm, peephole, layer_norm, gru, rnn_tanh) on the same data and seed, one "
-                 "after the other, each with the full --time-limit, and print a table")
+                 "Run every cell (lstm, peephole, cifg, layer_norm, gru, gru_reset_before, rnn_tanh) on "
+                 "the same data and seed, one after the other, each with the full --time-limit, and "
+                 "print a table")
       ->excludes(cell);
   command
       ->add_option("--seq-len", run.seq_len, "Sequence length T (adding >= 2, temporal_order >= 4)")
