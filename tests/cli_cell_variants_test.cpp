@@ -28,10 +28,12 @@ class CliCellVariants : public ::testing::Test {
     std::ofstream out(text);
     for (int k = 0; k < 40; ++k) out << "the cat sat on the mat. the dog sat on the log.\n";
   }
-  CommandResult run(const std::string& args) const { return test_util::run_command(cli + " " + args); }
+  CommandResult run(const std::string& args) const {
+    return test_util::run_command(cli + " " + args);
+  }
   std::string forecast_args(const std::string& out, const std::string& extra) const {
-    return "train --task forecast --data " + shell_quote(series) + " --target sales --out " + shell_quote(out) +
-           " --epochs 2 --hidden 8 --threads 1 --quiet " + extra;
+    return "train --task forecast --data " + shell_quote(series) + " --target sales --out " +
+           shell_quote(out) + " --epochs 2 --hidden 8 --threads 1 --quiet " + extra;
   }
   void expect_failure(const std::string& args, const std::vector<std::string>& mentions) const {
     test_util::expect_cli_failure(cli + " " + args, dir.path(), mentions);
@@ -59,8 +61,9 @@ TEST_F(CliCellVariants, TrainWritesEachVariantAndForecastReadsIt) {
     EXPECT_EQ(config.coupled_gates, v.coupled_gates);
     EXPECT_EQ(config.reset_before, v.reset_before);
     EXPECT_EQ(loaded.network().parameter("weight_ih_l0").size(), static_cast<size_t>(v.gates * 8));
-    const CommandResult forecast = run("forecast --model " + shell_quote(model) + " --data " + shell_quote(series) +
-                                       " --steps 3 --output " + shell_quote(dir.file(v.cell + ".csv")));
+    const CommandResult forecast =
+        run("forecast --model " + shell_quote(model) + " --data " + shell_quote(series) +
+            " --steps 3 --output " + shell_quote(dir.file(v.cell + ".csv")));
     EXPECT_EQ(forecast.exit_code, 0) << forecast.err;
   }
 }
@@ -77,7 +80,8 @@ TEST_F(CliCellVariants, ForgetBiasConstantForBothTasks) {
   const std::string lm = dir.file("lm.safetensors");
   const CommandResult trained =
       run("train --task charlm --data " + shell_quote(text) + " --out " + shell_quote(lm) +
-          " --epochs 1 --hidden 8 --embedding 4 --window 20 --layers 2 --threads 1 --quiet --forget-bias -1");
+          " --epochs 1 --hidden 8 --embedding 4 --window 20 --layers 2 --threads 1 --quiet "
+          "--forget-bias -1");
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const lstm::SequenceModel charlm = lstm::load_sequence_model(lm);
   for (const char* name : {"bias_ih_l0", "bias_ih_l1"}) {
@@ -89,9 +93,9 @@ TEST_F(CliCellVariants, ForgetBiasConstantForBothTasks) {
 // chrono over the window W = 20: forget biases in [0, log 19] and spread, input gates the negative.
 TEST_F(CliCellVariants, ForgetBiasChronoUsesTheWindow) {
   const std::string lm = dir.file("lm.safetensors");
-  const CommandResult trained =
-      run("train --task charlm --data " + shell_quote(text) + " --out " + shell_quote(lm) +
-          " --epochs 1 --hidden 32 --embedding 4 --window 20 --threads 1 --quiet --forget-bias chrono");
+  const CommandResult trained = run(
+      "train --task charlm --data " + shell_quote(text) + " --out " + shell_quote(lm) +
+      " --epochs 1 --hidden 32 --embedding 4 --window 20 --threads 1 --quiet --forget-bias chrono");
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const lstm::SequenceModel charlm = lstm::load_sequence_model(lm);
   const auto bias = charlm.network().parameter("bias_ih_l0");
@@ -110,9 +114,11 @@ TEST_F(CliCellVariants, ForgetBiasChronoUsesTheWindow) {
 TEST_F(CliCellVariants, BadOptionsGiveOneLine) {
   expect_failure(forecast_args(dir.file("a.safetensors"), "--cell gru --forget-bias 1"),
                  {"--forget-bias applies to the LSTM cells", "gru"});
-  expect_failure(forecast_args(dir.file("b.safetensors"), "--forget-bias high"), {"--forget-bias 'high'"});
+  expect_failure(forecast_args(dir.file("b.safetensors"), "--forget-bias high"),
+                 {"--forget-bias 'high'"});
   expect_failure(forecast_args(dir.file("c.safetensors"), "--cell tree"), {"--cell"});
-  expect_failure(forecast_args(dir.file("d.safetensors"), "--forget-bias inf"), {"--forget-bias 'inf'"});
+  expect_failure(forecast_args(dir.file("d.safetensors"), "--forget-bias inf"),
+                 {"--forget-bias 'inf'"});
 }
 
 TEST_F(CliCellVariants, ExperimentSavesTheVariant) {
@@ -120,13 +126,58 @@ TEST_F(CliCellVariants, ExperimentSavesTheVariant) {
     const std::string model = dir.file(cell + ".safetensors");
     const CommandResult result =
         run("experiment adding --cell " + cell + " --quiet --save " + shell_quote(model) +
-            " --seq-len 6 --hidden 8 --batch 20 --max-sequences 200 --eval-every 5 --eval-size 50 --test-size 50 "
+            " --seq-len 6 --hidden 8 --batch 20 --max-sequences 200 --eval-every 5 --eval-size 50 "
+            "--test-size 50 "
             "--threads 1");
     ASSERT_EQ(result.exit_code, 0) << result.err;
     const lstm::NetworkConfig config = lstm::load_sequence_model(model).config().rnn;
     EXPECT_EQ(config.coupled_gates, cell == "cifg");
     EXPECT_EQ(config.reset_before, cell == "gru_reset_before");
   }
+}
+
+// A file of 3 gates per unit without config metadata (a bare state_dict) is PyTorch's GRU unless
+// forward's --cell says it is a GRU with the reset gate before the product or a coupled LSTM;
+// then forward computes what the library computes for that configuration.
+TEST_F(CliCellVariants, ForwardCellOverrideSelectsTheVariant) {
+  lstm::NetworkConfig config;
+  config.cell = lstm::CellType::gru;
+  config.reset_before = true;
+  config.input_size = 3;
+  config.hidden_size = 4;
+  lstm::Network<float> network(config);
+  network.init_uniform(5);
+  const std::string model = dir.file("bare.safetensors"), x = dir.file("x.npy");
+  lstm::write_safetensors(model, lstm::network_tensors(network));  // no metadata
+  lstm::HostTensor input{{6, 2, 3}, {}};
+  for (int k = 0; k < 36; ++k) input.data.push_back(static_cast<float>(std::sin(0.7 * k)));
+  lstm::write_npy(x, input);
+
+  std::vector<float> expected(6 * 2 * 4);
+  lstm::Workspace<float> workspace;
+  lstm::ForwardArgs<float> args;
+  args.seq_len = 6;
+  args.batch = 2;
+  args.input = input.data.data();
+  args.output = expected.data();
+  network.forward(lstm::Mode::inference, args, workspace);
+
+  const auto forward = [&](const std::string& cell) {
+    const std::string y = dir.file("y" + cell + ".npy");
+    const CommandResult result =
+        run("forward --model " + shell_quote(model) + " --input " + shell_quote(x) + " --output " +
+            shell_quote(y) + (cell.empty() ? "" : " --cell " + cell));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return lstm::read_npy(y).data;
+  };
+  const std::vector<float> reset_before = forward("gru_reset_before"), plain = forward("");
+  ASSERT_EQ(reset_before.size(), expected.size());
+  for (size_t k = 0; k < expected.size(); ++k) EXPECT_FLOAT_EQ(reset_before[k], expected[k]) << k;
+  EXPECT_NE(plain, expected);                          // read as PyTorch's GRU by default
+  EXPECT_EQ(forward("cifg").size(), expected.size());  // the same tensors as a coupled LSTM
+  expect_failure("forward --model " + shell_quote(model) + " --input " + shell_quote(x) +
+                     " --output " + shell_quote(dir.file("z.npy")) + " --cell lstm",
+                 {"cell lstm was asked for, but the tensors have 3 gates per unit"});
 }
 
 }  // namespace

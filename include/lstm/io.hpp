@@ -61,6 +61,8 @@ void write_file_atomically(const std::string& path, const std::string& bytes);
 struct ConfigOverrides {
   std::optional<CellType> cell;
   std::optional<double> dropout;
+  // With `cell`: the variants the shapes cannot tell (NetworkConfig::coupled_gates, reset_before).
+  bool coupled_gates = false, reset_before = false;
 };
 
 // Infers the configuration from tensor names and shapes (and "config" in the metadata) of the

@@ -62,7 +62,8 @@ void gru_backward(const CellBackward<T>& s) {
     const T* gate = s.gates + b * 3 * H;
     for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
       const int64_t n = std::min(S::width, s.unit_end - j);
-      const V r = S::load(gate + j, n), z = S::load(gate + H + j, n), candidate = S::load(gate + 2 * H + j, n);
+      const V r = S::load(gate + j, n), z = S::load(gate + H + j, n),
+              candidate = S::load(gate + 2 * H + j, n);
       const V dh = S::load(s.dh + b * H + j, n);
       const V da_n = dh * (one - z) * (one - candidate * candidate);
       const V da_r = da_n * S::load(s.saved + b * H + j, n) * r * (one - r);
@@ -99,7 +100,8 @@ void gru_reset_gates(const CellForward<T>& s) {
       const int64_t n = std::min(S::width, s.unit_end - j);
       auto pre_activation = [&](int64_t g) {
         const int64_t k = g * H + j;
-        return S::load(gate + k, n) + S::load(rec + k, n) + S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
+        return S::load(gate + k, n) + S::load(rec + k, n) +
+               S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
       };
       const V r = S::sigmoid(pre_activation(0));
       S::store(gate + j, r, n);
@@ -132,7 +134,8 @@ void gru_reset_before_forward(const CellForward<T>& s) {
 }
 
 // Backward in two phases around the driver's d_reset_h = dL/dm = da_n W_hn:
-//   phase 1: da_n = du_n = dh⊙(1 − z)⊙tanh'(n)   da_z = du_z = dh⊙(h_{t-1} − n)⊙σ'(z)   dh_{t-1} = dh⊙z
+//   phase 1: da_n = du_n = dh⊙(1 − z)⊙tanh'(n)   da_z = du_z = dh⊙(h_{t-1} − n)⊙σ'(z)
+//            dh_{t-1} = dh⊙z
 //   phase 2: da_r = du_r = dm⊙h_{t-1}⊙σ'(r)       dh_{t-1} += dm⊙r
 // (dgates and dgates_hh may be the same buffer: both get the same values.)
 template <typename T>
@@ -201,7 +204,8 @@ namespace lstm::LSTM_ISA_NS {
 template <typename T>
 CellKernels<T> gru_kernels(bool reset_before) {
   if (reset_before)
-    return {gru_reset_before_forward<T>, gru_reset_before_backward<T>, true, gru_reset_gates<T>, gru_reset_backward<T>};
+    return {gru_reset_before_forward<T>, gru_reset_before_backward<T>, true, gru_reset_gates<T>,
+            gru_reset_backward<T>};
   return {gru_forward<T>, gru_backward<T>, true, nullptr, nullptr};
 }
 

@@ -184,10 +184,14 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   if (overrides.cell) {
     NetworkConfig overridden = config;
     overridden.cell = *overrides.cell;
+    overridden.coupled_gates = overrides.coupled_gates;
+    overridden.reset_before = overrides.reset_before;
+    const std::string asked = overrides.coupled_gates  ? "cifg"
+                              : overrides.reset_before ? "gru_reset_before"
+                                                       : std::string(cell_name(*overrides.cell));
     if (gate_count(overridden) != gates)
-      fail(path, "cell " + std::string(cell_name(*overrides.cell)) +
-                     " was asked for, but the tensors have " + gates_description(gates));
-    config.cell = *overrides.cell;
+      fail(path, "cell " + asked + " was asked for, but the tensors have " + gates_description(gates));
+    config = overridden;
   }
   if (overrides.dropout) config.dropout = *overrides.dropout;
   try {

@@ -233,7 +233,8 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
         append_reordered(B, network.parameter("bias_hh" + tail), source, H, 1);
       }
       if (config.peephole)
-        append_reordered(P, network.parameter("weight_peephole" + tail), onnx_peephole_source(config), H, 1);
+        append_reordered(P, network.parameter("weight_peephole" + tail),
+                         onnx_peephole_source(config), H, 1);
     }
     add_float_initializer(graph, "W" + suffix, {D, gates * H, in}, W);
     add_float_initializer(graph, "R" + suffix, {D, gates * H, H}, R);
@@ -261,7 +262,8 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     direction->set_name("direction");
     direction->set_type(onnx::AttributeProto::STRING);
     direction->set_s(D == 2 ? "bidirectional" : "forward");
-    if (config.cell == CellType::gru) add_int_attribute(node, "linear_before_reset", config.reset_before ? 0 : 1);
+    if (config.cell == CellType::gru)
+      add_int_attribute(node, "linear_before_reset", config.reset_before ? 0 : 1);
     if (config.coupled_gates) add_int_attribute(node, "input_forget", 1);
     if (config.cell == CellType::rnn_relu) {
       auto* activations = node.add_attribute();

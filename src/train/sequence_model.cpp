@@ -126,8 +126,9 @@ void visit_gate_biases(Network<float>& network, const char* caller, Visit visit)
       const std::span<float> bias_ih = network.parameter("bias_ih_l" + suffix);
       const std::span<float> bias_hh = network.parameter("bias_hh_l" + suffix);
       const size_t input_rows = rnn.coupled_gates ? 0 : hidden;
-      visit(bias_ih.subspan(forget_block * hidden, hidden), bias_hh.subspan(forget_block * hidden, hidden),
-            bias_ih.first(input_rows), bias_hh.first(input_rows));
+      visit(bias_ih.subspan(forget_block * hidden, hidden),
+            bias_hh.subspan(forget_block * hidden, hidden), bias_ih.first(input_rows),
+            bias_hh.first(input_rows));
     }
 }
 
@@ -135,8 +136,8 @@ void visit_gate_biases(Network<float>& network, const char* caller, Visit visit)
 
 void SequenceModel::set_forget_bias(float value) {
   visit_gate_biases(network_, "set_forget_bias",
-                    [value](std::span<float> forget_ih, std::span<float> forget_hh, std::span<float>,
-                            std::span<float>) {
+                    [value](std::span<float> forget_ih, std::span<float> forget_hh,
+                            std::span<float>, std::span<float>) {
                       std::ranges::fill(forget_ih, value);
                       std::ranges::fill(forget_hh, 0.0f);
                     });
@@ -149,8 +150,8 @@ void SequenceModel::set_chrono_forget_bias(int64_t seq_len, uint64_t seed) {
   const uint64_t stream = mix64(seed ^ 0xC4C0u);
   uint64_t draw = 0;
   visit_gate_biases(network_, "set_chrono_forget_bias",
-                    [&](std::span<float> forget_ih, std::span<float> forget_hh, std::span<float> input_ih,
-                        std::span<float> input_hh) {
+                    [&](std::span<float> forget_ih, std::span<float> forget_hh,
+                        std::span<float> input_ih, std::span<float> input_hh) {
                       for (size_t h = 0; h < forget_ih.size(); ++h, ++draw) {
                         const double bias = std::log(1.0 + uniform01(stream, draw) * (longest - 1));
                         forget_ih[h] = static_cast<float>(bias);

@@ -113,7 +113,13 @@ lstm::HostTensor make_tensor(std::vector<int64_t> shape) {
 void run_forward(const ForwardOptions& options) {
   check_outputs(options);
   lstm::ConfigOverrides overrides;
-  if (!options.cell.empty()) overrides.cell = lstm::parse_cell(options.cell);
+  if (!options.cell.empty()) {
+    lstm::NetworkConfig variant;
+    lstm::apply_cell_variant(variant, options.cell);
+    overrides.cell = variant.cell;
+    overrides.coupled_gates = variant.coupled_gates;
+    overrides.reset_before = variant.reset_before;
+  }
   overrides.dropout = 0.0;  // deterministic: Y is the same with and without --grads
   const LoadedModel model = load_model(options.model, overrides);
   const lstm::Network<float>& network = model.network;
@@ -220,8 +226,11 @@ void add_forward_command(CLI::App& app, GlobalOptions& global) {
   grads->needs(grad_output);
   command->add_flag("--batch-first", options->batch_first,
                     "X, Y, dY and the 'input' gradient are [B, T, .] instead of [T, B, .]");
-  command->add_option("--cell", options->cell, "Override the model's cell type (e.g. rnn_relu)")
-      ->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn_tanh", "rnn_relu"}));
+  command
+      ->add_option("--cell", options->cell,
+                   "Override the model's cell type (e.g. rnn_relu; cifg or gru_reset_before for "
+                   "a file of 3 gates per unit without config metadata)")
+      ->check(CLI::IsMember({"lstm", "cifg", "gru", "gru_reset_before", "rnn", "rnn_tanh", "rnn_relu"}));
   add_compute_options(*command, global);
   command->footer(
       "NaN or Inf in any input file is an error. Every input is validated before anything is "
