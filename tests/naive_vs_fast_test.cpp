@@ -363,7 +363,9 @@ TEST_P(NaiveVsFast, Double) {
   check_case<double>(GetParam());
 }
 TEST_P(NaiveVsFast, Float) {
-  check_case<float>(GetParam());
+  // Layer normalisation divides float rounding by each row's deviation: up to 2e-5 through three
+  // layers (a Release build passes 1e-5, ASan's -O1 code rounds differently).
+  check_case<float>(GetParam(), GetParam().config.layer_norm ? 4e-5 : tolerance<float>());
 }
 // With bf16 recurrent products (operands rounded to 8 significant bits, so a looser tolerance);
 // FloatBf16Differs checks that the setting takes effect.
