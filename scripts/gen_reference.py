@@ -6,6 +6,7 @@ Deterministic: every case has its own fixed seed, so re-running rewrites identic
 
 Per case directory:
   model.safetensors     the module's state_dict (plus weight_peephole_l{k}{s} [3H] for peephole;
+                        weight_ln_ih/weight_ln_hh [4H], weight_ln_c/bias_ln_c [H] for layer norm;
                         __metadata__ {"config": "{\"cell\":\"rnn_relu\"}"} for rnn_relu)
   input.npy             [T, B, I] float32
   lengths.npy           [B] int32 or int64 (absent when every sequence has T steps)
@@ -113,13 +114,55 @@ def peephole_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden,
     return layer_input, torch.stack(h_finals), torch.stack(c_finals)
 
 
+def layer_norm_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden, proj):
+    """The layer-normalised LSTM (README "Layer-normalised LSTM") with torch ops, as peephole_lstm:
+    a = LN(x W_ihᵀ; γ_ih, b_ih) + LN(h W_hhᵀ; γ_hh, b_hh), c = f c + i g, h = o tanh(LN(c; γ_c, β_c))."""
+    layer_norm = torch.nn.functional.layer_norm
+    seq_len = x.shape[0]
+    directions = 2 if bidirectional else 1
+    layer_input = x
+    h_finals, c_finals = [], []
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            s = suffix(layer, direction)
+            w_ih, w_hh = params[f"weight_ih_l{s}"], params[f"weight_hh_l{s}"]
+            b_ih, b_hh = params.get(f"bias_ih_l{s}"), params.get(f"bias_hh_l{s}")
+            gain_ih, gain_hh = params[f"weight_ln_ih_l{s}"], params[f"weight_ln_hh_l{s}"]
+            gain_c, bias_c = params[f"weight_ln_c_l{s}"], params[f"bias_ln_c_l{s}"]
+            w_hr = params.get(f"weight_hr_l{s}")
+            row = layer * directions + direction
+            h, c = h0[row], c0[row]
+            steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
+            out = [None] * seq_len
+            for t in steps:
+                a = layer_norm(layer_input[t] @ w_ih.t(), (4 * hidden,), gain_ih, b_ih, eps=1e-5) + \
+                    layer_norm(h @ w_hh.t(), (4 * hidden,), gain_hh, b_hh, eps=1e-5)
+                a_i, a_f, a_g, a_o = a.split(hidden, dim=1)
+                i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+                c_new = f * c + i * g
+                h_new = o * torch.tanh(layer_norm(c_new, (hidden,), gain_c, bias_c, eps=1e-5))
+                if w_hr is not None:
+                    h_new = h_new @ w_hr.t()
+                valid = (t < lengths).unsqueeze(1)
+                h = torch.where(valid, h_new, h)
+                c = torch.where(valid, c_new, c)
+                out[t] = torch.where(valid, h_new, torch.zeros_like(h_new))
+            outputs.append(torch.stack(out))
+            h_finals.append(h)
+            c_finals.append(c)
+        layer_input = torch.cat(outputs, dim=2)
+    return layer_input, torch.stack(h_finals), torch.stack(c_finals)
+
+
 # ---------------------------------------------------------------------------------------------
 # The cases
 
 def case(name, cell, I=4, H=5, T=6, B=3, layers=1, bi=False, lengths=None, states=False,
-         bias=True, proj=0, peephole=False, lengths_dtype=np.int64):
+         bias=True, proj=0, peephole=False, layer_norm=False, lengths_dtype=np.int64):
     return dict(name=name, cell=cell, I=I, H=H, T=T, B=B, layers=layers, bi=bi, lengths=lengths,
-                states=states, bias=bias, proj=proj, peephole=peephole, lengths_dtype=lengths_dtype)
+                states=states, bias=bias, proj=proj, peephole=peephole, layer_norm=layer_norm,
+                lengths_dtype=lengths_dtype)
 
 
 def build_cases():
@@ -160,6 +203,17 @@ def build_cases():
              states=True, peephole=True),
         case("peephole_proj_l1_bi_len", "lstm", I=4, H=6, proj=3, T=5, bi=True, lengths=[5, 1, 3],
              peephole=True),
+        # Layer-normalised LSTM (layer_norm_lstm above: torch ops and F.layer_norm).
+        case("lnlstm_l1_uni", "lstm", I=4, H=5, T=5, layer_norm=True),
+        case("lnlstm_l1_uni_len_state", "lstm", I=3, H=4, T=6, lengths=[6, 1, 3], states=True,
+             layer_norm=True, lengths_dtype=np.int32),
+        case("lnlstm_l2_bi_len_state", "lstm", I=4, H=5, T=6, layers=2, bi=True, lengths=[2, 6, 1],
+             states=True, layer_norm=True),
+        case("lnlstm_proj_l1_bi_len", "lstm", I=4, H=6, proj=3, T=5, bi=True, lengths=[5, 1, 3],
+             layer_norm=True),
+        case("lnlstm_nobias_l1_uni_state", "lstm", I=3, H=4, T=5, states=True, bias=False, layer_norm=True),
+        case("lnlstm_large_l2_bi_len_state", "lstm", I=16, H=32, T=20, B=4, layers=2, bi=True,
+             lengths=[20, 7, 1, 13], states=True, layer_norm=True),
     ]
     return cases
 
@@ -178,6 +232,8 @@ def run_module(module, c, params, x, lengths, h0, c0):
     """Forward through nn.LSTM/GRU/RNN (or the peephole loop) with autograd-tracked inputs."""
     if c["peephole"]:
         return peephole_lstm(params, x, lengths, h0, c0, c["layers"], c["bi"], c["H"], c["proj"])
+    if c["layer_norm"]:
+        return layer_norm_lstm(params, x, lengths, h0, c0, c["layers"], c["bi"], c["H"], c["proj"])
     hx = (h0, c0) if c["cell"] == "lstm" else h0
     if c["lengths"] is None:
         y, state = module(x, hx)
@@ -235,6 +291,14 @@ def generate(c, seed):
             for d in range(D):
                 # Larger than PyTorch's init so the peephole terms clearly matter.
                 state[f"weight_peephole_l{suffix(layer, d)}"] = torch.empty(3 * H).uniform_(-0.8, 0.8)
+    if c["layer_norm"]:
+        for layer in range(L):
+            for d in range(D):
+                # Gains around 1 and biases around 0, away from the identity so that each matters.
+                state[f"weight_ln_ih_l{suffix(layer, d)}"] = torch.empty(4 * H).uniform_(0.5, 1.5)
+                state[f"weight_ln_hh_l{suffix(layer, d)}"] = torch.empty(4 * H).uniform_(0.5, 1.5)
+                state[f"weight_ln_c_l{suffix(layer, d)}"] = torch.empty(H).uniform_(0.5, 1.5)
+                state[f"bias_ln_c_l{suffix(layer, d)}"] = torch.empty(H).uniform_(-0.5, 0.5)
 
     x_np = rng.standard_normal((T, B, I)).astype(np.float32)
     h0_np = rng.standard_normal((L * D, B, hout)).astype(np.float32) if c["states"] else \
@@ -246,24 +310,30 @@ def generate(c, seed):
     dc_np = rng.standard_normal((L * D, B, H)).astype(np.float32)
     lengths = torch.tensor(c["lengths"] if c["lengths"] is not None else [T] * B, dtype=torch.int64)
 
+    # Layer-norm cases are computed in float64 from the float32 inputs and stored rounded to
+    # float32: the normalisations amplify rounding, and two float32 computations would differ by
+    # more than the parity test's tolerance (here only ours rounds).
+    dtype = torch.float64 if c["layer_norm"] else torch.float32
+
     def run(with_state_grads):
-        params = {k: v.clone().requires_grad_(True) for k, v in state.items()}
-        if not c["peephole"]:
+        params = {k: v.clone().to(dtype).requires_grad_(True) for k, v in state.items()}
+        explicit = c["peephole"] or c["layer_norm"]  # our loops of torch ops, not the module
+        if not explicit:
             # Run the module on our leaf tensors so that their .grad is what we record.
             for name, p in module.named_parameters():
                 p.data.copy_(params[name].data)
-        x = torch.tensor(x_np, requires_grad=True)
-        h0 = torch.tensor(h0_np, requires_grad=True)
-        c0 = torch.tensor(c0_np, requires_grad=True)
+        x = torch.tensor(x_np, dtype=dtype, requires_grad=True)
+        h0 = torch.tensor(h0_np, dtype=dtype, requires_grad=True)
+        c0 = torch.tensor(c0_np, dtype=dtype, requires_grad=True)
         module.zero_grad(set_to_none=True)
         y, h_n, c_n = run_module(module, c, params, x, lengths, h0, c0 if is_lstm else None)
-        loss = (y * torch.from_numpy(dy_np)).sum()
+        loss = (y * torch.from_numpy(dy_np).to(dtype)).sum()
         if with_state_grads:
-            loss = loss + (h_n * torch.from_numpy(dh_np)).sum()
+            loss = loss + (h_n * torch.from_numpy(dh_np).to(dtype)).sum()
             if is_lstm:
-                loss = loss + (c_n * torch.from_numpy(dc_np)).sum()
+                loss = loss + (c_n * torch.from_numpy(dc_np).to(dtype)).sum()
         loss.backward()
-        if c["peephole"]:
+        if explicit:
             grads = {name: params[name].grad for name in state}
         else:
             grads = {name: p.grad for name, p in module.named_parameters()}

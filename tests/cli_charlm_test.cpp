@@ -225,6 +225,26 @@ TEST_F(CliCharLm, WeightDecayShrinksTheWeights) {
   expect_same_tensors(by_default, dir.file("wd0.01.safetensors"));
 }
 
+// The LSTM variants train, save what they are and are read back; bad combinations are refused.
+TEST_F(CliCharLm, VariantsTrainAndBadCombinationsFail) {
+  const std::string variant = dir.file("variant.safetensors");
+  const CommandResult trained =
+      run(train_args(variant, "--layer-norm --zoneout 0.1 --layers 2 --residual", "1", "16"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.out.find("layers=2 layer-norm zoneout=0.1 residual"), std::string::npos) << trained.out;
+  const CommandResult info = run("info " + shell_quote(variant));
+  EXPECT_NE(info.out.find("layer-norm zoneout=0.1 residual"), std::string::npos) << info.out;
+  const CommandResult eval = run("eval --model " + shell_quote(variant) + " --data " + shell_quote(text));
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(eval.out.find("bits_per_char"), std::string::npos);
+  const std::string other = dir.file("other.safetensors");
+  expect_failure(train_args(other, "--layer-norm --cell gru", "1"), {"--layer-norm", "--cell gru"});
+  expect_failure(train_args(other, "--residual", "1"), {"--residual", "--layers 2"});
+  expect_failure(train_args(other, "--zoneout 1.5", "1"), {"--zoneout"});
+  expect_failure("convert " + shell_quote(variant) + " " + shell_quote(dir.file("v.onnx")),
+                 {"layer-normalised LSTM", "ONNX"});
+}
+
 TEST_F(CliCharLm, BadInput) {
   ASSERT_EQ(run(train_args(model)).exit_code, 0);
   const std::string out = shell_quote(dir.file("new.safetensors"));

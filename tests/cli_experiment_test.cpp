@@ -84,13 +84,13 @@ TEST_F(CliExperiment, CompareTableReportAndJson) {
     return line.starts_with("cell ") && line.find("test_mse") != std::string::npos;
   });
   ASSERT_NE(header, lines.end()) << result.out;
-  ASSERT_GE(lines.end() - header, 8) << result.out;  // header, 6 rows, JSON
-  const std::vector<std::string> cells = {"lstm", "peephole", "cifg", "gru", "gru_reset_before", "rnn_tanh"};
+  ASSERT_GE(lines.end() - header, 9) << result.out;  // header, 7 rows, JSON
+  const std::vector<std::string> cells = {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn_tanh"};
   for (size_t k = 0; k < cells.size(); ++k)
     EXPECT_TRUE(header[static_cast<long>(k) + 1].starts_with(cells[k] + " ")) << header[k + 1];
   const nlohmann::json json = last_json(result.out);
   ASSERT_TRUE(json.is_object()) << lines.back();
-  ASSERT_EQ(json["cells"].size(), 6u);
+  ASSERT_EQ(json["cells"].size(), 7u);
   for (size_t k = 0; k < cells.size(); ++k) {
     EXPECT_EQ(json["cells"][k]["cell"], cells[k]);
     EXPECT_TRUE(json["cells"][k]["test_mse"].is_number());

@@ -26,7 +26,7 @@ using lstm::NetworkConfig;
 // has truncation error h⁴ f⁽⁵⁾/30 ≈ 1e-13 at h = 1e-3, and rounding error about
 // ε·|Y|·√N / h ≈ 1e-12 (the loss differences are formed element by element, before summing).
 // The plain two-point stencil at its best step (≈1e-5) is two orders of magnitude worse.
-constexpr double step = 1e-3;
+constexpr double default_step = 1e-3;
 // Pass: relative error |a-n| / (|a|+|n|) below rel_tol, or absolute error below abs_tol (for
 // gradients so small that the relative error measures only the FD noise floor).
 constexpr double rel_tol = 1e-6;
@@ -40,6 +40,7 @@ struct GradcheckCase {
   std::vector<int64_t> lengths;  // [B]; empty = all T
   bool initial_states = false;   // random h0/c0 (checked too), or zeros
   bool check_naive = true;       // also check the naive reference (not where it is slow)
+  double step = default_step;    // the stencil's h
 };
 
 NetworkConfig make_config(CellType cell, int64_t layers, bool bidirectional) {
@@ -97,6 +98,43 @@ std::vector<GradcheckCase> grid() {
   c = make_config(CellType::lstm, 3, true), c.peephole = true, c.proj_size = 3, c.dropout = 0.25;
   add("lstm_everything", c, {5, 1, 3}, true, 5, 3);
   cases.back().check_naive = false;  // its parts are covered above; naive here dominates the time
+  c = make_config(CellType::lstm, 1, false), c.layer_norm = true;
+  add("lstm_layer_norm", c, {4, 2}, true);
+  c = make_config(CellType::lstm, 2, true), c.layer_norm = true, c.proj_size = 2, c.dropout = 0.3;
+  add("lstm_layer_norm_proj_bi_dropout_2l", c, {3, 4, 1}, true, 4, 3);
+  // A 2-wide projection feeds W_hh: the recurrent part's variance is small, the normalisation
+  // steep, and h⁴f⁽⁵⁾/30 reaches 3e-5 relative at h = 1e-3 (1.2e-7 at h = 2.5e-4).
+  cases.back().step = 2.5e-4;
+  c = make_config(CellType::lstm, 1, false), c.layer_norm = true, c.bias = false;
+  add("lstm_layer_norm_nobias", c, {}, false);
+  // Zoneout with its masks fixed by the seed (training mode throughout).
+  c = make_config(CellType::lstm, 2, true), c.zoneout = 0.4, c.proj_size = 2;
+  add("lstm_zoneout_proj_bi_2l", c, {4, 2}, true);
+  c = make_config(CellType::gru, 2, false), c.zoneout = 0.3, c.dropout = 0.2;
+  add("gru_zoneout_dropout_2l", c, {3, 4}, true);
+  c = make_config(CellType::rnn_tanh, 1, true), c.zoneout = 0.5;
+  add("rnn_tanh_zoneout_bi", c, {}, true);
+  c = make_config(CellType::lstm, 1, false), c.zoneout = 0.3, c.layer_norm = true;
+  add("lstm_layer_norm_zoneout", c, {4, 3}, true);
+  c = make_config(CellType::lstm, 1, false), c.zoneout = 0.3, c.peephole = true;
+  add("lstm_peephole_zoneout", c, {4, 3}, true);
+  // Zoneout on the cell variants (branches cells and lnorm together).
+  c = make_config(CellType::lstm, 2, false), c.zoneout = 0.3, c.coupled_gates = true, c.peephole = true;
+  add("lstm_coupled_peephole_zoneout_2l", c, {4, 3}, true);
+  c = make_config(CellType::gru, 1, true), c.zoneout = 0.3, c.reset_before = true;
+  add("gru_reset_before_zoneout_bi", c, {4, 2}, true);
+  c = make_config(CellType::gru, 2, false), c.zoneout = 0.2, c.reset_before = true, c.residual = true;
+  add("gru_reset_before_residual_zoneout_2l", c, {3, 4}, true);
+  c = make_config(CellType::lstm, 2, true), c.coupled_gates = true, c.residual = true, c.proj_size = 2;
+  add("lstm_coupled_residual_proj_bi_2l", c, {4, 2}, true);
+  // Residual connections between stacked layers.
+  c = make_config(CellType::lstm, 3, true), c.residual = true, c.dropout = 0.3;
+  add("lstm_residual_bi_dropout_3l", c, {4, 1}, true);
+  c = make_config(CellType::gru, 2, false), c.residual = true, c.zoneout = 0.3;
+  add("gru_residual_zoneout_2l", c, {3, 4}, true);
+  c = make_config(CellType::lstm, 2, false), c.residual = true, c.layer_norm = true, c.proj_size = 3;
+  add("lstm_residual_layer_norm_proj_2l", c, {4, 2}, true);
+  cases.back().step = 2.5e-4;  // layer norm after a narrow projection, as above
   return cases;
 }
 
@@ -238,7 +276,7 @@ struct Summary {
 
 void check_group(const Backend& backend, Point& point, std::vector<double>& variables,
                  const std::vector<double>& analytic, const std::string& group, const Outputs& w,
-                 bool kinks, Summary& summary, const std::function<std::string(size_t)>& describe) {
+                 bool kinks, double step, Summary& summary, const std::function<std::string(size_t)>& describe) {
   ASSERT_EQ(variables.size(), analytic.size()) << group;
   for (size_t e = 0; e < variables.size(); ++e) {
     const double n = numeric_derivative(backend, point, variables[e], step, w);
@@ -283,6 +321,7 @@ void run_gradcheck(const GradcheckCase& c, bool use_fast) {
 
   lstm::Network<double> init(config);
   init.init_uniform(4242);
+  lstm::naive::spread_layer_norm_parameters(config, init.parameters(), 4243);
   Point point;
   point.params.assign(init.parameters().begin(), init.parameters().end());
   point.x = random_vector(c.seq_len * c.batch * config.input_size, 11);
@@ -299,7 +338,7 @@ void run_gradcheck(const GradcheckCase& c, bool use_fast) {
   const bool kinks = config.cell == CellType::rnn_relu;
   Summary summary;
   const auto layout = init.layout();
-  check_group(backend, point, point.params, analytic.params, "param", w, kinks, summary,
+  check_group(backend, point, point.params, analytic.params, "param", w, kinks, c.step, summary,
               [&](size_t e) {
                 for (const lstm::ParameterInfo& info : layout)
                   if (static_cast<int64_t>(e) < info.offset + info.numel)
@@ -307,11 +346,11 @@ void run_gradcheck(const GradcheckCase& c, bool use_fast) {
                 return std::string("?");
               });
   auto plain = [](size_t e) { return index_text(static_cast<int64_t>(e)); };
-  check_group(backend, point, point.x, analytic.x, "input", w, kinks, summary, plain);
+  check_group(backend, point, point.x, analytic.x, "input", w, kinks, c.step, summary, plain);
   if (c.initial_states) {
-    check_group(backend, point, point.h0, analytic.h0, "h0", w, kinks, summary, plain);
+    check_group(backend, point, point.h0, analytic.h0, "h0", w, kinks, c.step, summary, plain);
     if (config.has_cell_state())
-      check_group(backend, point, point.c0, analytic.c0, "c0", w, kinks, summary, plain);
+      check_group(backend, point, point.c0, analytic.c0, "c0", w, kinks, c.step, summary, plain);
   }
   std::printf(
       "%s (%s): %lld elements, worst rel err %.3g, worst abs err %.3g, %lld relu kinks skipped\n",

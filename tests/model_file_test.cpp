@@ -33,6 +33,9 @@ void expect_same_config(const NetworkConfig& a, const NetworkConfig& b) {
   EXPECT_EQ(a.peephole, b.peephole);
   EXPECT_EQ(a.coupled_gates, b.coupled_gates);
   EXPECT_EQ(a.reset_before, b.reset_before);
+  EXPECT_EQ(a.layer_norm, b.layer_norm);
+  EXPECT_EQ(a.zoneout, b.zoneout);
+  EXPECT_EQ(a.residual, b.residual);
   EXPECT_EQ(a.bias, b.bias);
   EXPECT_EQ(a.dropout, b.dropout);
 }
@@ -106,6 +109,13 @@ TEST(ModelFile, SaveAndLoadRoundTrips) {
   NetworkConfig reset_before = make_config(CellType::gru, 3, 4, 2);
   reset_before.reset_before = true;
   configs.push_back(reset_before);
+  NetworkConfig layer_norm = make_config(CellType::lstm, 3, 4, 2);
+  layer_norm.layer_norm = true;
+  layer_norm.proj_size = 2;
+  layer_norm.bidirectional = true;
+  layer_norm.residual = true;
+  layer_norm.zoneout = 0.25;
+  configs.push_back(layer_norm);
   TempDir dir;
   for (const NetworkConfig& config : configs) {
     lstm::Network<float> network(config);
@@ -254,6 +264,8 @@ TEST(ModelFile, RejectsBadConfigMetadata) {
                     {"says bidirectional true but the tensors say false"});
   expect_load_error(with_config(R"({"num_layers": "2"})"), {"'num_layers' is not an integer"});
   expect_load_error(with_config(R"({"peephole": 1})"), {"'peephole' is not true or false"});
+  expect_load_error(with_config(R"({"layer_norm": true})"),
+                    {"says layer_norm true but the tensors say false"});
   expect_load_error(with_config(R"({"dropout": "high"})"), {"'dropout' is not a number"});
   expect_load_error(with_config(R"({"dropout": 1.5})"), {"dropout must be in [0, 1)"});
   expect_load_error(with_config(R"({"colour": "red"})"), {"unknown key 'colour'"});

@@ -97,6 +97,13 @@ TEST(Onnx, WhatOnnxCannotExpressIsAClearError) {
               (void)lstm::serialize_onnx(network, {}, "p.onnx");
             }).find("p.onnx: an LSTM with projection"),
             std::string::npos);
+  lstm::NetworkConfig normalised = make_config(lstm::CellType::lstm, 1, false);
+  normalised.layer_norm = true;
+  lstm::Network<float> layer_norm(normalised);
+  EXPECT_NE(error_of([&] {
+              (void)lstm::serialize_onnx(layer_norm, {}, "n.onnx");
+            }).find("n.onnx: a layer-normalised LSTM has no ONNX operator"),
+            std::string::npos);
   lstm::Network<float> plain(make_config(lstm::CellType::lstm, 1, false));
   lstm::OnnxExportOptions options;
   options.opset = 8;

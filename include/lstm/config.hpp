@@ -22,8 +22,9 @@ CellType parse_cell(std::string_view name);
 
 // Names of the cells with their variants, as the command line takes them (--cell): "lstm",
 // "peephole" (LSTM with peepholes), "cifg" (LSTM with coupled input and forget gates), "gru",
-// "gru_reset_before" (the reset gate before the product), "rnn_tanh" (or "rnn"), "rnn_relu".
-// Sets `config`'s cell, peephole, coupled_gates and reset_before; throws lstm::Error on others.
+// "layer_norm" (the layer-normalised LSTM), "gru_reset_before" (the reset gate before the product),
+// "rnn_tanh" (or "rnn"), "rnn_relu". Sets `config`'s cell, peephole, coupled_gates, reset_before
+// and layer_norm; throws lstm::Error on others.
 void apply_cell_variant(NetworkConfig& config, std::string_view name);
 
 struct NetworkConfig {
@@ -42,6 +43,15 @@ struct NetworkConfig {
   bool reset_before = false;
   bool bias = true;       // false = no bias tensors (PyTorch's bias=False)
   double dropout = 0.0;   // on every layer's output but the last, training only
+  // LSTM only: layer normalisation of the input part, the recurrent part and the cell state
+  // (README "Layer-normalised LSTM"); adds weight_ln_ih, weight_ln_hh, weight_ln_c, bias_ln_c.
+  bool layer_norm = false;
+  // Zoneout (Krueger et al. 2016), training only: each unit of h (and of c, LSTM) keeps its
+  // previous value with this probability at each step; identity at inference.
+  double zoneout = 0.0;
+  // Residual connections (GNMT): layer k ≥ 1 outputs its cell's h plus its input (both D*Hout
+  // wide); the states h_n, c_n stay the cells'.
+  bool residual = false;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }  // D
   // Width of one direction's h: P with projection, else H.
@@ -68,7 +78,8 @@ struct ParameterInfo {
 };
 
 // Every parameter, in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih,
-// bias_hh, weight_hr) with our weight_peephole last in each direction. Offsets are contiguous.
+// bias_hh, weight_hr) with our weight_peephole, then the layer-norm tensors (weight_ln_ih [4H],
+// weight_ln_hh [4H], weight_ln_c [H], bias_ln_c [H]) last in each direction. Offsets are contiguous.
 // Coupled gates: weight_ih, weight_hh, bias_* have 3H rows (f, g, o), weight_peephole 2H (f, o).
 std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config);
 

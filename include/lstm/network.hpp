@@ -30,7 +30,7 @@ struct ForwardArgs {
   T* output = nullptr;               // [T, B, Hcat] written; zero at t >= lengths[b]
   T* h_n = nullptr;                  // [L*D, B, Hout] written if not null
   T* c_n = nullptr;                  // [L*D, B, H] written if not null (LSTM only)
-  uint64_t dropout_seed = 0;         // training with dropout > 0: seeds the masks
+  uint64_t dropout_seed = 0;         // training with dropout or zoneout > 0: seeds the masks
 };
 
 // Buffers for one backward call, after a training forward with the same Workspace.

@@ -117,7 +117,7 @@ struct ModelForwardArgs {
   float* output = nullptr;           // written: every_step [T, B, O]; last_step [B, O]
   float* h_n = nullptr;              // [L*D, B, Hout] written if not null
   float* c_n = nullptr;              // [L*D, B, H] written if not null (LSTM)
-  uint64_t dropout_seed = 0;         // training with rnn.dropout > 0: seeds the masks
+  uint64_t dropout_seed = 0;         // training with rnn.dropout or rnn.zoneout > 0: seeds the masks
 };
 
 // After a training forward. Parameter gradients ACCUMULATE (+=) into gradients();

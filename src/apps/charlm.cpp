@@ -275,6 +275,9 @@ SequenceModel make_charlm_model(const CharLmData& data, const CharLmSetup& setup
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;
   config.rnn.dropout = setup.dropout;
+  config.rnn.layer_norm = setup.layer_norm;
+  config.rnn.zoneout = setup.zoneout;
+  config.rnn.residual = setup.residual;
   config.vocab_size = data.vocabulary.size();
   config.output_size = data.vocabulary.size();
   config.head_mode = HeadMode::every_step;

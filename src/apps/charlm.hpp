@@ -34,6 +34,9 @@ struct CharLmSetup {
   int64_t hidden_size = 512;
   int64_t num_layers = 1;
   double dropout = 0.0;  // between layers
+  bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
+  double zoneout = 0.0;     // NetworkConfig::zoneout
+  bool residual = false;    // NetworkConfig::residual
   uint64_t seed = 0;     // weight initialisation
 };
 

@@ -155,6 +155,7 @@ SequenceModel make_experiment_model(const ExperimentOptions& options) {
   options.validate();
   SequenceModelConfig config;
   config.rnn = experiment_network(options.cell, options.task, options.hidden);
+  config.rnn.zoneout = options.zoneout;
   config.output_size = task_outputs(options.task);
   config.head_mode = HeadMode::last_step;
   SequenceModel model(config);
@@ -207,7 +208,9 @@ ExperimentResult run_experiment(SequenceModel& model, const ExperimentOptions& o
   while (!solved) {
     const TaskBatch batch = make_task_batch(task, T, train_stream, result.sequences_seen, B);
     model.zero_grad();
-    model.forward(Mode::training, {.seq_len = T, .batch = B, .input = batch.inputs.data(), .output = prediction.data()});
+    // A new zoneout mask for every batch (the model has no dropout).
+    model.forward(Mode::training, {.seq_len = T, .batch = B, .input = batch.inputs.data(), .output = prediction.data(),
+                                   .dropout_seed = mix64(options.seed ^ static_cast<uint64_t>(result.sequences_seen))});
     const double loss = task_loss(task, prediction, batch, grad);
     model.backward({.grad_output = grad.data()});
     const double norm =

@@ -50,7 +50,8 @@ TaskBatch make_task_batch(ExperimentTask task, int64_t seq_len, uint64_t stream,
                           int64_t count);
 
 // The cells compared: "lstm", "peephole" (LSTM with peephole connections), "cifg" (coupled input
-// and forget gates), "gru", "gru_reset_before" (reset gate before the product), "rnn_tanh".
+// and forget gates), "layer_norm" (the layer-normalised LSTM), "gru", "gru_reset_before" (reset
+// gate before the product), "rnn_tanh".
 const std::vector<std::string>& experiment_cells();
 // The recurrent core for a cell name (input size and hidden size filled in); throws on others.
 NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int64_t hidden);
@@ -63,6 +64,7 @@ struct ExperimentOptions {
   int64_t batch = 50;      // sequences per step
   double lr = 3e-3;        // Adam, constant (1e-3 needed twice the sequences at T = 100)
   double clip_norm = 1.0;  // clip_grad_norm before every step; 0: off
+  double zoneout = 0.0;    // NetworkConfig::zoneout, for every cell
   // LSTM and peephole: the forget gate's initial bias. NaN (the default): chrono initialisation
   // (Tallec & Ollivier 2018), unit h's bias_ih b_h = log(U(1, T − 1)) and its input gate's −b_h;
   // a number: that bias for every unit (set_forget_bias). The bias_hh parts are 0.

@@ -131,7 +131,8 @@ TaskBatch make_task_batch(ExperimentTask task, int64_t seq_len, uint64_t stream,
 }
 
 const std::vector<std::string>& experiment_cells() {
-  static const std::vector<std::string> cells = {"lstm", "peephole", "cifg", "gru", "gru_reset_before", "rnn_tanh"};
+  static const std::vector<std::string> cells = {"lstm",          "peephole", "cifg", "layer_norm", "gru",
+                                                 "gru_reset_before", "rnn_tanh"};
   return cells;
 }
 
@@ -140,7 +141,7 @@ NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int
   if (std::find(cells.begin(), cells.end(), cell) == cells.end()) {
     std::string message = "--cell '";
     message += cell;
-    message += "': expected lstm, peephole, cifg, gru, gru_reset_before or rnn_tanh";
+    message += "': expected lstm, peephole, cifg, layer_norm, gru, gru_reset_before or rnn_tanh";
     throw Error(message);
   }
   NetworkConfig config;

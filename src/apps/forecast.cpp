@@ -189,6 +189,9 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
   config.rnn.peephole = setup.peephole;
   config.rnn.coupled_gates = setup.coupled_gates;
   config.rnn.reset_before = setup.reset_before;
+  config.rnn.layer_norm = setup.layer_norm;
+  config.rnn.zoneout = setup.zoneout;
+  config.rnn.residual = setup.residual;
   config.rnn.input_size = data.series.features();
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;

@@ -35,6 +35,9 @@ struct ForecastSetup {
   std::optional<double> forget_bias;
   int64_t hidden_size = 64;
   int64_t num_layers = 1;
+  bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
+  double zoneout = 0.0;     // NetworkConfig::zoneout
+  bool residual = false;    // NetworkConfig::residual
   uint64_t seed = 0;  // weight initialisation
 };
 

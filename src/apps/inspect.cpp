@@ -25,6 +25,7 @@ template <typename T>
 Network<T> without_dropout(const Network<T>& network) {
   NetworkConfig config = network.config();
   config.dropout = 0.0;
+  config.zoneout = 0.0;
   Network<T> copy(config);
   std::ranges::copy(network.parameters(), copy.parameters().begin());
   return copy;

@@ -20,6 +20,7 @@ size_t to_size(int64_t value) {
 SequenceModel without_dropout(SequenceModel& model) {
   SequenceModelConfig config = model.config();
   config.rnn.dropout = 0.0;
+  config.rnn.zoneout = 0.0;
   SequenceModel copy(config);
   const std::vector<ParameterView> from = model.parameters(), to = copy.parameters();
   for (size_t k = 0; k < from.size(); ++k) std::ranges::copy(from[k].value, to[k].value.begin());

@@ -30,6 +30,11 @@ struct CellForward {
   T* saved = nullptr;              // [B, H] GRU out: h_{t-1} W_hnᵀ + b_hn, kept for backward;
                                    // reset before the product: r⊙h_{t-1} (0 on inactive rows)
   const T* peephole = nullptr;     // [3H] p_i, p_f, p_o, or [2H] p_f, p_o (peephole LSTM)
+  // Layer-normalised LSTM (lstm_layer_norm.cpp): every unit of a row at once, and `gates` comes
+  // in without b_ih, which is added after the normalisation.
+  const T* bias_ih = nullptr;      // [4H] or null
+  const T* layer_norm = nullptr;   // [10H] γ_ih [4H], γ_hh [4H], γ_c [H], β_c [H]
+  T* norm_saved = nullptr;         // [B, 9H+3] out: n_x [4H], n_h [4H], n_c [H], 1/σ_x, 1/σ_h, 1/σ_c
 };
 
 // One backward step over B rows. Inactive rows get zero gate gradients and keep their dc.
@@ -53,7 +58,17 @@ struct CellBackward {
   const T* d_reset_h = nullptr;    // [B, H] GRU, reset before the product: dL/d(r⊙h_{t-1})
   const T* peephole = nullptr;     // [3H] or [2H] (peephole LSTM)
   T* dpeephole = nullptr;          // [3H] or [2H] accumulated (+=)
+  // Layer-normalised LSTM: dgates is dL/d(x W_ihᵀ), dgates_hh dL/d(h W_hhᵀ) (separate buffers);
+  // the bias and layer-norm gradients are accumulated (+=) here, not by the driver.
+  const T* layer_norm = nullptr;   // [10H] as in CellForward
+  const T* norm_saved = nullptr;   // [B, 9H+3] from forward
+  T* dlayer_norm = nullptr;        // [10H] accumulated (+=)
+  T* dbias_ih = nullptr;           // [4H] accumulated (+=), or null
+  T* dbias_hh = nullptr;           // [4H] accumulated (+=), or null
 };
+
+// Width of one row of the layer-normalised LSTM's norm_saved.
+inline int64_t layer_norm_saved_width(int64_t hidden) { return 9 * hidden + 3; }
 
 template <typename T>
 struct CellKernels {
@@ -80,6 +95,7 @@ CellKernels<T> cell_kernels(const NetworkConfig& config);
 // (core/target.hpp).
 #define LSTM_CELL_ENTRY_POINTS                                 \
   template <typename T> CellKernels<T> lstm_kernels(bool peephole, bool coupled); \
+  template <typename T> CellKernels<T> layer_norm_lstm_kernels();   \
   template <typename T> CellKernels<T> gru_kernels(bool reset_before); \
   template <typename T> CellKernels<T> rnn_kernels(bool relu);
 namespace scalar { LSTM_CELL_ENTRY_POINTS }

@@ -30,4 +30,12 @@ inline bool dropout_keep(uint64_t seed, int64_t layer, uint64_t index, double p)
   return uniform01(mix64(seed) ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(layer + 1)), index) >= p;
 }
 
+// Zoneout (training only): element `index` = (t·B + b)·width + unit of layer `layer`, direction
+// `direction`'s h (which = 0, width Hout) or c (which = 1, width H) keeps its previous value at
+// step t iff this returns true, with probability p. A pure function, like dropout_keep.
+inline bool zoneout_holds(uint64_t seed, int64_t layer, int64_t direction, int which, uint64_t index, double p) {
+  const uint64_t stream = static_cast<uint64_t>((layer * 2 + direction) * 2 + which + 1);
+  return uniform01(mix64(seed ^ 0x2F0E1A5C3B7D9E41ull) ^ (0x8CB92BA72F3D8DD7ull * stream), index) < p;
+}
+
 }  // namespace lstm

@@ -77,6 +77,7 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
                                         {"num_layers", &NetworkConfig::num_layers}};
   static const BoolField bool_fields[] = {{"bidirectional", &NetworkConfig::bidirectional},
                                           {"peephole", &NetworkConfig::peephole},
+                                          {"layer_norm", &NetworkConfig::layer_norm},
                                           {"bias", &NetworkConfig::bias}};
   for (const auto& item : stated.items()) {
     const std::string& key = item.key();  // not a structured binding: lambdas below capture it
@@ -99,9 +100,14 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
       continue;
     }
     if (key == "coupled_gates" || key == "reset_before") continue;  // read above
-    if (key == "dropout") {
-      if (!value.is_number()) fail(path, where + "'dropout' is not a number");
-      config.dropout = value.get<double>();
+    if (key == "residual") {  // not in the tensors: the metadata decides
+      if (!value.is_boolean()) fail(path, where + "'residual' is not true or false");
+      config.residual = value.get<bool>();
+      continue;
+    }
+    if (key == "dropout" || key == "zoneout") {
+      if (!value.is_number()) fail(path, where + quote_name(key) + " is not a number");
+      (key == "dropout" ? config.dropout : config.zoneout) = value.get<double>();
       continue;
     }
     const auto int_field = std::find_if(std::begin(int_fields), std::end(int_fields),
@@ -169,6 +175,7 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   while (find("weight_ih_l" + std::to_string(config.num_layers))) ++config.num_layers;
   config.bidirectional = find("weight_ih_l0_reverse") != nullptr;
   config.peephole = find("weight_peephole_l0") != nullptr;
+  config.layer_norm = find("weight_ln_ih_l0") != nullptr;
   config.bias = std::any_of(tensors.begin(), tensors.end(), [](const auto& item) {
     return item.first.starts_with("bias_ih_l") || item.first.starts_with("bias_hh_l");
   });
@@ -268,8 +275,11 @@ std::string config_metadata(const NetworkConfig& config) {
   json["peephole"] = config.peephole;
   if (config.coupled_gates) json["coupled_gates"] = true;  // absent when false, as files had it
   if (config.reset_before) json["reset_before"] = true;
+  if (config.layer_norm) json["layer_norm"] = true;  // absent otherwise: older readers load the file
   json["bias"] = config.bias;
   json["dropout"] = config.dropout;
+  if (config.zoneout > 0) json["zoneout"] = config.zoneout;
+  if (config.residual) json["residual"] = true;  // absent otherwise: older readers load the file
   return json.dump();
 }
 

@@ -24,19 +24,22 @@ struct BackwardScratch {
   T* d_layer[2];  // [T, B, Hcat] gradients of layer outputs and inputs, alternating by layer
   struct Loop {
     T* dgates;     // [T, B, G*H] dL/d(input part)
-    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless PyTorch's GRU
+    T* dgates_hh;  // [T, B, G*H] dL/d(recurrent part); the same buffer unless PyTorch's GRU or layer norm
     T* dh[2];      // [B, Hout] dL/dh after and before the current step
     T* dh_step;    // [T, B, Hout] dL/dh_t from above and from later steps, zero past the end
     T* dc;         // [B, H] dL/dc (LSTM)
     T* dm;         // [B, H] dL/d(o⊙tanh c) (projection), dL/d(r⊙h_{t-1}) (GRU, reset_before)
+    T* dh_held;    // [B, Hout] zoneout: the part of dL/dh_t that goes straight to h_{t-1}
+    T* dc_held;    // [B, H] zoneout: the part of dL/dc_t that goes straight to c_{t-1}
   } loops[2];      // [D]
 };
 
 template <typename T>
 BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   const int64_t gates = d.T * d.B * d.GH;
-  const bool own_dgates_hh = d.gru && !d.reset_before;
-  const int64_t per_direction = gates * (own_dgates_hh ? 2 : 1) + 2 * d.B * d.Hout + d.T * d.B * d.Hout + 2 * d.B * d.H;
+  const bool separate_hh = (d.gru && !d.reset_before) || d.layer_norm;  // dgates_hh differs from dgates
+  const int64_t per_direction =
+      gates * (separate_hh ? 2 : 1) + 3 * d.B * d.Hout + d.T * d.B * d.Hout + 3 * d.B * d.H;
   s.backward.resize(static_cast<size_t>(2 * d.T * d.B * d.Hcat + d.D * per_direction));
   T* next = s.backward.data();
   auto take = [&next](int64_t count) {
@@ -50,12 +53,14 @@ BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   for (int64_t direction = 0; direction < d.D; ++direction) {
     typename BackwardScratch<T>::Loop& loop = scratch.loops[direction];
     loop.dgates = take(gates);
-    loop.dgates_hh = own_dgates_hh ? take(gates) : loop.dgates;
+    loop.dgates_hh = separate_hh ? take(gates) : loop.dgates;
     loop.dh[0] = take(d.B * d.Hout);
     loop.dh[1] = take(d.B * d.Hout);
     loop.dh_step = take(d.T * d.B * d.Hout);
     loop.dc = take(d.B * d.H);
     loop.dm = take(d.B * d.H);
+    loop.dh_held = take(d.B * d.Hout);
+    loop.dc_held = take(d.B * d.H);
   }
   return scratch;
 }
@@ -78,7 +83,48 @@ struct DirectionBackward {
   const T* grad_c_n;     // [B, H] or null
   T* grad_h0;            // [B, Hout] or null
   T* grad_c0;            // [B, H] or null
+  int64_t layer;
+  double zoneout;        // as in forward (training)
+  uint64_t seed;         // of the zoneout masks
 };
+
+// Zoneout at step t (forward: h_t = h_{t-1} where unit holds, else h̃_t; c likewise): moves the
+// held units' dL/dh_t (columns [o0, o1)) from dh to dh_held and their dL/dc_t (units [u0, u1))
+// from dc to dc_held, zeroing the other entries of the held buffers. Inactive rows are left alone.
+template <typename T>
+void split_zoneout(const DirectionBackward<T>& g, int64_t t, int64_t b0, int64_t b1, int64_t u0, int64_t u1,
+                   int64_t o0, int64_t o1, const uint8_t* active, T* dh, T* dc) {
+  const Dims& d = g.d;
+  const typename BackwardScratch<T>::Loop& sc = g.scratch;
+  for (int64_t b = b0; b < b1; ++b) {
+    if (active && !active[b]) continue;
+    for (int64_t o = o0; o < o1; ++o) {
+      const bool holds =
+          zoneout_holds(g.seed, g.layer, g.direction, 0, static_cast<uint64_t>((t * d.B + b) * d.Hout + o), g.zoneout);
+      sc.dh_held[b * d.Hout + o] = holds ? dh[b * d.Hout + o] : T(0);
+      if (holds) dh[b * d.Hout + o] = T(0);
+    }
+    for (int64_t u = u0; dc && u < u1; ++u) {
+      const bool holds =
+          zoneout_holds(g.seed, g.layer, g.direction, 1, static_cast<uint64_t>((t * d.B + b) * d.H + u), g.zoneout);
+      sc.dc_held[b * d.H + u] = holds ? dc[b * d.H + u] : T(0);
+      if (holds) dc[b * d.H + u] = T(0);
+    }
+  }
+}
+
+// Adds the held parts back after the step: dL/dh_{t-1} += dh_held, dL/dc_{t-1} += dc_held.
+template <typename T>
+void merge_zoneout(const DirectionBackward<T>& g, int64_t b0, int64_t b1, int64_t u0, int64_t u1, int64_t o0,
+                   int64_t o1, const uint8_t* active, T* dh_prev, T* dc) {
+  const Dims& d = g.d;
+  const typename BackwardScratch<T>::Loop& sc = g.scratch;
+  for (int64_t b = b0; b < b1; ++b) {
+    if (active && !active[b]) continue;
+    for (int64_t o = o0; o < o1; ++o) dh_prev[b * d.Hout + o] += sc.dh_held[b * d.Hout + o];
+    for (int64_t u = u0; dc && u < u1; ++u) dc[b * d.H + u] += sc.dc_held[b * d.H + u];
+  }
+}
 
 // The part of BPTT one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h for
 // rows [b0, b1) of the batch (see ThreadSlice), then its share of rows of the weight gradients.
@@ -120,6 +166,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
       const T* from_later = dh_after + b * d.Hout;
       for (int64_t j = o0; j < o1; ++j) row[j] = from_output[j] + from_later[j];
     }
+    if (g.zoneout > 0) split_zoneout(g, t, b0, b1, u0, u1, o0, o1, active, dh_step, d.lstm ? sc.dc : nullptr);
     // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
     if (d.proj) {
       if (!by_batch) g.loop.barrier.wait(count);
@@ -139,13 +186,20 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     if (d.lstm) {
       cell.dc = sc.dc + b0 * d.H;
       cell.c_prev = buf.c_states + (prev * d.B + b0) * d.H;
-      cell.c = buf.c_states + (next * d.B + b0) * d.H;
+      cell.c = (g.zoneout > 0 ? buf.cell_states + t * d.B * d.H : buf.c_states + next * d.B * d.H) + b0 * d.H;
     }
     cell.h_prev = buf.h_states + (prev * d.B + b0) * d.Hout;
     cell.dh_prev = dh_before + b0 * d.Hout;
     if (d.gru) cell.saved = buf.gru_saved + (t * d.B + b0) * d.H;
     cell.peephole = p.peephole;
     cell.dpeephole = g.grads.peephole;
+    if (d.layer_norm) {
+      cell.layer_norm = p.layer_norm;
+      cell.norm_saved = buf.norm_saved + (t * d.B + b0) * layer_norm_saved_width(d.H);
+      cell.dlayer_norm = g.grads.layer_norm;
+      cell.dbias_ih = g.grads.b_ih;
+      cell.dbias_hh = g.grads.b_hh;
+    }
     g.kernels.backward(cell);
     if (!by_batch) g.loop.barrier.wait(count);
     if (d.reset_before) {
@@ -159,6 +213,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
     g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
                               g.kernels.direct_hidden_path);
+    if (g.zoneout > 0) merge_zoneout(g, b0, b1, u0, u1, o0, o1, active, dh_before, d.lstm ? sc.dc : nullptr);
     if (active) {
       for (int64_t b = b0; b < b1; ++b)
         if (!active[b]) std::copy(dh_after + b * d.Hout + o0, dh_after + b * d.Hout + o1, dh_before + b * d.Hout + o0);
@@ -187,7 +242,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     weight_product<T>(bf16, true, false, k1 - n0, d.Hout, rows, sc.dgates_hh + n0, d.GH, buf.gru_saved, d.H, true,
                       g.grads.w_hh + n0 * d.Hout, d.Hout);
   }
-  if (g.grads.b_ih) {
+  if (g.grads.b_ih && !d.layer_norm) {  // the layer-normalised cell accumulated its own
     for (int64_t r = 0; r < rows; ++r) {
       const T* dgate = sc.dgates + r * d.GH;
       const T* dgate_hh = sc.dgates_hh + r * d.GH;
@@ -211,6 +266,7 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   g.loop.packed_hh.shape(1, g.d.Hout, g.d.hh_blocks() * g.d.H);
   if (g.d.reset_before) g.loop.packed_hn.shape(1, g.d.Hout, g.d.H);
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
+  if (g.d.layer_norm) return layer_norm_plan(g.d, sizeof(T), team, true);
   const bool by_batch = split_by_batch(g.d, sizeof(T), team);
   return {by_batch, loop_threads(g.d, by_batch, team)};
 }
@@ -267,9 +323,12 @@ void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) con
                             direction_params(layout_, config_, layer, direction, a.grad_params),
                             s.directions[static_cast<size_t>(row)], direction, x, config_.layer_input_size(layer),
                             d_out, state_row(a.grad_h_n, row, d.Hout, d.B), state_row(a.grad_c_n, row, d.H, d.B),
-                            state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B)});
+                            state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B), layer,
+                            config_.zoneout, s.dropout_seed});
     }
     backward_layer(directions.data(), d.D, d_in);
+    if (config_.residual && layer > 0)  // y = cell(x) + x: dL/dx += dL/dy
+      for (int64_t k = 0; k < layer_values; ++k) d_in[k] += d_out[k];
     if (layer > 0 && config_.dropout > 0)
       apply_dropout(d_in, layer_values, s.dropout_seed, layer - 1, config_.dropout);
     d_out = d_in;

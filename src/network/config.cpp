@@ -41,7 +41,8 @@ CellType parse_cell(std::string_view name) {
 
 void apply_cell_variant(NetworkConfig& config, std::string_view name) {
   const bool peephole = name == "peephole", coupled = name == "cifg", reset_before = name == "gru_reset_before";
-  if (peephole || coupled) {
+  const bool layer_norm = name == "layer_norm";
+  if (peephole || coupled || layer_norm) {
     config.cell = CellType::lstm;
   } else if (reset_before) {
     config.cell = CellType::gru;
@@ -50,12 +51,13 @@ void apply_cell_variant(NetworkConfig& config, std::string_view name) {
       config.cell = parse_cell(name);
     } catch (const Error&) {
       throw Error("unknown cell '" + std::string(name) +
-                  "' (expected lstm, peephole, cifg, gru, gru_reset_before, rnn_tanh or rnn_relu)");
+                  "' (expected lstm, peephole, cifg, layer_norm, gru, gru_reset_before, rnn_tanh or rnn_relu)");
     }
   }
   config.peephole = peephole;
   config.coupled_gates = coupled;
   config.reset_before = reset_before;
+  config.layer_norm = layer_norm;
 }
 
 void NetworkConfig::validate() const {
@@ -71,7 +73,12 @@ void NetworkConfig::validate() const {
   if (peephole && cell != CellType::lstm) fail("peephole connections exist only for LSTM");
   if (coupled_gates && cell != CellType::lstm) fail("coupled input and forget gates exist only for LSTM");
   if (reset_before && cell != CellType::gru) fail("the reset gate before the product (reset_before) exists only for GRU");
+  if (layer_norm && cell != CellType::lstm) fail("layer normalisation (layer_norm) exists only for LSTM");
+  if (layer_norm && peephole) fail("layer normalisation and peephole connections do not combine");
+  if (layer_norm && coupled_gates)
+    fail("layer normalisation (layer_norm) and coupled input and forget gates (coupled_gates) do not combine");
   if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout must be in [0, 1)");
+  if (!(zoneout >= 0.0 && zoneout < 1.0)) fail("zoneout must be in [0, 1)");
   const int64_t limit = int64_t{1} << 24;
   if (input_size > limit || hidden_size > limit || num_layers > 1024)
     fail("sizes are implausibly large");
@@ -86,8 +93,11 @@ std::string NetworkConfig::describe() const {
   if (peephole) out << " peephole";
   if (coupled_gates) out << " coupled-gates";
   if (reset_before) out << " reset-before";
+  if (layer_norm) out << " layer-norm";
   if (!bias) out << " no-bias";
   if (dropout > 0) out << " dropout=" << dropout;
+  if (zoneout > 0) out << " zoneout=" << zoneout;
+  if (residual) out << " residual";
   return out.str();
 }
 
@@ -113,6 +123,12 @@ std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
       }
       if (config.proj_size > 0) add("weight_hr_l" + suffix, {config.proj_size, config.hidden_size});
       if (config.peephole) add("weight_peephole_l" + suffix, {config.peephole_size()});
+      if (config.layer_norm) {  // contiguous: the cell reads them as one [10H] block
+        add("weight_ln_ih_l" + suffix, {gates});
+        add("weight_ln_hh_l" + suffix, {gates});
+        add("weight_ln_c_l" + suffix, {config.hidden_size});
+        add("bias_ln_c_l" + suffix, {config.hidden_size});
+      }
     }
   }
   return layout;

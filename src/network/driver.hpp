@@ -20,11 +20,12 @@ struct Dims {
       : T(steps), B(batch), H(c.hidden_size), Hout(c.output_size()), Hcat(c.layer_output_size()),
         GH(gate_count(c) * c.hidden_size), G(gate_count(c)), P(c.proj_size),
         L(c.num_layers), D(c.directions()), lstm(c.cell == CellType::lstm),
-        gru(c.cell == CellType::gru), proj(c.proj_size > 0), peephole(c.peephole),
-        reset_before(c.reset_before) {}
+        gru(c.cell == CellType::gru), proj(c.proj_size > 0), peephole(c.peephole), layer_norm(c.layer_norm),
+        reset_before(c.reset_before), zoneout(c.zoneout) {}
   int64_t T, B, H, Hout, Hcat, GH, G, P, L, D;
-  bool lstm, gru, proj, peephole;
+  bool lstm, gru, proj, peephole, layer_norm;
   bool reset_before;  // GRU: r⊙h_{t-1} W_hnᵀ, a second product per step (CellKernels::reset_gates)
+  double zoneout;     // probability; applied in training only
   // Gate blocks of W_hh whose product with h_{t-1} (or dgates_hh) is the per-step product: all,
   // or r and z when the reset gate comes before the product (n's is a second product).
   int64_t hh_blocks() const { return reset_before ? 2 : G; }
@@ -39,6 +40,7 @@ struct DirectionParams {
   T* b_hh = nullptr;      // [G*H] or null
   T* w_hr = nullptr;      // [P, H] or null
   T* peephole = nullptr;  // [3H], [2H] (coupled gates) or null
+  T* layer_norm = nullptr;  // [10H] γ_ih, γ_hh, γ_c, β_c, or null
 };
 
 // parameter_layout() lists each direction's tensors contiguously in this order.
@@ -47,7 +49,7 @@ DirectionParams<T> direction_params(const std::vector<ParameterInfo>& layout,
                                     const NetworkConfig& c, int64_t layer, int64_t direction,
                                     T* base) {
   const int64_t per_direction =
-      2 + (c.bias ? 2 : 0) + (c.proj_size > 0 ? 1 : 0) + (c.peephole ? 1 : 0);
+      2 + (c.bias ? 2 : 0) + (c.proj_size > 0 ? 1 : 0) + (c.peephole ? 1 : 0) + (c.layer_norm ? 4 : 0);
   auto info = layout.begin() + (layer * c.directions() + direction) * per_direction;
   DirectionParams<T> p;
   p.w_ih = base + (info++)->offset;
@@ -57,13 +59,14 @@ DirectionParams<T> direction_params(const std::vector<ParameterInfo>& layout,
     p.b_hh = base + (info++)->offset;
   }
   if (c.proj_size > 0) p.w_hr = base + (info++)->offset;
-  if (c.peephole) p.peephole = base + info->offset;
+  if (c.peephole) p.peephole = base + (info++)->offset;
+  if (c.layer_norm) p.layer_norm = base + info->offset;  // its four tensors are contiguous
   return p;
 }
 
 template <typename T>
 DirectionParams<const T> as_const(const DirectionParams<T>& p) {
-  return {p.w_ih, p.w_hh, p.b_ih, p.b_hh, p.w_hr, p.peephole};
+  return {p.w_ih, p.w_hh, p.b_ih, p.b_hh, p.w_hr, p.peephole, p.layer_norm};
 }
 
 // The state slot before (after = false) or after step t, which is step `step` of the
@@ -107,7 +110,9 @@ void copy_block(const T* from, T* to, int64_t width, int64_t r0, int64_t r1, int
 // barrier inside the loop, nor h from another core. Measured here, against the split by units:
 // lstm 128/128/32/100 infer 5.0 → 3.9 ms, train 16.1 → 12.7; lstm 512/512/64/50 and gru
 // 512/512/64/50 train 2–3% faster; lstm 512/512/16/50 (512 KiB per row) 20% slower.
-// Not with peepholes, whose gradient every row adds to.
+// Not with peepholes, whose gradient every row adds to. The layer-normalised LSTM needs every unit
+// of a row in one thread: its forward is split by rows or runs on one thread, its backward (whose
+// gain and bias gradients every row adds to) on one thread per direction (layer_norm_plan).
 struct ThreadSlice {
   int64_t u0, u1, o0, o1;  // units of the cell and columns of h this thread computes each step
   int64_t b0, b1;          // for these rows of the batch
@@ -116,12 +121,25 @@ struct ThreadSlice {
 
 constexpr int64_t kBatchRowsPerThread = 8;
 
+// How one direction's loop is shared: by batch rows or by units, over `threads` threads.
+struct LoopPlan {
+  bool by_batch;
+  int threads;
+};
+
 // `team`: the threads available to the loop.
 inline bool split_by_batch(const Dims& d, size_t element_size, int team) {
   const int64_t rows_per_thread = d.B / team;
   const int64_t packed = (d.GH * d.Hout + (d.proj ? d.P * d.H : 0)) * static_cast<int64_t>(element_size);
   return !d.peephole && rows_per_thread >= kBatchRowsPerThread &&
          packed <= rows_per_thread * (int64_t{128} << 10);
+}
+
+// The layer-normalised LSTM's loop: forward split by rows when split_by_batch allows, else one
+// thread; backward one thread.
+inline LoopPlan layer_norm_plan(const Dims& d, size_t element_size, int team, bool backward) {
+  const bool by_batch = !backward && split_by_batch(d, element_size, team);
+  return {by_batch, by_batch ? static_cast<int>(std::min<int64_t>(team, d.B / kBatchRowsPerThread)) : 1};
 }
 
 inline ThreadSlice thread_slice(const Dims& d, bool by_batch, int index, int count) {
@@ -142,12 +160,6 @@ inline int loop_threads(const Dims& d, bool by_batch, int team) {
   if (panels < 2 || step_flops < 2.0e5) return 1;
   return static_cast<int>(std::min<int64_t>(team, panels));
 }
-
-// How one direction's loop is shared: by batch rows or by units, over `threads` threads.
-struct LoopPlan {
-  bool by_batch;
-  int threads;
-};
 
 // Runs the time loops of a layer's directions: one after the other on the whole team, or, with
 // two directions and two threads or more, at once, each on half of the team. The directions

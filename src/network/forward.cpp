@@ -35,7 +35,9 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
   const int64_t kept = training ? d.T : 1;
   const int64_t per_direction = d.T * d.B * d.GH + slots * d.B * d.Hout +
                                 (d.lstm ? slots * d.B * d.H : 0) + (d.proj ? kept * d.B * d.H : 0) +
-                                (d.gru ? kept * d.B * d.H : 0);
+                                (d.gru ? kept * d.B * d.H : 0) +
+                                (d.layer_norm ? kept * d.B * layer_norm_saved_width(d.H) : 0) +
+                                (training && d.zoneout > 0 && d.lstm ? d.T * d.B * d.H : 0);
   const int64_t direction_sets = training ? d.L * d.D : d.D;
   const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
   s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat));
@@ -56,6 +58,8 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
     if (d.lstm) buf.c_states = take(slots * d.B * d.H);
     if (d.proj) buf.cell_out = take(kept * d.B * d.H);
     if (d.gru) buf.gru_saved = take(kept * d.B * d.H);
+    if (d.layer_norm) buf.norm_saved = take(kept * d.B * layer_norm_saved_width(d.H));
+    if (training && d.zoneout > 0 && d.lstm) buf.cell_states = take(d.T * d.B * d.H);
   }
   // Inference keeps nothing for later: each layer's directions reuse the first layer's sets,
   // and layers alternate between two input buffers.
@@ -88,6 +92,9 @@ struct DirectionForward {
   const T* c0;  // [B, H] or null
   T* h_n;       // [B, Hout] or null
   T* c_n;       // [B, H] or null
+  int64_t layer;
+  double zoneout;  // 0 at inference
+  uint64_t seed;   // of the zoneout masks
   const Int8Direction* int8;  // the weights in int8 with --precision int8, else null
 };
 
@@ -103,7 +110,8 @@ void int8_product(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b
   }
 }
 
-// The input part with int8 weights, b_ih added as the sums are turned back to float: each thread
+// The input part with int8 weights, b_ih added as the sums are turned back to float (not for the
+// layer-normalised LSTM, whose cell adds it after normalising): each thread
 // quantizes its share of x's rows, then multiplies them (many rows), or, after a barrier, every
 // row by its units [u0, u1) of every gate.
 template <typename T>
@@ -113,22 +121,45 @@ void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int i
     const int64_t rows = d.T * d.B;
     const auto [r0, r1] = split_range(rows, count, index);
     int8::Rows& q = f.loop.int8_input;
+    const T* bias = d.layer_norm ? nullptr : f.params.b_ih;
     q.quantize(r0, r1, f.x, f.in);
     if (rows >= 2 * int8::kRowBlock * count) {
-      int8::multiply(q, r0, r1, f.int8->w_ih, f.buf.gates + r0 * d.GH, d.GH, 0, d.H, false, f.params.b_ih);
+      int8::multiply(q, r0, r1, f.int8->w_ih, f.buf.gates + r0 * d.GH, d.GH, 0, d.H, false, bias);
       return;
     }
     f.loop.barrier.wait(count);
-    int8::multiply(q, 0, rows, f.int8->w_ih, f.buf.gates, d.GH, u0, u1, false, f.params.b_ih);
+    int8::multiply(q, 0, rows, f.int8->w_ih, f.buf.gates, d.GH, u0, u1, false, bias);
   }
 }
 
-// Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H]. Thread `index` of `count`
+
+// Zoneout after step t, rows [b0, b1) that are active: h_t = h_{t-1} where the unit holds, else
+// the cell's h̃_t (columns [o0, o1)); c_t = c_{t-1} where it holds, else c̃_t (units [u0, u1)).
+template <typename T>
+void zone_out(const DirectionForward<T>& f, int64_t t, int64_t b0, int64_t b1, int64_t u0, int64_t u1, int64_t o0,
+              int64_t o1, const uint8_t* active, const T* h_prev, T* h_next, const T* c_prev, const T* c_cell, T* c_next) {
+  const Dims& d = f.d;
+  for (int64_t b = b0; b < b1; ++b) {
+    if (active && !active[b]) continue;
+    for (int64_t o = o0; o < o1; ++o)
+      if (zoneout_holds(f.seed, f.layer, f.direction, 0, static_cast<uint64_t>((t * d.B + b) * d.Hout + o), f.zoneout))
+        h_next[b * d.Hout + o] = h_prev[b * d.Hout + o];
+    for (int64_t u = u0; c_cell && u < u1; ++u) {
+      const bool holds =
+          zoneout_holds(f.seed, f.layer, f.direction, 1, static_cast<uint64_t>((t * d.B + b) * d.H + u), f.zoneout);
+      c_next[b * d.H + u] = holds ? c_prev[b * d.H + u] : c_cell[b * d.H + u];
+    }
+  }
+}
+
+// Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H] (without b_ih for the
+// layer-normalised LSTM, whose cell adds it after normalising). Thread `index` of `count`
 // computes its rows, or, by rows of W_ih, its units [u0, u1) of every gate for every row.
 template <typename T>
 void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
   const Dims& d = f.d;
-  const DirectionParams<const T>& p = f.params;
+  DirectionParams<const T> p = f.params;
+  if (d.layer_norm) p.b_ih = nullptr;
   T* gates = f.buf.gates;
   const int64_t rows = d.T * d.B;
   if (input_by_weight_rows(d, f.in)) {
@@ -185,6 +216,8 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     T* c_prev = d.lstm ? buf.c_states + prev * d.B * d.H : nullptr;
     T* c_next = d.lstm ? buf.c_states + next * d.B * d.H : nullptr;
     T* cell_h = d.proj ? buf.cell_out + kept * d.B * d.H : h_next;  // [B, H] o⊙tanh(c) or h
+    // [B, H] c̃_t before zoneout, or c_t itself
+    T* c_cell = f.zoneout > 0 && d.lstm ? buf.cell_states + t * d.B * d.H : c_next;
 
     // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
     // (of r and z only when the reset gate comes before the product).
@@ -206,11 +239,16 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.h_prev = h_prev + b0 * d.Hout;
     if (d.lstm) {
       cell.c_prev = c_prev + b0 * d.H;
-      cell.c = c_next + b0 * d.H;
+      cell.c = c_cell + b0 * d.H;
     }
     cell.h = cell_h + b0 * d.H;
     if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
+    if (d.layer_norm) {
+      cell.bias_ih = p.b_ih;
+      cell.layer_norm = p.layer_norm;
+      cell.norm_saved = buf.norm_saved + (kept * d.B + b0) * layer_norm_saved_width(d.H);
+    }
     if (d.reset_before) {
       // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
       f.kernels.reset_gates(cell);
@@ -238,6 +276,9 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
         f.loop.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
     }
 
+    if (f.zoneout > 0)
+      zone_out(f, t, b0, b1, u0, u1, o0, o1, active, h_prev, h_next, c_prev, d.lstm ? c_cell : nullptr, c_next);
+
     for (int64_t b = b0; b < b1; ++b) {
       T* out = f.y + (t * d.B + b) * d.Hcat + f.direction * d.Hout;
       if (active && !active[b]) {
@@ -261,16 +302,17 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
 template <typename T>
 LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
+  const size_t element = f.int8 ? sizeof(int8_t) : sizeof(T);
+  const LoopPlan plan = d.layer_norm ? layer_norm_plan(d, element, team, false)
+                                     : LoopPlan{split_by_batch(d, element, team), 0};
+  const bool by_batch = plan.by_batch;
+  const int threads = d.layer_norm ? plan.threads : loop_threads(d, by_batch, team);
   if (f.int8) {
-    const bool by_batch = split_by_batch(d, sizeof(int8_t), team);
-    const int threads = loop_threads(d, by_batch, team);
     f.loop.int8_input.shape(d.T * d.B, f.in);
     f.loop.int8_state.resize(static_cast<size_t>(threads));
     for (int8::Rows& rows : f.loop.int8_state) rows.shape(d.B, std::max(d.Hout, d.H));
     return {by_batch, threads};
   }
-  const bool by_batch = split_by_batch(d, sizeof(T), team);
-  const int threads = loop_threads(d, by_batch, team);
   const T* w_hn = f.params.w_hh + 2 * d.H * d.Hout;  // GRU's n block, with reset_before
   if (read_in_place(d, threads, sizeof(T))) {
     f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.hh_blocks(), d.H, d.Hout);
@@ -377,9 +419,12 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
                             s.directions[static_cast<size_t>(row)], training, direction, x,
                             config_.layer_input_size(layer), y, state_row(a.h0, row, d.Hout, d.B),
                             state_row(a.c0, row, d.H, d.B), state_row(a.h_n, row, d.Hout, d.B),
-                            state_row(a.c_n, row, d.H, d.B), int8 ? &s.int8[static_cast<size_t>(row)] : nullptr});
+                            state_row(a.c_n, row, d.H, d.B), layer, training ? config_.zoneout : 0.0,
+                            a.dropout_seed, int8 ? &s.int8[static_cast<size_t>(row)] : nullptr});
     }
     forward_layer(directions.data(), d.D);
+    if (config_.residual && layer > 0)  // y += x: zero past each sequence's end in both
+      for (int64_t k = 0; k < d.T * d.B * d.Hcat; ++k) y[k] += x[k];
     if (training && config_.dropout > 0 && layer < d.L - 1)
       apply_dropout(y, d.T * d.B * d.Hcat, a.dropout_seed, layer, config_.dropout);
   }

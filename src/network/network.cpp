@@ -1,4 +1,5 @@
 // Network: owns the configuration, the parameter layout and the flat parameter buffer.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -50,6 +51,12 @@ void Network<T>::init_uniform(uint64_t seed) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(config_.hidden_size));
   for (size_t k = 0; k < parameters_.size(); ++k)
     parameters_[k] = static_cast<T>((2.0 * uniform01(seed, k) - 1.0) * bound);
+  // Layer normalisation starts as the identity map: gains 1, biases 0 (as torch.nn.LayerNorm).
+  for (const ParameterInfo& info : layout_) {
+    const bool gain = info.name.starts_with("weight_ln_"), bias = info.name.starts_with("bias_ln_");
+    if (gain || bias)
+      std::fill_n(parameters_.begin() + info.offset, info.numel, gain ? T(1) : T(0));
+  }
 }
 
 template class Network<float>;

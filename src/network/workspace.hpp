@@ -20,6 +20,9 @@ struct DirectionBuffers {
   T* cell_out = nullptr;  // [T, B, H] training / [B, H] inference: o⊙tanh(c) before projection
   T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU), or
                           // r⊙h_{t-1} with the reset gate before the product
+  T* cell_states = nullptr; // [T, B, H] training with zoneout (LSTM): c_t before zoneout
+  T* norm_saved = nullptr; // [T, B, 9H+3] training / [B, 9H+3] inference: the layer-normalised
+                           // LSTM's normalised values and inverse deviations (cells/cell.hpp)
 };
 
 // What one direction's time loop works in besides its DirectionBuffers: one per direction, so

@@ -8,6 +8,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/random.hpp"
@@ -27,6 +28,10 @@ struct CellParams {
   T* b_hh = nullptr;      // [G*H] or null
   T* w_hr = nullptr;      // [P, H] or null (no projection)
   T* peephole = nullptr;  // [3H] (i, f, o), [2H] (f, o) with coupled gates, or null
+  T* ln_ih = nullptr;     // [4H] layer-norm gains of the input part, or null (no layer norm)
+  T* ln_hh = nullptr;     // [4H] of the recurrent part
+  T* ln_c = nullptr;      // [H] of the cell state
+  T* ln_c_bias = nullptr; // [H]
 };
 
 // Finds the tensors of layer `layer`, direction `direction` in `flat` (laid out as
@@ -46,10 +51,26 @@ CellParams<T> cell_params(const NetworkConfig& config, std::span<T> flat, int64_
     if (info.name == "bias_hh_l" + suffix) params.b_hh = data;
     if (info.name == "weight_hr_l" + suffix) params.w_hr = data;
     if (info.name == "weight_peephole_l" + suffix) params.peephole = data;
+    if (info.name == "weight_ln_ih_l" + suffix) params.ln_ih = data;
+    if (info.name == "weight_ln_hh_l" + suffix) params.ln_hh = data;
+    if (info.name == "weight_ln_c_l" + suffix) params.ln_c = data;
+    if (info.name == "bias_ln_c_l" + suffix) params.ln_c_bias = data;
   }
   if (!params.w_ih || !params.w_hh)
     throw std::runtime_error("naive: missing weights for layer " + suffix);
   return params;
+}
+
+// Tests: moves the layer-norm gains off 1 and biases off 0 (where init_uniform puts them) to
+// values in 1 ± 0.5 and ±0.5, so that every gain and bias matters.
+template <typename T>
+void spread_layer_norm_parameters(const NetworkConfig& config, std::span<T> flat, uint64_t seed) {
+  for (const ParameterInfo& info : parameter_layout(config)) {
+    const bool gain = info.name.starts_with("weight_ln_"), bias = info.name.starts_with("bias_ln_");
+    if (!gain && !bias) continue;
+    for (int64_t k = 0; k < info.numel; ++k)
+      flat[info.offset + k] = static_cast<T>((gain ? 1.0 : 0.0) + (uniform01(seed, info.offset + k) - 0.5));
+  }
 }
 
 template <typename T>
@@ -92,7 +113,41 @@ struct DirectionTrace {
   std::vector<T> m;       // [T, B, H] LSTM: o ⊙ tanh(c), the h before projection
   std::vector<T> hn_lin;  // [T, B, H] GRU: h_prev W_hnᵀ + b_hn (what r multiplies); with the
                           // reset gate before the product: r ⊙ h_prev (what W_hn multiplies)
+  std::vector<T> raw_x;   // [T, B, 4H] layer-norm LSTM: x W_ihᵀ before normalisation
+  std::vector<T> raw_h;   // [T, B, 4H] layer-norm LSTM: h_prev W_hhᵀ before normalisation
 };
+
+// Layer normalisation of v [N]: gain ⊙ (v − mean) / sqrt(var + 1e-5) + bias (bias may be null).
+template <typename T>
+std::vector<T> layer_norm(const T* v, int64_t N, const T* gain, const T* bias) {
+  T mean = 0, var = 0;
+  for (int64_t k = 0; k < N; ++k) mean += v[k] / T(N);
+  for (int64_t k = 0; k < N; ++k) var += (v[k] - mean) * (v[k] - mean) / T(N);
+  std::vector<T> out(N);
+  for (int64_t k = 0; k < N; ++k)
+    out[k] = gain[k] * (v[k] - mean) / std::sqrt(var + T(1e-5)) + (bias ? bias[k] : T(0));
+  return out;
+}
+
+// For out = layer_norm(v): accumulates dgain += dout ⊙ n (and dbias += dout) and returns
+// dL/dv through the full Jacobian ∂n_k/∂v_j = (δ_kj − 1/N − n_k n_j / N) / sqrt(var + 1e-5).
+template <typename T>
+std::vector<T> layer_norm_backward(const T* v, int64_t N, const T* gain, const T* dout, T* dgain, T* dbias) {
+  T mean = 0, var = 0;
+  for (int64_t k = 0; k < N; ++k) mean += v[k] / T(N);
+  for (int64_t k = 0; k < N; ++k) var += (v[k] - mean) * (v[k] - mean) / T(N);
+  const T scale = T(1) / std::sqrt(var + T(1e-5));
+  std::vector<T> n(N), dv(N, T(0));
+  for (int64_t k = 0; k < N; ++k) n[k] = (v[k] - mean) * scale;
+  for (int64_t k = 0; k < N; ++k) {
+    dgain[k] += dout[k] * n[k];
+    if (dbias) dbias[k] += dout[k];
+  }
+  for (int64_t j = 0; j < N; ++j)
+    for (int64_t k = 0; k < N; ++k)
+      dv[j] += dout[k] * gain[k] * scale * ((k == j ? T(1) : T(0)) - T(1) / T(N) - n[k] * n[j] / T(N));
+  return dv;
+}
 
 template <typename T>
 struct ForwardResult {
@@ -106,12 +161,14 @@ struct ForwardResult {
   std::vector<int64_t> lengths;  // [B]
   uint64_t dropout_seed = 0;
   bool dropout_active = false;               // training and p > 0
+  bool zoneout_active = false;               // training and zoneout > 0
   std::vector<std::vector<T>> layer_inputs;  // [L] of [T, B, in_k]: layer k's input after dropout
   std::vector<DirectionTrace<T>> traces;     // [L*D], row k*D + d
 };
 
 // a[j] = b_ih[j] + b_hh[j] + Σ_i W_ih[j, i] x[i] + Σ_p W_hh[j, p] h[p] for j < rows, split into
 // its input part gi and hidden part gh (GRU needs them apart).
+// With layer norm (w.ln_ih set) the biases are left out here.
 template <typename T>
 void affine(const CellParams<T>& w, int64_t rows, int64_t in, int64_t hout, const T* x, const T* h,
             std::vector<T>& gi, std::vector<T>& gh) {
@@ -120,16 +177,16 @@ void affine(const CellParams<T>& w, int64_t rows, int64_t in, int64_t hout, cons
   if (int8::enabled()) {
     int8::product(w.w_ih, rows, in, x, gi.data());
     int8::product(w.w_hh, rows, hout, h, gh.data());
-    for (int64_t j = 0; j < rows; ++j) {
-      gi[j] += w.b_ih ? w.b_ih[j] : T(0);
-      gh[j] += w.b_hh ? w.b_hh[j] : T(0);
+    for (int64_t j = 0; j < rows; ++j) {  // the layer-normalised LSTM adds them after normalising
+      gi[j] += w.b_ih && !w.ln_ih ? w.b_ih[j] : T(0);
+      gh[j] += w.b_hh && !w.ln_ih ? w.b_hh[j] : T(0);
     }
     return;
   }
   for (int64_t j = 0; j < rows; ++j) {
-    T sum_i = w.b_ih ? w.b_ih[j] : T(0);
+    T sum_i = w.b_ih && !w.ln_ih ? w.b_ih[j] : T(0);
     for (int64_t i = 0; i < in; ++i) sum_i += w.w_ih[j * in + i] * x[i];
-    T sum_h = w.b_hh ? w.b_hh[j] : T(0);
+    T sum_h = w.b_hh && !w.ln_ih ? w.b_hh[j] : T(0);
     for (int64_t p = 0; p < hout; ++p) sum_h += w.w_hh[j * hout + p] * h[p];
     gi[j] = sum_i;
     gh[j] = sum_h;
@@ -180,6 +237,12 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       h = m;
     }
   } else if (config.cell == CellType::lstm) {
+    if (w.ln_ih) {  // gi = LN(x W_ihᵀ; γ_ih, b_ih), gh = LN(h W_hhᵀ; γ_hh, b_hh)
+      std::copy(gi.begin(), gi.end(), &trace.raw_x[at * G * H]);
+      std::copy(gh.begin(), gh.end(), &trace.raw_h[at * G * H]);
+      gi = layer_norm(&trace.raw_x[at * G * H], G * H, w.ln_ih, w.b_ih);
+      gh = layer_norm(&trace.raw_h[at * G * H], G * H, w.ln_hh, w.b_hh);
+    }
     std::vector<T> m(H);
     for (int64_t u = 0; u < H; ++u) {
       const T c_prev = c[u];
@@ -198,9 +261,13 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       gates[u] = i, gates[H + u] = f, gates[2 * H + u] = g, gates[3 * H + u] = o;
       trace.c_prev[at * H + u] = c_prev;
       trace.c[at * H + u] = c_new;
-      trace.m[at * H + u] = m[u];
       c[u] = c_new;
     }
+    if (w.ln_c) {  // m = o tanh(LN(c; γ_c, β_c))
+      const std::vector<T> c_hat = layer_norm(c.data(), H, w.ln_c, w.ln_c_bias);
+      for (int64_t u = 0; u < H; ++u) m[u] = gates[3 * H + u] * std::tanh(c_hat[u]);
+    }
+    for (int64_t u = 0; u < H; ++u) trace.m[at * H + u] = m[u];
     if (w.w_hr && int8::enabled()) {
       int8::product(w.w_hr, hout, H, m.data(), h.data());
     } else if (w.w_hr) {  // h = W_hr m
@@ -271,6 +338,7 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
                                    : std::vector<int64_t>(lengths.begin(), lengths.end());
   result.dropout_seed = dropout_seed;
   result.dropout_active = training && config.dropout > 0.0;
+  result.zoneout_active = training && config.zoneout > 0.0;
   result.h_n.assign(L * D * B * hout, T(0));
   if (config.has_cell_state()) result.c_n.assign(L * D * B * H, T(0));
   result.layer_inputs.emplace_back(x.begin(), x.end());
@@ -292,6 +360,10 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
         trace.m.assign(seq_len * B * H, T(0));
       }
       if (config.cell == CellType::gru) trace.hn_lin.assign(seq_len * B * H, T(0));
+      if (config.layer_norm) {
+        trace.raw_x.assign(seq_len * B * dim.gates * H, T(0));
+        trace.raw_h.assign(seq_len * B * dim.gates * H, T(0));
+      }
 
       for (int64_t b = 0; b < B; ++b) {  // each sequence on its own
         std::vector<T> h(hout, T(0)), c(H, T(0));
@@ -303,6 +375,14 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
         for (int64_t s = 0; s < len; ++s) {
           const int64_t t = step_time(d, s, len);
           cell_forward(config, dim, w, in, &layer_input[(t * B + b) * in], h, c, trace, t * B + b);
+          if (result.zoneout_active) {  // held units keep the state from before the step
+            for (int64_t p = 0; p < hout; ++p)
+              if (zoneout_holds(dropout_seed, k, d, 0, (t * B + b) * hout + p, config.zoneout))
+                h[p] = trace.h_prev[(t * B + b) * hout + p];
+            for (int64_t u = 0; u < H && config.has_cell_state(); ++u)
+              if (zoneout_holds(dropout_seed, k, d, 1, (t * B + b) * H + u, config.zoneout))
+                c[u] = trace.c_prev[(t * B + b) * H + u];
+          }
           for (int64_t p = 0; p < hout; ++p) layer_output[(t * B + b) * hcat + d * hout + p] = h[p];
         }
         for (int64_t p = 0; p < hout; ++p) result.h_n[(row * B + b) * hout + p] = h[p];
@@ -311,6 +391,8 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
       }
       result.traces.push_back(std::move(trace));
     }
+    if (config.residual && k > 0)  // the output is the cells' h plus the layer's input
+      for (size_t e = 0; e < layer_output.size(); ++e) layer_output[e] += layer_input[e];
     if (k + 1 < L) {  // dropout between layers
       std::vector<T> next_input = layer_output;
       if (result.dropout_active) {
@@ -406,12 +488,21 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
           dm[u] += w.w_hr[p * H + u] * dh[p];
           dw.w_hr[p * H + u] += dh[p] * trace.m[at * H + u];
         }
+    // m = o tanh(ĉ), ĉ = c or LN(c): dc_from_m = dL/dc through m.
+    const T* c_row = &trace.c[at * H];
+    const std::vector<T> c_hat =
+        w.ln_c ? layer_norm(c_row, H, w.ln_c, w.ln_c_bias) : std::vector<T>(c_row, c_row + H);
+    std::vector<T> dc_from_m(H);
+    for (int64_t u = 0; u < H; ++u) {
+      const T tanh_c = std::tanh(c_hat[u]);
+      dc_from_m[u] = dm[u] * gates[3 * H + u] * (T(1) - tanh_c * tanh_c);
+    }
+    if (w.ln_c) dc_from_m = layer_norm_backward(c_row, H, w.ln_c, dc_from_m.data(), dw.ln_c, dw.ln_c_bias);
     for (int64_t u = 0; u < H; ++u) {
       const T i = gates[u], f = gates[H + u], g = gates[2 * H + u], o = gates[3 * H + u];
-      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = std::tanh(c);
-      // m = o tanh(c)
+      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = std::tanh(c_hat[u]);
       const T da_o = dm[u] * tanh_c * o * (T(1) - o);
-      T dc_total = dc[u] + dm[u] * o * (T(1) - tanh_c * tanh_c);
+      T dc_total = dc[u] + dc_from_m[u];
       if (w.peephole) dc_total += w.peephole[2 * H + u] * da_o;  // a_o = ... + p_o c
       // c = f c_prev + i g
       const T da_i = dc_total * g * i * (T(1) - i);
@@ -428,6 +519,16 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
       d_gi[u] = da_i, d_gi[H + u] = da_f, d_gi[2 * H + u] = da_g, d_gi[3 * H + u] = da_o;
     }
     d_gh = d_gi;  // a = gi + gh: both parts get the same gradient
+    if (w.ln_ih) {  // through the two normalisations; they take the biases' gradients too
+      const std::vector<T> da = d_gi;
+      d_gi = layer_norm_backward(&trace.raw_x[at * G * H], G * H, w.ln_ih, da.data(), dw.ln_ih, dw.b_ih);
+      d_gh = layer_norm_backward(&trace.raw_h[at * G * H], G * H, w.ln_hh, da.data(), dw.ln_hh, dw.b_hh);
+      CellParams<T> dw_weights = dw;
+      dw_weights.b_ih = dw_weights.b_hh = nullptr;
+      affine_backward(w, dw_weights, G * H, in, hout, x, h_prev, d_gi, d_gh, dx, dh_prev);
+      dh = dh_prev;
+      return;
+    }
   } else if (config.cell == CellType::gru && config.reset_before) {
     // The n rows of W_hh multiply rh = r ⊙ h_prev: handled here, and left out of affine_backward.
     std::vector<T> da_n(H), d_rh(H, T(0));
@@ -521,14 +622,28 @@ Gradients<T> naive_backward(std::span<const T> params, const ForwardResult<T>& f
         for (int64_t s = len - 1; s >= 0; --s) {  // the direction's steps, last first
           const int64_t t = step_time(d, s, len);
           for (int64_t p = 0; p < hout; ++p) dh[p] += d_output[(t * B + b) * hcat + d * hout + p];
+          // Zoneout: a held unit's gradient goes straight to the previous state, not the cell.
+          std::vector<T> dh_held(hout, T(0)), dc_held(H, T(0));
+          if (fwd.zoneout_active) {
+            for (int64_t p = 0; p < hout; ++p)
+              if (zoneout_holds(fwd.dropout_seed, k, d, 0, (t * B + b) * hout + p, config.zoneout))
+                std::swap(dh[p], dh_held[p]);
+            for (int64_t u = 0; u < H && config.has_cell_state(); ++u)
+              if (zoneout_holds(fwd.dropout_seed, k, d, 1, (t * B + b) * H + u, config.zoneout))
+                std::swap(dc[u], dc_held[u]);
+          }
           cell_backward(config, dim, w, dw, in, &layer_input[(t * B + b) * in], trace, t * B + b,
                         dh, dc, &d_input[(t * B + b) * in]);
+          for (int64_t p = 0; p < hout; ++p) dh[p] += dh_held[p];
+          for (int64_t u = 0; u < H && config.has_cell_state(); ++u) dc[u] += dc_held[u];
         }
         for (int64_t p = 0; p < hout; ++p) grads.h0[(row * B + b) * hout + p] = dh[p];
         if (config.has_cell_state())
           for (int64_t u = 0; u < H; ++u) grads.c0[(row * B + b) * H + u] = dc[u];
       }
     }
+    if (config.residual && k > 0)
+      for (size_t e = 0; e < d_input.size(); ++e) d_input[e] += d_output[e];
     if (k == 0) {
       grads.input = std::move(d_input);
     } else {  // through the dropout that fed this layer: d_output of layer k-1

@@ -164,8 +164,9 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* command = app.add_subcommand(
       "bench", "Time a network of random weights on random data (forward, or forward + backward)");
-  command->add_option("--cell", options->cell, "Cell type (or variant: peephole, cifg, gru_reset_before)")
-      ->check(CLI::IsMember({"lstm", "peephole", "cifg", "gru", "gru_reset_before", "rnn", "rnn_tanh", "rnn_relu"}));
+  command->add_option("--cell", options->cell, "Cell type (or variant: peephole, cifg, layer_norm, gru_reset_before)")
+      ->check(CLI::IsMember(
+          {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn", "rnn_tanh", "rnn_relu"}));
   command->add_option("--model", options->model,
                       "Time this model's network (.safetensors or .onnx); overrides --cell, "
                       "--input-size, --hidden-size, --layers, --bidirectional");

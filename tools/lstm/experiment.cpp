@@ -164,13 +164,15 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::IsMember({"adding", "temporal_order"}));
   auto* cell = command
                    ->add_option("--cell", options->cell,
-                                "lstm, peephole, cifg (coupled input and forget gates), gru, "
-                                "gru_reset_before (reset gate before the product) or rnn_tanh")
+                                "lstm, peephole, cifg (coupled input and forget gates), layer_norm "
+                                "(layer-normalised LSTM), gru, gru_reset_before (reset gate before the "
+                                "product) or rnn_tanh")
                    ->check(CLI::IsMember(lstm::apps::experiment_cells()));
   command
       ->add_flag("--compare", options->compare,
-                 "Run every cell (lstm, peephole, gru, rnn_tanh) on the same data and seed, one "
-                 "after the other, each with the full --time-limit, and print a table")
+                 "Run every cell (lstm, peephole, cifg, layer_norm, gru, gru_reset_before, rnn_tanh) on "
+                 "the same data and seed, one after the other, each with the full --time-limit, and "
+                 "print a table")
       ->excludes(cell);
   command
       ->add_option("--seq-len", run.seq_len, "Sequence length T (adding >= 2, temporal_order >= 4)")
@@ -188,6 +190,9 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   command->add_option("--clip", run.clip_norm, "Gradient norm clipping before each step (0: off)")
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--zoneout", run.zoneout,
+                      "Zoneout probability for every cell's h (and c): training only")
+      ->check(CLI::Range(0.0, 0.99));
   command->add_option("--forget-bias", options->forget_bias,
                       "LSTM, peephole and cifg: the forget gate's initial bias. chrono: log(U(1, T-1)) "
                       "per unit and the input gate's its negative (Tallec & Ollivier 2018); a "

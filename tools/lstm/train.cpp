@@ -43,6 +43,9 @@ struct TrainOptions {
   int64_t embedding = 64;
   bool carry_state = false;
   double dropout = 0.0;
+  bool layer_norm = false;
+  double zoneout = 0.0;
+  bool residual = false;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
   // Data parallel (under mpiexec)
@@ -108,6 +111,9 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
       {"--validation", number(o.validation)},
       {"--dropout", number(o.dropout)},
       {"--optimizer", o.optimizer}};
+  if (o.layer_norm) settings["--layer-norm"] = "on";  // absent when off: older checkpoints resume
+  if (o.zoneout > 0) settings["--zoneout"] = number(o.zoneout);
+  if (o.residual) settings["--residual"] = "on";
   if (o.task == "charlm") {
     settings["--vocabulary"] = o.vocabulary;
     settings["--embedding"] = std::to_string(o.embedding);
@@ -122,18 +128,31 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
   return settings;
 }
 
-// --cell (with its variants) and --forget-bias into a task's setup.
+// --residual, checked against --layers.
+bool residual_option(const TrainOptions& options) {
+  if (options.residual && options.layers < 2)
+    throw lstm::Error("--residual connects stacked layers; it needs --layers 2 or more");
+  return options.residual;
+}
+
+// --cell (with its variants), --layer-norm, --zoneout, --residual and --forget-bias into a task's setup.
 template <typename Setup>
 void set_cell_options(Setup& setup, const TrainOptions& options) {
+  if (options.layer_norm && options.cell != "lstm" && options.cell != "layer_norm")
+    throw lstm::Error("--layer-norm is an LSTM option; it does not combine with --cell " + options.cell);
   lstm::NetworkConfig variant;
-  lstm::apply_cell_variant(variant, options.cell);
+  lstm::apply_cell_variant(variant, options.layer_norm ? "layer_norm" : options.cell);
   setup.cell = variant.cell;
   setup.peephole = variant.peephole;
   setup.coupled_gates = variant.coupled_gates;
   setup.reset_before = variant.reset_before;
+  setup.layer_norm = variant.layer_norm;
+  setup.zoneout = options.zoneout;
+  setup.residual = residual_option(options);
   if (options.forget_bias.empty()) return;
   if (variant.cell != lstm::CellType::lstm)
-    throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg), not " + options.cell);
+    throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg, layer_norm), not " +
+                      options.cell);
   setup.forget_bias = parse_forget_bias(options.forget_bias);
 }
 
@@ -568,14 +587,25 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(0.0, 0.99));
   command
       ->add_option("--cell", options->cell,
-                   "lstm, peephole, cifg (coupled input and forget gates), gru, gru_reset_before "
-                   "(reset gate before the product), rnn_tanh or rnn_relu")
-      ->check(CLI::IsMember({"lstm", "peephole", "cifg", "gru", "gru_reset_before", "rnn_tanh", "rnn_relu"}));
+                   "lstm, peephole, cifg (coupled input and forget gates), layer_norm (layer-normalised "
+                   "LSTM), gru, gru_reset_before (reset gate before the product), rnn_tanh or rnn_relu")
+      ->check(CLI::IsMember(
+          {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn_tanh", "rnn_relu"}));
   command->add_option("--forget-bias", options->forget_bias,
                       "LSTM cells: the forget gate's initial bias (default: PyTorch's "
                       "initialisation). chrono: log(U(1, W-1)) per unit over the window W and the "
                       "input gate's its negative (Tallec & Ollivier 2018); a number: that bias "
                       "for every unit");
+  command->add_flag("--residual", options->residual,
+                    "Residual connections: each layer after the first adds its input to its output "
+                    "(needs --layers 2 or more)");
+  command->add_option("--zoneout", options->zoneout,
+                      "Zoneout: each unit of h (and c) keeps its previous value with this probability "
+                      "at each training step (identity at inference)")
+      ->check(CLI::Range(0.0, 0.99));
+  command->add_flag("--layer-norm", options->layer_norm,
+                    "LSTM: layer normalisation of the input and recurrent parts and of the cell state "
+                    "(the layer-normalised LSTM, as --cell layer_norm; see the README)");
   command->add_option("--hidden", options->hidden, "Hidden size (0: the task's default, forecast 64 | charlm 512)")
       ->check(CLI::Range(int64_t{0}, int64_t{16384}));
   command->add_option("--layers", options->layers, "Stacked layers")

@@ -1,0 +1,182 @@
+// Layer-normalised LSTM postgemm (Ba et al. 2016, as haste's LayerNormLSTM): gate order i, f, g, o.
+#include <algorithm>
+#include <cmath>
+
+#include "cells/cell.hpp"
+#include "core/simd.hpp"
+
+LSTM_BEGIN_TARGET
+namespace lstm::LSTM_ISA_NS {
+namespace {
+
+// LN(v) = γ ⊙ n + β with n = (v − mean(v)) / sqrt(var(v) + ε), mean and (biased) variance over
+// the row, as torch.nn.functional.layer_norm.
+constexpr double kEpsilon = 1e-5;
+
+// n = (v − mean) · rstd over `count` values; returns rstd = 1 / sqrt(var + ε).
+template <typename T>
+T normalise(const T* v, int64_t count, T* n) {
+  T sum = 0;
+  for (int64_t k = 0; k < count; ++k) sum += v[k];
+  const T mean = sum / static_cast<T>(count);
+  T squares = 0;
+  for (int64_t k = 0; k < count; ++k) squares += (v[k] - mean) * (v[k] - mean);
+  const T rstd = T(1) / std::sqrt(squares / static_cast<T>(count) + static_cast<T>(kEpsilon));
+  for (int64_t k = 0; k < count; ++k) n[k] = (v[k] - mean) * rstd;
+  return rstd;
+}
+
+// Backward of n = normalise(v) for dn = dL/dn: writes dv = rstd (dn − mean(dn) − n mean(dn⊙n)).
+// dn and dv may be the same buffer.
+template <typename T>
+void normalise_backward(const T* dn, const T* n, T rstd, int64_t count, T* dv) {
+  T sum = 0, dot = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    sum += dn[k];
+    dot += dn[k] * n[k];
+  }
+  const T mean_dn = sum / static_cast<T>(count), mean_dot = dot / static_cast<T>(count);
+  for (int64_t k = 0; k < count; ++k) dv[k] = rstd * (dn[k] - mean_dn - n[k] * mean_dot);
+}
+
+//   a   = γ_ih⊙n(x W_ihᵀ) + b_ih + γ_hh⊙n(h_{t-1} W_hhᵀ) + b_hh       [4H], n over all 4H
+//   i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)   c_t = f⊙c_{t-1} + i⊙g
+//   h_t = o⊙tanh(γ_c⊙n(c_t) + β_c)                                    n over the H units
+template <typename T>
+void layer_norm_lstm_forward(const CellForward<T>& s) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  const int64_t H = s.hidden, G = 4 * H;
+  const T* gain_ih = s.layer_norm;
+  const T* gain_hh = s.layer_norm + G;
+  const T* gain_c = s.layer_norm + 2 * G;
+  const T* bias_c = gain_c + H;
+  for (int64_t b = 0; b < s.batch; ++b) {
+    if (s.active && !s.active[b]) continue;
+    T* gate = s.gates + b * G;
+    T* saved = s.norm_saved + b * layer_norm_saved_width(H);
+    T* n_x = saved;               // [4H]
+    T* n_h = saved + G;           // [4H]
+    T* n_c = saved + 2 * G;       // [H]
+    T* rstd = saved + 2 * G + H;  // [3]
+    rstd[0] = normalise(gate, G, n_x);
+    rstd[1] = normalise(s.recurrent + b * G, G, n_h);
+    for (int64_t j = 0; j < H; j += S::width) {
+      const int64_t n = std::min(S::width, H - j);
+      auto pre_activation = [&](int64_t g) {
+        const int64_t k = g * H + j;
+        return S::load(gain_ih + k, n) * S::load(n_x + k, n) +
+               S::load_or_zero(s.bias_ih ? s.bias_ih + k : nullptr, n) +
+               S::load(gain_hh + k, n) * S::load(n_h + k, n) +
+               S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
+      };
+      const V i = S::sigmoid(pre_activation(0)), f = S::sigmoid(pre_activation(1));
+      const V g = S::tanh(pre_activation(2)), o = S::sigmoid(pre_activation(3));
+      S::store(gate + j, i, n);
+      S::store(gate + H + j, f, n);
+      S::store(gate + 2 * H + j, g, n);
+      S::store(gate + 3 * H + j, o, n);
+      S::store(s.c + b * H + j, f * S::load(s.c_prev + b * H + j, n) + i * g, n);
+    }
+    rstd[2] = normalise(s.c + b * H, H, n_c);
+    for (int64_t j = 0; j < H; j += S::width) {
+      const int64_t n = std::min(S::width, H - j);
+      const V c_hat = S::load(gain_c + j, n) * S::load(n_c + j, n) + S::load(bias_c + j, n);
+      S::store(s.h + b * H + j, S::load(gate + 3 * H + j, n) * S::tanh(c_hat), n);
+    }
+  }
+}
+
+// From dh_t and dc_t (from step t+1), with ĉ = γ_c⊙n_c + β_c:
+//   da_o = dh⊙tanh(ĉ)⊙σ'(o)   dĉ = dh⊙o⊙tanh'(tanh ĉ)   dγ_c += dĉ⊙n_c   dβ_c += dĉ
+//   dc = dc_t + LN_backward(dĉ⊙γ_c)
+//   da_i = dc⊙g⊙σ'(i)   da_f = dc⊙c_{t-1}⊙σ'(f)   da_g = dc⊙i⊙tanh'(g)   dc_{t-1} = dc⊙f
+//   db_ih, db_hh += da   dγ_ih += da⊙n_x   dγ_hh += da⊙n_h
+//   dgates = LN_backward(da⊙γ_ih)   dgates_hh = LN_backward(da⊙γ_hh)
+template <typename T>
+void layer_norm_lstm_backward(const CellBackward<T>& s) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  const int64_t H = s.hidden, G = 4 * H;
+  const V one = S::set(T(1));
+  const T* gain_ih = s.layer_norm;
+  const T* gain_hh = s.layer_norm + G;
+  const T* gain_c = s.layer_norm + 2 * G;
+  const T* bias_c = gain_c + H;
+  T* dgain_ih = s.dlayer_norm;
+  T* dgain_hh = s.dlayer_norm + G;
+  T* dgain_c = s.dlayer_norm + 2 * G;
+  T* dbias_c = dgain_c + H;
+  for (int64_t b = 0; b < s.batch; ++b) {
+    T* dgate = s.dgates + b * G;
+    T* dgate_hh = s.dgates_hh + b * G;
+    if (s.active && !s.active[b]) {
+      std::fill(dgate, dgate + G, T(0));
+      std::fill(dgate_hh, dgate_hh + G, T(0));
+      continue;
+    }
+    const T* gate = s.gates + b * G;
+    const T* saved = s.norm_saved + b * layer_norm_saved_width(H);
+    const T* n_x = saved;
+    const T* n_h = saved + G;
+    const T* n_c = saved + 2 * G;
+    const T* rstd = saved + 2 * G + H;
+    T* dc_row = s.dc + b * H;
+    // dL/dn_c into dgate's o block for now (it is overwritten below), then dc from h through LN.
+    T* dn_c = dgate + 3 * H;
+    for (int64_t j = 0; j < H; j += S::width) {
+      const int64_t n = std::min(S::width, H - j);
+      const V o = S::load(gate + 3 * H + j, n), dh = S::load(s.dh + b * H + j, n);
+      const V nc = S::load(n_c + j, n);
+      const V tanh_c = S::tanh(S::load(gain_c + j, n) * nc + S::load(bias_c + j, n));
+      const V dc_hat = dh * o * (one - tanh_c * tanh_c);
+      S::store(dgain_c + j, S::load(dgain_c + j, n) + dc_hat * nc, n);
+      S::store(dbias_c + j, S::load(dbias_c + j, n) + dc_hat, n);
+      S::store(dn_c + j, dc_hat * S::load(gain_c + j, n), n);
+    }
+    T* dc_from_h = dgate + 2 * H;  // [H] scratch, overwritten below
+    normalise_backward(dn_c, n_c, rstd[2], H, dc_from_h);
+    for (int64_t j = 0; j < H; j += S::width) {
+      const int64_t n = std::min(S::width, H - j);
+      const V i = S::load(gate + j, n), f = S::load(gate + H + j, n);
+      const V g = S::load(gate + 2 * H + j, n), o = S::load(gate + 3 * H + j, n);
+      const V c_prev = S::load(s.c_prev + b * H + j, n), dh = S::load(s.dh + b * H + j, n);
+      const V tanh_c =
+          S::tanh(S::load(gain_c + j, n) * S::load(n_c + j, n) + S::load(bias_c + j, n));
+      const V dc = S::load(dc_row + j, n) + S::load(dc_from_h + j, n);
+      S::store(dgate + j, dc * g * i * (one - i), n);
+      S::store(dgate + H + j, dc * c_prev * f * (one - f), n);
+      S::store(dgate + 2 * H + j, dc * i * (one - g * g), n);
+      S::store(dgate + 3 * H + j, dh * tanh_c * o * (one - o), n);
+      S::store(dc_row + j, dc * f, n);
+    }
+    // dgate holds da [4H]: the parameters' gradients, then through both normalisations.
+    for (int64_t k = 0; k < G; ++k) {
+      const T da = dgate[k];
+      if (s.dbias_ih) s.dbias_ih[k] += da;
+      if (s.dbias_hh) s.dbias_hh[k] += da;
+      dgain_ih[k] += da * n_x[k];
+      dgain_hh[k] += da * n_h[k];
+      dgate_hh[k] = da * gain_hh[k];
+      dgate[k] = da * gain_ih[k];
+    }
+    normalise_backward(dgate_hh, n_h, rstd[1], G, dgate_hh);
+    normalise_backward(dgate, n_x, rstd[0], G, dgate);
+  }
+}
+
+}  // namespace
+}  // namespace lstm::LSTM_ISA_NS
+LSTM_END_TARGET
+
+namespace lstm::LSTM_ISA_NS {
+
+template <typename T>
+CellKernels<T> layer_norm_lstm_kernels() {
+  return {layer_norm_lstm_forward<T>, layer_norm_lstm_backward<T>, false, nullptr, nullptr};
+}
+
+template CellKernels<float> layer_norm_lstm_kernels<float>();
+template CellKernels<double> layer_norm_lstm_kernels<double>();
+
+}  // namespace lstm::LSTM_ISA_NS

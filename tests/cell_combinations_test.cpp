@@ -1,0 +1,136 @@
+// The cell variants of two branches together: coupled gates (CIFG) and the GRU with the reset gate
+// before the product, with the layer-normalised LSTM and zoneout. What combines is checked by the
+// grids (gradcheck_test, naive_vs_fast_test); here, what is refused and what the CLI writes.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "lstm/lstm.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using lstm::CellType;
+using lstm::NetworkConfig;
+using test_util::CommandResult;
+using test_util::shell_quote;
+
+NetworkConfig small_config(CellType cell) {
+  NetworkConfig config;
+  config.cell = cell;
+  config.input_size = 3;
+  config.hidden_size = 4;
+  return config;
+}
+
+std::string validation_error(const NetworkConfig& config) {
+  try {
+    config.validate();
+  } catch (const lstm::Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(CellCombinations, LayerNormRefusesWhatItDoesNotCombineWith) {
+  NetworkConfig config = small_config(CellType::lstm);
+  config.layer_norm = true;
+  config.peephole = true;
+  EXPECT_NE(validation_error(config).find("layer normalisation and peephole connections do not combine"),
+            std::string::npos)
+      << validation_error(config);
+  config.peephole = false;
+  config.coupled_gates = true;
+  EXPECT_NE(validation_error(config).find(
+                "layer normalisation (layer_norm) and coupled input and forget gates (coupled_gates) do not combine"),
+            std::string::npos)
+      << validation_error(config);
+  EXPECT_THROW(lstm::Network<float>{config}, lstm::Error);
+  config = small_config(CellType::gru);
+  config.layer_norm = true;
+  config.reset_before = true;
+  EXPECT_NE(validation_error(config).find("layer normalisation (layer_norm) exists only for LSTM"),
+            std::string::npos)
+      << validation_error(config);
+  // Never a crash when a network is made from such a configuration: the constructor validates.
+  EXPECT_THROW(lstm::Network<float>{config}, lstm::Error);
+}
+
+TEST(CellCombinations, ZoneoutCombinesWithEveryVariant) {
+  for (const char* name : {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn_tanh"}) {
+    NetworkConfig config = small_config(CellType::lstm);
+    lstm::apply_cell_variant(config, name);
+    config.zoneout = 0.3;
+    EXPECT_EQ(validation_error(config), "") << name;
+  }
+}
+
+TEST(CellCombinations, CellVariantNamesSetExactlyTheirFields) {
+  NetworkConfig config = small_config(CellType::gru);
+  config.reset_before = true;
+  lstm::apply_cell_variant(config, "layer_norm");
+  EXPECT_EQ(config.cell, CellType::lstm);
+  EXPECT_TRUE(config.layer_norm);
+  EXPECT_FALSE(config.reset_before || config.coupled_gates || config.peephole);
+  lstm::apply_cell_variant(config, "cifg");
+  EXPECT_TRUE(config.coupled_gates);
+  EXPECT_FALSE(config.layer_norm);
+  try {
+    lstm::apply_cell_variant(config, "lnlstm");
+    ADD_FAILURE() << "no error";
+  } catch (const lstm::Error& error) {
+    EXPECT_NE(std::string(error.what()).find("layer_norm"), std::string::npos) << error.what();
+  }
+}
+
+const std::string cli = shell_quote(LSTM_CLI_PATH);
+
+class CliCellCombinations : public ::testing::Test {
+ protected:
+  test_util::TempDir dir;
+  std::string series = dir.file("sales.csv");
+  void SetUp() override { test_util::write_monthly_series(series, 60, 10); }
+  std::string forecast_args(const std::string& out, const std::string& extra) const {
+    return cli + " train --task forecast --data " + shell_quote(series) + " --target sales --out " +
+           shell_quote(out) + " --epochs 2 --hidden 8 --threads 1 --quiet " + extra;
+  }
+};
+
+TEST_F(CliCellCombinations, TrainWritesVariantsWithZoneoutAndLayerNorm) {
+  struct Variant {
+    std::string options;
+    bool coupled_gates, reset_before, layer_norm;
+    double zoneout;
+  };
+  for (const Variant& v : {Variant{"--cell cifg --zoneout 0.2", true, false, false, 0.2},
+                           Variant{"--cell gru_reset_before --zoneout 0.1", false, true, false, 0.1},
+                           Variant{"--cell layer_norm --forget-bias 1", false, false, true, 0.0},
+                           Variant{"--layer-norm --zoneout 0.15", false, false, true, 0.15}}) {
+    SCOPED_TRACE(v.options);
+    const std::string model = dir.file("m.safetensors");
+    const CommandResult trained = test_util::run_command(forecast_args(model, v.options));
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    const lstm::SequenceModel loaded = lstm::load_sequence_model(model);
+    const NetworkConfig& config = loaded.config().rnn;
+    EXPECT_EQ(config.coupled_gates, v.coupled_gates);
+    EXPECT_EQ(config.reset_before, v.reset_before);
+    EXPECT_EQ(config.layer_norm, v.layer_norm);
+    EXPECT_EQ(config.zoneout, v.zoneout);
+    const CommandResult forecast = test_util::run_command(
+        cli + " forecast --model " + shell_quote(model) + " --data " + shell_quote(series) + " --steps 3 --output " +
+        shell_quote(dir.file("f.csv")));
+    EXPECT_EQ(forecast.exit_code, 0) << forecast.err;
+  }
+}
+
+TEST_F(CliCellCombinations, LayerNormWithAnotherCellIsOneClearError) {
+  for (const char* cell : {"cifg", "peephole", "gru_reset_before"}) {
+    SCOPED_TRACE(cell);
+    const std::string model = dir.file("bad.safetensors");
+    test_util::expect_cli_failure(forecast_args(model, std::string("--layer-norm --cell ") + cell), dir.path(),
+                                  {"--layer-norm", std::string("--cell ") + cell});
+  }
+}
+
+}  // namespace
