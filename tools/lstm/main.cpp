@@ -1,9 +1,11 @@
 // The lstm command: parses the command line, runs one subcommand, turns errors into one line.
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "commands.hpp"
 #include "lstm/distributed.hpp"
@@ -66,8 +68,11 @@ int main(int argc, char** argv) {
     std::cerr << "lstm: out of memory\n";
     return 1;
   } catch (const lstm::distributed::RankFailure& error) {
-    // Every rank of a data-parallel run throws it; one prints.
+    // Every rank of a data-parallel run throws it; one prints. The others wait a moment before
+    // exiting: mpiexec ends the whole job at the first non-zero exit, and under load that could
+    // otherwise come before the printing rank has written its line.
     if (error.print_here()) std::cerr << "lstm: " << one_line(error.what()) << '\n';
+    else std::this_thread::sleep_for(std::chrono::seconds(1));
     return 1;
   } catch (const std::exception& error) {
     std::cerr << "lstm: " << one_line(error.what()) << '\n';
