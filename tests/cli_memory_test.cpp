@@ -19,11 +19,7 @@ using test_util::shell_quote;
 
 const std::string cli = shell_quote(LSTM_CLI_PATH);
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+using test_util::kSanitized;
 
 std::string charlm(const std::string& data, const std::string& out, const std::string& extra) {
   return cli + " train --task charlm --data " + shell_quote(data) + " --out " + shell_quote(out) +

@@ -25,6 +25,13 @@
 
 namespace test_util {
 
+// Built with AddressSanitizer or ThreadSanitizer (code several times slower; no address limits).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // Sets the matmul precision for one scope and restores fp32 after it.
 struct PrecisionScope {
   explicit PrecisionScope(lstm::MatmulPrecision p) { lstm::set_matmul_precision(p); }
