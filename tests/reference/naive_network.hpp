@@ -193,6 +193,38 @@ void affine(const CellParams<T>& w, int64_t rows, int64_t in, int64_t hout, cons
   }
 }
 
+// The LSTM's output h [Hout] from m = o ⊙ tanh(c) [H]: h = W_hr m with a projection (in int8
+// where the products are), else h = m.
+template <typename T>
+void project(const CellParams<T>& w, int64_t hout, int64_t H, const std::vector<T>& m,
+             std::vector<T>& h) {
+  if (!w.w_hr) {
+    h = m;
+  } else if (int8::enabled()) {
+    int8::product(w.w_hr, hout, H, m.data(), h.data());
+  } else {
+    for (int64_t p = 0; p < hout; ++p) {
+      T sum = 0;
+      for (int64_t u = 0; u < H; ++u) sum += w.w_hr[p * H + u] * m[u];
+      h[p] = sum;
+    }
+  }
+}
+
+// project's backward: returns dm = W_hrᵀ dh and adds dh mᵀ to dW_hr with a projection; else dm = dh.
+template <typename T>
+std::vector<T> project_backward(const CellParams<T>& w, CellParams<T>& dw, int64_t hout, int64_t H,
+                                const T* m, const std::vector<T>& dh) {
+  if (!w.w_hr) return std::vector<T>(dh.begin(), dh.begin() + H);
+  std::vector<T> dm(H, T(0));
+  for (int64_t p = 0; p < hout; ++p)
+    for (int64_t u = 0; u < H; ++u) {
+      dm[u] += w.w_hr[p * H + u] * dh[p];
+      dw.w_hr[p * H + u] += dh[p] * m[u];
+    }
+  return dm;
+}
+
 // One step of one cell for one sequence. h [Hout] and c [H] are updated in place; the trace
 // entry at `at` (= t*B + b) is filled.
 template <typename T>
@@ -225,17 +257,7 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       trace.m[at * H + u] = m[u];
       c[u] = c_new;
     }
-    if (w.w_hr && int8::enabled()) {
-      int8::product(w.w_hr, hout, H, m.data(), h.data());
-    } else if (w.w_hr) {  // h = W_hr m
-      for (int64_t p = 0; p < hout; ++p) {
-        T sum = 0;
-        for (int64_t u = 0; u < H; ++u) sum += w.w_hr[p * H + u] * m[u];
-        h[p] = sum;
-      }
-    } else {
-      h = m;
-    }
+    project(w, hout, H, m, h);
   } else if (config.cell == CellType::lstm) {
     if (w.ln_ih) {  // gi = LN(x W_ihᵀ; γ_ih, b_ih), gh = LN(h W_hhᵀ; γ_hh, b_hh)
       std::copy(gi.begin(), gi.end(), &trace.raw_x[at * G * H]);
@@ -268,17 +290,7 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       for (int64_t u = 0; u < H; ++u) m[u] = gates[3 * H + u] * std::tanh(c_hat[u]);
     }
     for (int64_t u = 0; u < H; ++u) trace.m[at * H + u] = m[u];
-    if (w.w_hr && int8::enabled()) {
-      int8::product(w.w_hr, hout, H, m.data(), h.data());
-    } else if (w.w_hr) {  // h = W_hr m
-      for (int64_t p = 0; p < hout; ++p) {
-        T sum = 0;
-        for (int64_t u = 0; u < H; ++u) sum += w.w_hr[p * H + u] * m[u];
-        h[p] = sum;
-      }
-    } else {
-      h = m;
-    }
+    project(w, hout, H, m, h);
   } else if (config.cell == CellType::gru && config.reset_before) {
     // n = tanh(gi_n + W_hn (r ⊙ h) + b_hn): gh's n rows (W_hn h + b_hn) are not used.
     std::vector<T> r(H), z(H), rh(H);
@@ -451,14 +463,7 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
   std::vector<T> d_gi(G * H, T(0)), d_gh(G * H, T(0)), dh_prev(hout, T(0));
 
   if (config.cell == CellType::lstm && config.coupled_gates) {
-    std::vector<T> dm(H, T(0));
-    for (int64_t u = 0; u < H; ++u) dm[u] = w.w_hr ? T(0) : dh[u];
-    if (w.w_hr)
-      for (int64_t p = 0; p < hout; ++p)
-        for (int64_t u = 0; u < H; ++u) {
-          dm[u] += w.w_hr[p * H + u] * dh[p];
-          dw.w_hr[p * H + u] += dh[p] * trace.m[at * H + u];
-        }
+    const std::vector<T> dm = project_backward(w, dw, hout, H, &trace.m[at * H], dh);
     for (int64_t u = 0; u < H; ++u) {
       const T f = gates[u], g = gates[H + u], o = gates[2 * H + u];
       const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = std::tanh(c);
@@ -479,15 +484,7 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
     }
     d_gh = d_gi;
   } else if (config.cell == CellType::lstm) {
-    // dm = W_hrᵀ dh (dW_hr += dh mᵀ) with projection, else dm = dh.
-    std::vector<T> dm(H, T(0));
-    for (int64_t u = 0; u < H; ++u) dm[u] = w.w_hr ? T(0) : dh[u];
-    if (w.w_hr)
-      for (int64_t p = 0; p < hout; ++p)
-        for (int64_t u = 0; u < H; ++u) {
-          dm[u] += w.w_hr[p * H + u] * dh[p];
-          dw.w_hr[p * H + u] += dh[p] * trace.m[at * H + u];
-        }
+    const std::vector<T> dm = project_backward(w, dw, hout, H, &trace.m[at * H], dh);
     // m = o tanh(ĉ), ĉ = c or LN(c): dc_from_m = dL/dc through m.
     const T* c_row = &trace.c[at * H];
     const std::vector<T> c_hat =
