@@ -6,6 +6,13 @@ proj_size if set, else hidden_size. Arrays must have the layer's dtype (float32 
 float64): another dtype is a TypeError. Arrays that are not C-contiguous are copied. Wrong ranks
 or shapes, NaN/Inf in the input or states, and lengths outside 1..T are a ValueError naming the
 argument. Errors from the library are lstm.Error (a ValueError); file errors are OSError.
+
+Cell variants (README "Cell variants", "Layer-normalised LSTM"), keyword arguments:
+LSTM(coupled_gates=True) couples the input and forget gates (i = 1 - f); LSTM(layer_norm=True)
+normalises the input and recurrent parts and the cell state; GRU(reset_before=True) applies the
+reset gate before the recurrent product; every class takes zoneout=p (training only) and
+residual=True (layer k >= 1 adds its input to its output). A combination the library refuses
+(layer norm with peepholes, say) is a ValueError naming it.
 """
 import os
 import threading
@@ -58,7 +65,7 @@ class _Layer:
 
     def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, peephole=False, dtype=np.float32,
-                 seed=None, _network=None):
+                 seed=None, _network=None, **variants):
         self.dtype = _layer_dtype(dtype)
         network_class, workspace_class = _CLASSES[self.dtype]
         if _network is None:
@@ -68,7 +75,7 @@ class _Layer:
                     raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
             _network = network_class(cell, int(input_size), int(hidden_size), int(num_layers),
                                       bool(bias), bool(bidirectional), int(proj_size),
-                                      bool(peephole), float(dropout))
+                                      bool(peephole), float(dropout), **variants)
             _network.init_uniform(_random_seed() if seed is None else int(seed))
         self._network = _network
         self._workspace = workspace_class()
@@ -90,6 +97,9 @@ class _Layer:
     bias = property(lambda self: self._network.bias)
     dropout = property(lambda self: self._network.dropout)
     num_parameters = property(lambda self: self._network.num_parameters)
+    # {'coupled_gates', 'reset_before', 'layer_norm', 'zoneout', 'residual'}
+    variants = property(lambda self: self._network.variants)
+    zoneout = property(lambda self: self._network.variants["zoneout"])
 
     def __repr__(self):
         return f"lstm.{type(self).__name__}({self._network.describe()}, dtype={self.dtype})"
@@ -164,7 +174,8 @@ class _Layer:
         y = np.empty((steps, batch, (2 if self.bidirectional else 1) * h_width), self.dtype)
         h_n = np.empty((rows, batch, h_width), self.dtype)
         c_n = np.empty((rows, batch, self.hidden_size), self.dtype) if self.cell == "lstm" else None
-        seed = int(self._rng.integers(0, 2**63)) if training and self.dropout > 0 else 0
+        random = training and (self.dropout > 0 or self.zoneout > 0)
+        seed = int(self._rng.integers(0, 2**63)) if random else 0
         with self._lock:
             self._network.forward(self._workspace, bool(training), x, lengths, h0, c0, y, h_n, c_n, seed)
             self._forward_input = x if training else None
@@ -228,29 +239,34 @@ class LSTM(_Layer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, peephole=False, dtype=np.float32,
-                 seed=None):
+                 seed=None, coupled_gates=False, layer_norm=False, zoneout=0.0, residual=False):
         super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, peephole, dtype, seed)
+                         bidirectional, proj_size, peephole, dtype, seed, coupled_gates=bool(coupled_gates),
+                         layer_norm=bool(layer_norm), zoneout=float(zoneout), residual=bool(residual))
 
 
 class GRU(_Layer):
     """GRU (PyTorch's form) over NumPy arrays."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, reset_before=False,
+                 zoneout=0.0, residual=False):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, False, dtype, seed)
+                         bidirectional, 0, False, dtype, seed, reset_before=bool(reset_before),
+                         zoneout=float(zoneout), residual=bool(residual))
 
 
 class RNN(_Layer):
     """Vanilla RNN, nonlinearity 'tanh' or 'relu', over NumPy arrays."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, nonlinearity="tanh", dtype=np.float32, seed=None):
+                 dropout=0.0, bidirectional=False, nonlinearity="tanh", dtype=np.float32, seed=None,
+                 zoneout=0.0, residual=False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__("rnn_" + nonlinearity, input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, False, dtype, seed)
+                         batch_first, dropout, bidirectional, 0, False, dtype, seed,
+                         zoneout=float(zoneout), residual=bool(residual))
 
     nonlinearity = property(lambda self: self.cell[4:])
 
@@ -270,7 +286,8 @@ def load(path, dtype=np.float32, batch_first=False, cell=None):
     if dtype != np.float32:
         converted = _CLASSES[dtype][0](network.cell, network.input_size, network.hidden_size,
                                        network.num_layers, network.bias, network.bidirectional,
-                                       network.proj_size, network.peephole, network.dropout)
+                                       network.proj_size, network.peephole, network.dropout,
+                                       **network.variants)
         converted.parameters()[:] = network.parameters()
         network = converted
     layer = _Layer.__new__(_BY_CELL[network.cell])

@@ -33,11 +33,13 @@ class Backend:
     """A C++ network of one dtype, the module parameters' flat buffer as a tensor, and its
     workspaces. `addresses` are where each parameter must lie for the views to be current."""
 
-    def __init__(self, config, dtype):
+    def __init__(self, config, variants, dtype):
         network_class, workspace_class = _CLASSES[dtype]
-        # (cell, input, hidden, layers, bias, bidirectional, proj, peephole, dropout)
+        # (cell, input, hidden, layers, bias, bidirectional, proj, peephole, dropout), and the
+        # cell variants by name (coupled_gates, reset_before, layer_norm, zoneout, residual)
         self.config = config
-        self.network = network_class(*config)
+        self.variants = variants
+        self.network = network_class(*config, **variants)
         self.dtype = dtype
         self.numpy_dtype = _NUMPY_DTYPES[dtype]
         self.workspace_class = workspace_class
@@ -49,7 +51,7 @@ class Backend:
         self.addresses = [base + offset * self.flat.element_size() for _, _, offset, _ in self.layout]
         self.idle = []
         self.tickets = itertools.count(1)  # (next() is atomic: calls may come from several threads)
-        self._without_dropout = None
+        self._without_randomness = None
         cell, _, hidden, layers, _, bidirectional, proj, _, _ = config
         directions = 2 if bidirectional else 1
         self.is_lstm = cell == "lstm"
@@ -96,14 +98,16 @@ class Backend:
         finally:
             self.give_back(slot)
 
-    def network_without_dropout(self):
-        """The same parameters in a network with dropout 0 (eval mode with gradients), copied now."""
-        if self.config[-1] == 0:
+    def network_without_randomness(self):
+        """The same parameters in a network without dropout and zoneout (eval mode with
+        gradients), copied now."""
+        if self.config[-1] == 0 and self.variants.get("zoneout", 0) == 0:
             return self.network
-        if self._without_dropout is None:
-            self._without_dropout = type(self.network)(*self.config[:-1], 0.0)
-        self._without_dropout.parameters()[:] = self.network.parameters()
-        return self._without_dropout
+        if self._without_randomness is None:
+            self._without_randomness = type(self.network)(*self.config[:-1], 0.0,
+                                                          **dict(self.variants, zoneout=0.0))
+        self._without_randomness.parameters()[:] = self.network.parameters()
+        return self._without_randomness
 
 
 class Call:

@@ -5,7 +5,11 @@ optional initial states, batch_first, unbatched 2-D input) and outputs as torch.
 runs lstm's backpropagation through time. CPU only, float32 or float64. The parameters are
 views of the C++ network's flat buffer, so an optimizer step writes straight into it; if they
 are replaced (module.double(), deepcopy, pickling), the network is rebuilt from them at the
-next call. Extra option: LSTM(..., peephole=True) adds weight_peephole_l{k}{s} [3H] (i, f, o).
+next call. Extra options (keyword arguments; README "Cell variants"): LSTM(peephole=True) adds
+weight_peephole_l{k}{s} [3H] (i, f, o); LSTM(coupled_gates=True) has three gates (f, g, o) and
+i = 1 - f; LSTM(layer_norm=True) adds weight_ln_ih, weight_ln_hh [4H], weight_ln_c, bias_ln_c
+[H]; GRU(reset_before=True) applies the reset gate before the recurrent product; every class
+takes zoneout=p (in training mode) and residual=True.
 """
 import math
 import numbers
@@ -20,6 +24,8 @@ from ._torch_backend import _CLASSES, Backend, Call, RecurrentFunction
 __all__ = ["LSTM", "GRU", "RNN"]
 
 _CELLS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
+_VARIANTS = {"coupled_gates": False, "layer_norm": False, "reset_before": False, "zoneout": 0.0,
+             "residual": False}
 
 
 class RNNBase(nn.Module):
@@ -27,7 +33,8 @@ class RNNBase(nn.Module):
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None,
-                 peephole=False):
+                 peephole=False, coupled_gates=False, layer_norm=False, reset_before=False,
+                 zoneout=0.0, residual=False):
         super().__init__()
         if mode not in _CELLS:
             raise ValueError("Unrecognized RNN mode: " + str(mode))
@@ -60,7 +67,12 @@ class RNNBase(nn.Module):
         self.bidirectional = bidirectional
         self.proj_size = proj_size
         self.peephole = peephole
-        backend = Backend(self._config(), dtype)
+        self.coupled_gates = bool(coupled_gates)
+        self.layer_norm = bool(layer_norm)
+        self.reset_before = bool(reset_before)
+        self.zoneout = float(zoneout)
+        self.residual = bool(residual)
+        backend = Backend(self._config(), self._variants(), dtype)
         self._flat_weights_names = [name for name, _, _, _ in backend.layout]
         self._backend = backend
         for name, view in zip(self._flat_weights_names, backend.views()):
@@ -71,12 +83,21 @@ class RNNBase(nn.Module):
         return (_CELLS[self.mode], self.input_size, self.hidden_size, self.num_layers, self.bias,
                 self.bidirectional, self.proj_size, self.peephole, self.dropout)
 
+    def _variants(self):
+        # getattr: modules pickled before the variants existed have none
+        return {name: getattr(self, name, default) for name, default in _VARIANTS.items()}
+
     def reset_parameters(self):
         """torch.nn's initialisation, U(-1/sqrt(H), 1/sqrt(H)), drawn from torch's generator in
         the same order: after torch.manual_seed(s) both modules start from the same weights."""
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -stdv, stdv)
+        for name, weight in self.named_parameters():
+            if name.startswith("weight_ln_"):  # layer normalisation: gains 1, bias 0
+                nn.init.ones_(weight)
+            elif name.startswith("bias_ln_"):
+                nn.init.zeros_(weight)
+            else:
+                nn.init.uniform_(weight, -stdv, stdv)
 
     def flatten_parameters(self):
         """Kept for compatibility: the parameters always lie in one flat buffer."""
@@ -107,6 +128,9 @@ class RNNBase(nn.Module):
             s += ", bidirectional={bidirectional}"
         if self.peephole:
             s += ", peephole=True"
+        for name, default in _VARIANTS.items():
+            if getattr(self, name, default) != default:
+                s += f", {name}={getattr(self, name)}"
         return s.format(**self.__dict__)
 
     # --- pickling, copying, conversions ----------------------------------------------------
@@ -138,7 +162,7 @@ class RNNBase(nn.Module):
             raise RuntimeError(f"lstm.torch computes on the CPU only; the parameters are on {sorted(devices)}")
         if len(dtypes) != 1 or next(iter(dtypes)) not in _CLASSES:
             raise TypeError(f"lstm.torch supports float32 or float64 parameters of one dtype, got {sorted(map(str, dtypes))}")
-        backend = Backend(self._config(), next(iter(dtypes)))
+        backend = Backend(self._config(), self._variants(), next(iter(dtypes)))
         with torch.no_grad():
             for parameter, view, (name, shape, _, _) in zip(parameters, backend.views(), backend.layout):
                 if tuple(parameter.shape) != shape:
@@ -218,18 +242,19 @@ class RNNBase(nn.Module):
         if hx is not None:
             h0, c0 = self._initial_states(hx, unbatched, batch, dtype)
 
-        dropout_active = self.dropout > 0 and self.training and self.num_layers > 1
-        seed = int(torch.randint(0, 2**62, (1,)).item()) if dropout_active else 0
+        random = self.training and ((self.dropout > 0 and self.num_layers > 1)
+                                    or getattr(self, "zoneout", 0.0) > 0)  # dropout, zoneout
+        seed = int(torch.randint(0, 2**62, (1,)).item()) if random else 0
         if torch.is_grad_enabled() and (
                 x.requires_grad or any(p.requires_grad for p in parameters)
                 or (h0 is not None and h0.requires_grad) or (c0 is not None and c0.requires_grad)):
-            network = backend.network if dropout_active else backend.network_without_dropout()
+            network = backend.network if random else backend.network_without_randomness()
             call = Call(backend, network, steps, batch, lengths, seed)
             results = RecurrentFunction.apply(call, x, h0, c0, *parameters)
             y, h_n = results[0], results[1]
             c_n = results[2] if backend.is_lstm else None
         else:
-            y, h_n, c_n = backend.infer(dropout_active, steps, batch, x.detach(), lengths, h0, c0, seed)
+            y, h_n, c_n = backend.infer(random, steps, batch, x.detach(), lengths, h0, c0, seed)
 
         if packed:
             if input.sorted_indices is not None:

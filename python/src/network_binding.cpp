@@ -24,9 +24,16 @@ T* address(uintptr_t value) {
   return reinterpret_cast<T*>(value);
 }
 
+// The cell variants beside PyTorch's options (NetworkConfig; README "Cell variants").
+struct Variants {
+  bool coupled_gates = false, reset_before = false, layer_norm = false, residual = false;
+  double zoneout = 0.0;
+};
+
 lstm::NetworkConfig make_config(const std::string& cell, int64_t input_size, int64_t hidden_size,
                                 int64_t num_layers, bool bias, bool bidirectional,
-                                int64_t proj_size, bool peephole, double dropout) {
+                                int64_t proj_size, bool peephole, double dropout,
+                                const Variants& variants) {
   lstm::NetworkConfig config;
   config.cell = lstm::parse_cell(cell);
   config.input_size = input_size;
@@ -37,6 +44,11 @@ lstm::NetworkConfig make_config(const std::string& cell, int64_t input_size, int
   config.proj_size = proj_size;
   config.peephole = peephole;
   config.dropout = dropout;
+  config.coupled_gates = variants.coupled_gates;
+  config.reset_before = variants.reset_before;
+  config.layer_norm = variants.layer_norm;
+  config.zoneout = variants.zoneout;
+  config.residual = variants.residual;
   config.validate();
   return config;
 }
@@ -123,13 +135,17 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
   py::class_<Network>(module, network_name)
       .def(py::init([](const std::string& cell, int64_t input_size, int64_t hidden_size,
                        int64_t num_layers, bool bias, bool bidirectional, int64_t proj_size,
-                       bool peephole, double dropout) {
+                       bool peephole, double dropout, bool coupled_gates, bool reset_before,
+                       bool layer_norm, double zoneout, bool residual) {
+             const Variants variants{coupled_gates, reset_before, layer_norm, residual, zoneout};
              return Network(make_config(cell, input_size, hidden_size, num_layers, bias,
-                                        bidirectional, proj_size, peephole, dropout));
+                                        bidirectional, proj_size, peephole, dropout, variants));
            }),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("bias"), py::arg("bidirectional"), py::arg("proj_size"), py::arg("peephole"),
-           py::arg("dropout"))
+           py::arg("dropout"), py::kw_only(), py::arg("coupled_gates") = false,
+           py::arg("reset_before") = false, py::arg("layer_norm") = false,
+           py::arg("zoneout") = 0.0, py::arg("residual") = false)
       .def_property_readonly(
           "cell", [](const Network& n) { return std::string(lstm::cell_name(n.config().cell)); })
       .def_property_readonly("input_size", [](const Network& n) { return n.config().input_size; })
@@ -141,6 +157,17 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
       .def_property_readonly("peephole", [](const Network& n) { return n.config().peephole; })
       .def_property_readonly("bias", [](const Network& n) { return n.config().bias; })
       .def_property_readonly("dropout", [](const Network& n) { return n.config().dropout; })
+      .def_property_readonly("variants",
+                             [](const Network& n) {
+                               const lstm::NetworkConfig& c = n.config();
+                               py::dict d;
+                               d["coupled_gates"] = c.coupled_gates;
+                               d["reset_before"] = c.reset_before;
+                               d["layer_norm"] = c.layer_norm;
+                               d["zoneout"] = c.zoneout;
+                               d["residual"] = c.residual;
+                               return d;
+                             })
       .def_property_readonly("num_parameters", &Network::num_parameters)
       .def("describe", [](const Network& n) { return n.config().describe(); })
       // [(name, shape, offset, numel)] in the flat buffer's order (PyTorch's parameter order).
