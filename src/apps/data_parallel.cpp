@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "core/random.hpp"
@@ -94,13 +95,30 @@ DataParallel::Decision DataParallel::decode(const distributed::Bytes& bytes) {
   return {values[0] != 0, values[1] != 0, values[2] != 0, values[3]};
 }
 
+std::vector<double> DataParallel::gather(const std::function<std::vector<double>()>& local) {
+  std::vector<double> mine;
+  std::string failure;
+  try {
+    mine = local();
+  } catch (const distributed::RankFailure&) {
+    throw;
+  } catch (const std::exception& error) {
+    failure = error.what();
+  }
+  std::vector<double> all;
+  for (const distributed::Bytes& part : distributed::agree(comm_, failure, to_bytes(mine))) {
+    const std::vector<double> values = to_doubles(part);
+    all.insert(all.end(), values.begin(), values.end());
+  }
+  return all;
+}
+
 double DataParallel::train_batch(SequenceModel& model, TrainingTask& task,
                                  std::span<const int64_t> ids, int64_t batch,
                                  uint64_t dropout_seed) {
   const int64_t B = static_cast<int64_t>(ids.size());
-  std::vector<double> losses;  // this rank's shards' weighted losses, in shard order
-  std::string failure;
-  try {
+  const std::vector<double> losses = gather([&] {
+    std::vector<double> mine;  // this rank's shards' weighted losses, in shard order
     sum_.begin();
     for (int64_t s = sum_.first_shard(); s < sum_.end_shard(); ++s) {
       const auto [first, end] = distributed::shard_range(B, shards_, s);
@@ -112,38 +130,26 @@ double DataParallel::train_batch(SequenceModel& model, TrainingTask& task,
         loss = task.train_batch(model, ids.subspan(first, end - first), batch, seed);
       }
       const double share = static_cast<double>(end - first) / static_cast<double>(B);
-      losses.push_back(share * loss);
+      mine.push_back(share * loss);
       sum_.add(s, model.gradients(), static_cast<float>(share));
     }
-  } catch (const distributed::RankFailure&) {
-    throw;
-  } catch (const std::exception& error) {
-    failure = error.what();
-  }
+    return mine;
+  });
   double batch_loss = 0.0;
-  for (const distributed::Bytes& part : distributed::agree(comm_, failure, to_bytes(losses)))
-    for (const double loss : to_doubles(part)) batch_loss += loss;
+  for (const double loss : losses) batch_loss += loss;  // in shard order
   sum_.finish(model.gradients());
   return batch_loss;
 }
 
 double DataParallel::validation_loss(SequenceModel& model, TrainingTask& task) {
-  std::vector<double> mine;
-  std::string failure;
-  try {
+  return task.validation_from_terms(gather([&] {
+    std::vector<double> mine;
     for (int64_t part = sum_.first_shard(); part < sum_.end_shard(); ++part) {
       const std::vector<double> terms = task.validation_terms(model, part, shards_);
       mine.insert(mine.end(), terms.begin(), terms.end());
     }
-  } catch (const std::exception& error) {
-    failure = error.what();
-  }
-  std::vector<double> all;
-  for (const distributed::Bytes& part : distributed::agree(comm_, failure, to_bytes(mine))) {
-    const std::vector<double> terms = to_doubles(part);
-    all.insert(all.end(), terms.begin(), terms.end());
-  }
-  return task.validation_from_terms(all);
+    return mine;
+  }));
 }
 
 std::vector<std::pair<std::string, HostTensor>> DataParallel::carried_state(

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -73,6 +74,9 @@ class DataParallel {
   std::vector<std::pair<std::string, HostTensor>> carried_state(const TrainingTask& task);
 
  private:
+  // Runs `local` (this rank's values), then returns every rank's values in rank order on every
+  // rank. An exception in `local` on any rank ends every rank with its message (agree).
+  std::vector<double> gather(const std::function<std::vector<double>()>& local);
   static distributed::Bytes encode(const Decision& decision);
   static Decision decode(const distributed::Bytes& bytes);
 
