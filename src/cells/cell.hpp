@@ -70,6 +70,26 @@ struct CellBackward {
 // Width of one row of the layer-normalised LSTM's norm_saved.
 inline int64_t layer_norm_saved_width(int64_t hidden) { return 9 * hidden + 3; }
 
+// Rows [first, first + count) of a forward step (`gates_width` G*H, h_prev's rows `h_prev_width`
+// wide): the same step on fewer rows, for a driver that runs the cell block by block.
+template <typename T>
+CellForward<T> cell_rows(const CellForward<T>& s, int64_t first, int64_t count, int64_t gates_width,
+                         int64_t h_prev_width) {
+  auto at = [first](auto* p, int64_t width) { return p ? p + first * width : p; };
+  CellForward<T> rows = s;
+  rows.batch = count;
+  rows.active = at(s.active, 1);
+  rows.gates = at(s.gates, gates_width);
+  rows.recurrent = at(s.recurrent, gates_width);
+  rows.h_prev = at(s.h_prev, h_prev_width);
+  rows.c_prev = at(s.c_prev, s.hidden);
+  rows.c = at(s.c, s.hidden);
+  rows.h = at(s.h, s.hidden);
+  rows.saved = at(s.saved, s.hidden);
+  rows.norm_saved = at(s.norm_saved, layer_norm_saved_width(s.hidden));
+  return rows;
+}
+
 template <typename T>
 struct CellKernels {
   void (*forward)(const CellForward<T>&);

@@ -152,7 +152,21 @@ SumKernel sum_kernel(Kernel kernel) {
   }
 }
 
+thread_local int amx_scopes = 0;  // AmxScopes alive on this thread
+
 }  // namespace
+
+AmxScope::AmxScope(int64_t rows) : on_(active_kernel() == Kernel::amx && rows >= kAmxMinRows) {
+#if defined(__x86_64__)
+  if (on_ && amx_scopes++ == 0) amx_configure();
+#endif
+}
+
+AmxScope::~AmxScope() {
+#if defined(__x86_64__)
+  if (on_ && --amx_scopes == 0) amx_release();
+#endif
+}
 
 void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c, int64_t ldc, int64_t unit_begin,
               int64_t unit_end, bool accumulate, const float* bias) {
@@ -163,17 +177,7 @@ void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c,
   const Kernel chosen = kernel == Kernel::amx && r1 - r0 < kAmxMinRows ? Kernel::avx512_vnni : kernel;
   const SumKernel sums_of = sum_kernel(chosen);
   const RowKernels kernels = row_kernels();
-#if defined(__x86_64__)
-  struct Tiles {  // configured once for the whole product
-    explicit Tiles(bool amx) : on(amx) {
-      if (on) amx_configure();
-    }
-    ~Tiles() {
-      if (on) amx_release();
-    }
-    bool on;
-  } tiles(chosen == Kernel::amx);
-#endif
+  const AmxScope tiles(r1 - r0);  // configured once for the whole product, unless it already is
   alignas(64) int32_t sums[kRowBlock * kSumsLd];
   const int64_t first_panel = unit_begin / kPanel, end_panel = (unit_end + kPanel - 1) / kPanel;
   for (int64_t b = 0; b < w.blocks(); ++b)

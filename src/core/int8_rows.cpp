@@ -70,19 +70,25 @@ void quantize_row(const float* x, int64_t k, uint8_t* out, float* scale, int32_t
 
 // C = sa · sw · (Σ qa qw − za Σ qw). |Σ (qa − za) qw| ≤ 255 · 127 · k fits an int32, though the
 // two terms alone need not: their difference is taken modulo 2^32 (unsigned), which is exact.
+// One branch-free loop per kind of destination, so that the compiler vectorises each.
 void dequantize(const int32_t* sums, int64_t sums_ld, int64_t rows, int64_t width, const float* scale_a,
                 const int32_t* zero_a, const float* scale_w, const int32_t* sum_w, float* c, int64_t ldc,
                 bool accumulate, const float* bias) {
   for (int64_t r = 0; r < rows; ++r) {
     const float sa = scale_a[r];
     const uint32_t za = static_cast<uint32_t>(zero_a[r]);
-    const int32_t* s = sums + r * sums_ld;
-    float* out = c + r * ldc;
-    for (int64_t j = 0; j < width; ++j) {
+    const int32_t* __restrict s = sums + r * sums_ld;
+    float* __restrict out = c + r * ldc;
+    auto value = [&](int64_t j) {
       const auto exact = static_cast<int32_t>(static_cast<uint32_t>(s[j]) - za * static_cast<uint32_t>(sum_w[j]));
-      const float value = sa * scale_w[j] * static_cast<float>(exact);
-      out[j] = accumulate ? out[j] + value : bias ? bias[j] + value : value;
-    }
+      return sa * scale_w[j] * static_cast<float>(exact);
+    };
+    if (accumulate)
+      for (int64_t j = 0; j < width; ++j) out[j] = out[j] + value(j);
+    else if (bias)
+      for (int64_t j = 0; j < width; ++j) out[j] = bias[j] + value(j);
+    else
+      for (int64_t j = 0; j < width; ++j) out[j] = value(j);
   }
 }
 

@@ -98,15 +98,57 @@ struct DirectionForward {
   const Int8Direction* int8;  // the weights in int8 with --precision int8, else null
 };
 
+// Rows [b0, b1) of A [·, k] quantized into this thread's `rows` (its row 0 is A's row b0).
+template <typename T>
+void quantize_rows(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b1) {
+  if constexpr (std::is_same_v<T, float>) {
+    rows.shape(b1 - b0, k);
+    rows.quantize(0, b1 - b0, a + b0 * k, k);
+  }
+}
+
 // int8 products of rows [b0, b1) of A [·, k] with the units [u0, u1) of every block of w, into
 // C [·, ldc] (rows b0.. as well): A is quantized into this thread's `rows` first.
 template <typename T>
 void int8_product(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b1, const int8::Weights& w, T* c,
                   int64_t ldc, int64_t u0, int64_t u1, bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {
-    rows.shape(b1 - b0, k);
-    rows.quantize(0, b1 - b0, a + b0 * k, k);
+    quantize_rows(rows, a, k, b0, b1);
     int8::multiply(rows, 0, b1 - b0, w, c + b0 * ldc, ldc, u0, u1, accumulate);
+  }
+}
+
+// Units per tile of the int8 recurrent product fused with the cell: as many as one call of the
+// sum kernels computes (4 panels of 16).
+constexpr int64_t kInt8TileUnits = int8::kPanelBlock * int8::kPanel;
+
+// An int8 recurrent product fused with a phase of the cell: the sums of the cell's rows (in `q`,
+// quantized) with every block of w are turned to float in `recurrent` ([cell.batch, G*H], the
+// cell's rows, from column `column`) 16 rows by 64 units of every block at a time, and each tile
+// goes to the cell at once, while it is still in L1: the float products never make a pass over
+// memory of their own. The layer-normalised cell needs every unit of its rows at once: its tiles
+// are 16 rows by all units.
+template <typename T>
+void int8_cell_tiles(const Dims& d, const CellForward<T>& cell, void (*phase)(const CellForward<T>&),
+                     const int8::Rows& q, const int8::Weights& w, T* recurrent, int64_t column) {
+  if constexpr (std::is_same_v<T, float>) {
+    const int64_t units = d.layer_norm ? cell.unit_end - cell.unit_begin : kInt8TileUnits;
+    for (int64_t r = 0; r < cell.batch; r += int8::kRowBlock) {
+      const int64_t rows = std::min(int8::kRowBlock, cell.batch - r);
+      CellForward<T> tile = cell_rows(cell, r, rows, d.GH, d.Hout);
+      for (int64_t j = cell.unit_begin; j < cell.unit_end; j += units) {
+        tile.unit_begin = j;
+        tile.unit_end = std::min(cell.unit_end, j + units);
+        // The tile's input part comes from memory (it was computed for every step before the
+        // loop): asked for now, it arrives while the tile's sums are computed.
+        for (int64_t b = 0; b < rows; ++b)
+          for (int64_t g = 0; g < d.G; ++g)
+            for (int64_t k = j; k < tile.unit_end; k += 16)
+              __builtin_prefetch(tile.gates + b * d.GH + g * d.H + k, 1, 3);
+        int8::multiply(q, r, r + rows, w, recurrent + r * d.GH + column, d.GH, j, tile.unit_end, false);
+        phase(tile);
+      }
+    }
   }
 }
 
@@ -190,6 +232,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   const ThreadSlice sl = thread_slice(d, by_batch, index, count);
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
 
+  const int8::AmxScope tiles(f.int8 ? b1 - b0 : 0);  // the tiles stay configured for the whole loop
   if (f.int8) {
     input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count);
   } else {
@@ -219,14 +262,6 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     // [B, H] c̃_t before zoneout, or c_t itself
     T* c_cell = f.zoneout > 0 && d.lstm ? buf.cell_states + t * d.B * d.H : c_next;
 
-    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
-    // (of r and z only when the reset gate comes before the product).
-    if (f.int8)
-      int8_product(f.loop.int8_state[static_cast<size_t>(index)], h_prev, d.Hout, b0, b1, f.int8->w_hh, recurrent,
-                   d.GH, u0, u1, false);
-    else
-      f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
-
     CellForward<T> cell;  // rows b0.. of every buffer
     cell.batch = b1 - b0;
     cell.hidden = d.H;
@@ -249,18 +284,32 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
       cell.layer_norm = p.layer_norm;
       cell.norm_saved = buf.norm_saved + (kept * d.B + b0) * layer_norm_saved_width(d.H);
     }
-    if (d.reset_before) {
-      // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
-      f.kernels.reset_gates(cell);
-      if (!by_batch) f.loop.barrier.wait(count);
-      T* reset_h = buf.gru_saved + kept * d.B * d.H;  // [B, H] r⊙h_{t-1}
-      if (f.int8)
-        int8_product(f.loop.int8_state[static_cast<size_t>(index)], reset_h, d.H, b0, b1, f.int8->w_hn,
-                     recurrent + 2 * d.H, d.GH, u0, u1, false);
-      else
+    T* reset_h = d.reset_before ? buf.gru_saved + kept * d.B * d.H : nullptr;  // [B, H] r⊙h_{t-1}
+
+    if (f.int8) {
+      // The same products and cell as below, fused tile by tile (int8_cell_tiles).
+      int8::Rows& q = f.loop.int8_state[static_cast<size_t>(index)];
+      quantize_rows(q, h_prev, d.Hout, b0, b1);
+      if (d.reset_before) {
+        int8_cell_tiles(d, cell, f.kernels.reset_gates, q, f.int8->w_hh, recurrent + b0 * d.GH, 0);
+        if (!by_batch) f.loop.barrier.wait(count);
+        quantize_rows(q, reset_h, d.H, b0, b1);
+        int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hn, recurrent + b0 * d.GH, 2 * d.H);
+      } else {
+        int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hh, recurrent + b0 * d.GH, 0);
+      }
+    } else {
+      // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
+      // (of r and z only when the reset gate comes before the product).
+      f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
+      if (d.reset_before) {
+        // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
+        f.kernels.reset_gates(cell);
+        if (!by_batch) f.loop.barrier.wait(count);
         f.loop.packed_hn.multiply(b1 - b0, cell.saved, d.H, recurrent + b0 * d.GH + 2 * d.H, d.GH, u0, u1, false);
+      }
+      f.kernels.forward(cell);
     }
-    f.kernels.forward(cell);
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
     // cell output of rows past their end is zero (kept for the record), and zeroed before the
