@@ -57,12 +57,10 @@ void quantize_row(const float* x, int64_t k, uint8_t* out, float* scale, int32_t
   // q = clamp(round(x · 255/range) + z, 0, 255): the integers are exact in float.
   const V v_inverse = S::set(inverse), v_zero = S::set(static_cast<float>(z)), v_low = S::zero(),
           v_high = S::set(255.0f);
-  float q[W];
   for (int64_t i = 0; i < k; i += W) {
     const int64_t n = std::min(W, k - i);
     const V v = S::load(x + i, n);
-    S::store(q, S::min(S::max(S::round(v * v_inverse) + v_zero, v_low), v_high), n);
-    for (int64_t l = 0; l < n; ++l) out[i + l] = static_cast<uint8_t>(q[l]);
+    S::store_bytes(out + i, S::min(S::max(S::round(v * v_inverse) + v_zero, v_low), v_high), n);
   }
   *scale = range / 255.0f;
   *zero = z;

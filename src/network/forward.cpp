@@ -279,6 +279,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.h = cell_h + b0 * d.H;
     if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
+    cell.keep_gates = f.training;
     if (d.layer_norm) {
       cell.bias_ih = p.b_ih;
       cell.layer_norm = p.layer_norm;
