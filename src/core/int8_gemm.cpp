@@ -170,9 +170,8 @@ AmxScope::~AmxScope() {
 
 void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c, int64_t ldc, int64_t unit_begin,
               int64_t unit_end, bool accumulate, const float* bias) {
-  // A tile always computes 16 rows, and loads its configuration per call: for a few rows (small
-  // batches) the vector units are faster (lstm 1024/1024/1/25: 5× here). Every AMX CPU has
-  // AVX512-VNNI.
+  // A tile always computes 16 rows: for a few rows (small batches) the vector units are faster
+  // (lstm 1024/1024/1/25: 5× here). Every AMX CPU has AVX512-VNNI.
   const Kernel kernel = active_kernel();
   const Kernel chosen = kernel == Kernel::amx && r1 - r0 < kAmxMinRows ? Kernel::avx512_vnni : kernel;
   const SumKernel sums_of = sum_kernel(chosen);
