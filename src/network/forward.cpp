@@ -2,7 +2,8 @@
 // the GEMMs: the input part X W_ihᵀ of every step at once (as (W_ih Xᵀ)ᵀ when X has few rows),
 // then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of the
 // hidden units, or of the batch rows, for the whole time loop (ThreadSlice in driver.hpp); the
-// two directions of a layer run at once, on half of the team each (run_directions).
+// two directions of a layer run at once, on half of the team each (run_directions). With int8
+// products, the per-step products run fused with the cell (network/forward_int8.hpp).
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "lstm/error.hpp"
 #include "lstm/precision.hpp"
 #include "network/driver.hpp"
+#include "network/forward_int8.hpp"
 
 namespace lstm {
 
@@ -97,86 +99,6 @@ struct DirectionForward {
   uint64_t seed;   // of the zoneout masks
   const Int8Direction* int8;  // the weights in int8 with --precision int8, else null
 };
-
-// Rows [b0, b1) of A [·, k] quantized into this thread's `rows` (its row 0 is A's row b0).
-template <typename T>
-void quantize_rows(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b1) {
-  if constexpr (std::is_same_v<T, float>) {
-    rows.shape(b1 - b0, k);
-    rows.quantize(0, b1 - b0, a + b0 * k, k);
-  }
-}
-
-// int8 products of rows [b0, b1) of A [·, k] with the units [u0, u1) of every block of w, into
-// C [·, ldc] (rows b0.. as well): A is quantized into this thread's `rows` first.
-template <typename T>
-void int8_product(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b1, const int8::Weights& w, T* c,
-                  int64_t ldc, int64_t u0, int64_t u1, bool accumulate) {
-  if constexpr (std::is_same_v<T, float>) {
-    quantize_rows(rows, a, k, b0, b1);
-    int8::multiply(rows, 0, b1 - b0, w, c + b0 * ldc, ldc, u0, u1, accumulate);
-  }
-}
-
-// Units per tile of the int8 recurrent product fused with the cell: as many as one call of the
-// sum kernels computes (4 panels of 16).
-constexpr int64_t kInt8TileUnits = int8::kPanelBlock * int8::kPanel;
-
-// The input part of one step computed in the tiles too (int8_input_per_step): x_t's quantized
-// rows from `first_row` of `x`, with W_ih and b_ih (or no bias).
-template <typename T>
-struct Int8StepInput {
-  const int8::Rows* x;
-  int64_t first_row;
-  const int8::Weights* w_ih;
-  const T* bias;
-};
-
-// Whether each step computes its own input part inside the int8 tiles, instead of one product
-// over every step before the loop: when each thread has a whole tile of rows. The input part
-// over every step is written to memory and read back by the cells (26 MB for lstm
-// 512/512/64/50), while W_ih streamed once per step from L2 or L3 costs the tiles less (lstm
-// 512/512/64/50 int8: −15% CPU time). A batch of few rows reads the weights once for all steps
-// instead.
-inline bool int8_input_per_step(const Dims& d, bool by_batch, int threads) {
-  return (by_batch ? d.B / threads : d.B) >= int8::kRowBlock;
-}
-
-// An int8 recurrent product fused with a phase of the cell: the sums of the cell's rows (in `q`,
-// quantized) with every block of w are turned to float in `recurrent` ([cell.batch, G*H], the
-// cell's rows, from column `column`) 32 rows by 64 units of every block at a time, and each tile
-// goes to the cell at once, while it is still in L1: the float products never make a pass over
-// memory of their own. With `input`, the tile's input part x_t W_ihᵀ + b_ih is computed into
-// `gates` first. The layer-normalised cell needs every unit of its rows at once: its tiles are 32
-// rows by all units.
-template <typename T>
-void int8_cell_tiles(const Dims& d, const CellForward<T>& cell, void (*phase)(const CellForward<T>&),
-                     const int8::Rows& q, const int8::Weights& w, T* recurrent, int64_t column,
-                     const Int8StepInput<T>* input) {
-  if constexpr (std::is_same_v<T, float>) {
-    const int64_t units = d.layer_norm ? cell.unit_end - cell.unit_begin : kInt8TileUnits;
-    for (int64_t r = 0; r < cell.batch; r += int8::kRowBlock) {
-      const int64_t rows = std::min(int8::kRowBlock, cell.batch - r);
-      CellForward<T> tile = cell_rows(cell, r, rows, d.GH, d.Hout);
-      for (int64_t j = cell.unit_begin; j < cell.unit_end; j += units) {
-        tile.unit_begin = j;
-        tile.unit_end = std::min(cell.unit_end, j + units);
-        if (input) {
-          int8::multiply(*input->x, input->first_row + r, input->first_row + r + rows, *input->w_ih, tile.gates, d.GH, j,
-                         tile.unit_end, false, input->bias);
-        } else {
-          // The tile's input part comes from memory (it was computed for every step before the
-          // loop): asked for now, it arrives while the tile's sums are computed.
-          for (int64_t b = 0; b < rows; ++b)
-            for (int64_t g = 0; g < d.G; ++g)
-              for (int64_t k = j; k < tile.unit_end; k += 16) __builtin_prefetch(tile.gates + b * d.GH + g * d.H + k, 1, 3);
-        }
-        int8::multiply(q, r, r + rows, w, recurrent + r * d.GH + column, d.GH, j, tile.unit_end, false);
-        phase(tile);
-      }
-    }
-  }
-}
 
 // The input part with int8 weights, b_ih added as the sums are turned back to float (not for the
 // layer-normalised LSTM, whose cell adds it after normalising): each thread
