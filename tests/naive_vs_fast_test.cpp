@@ -415,7 +415,7 @@ TEST_P(NaiveVsFast, FloatInt8) {
 }
 
 // The int8 recurrent product runs fused with the cell in tiles of 32 rows by 64 units
-// (forward.cpp), and with 32 rows a thread or more each step's input part as well: batches of 70
+// (forward_int8.hpp), and with 32 rows a thread or more each step's input part as well: batches of 70
 // rows (split by rows, 35 a thread: a full tile and a tail of 3, which the AMX path leaves to the
 // vector kernel) and 70 units (a full tile and a tail of 6), for every cell that int8 supports;
 // the peephole LSTM splits by units, the layer-normalised one takes all units of its rows at

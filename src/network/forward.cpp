@@ -182,7 +182,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
 
   const int8::AmxScope tiles(f.int8 ? b1 - b0 : 0);  // the tiles stay configured for the whole loop
-  const bool input_per_step = f.int8 && int8_input_per_step(d, by_batch, count);
+  const bool input_per_step = f.int8 && int8_input_per_step(d, f.in, by_batch, count);
   if (f.int8) {
     input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count, input_per_step);
   } else {

@@ -47,13 +47,16 @@ struct Int8StepInput {
 };
 
 // Whether each step computes its own input part inside the int8 tiles, instead of one product
-// over every step before the loop: when each thread has a whole tile of rows. The input part
-// over every step is written to memory and read back by the cells (26 MB for lstm
-// 512/512/64/50), while W_ih streamed once per step from L2 or L3 costs the tiles less (lstm
-// 512/512/64/50 int8: −15% CPU time). A batch of few rows reads the weights once for all steps
-// instead.
-inline bool int8_input_per_step(const Dims& d, bool by_batch, int threads) {
-  return (by_batch ? d.B / threads : d.B) >= int8::kRowBlock;
+// over every step before the loop: when each thread has a whole tile of rows, or half of one
+// with a W_ih [G*H, in] of at most 256 KiB in int8. The input part over every step is written
+// to memory and read back by the cells (26 MB for lstm 512/512/64/50), while W_ih streamed once
+// per step from L2 or L3 costs the tiles less when enough rows share it (CPU time per
+// iteration, int8, 2 threads: lstm 512/512/64/50 23.0 → 20.6 ms, 1024/1024/64/25 46.9 → 40.5,
+// 128/128/32/100 (16 rows a thread) 3.5 → 3.0; but 512/512/32/50, 16 rows a thread, 11.3 →
+// 13.7). A batch of few rows reads the weights once for all steps instead.
+inline bool int8_input_per_step(const Dims& d, int64_t in, bool by_batch, int threads) {
+  const int64_t rows = by_batch ? d.B / threads : d.B;
+  return rows >= int8::kRowBlock || (rows >= int8::kRowBlock / 2 && d.GH * in <= (int64_t{256} << 10));
 }
 
 // An int8 recurrent product fused with a phase of the cell: the sums of the cell's rows (in `q`,
