@@ -63,13 +63,13 @@ TEST(Int8, SumKernelsAreExact) {
       continue;
     }
     for (const int64_t kpad : {64, 128, 320})
-      for (const int64_t rows : {1, 2, 5, 16})
+      for (const int64_t rows : {1, 2, 5, 16, 17, 31, 32})
         for (const int64_t panels : {1, 2, 3, 4})
           for (const bool extreme : {false, true}) {
             SCOPED_TRACE(std::string(k.name) + " kpad " + std::to_string(kpad) + " rows " + std::to_string(rows) +
                          " panels " + std::to_string(panels) + (extreme ? " extreme" : ""));
-            // A with 16 rows (tiles may read all of them), panels of [kpad/4][16][4].
-            std::vector<uint8_t> a(static_cast<size_t>(16 * kpad));
+            // A with 32 rows (tiles may read all of them), panels of [kpad/4][16][4].
+            std::vector<uint8_t> a(static_cast<size_t>(32 * kpad));
             std::vector<int8_t> w(static_cast<size_t>(panels * 16 * kpad));
             for (auto& v : a) v = extreme ? 255 : static_cast<uint8_t>(rng() % 256);
             for (size_t i = 0; i < w.size(); ++i)

@@ -414,6 +414,47 @@ TEST_P(NaiveVsFast, FloatInt8) {
   }
 }
 
+// The int8 recurrent product runs fused with the cell in tiles of 32 rows by 64 units
+// (forward_int8.hpp), and with 32 rows a thread or more each step's input part as well: batches of 70
+// rows (split by rows, 35 a thread: a full tile and a tail of 3, which the AMX path leaves to the
+// vector kernel) and 70 units (a full tile and a tail of 6), for every cell that int8 supports;
+// the peephole LSTM splits by units, the layer-normalised one takes all units of its rows at
+// once. Variable lengths and initial states, inference and the training-mode forward.
+TEST(NaiveVsFast, FloatInt8Tiles) {
+  const Int8Scope int8;
+  std::vector<int64_t> lengths(70);
+  for (size_t b = 0; b < lengths.size(); ++b) lengths[b] = 1 + static_cast<int64_t>(b * 7 % 4);
+  std::vector<Case> cases;
+  auto add = [&](std::string name, NetworkConfig config) {
+    config.input_size = 9;
+    config.hidden_size = 70;
+    cases.push_back({std::move(name), config, 4, 70, lengths, true});
+  };
+  add("lstm", make_config(CellType::lstm, 1, false));
+  NetworkConfig c = make_config(CellType::lstm, 1, false);
+  c.peephole = true, c.proj_size = 5;
+  add("lstm_peephole_proj", c);
+  c = make_config(CellType::lstm, 1, false), c.coupled_gates = true;
+  add("lstm_coupled", c);
+  c = make_config(CellType::lstm, 1, false), c.layer_norm = true;
+  add("lstm_layer_norm", c);
+  add("gru_bi", make_config(CellType::gru, 1, true));
+  c = make_config(CellType::gru, 1, false), c.reset_before = true;
+  add("gru_reset_before", c);
+  add("rnn_relu", make_config(CellType::rnn_relu, 1, false));
+  for (const Case& k : cases)
+    for (Mode mode : {Mode::inference, Mode::training}) {
+      SCOPED_TRACE(k.name + (mode == Mode::training ? " training" : " inference"));
+      const Problem<float> p(k, 99);
+      const Reference ref = run_naive(p, mode == Mode::training);
+      lstm::Workspace<float> ws;
+      const FastResult<float> fast = run_fast(p, mode, false, ws);
+      EXPECT_TRUE(matches("output", ref.fwd.output, fast.output, kInt8Tolerance));
+      EXPECT_TRUE(matches("h_n", ref.fwd.h_n, fast.h_n, kInt8Tolerance));
+      EXPECT_TRUE(matches("c_n", ref.fwd.c_n, fast.c_n, kInt8Tolerance));
+    }
+}
+
 // Inputs with one large value per row, as real features have: the row's scale grows with it,
 // and int8 moves far from fp32 while still following the scheme.
 TEST(NaiveVsFast, FloatInt8Differs) {

@@ -21,6 +21,7 @@ struct CellForward {
   int64_t unit_end = 0;
   const uint8_t* active = nullptr; // [B] rows to compute; null = all. Inactive rows are left alone
   T* gates = nullptr;              // [B, G*H] in: x W_ihᵀ + b_ih; out: activated gates, kept for backward
+                                   // (unless keep_gates is false)
   const T* recurrent = nullptr;    // [B, G*H] h_{t-1} W_hhᵀ
   const T* bias_hh = nullptr;      // [G*H] or null (no bias)
   const T* h_prev = nullptr;       // [B, H] h_{t-1} (GRU)
@@ -30,6 +31,9 @@ struct CellForward {
   T* saved = nullptr;              // [B, H] GRU out: h_{t-1} W_hnᵀ + b_hn, kept for backward;
                                    // reset before the product: r⊙h_{t-1} (0 on inactive rows)
   const T* peephole = nullptr;     // [3H] p_i, p_f, p_o, or [2H] p_f, p_o (peephole LSTM)
+  // false at inference: nothing reads `gates` (nor the PyTorch-form GRU's `saved`) after the step,
+  // and the LSTM and GRU cells then skip storing them (6% of lstm 512/512/64/50 int8 inference)
+  bool keep_gates = true;
   // Layer-normalised LSTM (lstm_layer_norm.cpp): every unit of a row at once, and `gates` comes
   // in without b_ih, which is added after the normalisation.
   const T* bias_ih = nullptr;      // [4H] or null
@@ -69,6 +73,26 @@ struct CellBackward {
 
 // Width of one row of the layer-normalised LSTM's norm_saved.
 inline int64_t layer_norm_saved_width(int64_t hidden) { return 9 * hidden + 3; }
+
+// Rows [first, first + count) of a forward step (`gates_width` G*H, h_prev's rows `h_prev_width`
+// wide): the same step on fewer rows, for a driver that runs the cell block by block.
+template <typename T>
+CellForward<T> cell_rows(const CellForward<T>& s, int64_t first, int64_t count, int64_t gates_width,
+                         int64_t h_prev_width) {
+  auto at = [first](auto* p, int64_t width) { return p ? p + first * width : p; };
+  CellForward<T> rows = s;
+  rows.batch = count;
+  rows.active = at(s.active, 1);
+  rows.gates = at(s.gates, gates_width);
+  rows.recurrent = at(s.recurrent, gates_width);
+  rows.h_prev = at(s.h_prev, h_prev_width);
+  rows.c_prev = at(s.c_prev, s.hidden);
+  rows.c = at(s.c, s.hidden);
+  rows.h = at(s.h, s.hidden);
+  rows.saved = at(s.saved, s.hidden);
+  rows.norm_saved = at(s.norm_saved, layer_norm_saved_width(s.hidden));
+  return rows;
+}
 
 template <typename T>
 struct CellKernels {

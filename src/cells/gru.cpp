@@ -31,10 +31,12 @@ void gru_forward(const CellForward<T>& s) {
       const V z = S::sigmoid(S::load(gate + H + j, n) + u(1));
       const V u_n = u(2);
       const V candidate = S::tanh(S::load(gate + 2 * H + j, n) + r * u_n);
-      S::store(gate + j, r, n);
-      S::store(gate + H + j, z, n);
-      S::store(gate + 2 * H + j, candidate, n);
-      S::store(s.saved + b * H + j, u_n, n);
+      if (s.keep_gates) {
+        S::store(gate + j, r, n);
+        S::store(gate + H + j, z, n);
+        S::store(gate + 2 * H + j, candidate, n);
+        S::store(s.saved + b * H + j, u_n, n);
+      }
       S::store(s.h + b * H + j, (one - z) * candidate + z * S::load(s.h_prev + b * H + j, n), n);
     }
   }

@@ -42,10 +42,12 @@ void lstm_forward(const CellForward<T>& s) {
       const V c = f * c_prev + i * g;
       if constexpr (kPeephole) a_o = a_o + S::load(s.peephole + (F + 1) * H + j, n) * c;
       const V o = S::sigmoid(a_o);
-      if constexpr (!kCoupled) S::store(gate + j, i, n);
-      S::store(gate + F * H + j, f, n);
-      S::store(gate + (F + 1) * H + j, g, n);
-      S::store(gate + (F + 2) * H + j, o, n);
+      if (s.keep_gates) {
+        if constexpr (!kCoupled) S::store(gate + j, i, n);
+        S::store(gate + F * H + j, f, n);
+        S::store(gate + (F + 1) * H + j, g, n);
+        S::store(gate + (F + 2) * H + j, o, n);
+      }
       S::store(s.c + b * H + j, c, n);
       S::store(s.h + b * H + j, o * S::tanh(c), n);
     }

@@ -152,35 +152,41 @@ SumKernel sum_kernel(Kernel kernel) {
   }
 }
 
+thread_local int amx_scopes = 0;  // AmxScopes alive on this thread
+
 }  // namespace
+
+AmxScope::AmxScope(int64_t rows) : on_(active_kernel() == Kernel::amx && rows >= kAmxMinRows) {
+#if defined(__x86_64__)
+  if (on_ && amx_scopes++ == 0) amx_configure();
+#endif
+}
+
+AmxScope::~AmxScope() {
+#if defined(__x86_64__)
+  if (on_ && --amx_scopes == 0) amx_release();
+#endif
+}
 
 void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c, int64_t ldc, int64_t unit_begin,
               int64_t unit_end, bool accumulate, const float* bias) {
-  // A tile always computes 16 rows, and loads its configuration per call: for a few rows (small
-  // batches) the vector units are faster (lstm 1024/1024/1/25: 5× here). Every AMX CPU has
-  // AVX512-VNNI.
+  // A tile always computes 16 rows: for a few rows (small batches) the vector units are faster
+  // (lstm 1024/1024/1/25: 5× here). Every AMX CPU has AVX512-VNNI.
   const Kernel kernel = active_kernel();
   const Kernel chosen = kernel == Kernel::amx && r1 - r0 < kAmxMinRows ? Kernel::avx512_vnni : kernel;
   const SumKernel sums_of = sum_kernel(chosen);
   const RowKernels kernels = row_kernels();
-#if defined(__x86_64__)
-  struct Tiles {  // configured once for the whole product
-    explicit Tiles(bool amx) : on(amx) {
-      if (on) amx_configure();
-    }
-    ~Tiles() {
-      if (on) amx_release();
-    }
-    bool on;
-  } tiles(chosen == Kernel::amx);
-#endif
+  const AmxScope tiles(r1 - r0);  // configured once for the whole product, unless it already is
   alignas(64) int32_t sums[kRowBlock * kSumsLd];
   const int64_t first_panel = unit_begin / kPanel, end_panel = (unit_end + kPanel - 1) / kPanel;
-  for (int64_t b = 0; b < w.blocks(); ++b)
-    for (int64_t p = first_panel; p < end_panel; p += kPanelBlock) {
-      const int64_t panels = std::min(kPanelBlock, end_panel - p);
-      for (int64_t row = r0; row < r1; row += kRowBlock) {
-        const int64_t rows = std::min(kRowBlock, r1 - row);
+  // Rows outermost: a block of A stays in L1 while the weights stream from L2 (for the input part
+  // over every step, 3200 rows × 2048 × 512: 240 → 650 GMAC/s on AMX here), and C is written
+  // row block by row block.
+  for (int64_t row = r0; row < r1; row += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, r1 - row);
+    for (int64_t b = 0; b < w.blocks(); ++b)
+      for (int64_t p = first_panel; p < end_panel; p += kPanelBlock) {
+        const int64_t panels = std::min(kPanelBlock, end_panel - p);
         sums_of(a.row(row), a.padded_depth(), rows, w.panel(b, p), panels, w.padded_depth(), sums);
         const int64_t j0 = p * kPanel, j1 = std::min(unit_end, (p + panels) * kPanel);
         kernels.dequantize(sums, kSumsLd, rows, j1 - j0, a.scales() + row, a.zero_points() + row, w.scales(b, p),

@@ -79,7 +79,7 @@ class Rows {
 
  private:
   int64_t m_ = 0, k_ = 0, kpad_ = 0;
-  std::vector<uint8_t> data_;  // [m + 16, kpad], zero-padded: tiles may read a block past m
+  std::vector<uint8_t> data_;  // [m + kRowBlock, kpad], zero-padded: tiles may read 16 rows past m
   std::vector<float> scale_;   // [m] sa
   std::vector<int32_t> zero_;  // [m] za
 };
@@ -95,11 +95,26 @@ int32_t quantize_value(float x, float inverse_scale, int32_t zero_point, int32_t
 void multiply(const Rows& a, int64_t r0, int64_t r1, const Weights& w, float* c, int64_t ldc, int64_t unit_begin,
               int64_t unit_end, bool accumulate, const float* bias = nullptr);
 
+// Keeps the AMX tiles configured on this thread while alive, when the int8 kernel is AMX and a
+// product of `rows` rows uses it (8 rows or more): a time loop holds one around all of its steps,
+// and the products inside (multiply) then neither load the configuration nor release the tiles
+// again. Scopes nest.
+class AmxScope {
+ public:
+  explicit AmxScope(int64_t rows);
+  ~AmxScope();
+  AmxScope(const AmxScope&) = delete;
+  AmxScope& operator=(const AmxScope&) = delete;
+
+ private:
+  bool on_;
+};
+
 // The kernels' common form: sums [rows, panels*16] (leading dimension 64) = Σ_k qa qw for
-// `rows` ≤ 16 rows of A (leading dimension lda bytes) and `panels` ≤ 4 consecutive panels.
+// `rows` ≤ 32 rows of A (leading dimension lda bytes) and `panels` ≤ 4 consecutive panels.
 using SumKernel = void (*)(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t panels_count,
                            int64_t kpad, int32_t* sums);
-constexpr int64_t kRowBlock = 16, kPanelBlock = 4, kSumsLd = kPanelBlock * kPanel;
+constexpr int64_t kRowBlock = 32, kPanelBlock = 4, kSumsLd = kPanelBlock * kPanel;
 void portable_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t panels_count,
                    int64_t kpad, int32_t* sums);
 void avx512_vnni_sums(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t panels_count,

@@ -57,12 +57,10 @@ void quantize_row(const float* x, int64_t k, uint8_t* out, float* scale, int32_t
   // q = clamp(round(x · 255/range) + z, 0, 255): the integers are exact in float.
   const V v_inverse = S::set(inverse), v_zero = S::set(static_cast<float>(z)), v_low = S::zero(),
           v_high = S::set(255.0f);
-  float q[W];
   for (int64_t i = 0; i < k; i += W) {
     const int64_t n = std::min(W, k - i);
     const V v = S::load(x + i, n);
-    S::store(q, S::min(S::max(S::round(v * v_inverse) + v_zero, v_low), v_high), n);
-    for (int64_t l = 0; l < n; ++l) out[i + l] = static_cast<uint8_t>(q[l]);
+    S::store_bytes(out + i, S::min(S::max(S::round(v * v_inverse) + v_zero, v_low), v_high), n);
   }
   *scale = range / 255.0f;
   *zero = z;
@@ -70,19 +68,25 @@ void quantize_row(const float* x, int64_t k, uint8_t* out, float* scale, int32_t
 
 // C = sa · sw · (Σ qa qw − za Σ qw). |Σ (qa − za) qw| ≤ 255 · 127 · k fits an int32, though the
 // two terms alone need not: their difference is taken modulo 2^32 (unsigned), which is exact.
+// One branch-free loop per kind of destination, so that the compiler vectorises each.
 void dequantize(const int32_t* sums, int64_t sums_ld, int64_t rows, int64_t width, const float* scale_a,
                 const int32_t* zero_a, const float* scale_w, const int32_t* sum_w, float* c, int64_t ldc,
                 bool accumulate, const float* bias) {
   for (int64_t r = 0; r < rows; ++r) {
     const float sa = scale_a[r];
     const uint32_t za = static_cast<uint32_t>(zero_a[r]);
-    const int32_t* s = sums + r * sums_ld;
-    float* out = c + r * ldc;
-    for (int64_t j = 0; j < width; ++j) {
+    const int32_t* __restrict s = sums + r * sums_ld;
+    float* __restrict out = c + r * ldc;
+    auto value = [&](int64_t j) {
       const auto exact = static_cast<int32_t>(static_cast<uint32_t>(s[j]) - za * static_cast<uint32_t>(sum_w[j]));
-      const float value = sa * scale_w[j] * static_cast<float>(exact);
-      out[j] = accumulate ? out[j] + value : bias ? bias[j] + value : value;
-    }
+      return sa * scale_w[j] * static_cast<float>(exact);
+    };
+    if (accumulate)
+      for (int64_t j = 0; j < width; ++j) out[j] = out[j] + value(j);
+    else if (bias)
+      for (int64_t j = 0; j < width; ++j) out[j] = bias[j] + value(j);
+    else
+      for (int64_t j = 0; j < width; ++j) out[j] = value(j);
   }
 }
 

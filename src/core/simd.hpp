@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "core/target.hpp"
 
@@ -34,6 +35,8 @@ struct ScalarSimd {
   static V max(V a, V b) { return b > a ? b : a; }
   static V min(V a, V b) { return b < a ? b : a; }
   static V round(V x) { return std::nearbyint(x); }  // to nearest, ties to even
+  // Lanes holding whole numbers in [0, 255] (int8 quantization) stored as n bytes.
+  static void store_bytes(uint8_t* p, V v, int64_t) { *p = static_cast<uint8_t>(v); }
   // out[r] = the sum of v[r]'s lanes, r < 4
   static void sum4(const V v[4], T* out) { std::copy(v, v + 4, out); }
   static V exp(V x) { return std::exp(x); }
@@ -88,6 +91,9 @@ struct Avx512Simd {
   static V loadu(const float* p) { return _mm512_loadu_ps(p); }
   static V load_or_zero(const float* p, int64_t n) { return p ? load(p, n) : zero(); }
   static void store(float* p, V v, int64_t n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  static void store_bytes(uint8_t* p, V v, int64_t n) {
+    _mm512_mask_cvtusepi32_storeu_epi8(p, mask(n), _mm512_maskz_cvtps_epi32(kAll, v));
+  }
   static V set(float value) { return _mm512_set1_ps(value); }
   static V zero() { return _mm512_setzero_ps(); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
@@ -137,6 +143,13 @@ struct Avx2Simd {
   static void store(float* p, V v, int64_t n) {
     if (n >= 8) _mm256_storeu_ps(p, v);
     else _mm256_maskstore_ps(p, mask(n), v);
+  }
+  static void store_bytes(uint8_t* p, V v, int64_t n) {
+    const __m256i words = _mm256_packus_epi32(_mm256_cvtps_epi32(v), _mm256_setzero_si256());  // per 128-bit half
+    const __m256i bytes = _mm256_packus_epi16(words, _mm256_setzero_si256());
+    const uint64_t eight = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(bytes))) |
+                           uint64_t{static_cast<uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(bytes, 1)))} << 32;
+    std::memcpy(p, &eight, static_cast<size_t>(std::min<int64_t>(n, 8)));
   }
   static V set(float value) { return _mm256_set1_ps(value); }
   static V zero() { return _mm256_setzero_ps(); }

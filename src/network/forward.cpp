@@ -2,7 +2,8 @@
 // the GEMMs: the input part X W_ihᵀ of every step at once (as (W_ih Xᵀ)ᵀ when X has few rows),
 // then per step h_{t-1} W_hhᵀ (and the projection). Each thread of the team owns a slice of the
 // hidden units, or of the batch rows, for the whole time loop (ThreadSlice in driver.hpp); the
-// two directions of a layer run at once, on half of the team each (run_directions).
+// two directions of a layer run at once, on half of the team each (run_directions). With int8
+// products, the per-step products run fused with the cell (network/forward_int8.hpp).
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "lstm/error.hpp"
 #include "lstm/precision.hpp"
 #include "network/driver.hpp"
+#include "network/forward_int8.hpp"
 
 namespace lstm {
 
@@ -98,24 +100,12 @@ struct DirectionForward {
   const Int8Direction* int8;  // the weights in int8 with --precision int8, else null
 };
 
-// int8 products of rows [b0, b1) of A [·, k] with the units [u0, u1) of every block of w, into
-// C [·, ldc] (rows b0.. as well): A is quantized into this thread's `rows` first.
-template <typename T>
-void int8_product(int8::Rows& rows, const T* a, int64_t k, int64_t b0, int64_t b1, const int8::Weights& w, T* c,
-                  int64_t ldc, int64_t u0, int64_t u1, bool accumulate) {
-  if constexpr (std::is_same_v<T, float>) {
-    rows.shape(b1 - b0, k);
-    rows.quantize(0, b1 - b0, a + b0 * k, k);
-    int8::multiply(rows, 0, b1 - b0, w, c + b0 * ldc, ldc, u0, u1, accumulate);
-  }
-}
-
 // The input part with int8 weights, b_ih added as the sums are turned back to float (not for the
 // layer-normalised LSTM, whose cell adds it after normalising): each thread
 // quantizes its share of x's rows, then multiplies them (many rows), or, after a barrier, every
 // row by its units [u0, u1) of every gate.
 template <typename T>
-void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
+void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count, bool quantize_only) {
   if constexpr (std::is_same_v<T, float>) {
     const Dims& d = f.d;
     const int64_t rows = d.T * d.B;
@@ -123,6 +113,7 @@ void input_part_int8(const DirectionForward<T>& f, int64_t u0, int64_t u1, int i
     int8::Rows& q = f.loop.int8_input;
     const T* bias = d.layer_norm ? nullptr : f.params.b_ih;
     q.quantize(r0, r1, f.x, f.in);
+    if (quantize_only) return;  // the tiles compute it step by step, after the loop's first barrier
     if (rows >= 2 * int8::kRowBlock * count) {
       int8::multiply(q, r0, r1, f.int8->w_ih, f.buf.gates + r0 * d.GH, d.GH, 0, d.H, false, bias);
       return;
@@ -190,8 +181,10 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   const ThreadSlice sl = thread_slice(d, by_batch, index, count);
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
 
+  const int8::AmxScope tiles(f.int8 ? b1 - b0 : 0);  // the tiles stay configured for the whole loop
+  const bool input_per_step = f.int8 && int8_input_per_step(d, f.in, by_batch, count);
   if (f.int8) {
-    input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count);
+    input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count, input_per_step);
   } else {
     input_part(f, sl.pack_u0, sl.pack_u1, index, count);
     f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
@@ -219,21 +212,16 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     // [B, H] c̃_t before zoneout, or c_t itself
     T* c_cell = f.zoneout > 0 && d.lstm ? buf.cell_states + t * d.B * d.H : c_next;
 
-    // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
-    // (of r and z only when the reset gate comes before the product).
-    if (f.int8)
-      int8_product(f.loop.int8_state[static_cast<size_t>(index)], h_prev, d.Hout, b0, b1, f.int8->w_hh, recurrent,
-                   d.GH, u0, u1, false);
-    else
-      f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
-
     CellForward<T> cell;  // rows b0.. of every buffer
     cell.batch = b1 - b0;
     cell.hidden = d.H;
     cell.unit_begin = u0;
     cell.unit_end = u1;
     cell.active = active ? active + b0 : nullptr;
-    cell.gates = buf.gates + (t * d.B + b0) * d.GH;
+    // With the input part computed step by step at inference, every step uses step 0's gates,
+    // which stay in cache.
+    const int64_t gates_step = input_per_step && !f.training ? 0 : t;
+    cell.gates = buf.gates + (gates_step * d.B + b0) * d.GH;
     cell.recurrent = recurrent + b0 * d.GH;
     cell.bias_hh = p.b_hh;
     cell.h_prev = h_prev + b0 * d.Hout;
@@ -244,23 +232,42 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     cell.h = cell_h + b0 * d.H;
     if (d.gru) cell.saved = buf.gru_saved + (kept * d.B + b0) * d.H;
     cell.peephole = p.peephole;
+    cell.keep_gates = f.training;
     if (d.layer_norm) {
       cell.bias_ih = p.b_ih;
       cell.layer_norm = p.layer_norm;
       cell.norm_saved = buf.norm_saved + (kept * d.B + b0) * layer_norm_saved_width(d.H);
     }
-    if (d.reset_before) {
-      // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
-      f.kernels.reset_gates(cell);
-      if (!by_batch) f.loop.barrier.wait(count);
-      T* reset_h = buf.gru_saved + kept * d.B * d.H;  // [B, H] r⊙h_{t-1}
-      if (f.int8)
-        int8_product(f.loop.int8_state[static_cast<size_t>(index)], reset_h, d.H, b0, b1, f.int8->w_hn,
-                     recurrent + 2 * d.H, d.GH, u0, u1, false);
-      else
+    T* reset_h = d.reset_before ? buf.gru_saved + kept * d.B * d.H : nullptr;  // [B, H] r⊙h_{t-1}
+
+    if (f.int8) {
+      // The same products and cell as below, fused tile by tile (int8_cell_tiles).
+      int8::Rows& q = f.loop.int8_state[static_cast<size_t>(index)];
+      const Int8StepInput<T> step_input{&f.loop.int8_input, t * d.B + b0, &f.int8->w_ih,
+                                     d.layer_norm ? nullptr : p.b_ih};
+      const Int8StepInput<T>* input = input_per_step ? &step_input : nullptr;
+      quantize_rows(q, h_prev, d.Hout, b0, b1);
+      if (d.reset_before) {
+        int8_cell_tiles(d, cell, f.kernels.reset_gates, q, f.int8->w_hh, recurrent + b0 * d.GH, 0, input);
+        if (!by_batch) f.loop.barrier.wait(count);
+        quantize_rows(q, reset_h, d.H, b0, b1);
+        int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hn, recurrent + b0 * d.GH, 2 * d.H,
+                        static_cast<const Int8StepInput<T>*>(nullptr));
+      } else {
+        int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hh, recurrent + b0 * d.GH, 0, input);
+      }
+    } else {
+      // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
+      // (of r and z only when the reset gate comes before the product).
+      f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
+      if (d.reset_before) {
+        // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
+        f.kernels.reset_gates(cell);
+        if (!by_batch) f.loop.barrier.wait(count);
         f.loop.packed_hn.multiply(b1 - b0, cell.saved, d.H, recurrent + b0 * d.GH + 2 * d.H, d.GH, u0, u1, false);
+      }
+      f.kernels.forward(cell);
     }
-    f.kernels.forward(cell);
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
     // cell output of rows past their end is zero (kept for the record), and zeroed before the
