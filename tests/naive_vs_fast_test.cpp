@@ -183,6 +183,17 @@ std::vector<Case> grid() {
   add("rnn_tanh_residual_zoneout_batch_split", c, long_var, true, 6, 17);
   c = make_config(CellType::lstm, 2, false, 24, 80), c.residual = true, c.proj_size = 40;
   add("lstm_residual_proj_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
+  // Highway gates between stacked layers (every cell; split by units, by rows, wide).
+  c = make_config(CellType::lstm, 3, true), c.highway = true, c.peephole = true, c.dropout = 0.25;
+  add("lstm_highway_peephole_bi_dropout_3l", c, var, true);
+  c = make_config(CellType::lstm, 2, false), c.highway = true, c.layer_norm = true, c.zoneout = 0.2;
+  add("lstm_highway_layer_norm_zoneout_2l", c, var, true);
+  c = make_config(CellType::gru, 2, true), c.highway = true, c.reset_before = true;
+  add("gru_reset_before_highway_bi_2l", c, var, true);
+  c = make_config(CellType::rnn_tanh, 2, true, 24, 70), c.highway = true, c.zoneout = 0.2;
+  add("rnn_tanh_highway_zoneout_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::lstm, 2, true, 24, 80), c.highway = true, c.coupled_gates = true, c.proj_size = 40;
+  add("lstm_coupled_highway_proj_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
   return cases;
 }
 

@@ -326,9 +326,16 @@ void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) con
                             state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B), layer,
                             config_.zoneout, s.dropout_seed});
     }
+    // With a highway gate, the cells see dL/dh = t ⊙ dL/dy (highway.hpp).
+    const T* d_cells = config_.highway && layer > 0
+                           ? highway_backward_gate<T>(config_, layout_, layer, x, d_out, a.grad_params, s.highway)
+                           : d_out;
+    for (DirectionBackward<T>& direction : directions) direction.d_out = d_cells;
     backward_layer(directions.data(), d.D, d_in);
     if (config_.residual && layer > 0)  // y = cell(x) + x: dL/dx += dL/dy
       for (int64_t k = 0; k < layer_values; ++k) d_in[k] += d_out[k];
+    if (config_.highway && layer > 0)
+      highway_backward_input<T>(config_, layout_, parameters_.data(), layer, d_out, d_in, s.highway);
     if (layer > 0 && config_.dropout > 0)
       apply_dropout(d_in, layer_values, s.dropout_seed, layer - 1, config_.dropout);
     d_out = d_in;

@@ -425,6 +425,9 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
     forward_layer(directions.data(), d.D);
     if (config_.residual && layer > 0)  // y += x: zero past each sequence's end in both
       for (int64_t k = 0; k < d.T * d.B * d.Hcat; ++k) y[k] += x[k];
+    if (config_.highway && layer > 0)  // y = t ⊙ y + (1 − t) ⊙ x (highway.hpp)
+      highway_forward<T>(config_, layout_, parameters_.data(), weights_version_, layer, d.T * d.B, x, y, training,
+                         s.highway);
     if (training && config_.dropout > 0 && layer < d.L - 1)
       apply_dropout(y, d.T * d.B * d.Hcat, a.dropout_seed, layer, config_.dropout);
   }

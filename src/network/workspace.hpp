@@ -8,6 +8,7 @@
 #include "core/packed_gemm.hpp"
 #include "core/thread_team.hpp"
 #include "lstm/network.hpp"
+#include "network/highway.hpp"
 
 namespace lstm {
 
@@ -72,6 +73,8 @@ struct Workspace<T>::State {
   // --precision int8: the weights last quantized here, and the weights_version() they came from.
   std::vector<Int8Direction> int8;  // [L*D]
   uint64_t int8_version = 0;
+
+  driver::HighwayState<T> highway;  // the gates between layers (NetworkConfig::highway)
 };
 
 }  // namespace lstm
