@@ -154,6 +154,10 @@ std::vector<Case> grid() {
   add("lstm_layer_norm_wide_nobias", c, {8, 3, 1, 7, 8}, true, 8, 5);
   c = make_config(CellType::lstm, 2, true, 24, 40), c.layer_norm = true;
   add("lstm_layer_norm_batch_split", c, long_var, true, 6, 17);
+  // One direction: the backward splits by rows too, each thread summing its own gain and bias
+  // gradients (on two threads or more).
+  c = make_config(CellType::lstm, 2, false, 24, 40), c.layer_norm = true;
+  add("lstm_layer_norm_backward_batch_split", c, long_var, true, 6, 17);
   // Zoneout: split by units (threaded), by rows, with projection, peepholes and layer norm.
   c = make_config(CellType::lstm, 2, true, 24, 80), c.zoneout = 0.3, c.peephole = true, c.proj_size = 40;
   add("lstm_zoneout_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
