@@ -156,7 +156,7 @@ std::vector<Case> grid() {
   add("lstm_layer_norm_batch_split", c, long_var, true, 6, 17);
   // One direction: the backward splits by rows too, each thread summing its own gain and bias
   // gradients (on two threads or more).
-  c = make_config(CellType::lstm, 2, false, 24, 40), c.layer_norm = true;
+  c = make_config(CellType::lstm, 1, false, 24, 40), c.layer_norm = true;
   add("lstm_layer_norm_backward_batch_split", c, long_var, true, 6, 17);
   // Zoneout: split by units (threaded), by rows, with projection, peepholes and layer norm.
   c = make_config(CellType::lstm, 2, true, 24, 80), c.zoneout = 0.3, c.peephole = true, c.proj_size = 40;
