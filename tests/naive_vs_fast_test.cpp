@@ -462,7 +462,8 @@ INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
 TEST(NaiveVsFast, TeamSizes) {
   const std::vector<std::string> names = {"lstm_threaded", "gru_threaded", "lstm_proj_batch_split",
                                           "gru_batch_split", "lstm_batch1_in_place", "lstm_everything",
-                                          "gru_reset_before_threaded", "gru_reset_before_batch_split"};
+                                          "gru_reset_before_threaded", "gru_reset_before_batch_split",
+                                          "lstm_layer_norm_backward_batch_split", "rnn_tanh_highway_zoneout_batch_split"};
   for (const int threads : {1, 3, 4, 5}) {
     lstm::set_num_threads(threads);
     for (const Case& c : grid())
