@@ -57,6 +57,28 @@ TEST(CellCombinations, LayerNormRefusesWhatItDoesNotCombineWith) {
   EXPECT_THROW(lstm::Network<float>{config}, lstm::Error);
 }
 
+TEST(CellCombinations, HighwayRefusesResidualAndASingleLayer) {
+  NetworkConfig config = small_config(CellType::lstm);
+  config.highway = true;
+  EXPECT_NE(validation_error(config).find("highway gates (highway) connect stacked layers: they need 2 layers or more"),
+            std::string::npos)
+      << validation_error(config);
+  config.num_layers = 2;
+  EXPECT_EQ(validation_error(config), "");
+  config.residual = true;
+  EXPECT_NE(validation_error(config).find(
+                "highway gates (highway) and residual connections (residual) do not combine"),
+            std::string::npos)
+      << validation_error(config);
+  EXPECT_THROW(lstm::Network<float>{config}, lstm::Error);
+  for (const char* name : {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn_tanh"}) {
+    lstm::apply_cell_variant(config, name);
+    config.residual = false;
+    config.zoneout = 0.2;
+    EXPECT_EQ(validation_error(config), "") << name;
+  }
+}
+
 TEST(CellCombinations, ZoneoutCombinesWithEveryVariant) {
   for (const char* name : {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn_tanh"}) {
     NetworkConfig config = small_config(CellType::lstm);
@@ -131,6 +153,40 @@ TEST_F(CliCellCombinations, LayerNormWithAnotherCellIsOneClearError) {
     test_util::expect_cli_failure(forecast_args(model, std::string("--layer-norm --cell ") + cell), dir.path(),
                                   {"--layer-norm", std::string("--cell ") + cell});
   }
+}
+
+TEST_F(CliCellCombinations, TrainAndExperimentWriteHighwayModels) {
+  for (const std::string& options : {std::string("--cell cifg --layers 2 --highway"),
+                                     std::string("--cell gru_reset_before --layers 3 --highway --zoneout 0.1")}) {
+    SCOPED_TRACE(options);
+    const std::string model = dir.file("m.safetensors");
+    const CommandResult trained = test_util::run_command(forecast_args(model, options));
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    const lstm::SequenceModel loaded = lstm::load_sequence_model(model);
+    EXPECT_TRUE(loaded.config().rnn.highway);
+    const CommandResult forecast = test_util::run_command(
+        cli + " forecast --model " + shell_quote(model) + " --data " + shell_quote(series) + " --steps 3 --output " +
+        shell_quote(dir.file("f.csv")));
+    EXPECT_EQ(forecast.exit_code, 0) << forecast.err;
+  }
+  test_util::expect_cli_failure(cli + " convert " + shell_quote(dir.file("m.safetensors")) + " " +
+                                    shell_quote(dir.file("m.onnx")),
+                                dir.path(), {"highway gates between layers cannot be exported"});
+  const CommandResult experiment = test_util::run_command(
+      cli + " experiment adding --cell lstm --layers 2 --highway --hidden 8 --seq-len 10 --batch 10 "
+            "--max-sequences 40 --eval-every 2 --eval-size 20 --test-size 20 --threads 1 --quiet");
+  ASSERT_EQ(experiment.exit_code, 0) << experiment.err;
+  EXPECT_NE(experiment.out.find(R"("layers":2,"highway":true)"), std::string::npos) << experiment.out;
+}
+
+TEST_F(CliCellCombinations, HighwayRefusalsAreOneClearLine) {
+  const std::string model = dir.file("bad.safetensors");
+  test_util::expect_cli_failure(forecast_args(model, "--highway"), dir.path(), {"--highway", "--layers 2"});
+  test_util::expect_cli_failure(forecast_args(model, "--highway --residual --layers 2"), dir.path(),
+                                {"--highway and --residual do not combine"});
+  test_util::expect_cli_failure(cli + " experiment adding --highway --quiet", dir.path(), {"--highway", "--layers 2"});
+  test_util::expect_cli_failure(cli + " experiment adding --highway --residual --layers 2 --quiet", dir.path(),
+                                {"--highway", "--residual"});
 }
 
 }  // namespace

@@ -135,6 +135,19 @@ std::vector<GradcheckCase> grid() {
   c = make_config(CellType::lstm, 2, false), c.residual = true, c.layer_norm = true, c.proj_size = 3;
   add("lstm_residual_layer_norm_proj_2l", c, {4, 2}, true);
   cases.back().step = 2.5e-4;  // layer norm after a narrow projection, as above
+  // Highway gates between stacked layers, with every cell and the options around them.
+  c = make_config(CellType::lstm, 3, true), c.highway = true, c.dropout = 0.3;
+  add("lstm_highway_bi_dropout_3l", c, {4, 1}, true);
+  c = make_config(CellType::gru, 2, false), c.highway = true, c.zoneout = 0.3, c.reset_before = true;
+  add("gru_reset_before_highway_zoneout_2l", c, {3, 4}, true);
+  c = make_config(CellType::rnn_tanh, 2, true), c.highway = true, c.bias = false;
+  add("rnn_tanh_highway_bi_nobias_2l", c, {4, 2}, true);
+  c = make_config(CellType::lstm, 2, false), c.highway = true, c.coupled_gates = true, c.peephole = true,
+  c.proj_size = 2;
+  add("lstm_coupled_peephole_highway_proj_2l", c, {4, 3}, true);
+  c = make_config(CellType::lstm, 2, false), c.highway = true, c.layer_norm = true, c.proj_size = 3;
+  add("lstm_highway_layer_norm_proj_2l", c, {4, 2}, true);
+  cases.back().step = 2.5e-4;  // layer norm after a narrow projection, as above
   return cases;
 }
 

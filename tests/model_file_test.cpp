@@ -36,6 +36,7 @@ void expect_same_config(const NetworkConfig& a, const NetworkConfig& b) {
   EXPECT_EQ(a.layer_norm, b.layer_norm);
   EXPECT_EQ(a.zoneout, b.zoneout);
   EXPECT_EQ(a.residual, b.residual);
+  EXPECT_EQ(a.highway, b.highway);
   EXPECT_EQ(a.bias, b.bias);
   EXPECT_EQ(a.dropout, b.dropout);
 }
@@ -116,6 +117,11 @@ TEST(ModelFile, SaveAndLoadRoundTrips) {
   layer_norm.residual = true;
   layer_norm.zoneout = 0.25;
   configs.push_back(layer_norm);
+  NetworkConfig highway = make_config(CellType::gru, 3, 4, 3);  // tensors weight_highway_l1, _l2 [8, 8]
+  highway.highway = true;
+  highway.bidirectional = true;
+  highway.reset_before = true;
+  configs.push_back(highway);
   TempDir dir;
   for (const NetworkConfig& config : configs) {
     lstm::Network<float> network(config);
@@ -266,6 +272,8 @@ TEST(ModelFile, RejectsBadConfigMetadata) {
   expect_load_error(with_config(R"({"peephole": 1})"), {"'peephole' is not true or false"});
   expect_load_error(with_config(R"({"layer_norm": true})"),
                     {"says layer_norm true but the tensors say false"});
+  expect_load_error(with_config(R"({"highway": true})"), {"says highway true but the tensors say false"});
+  expect_load_error(with_config(R"({"highway": "yes"})"), {"'highway' is not true or false"});
   expect_load_error(with_config(R"({"dropout": "high"})"), {"'dropout' is not a number"});
   expect_load_error(with_config(R"({"dropout": 1.5})"), {"dropout must be in [0, 1)"});
   expect_load_error(with_config(R"({"colour": "red"})"), {"unknown key 'colour'"});
@@ -305,6 +313,37 @@ TEST(ModelFile, RejectsOptionsTheCellCannotHave) {
   lstm::write_safetensors(path, tensors);
   EXPECT_TRUE(throws_error([&] { lstm::load_network(path); },
                            {path + ": ", "peephole connections exist only for LSTM"}));
+}
+
+// Highway gates: the tensors say so (weight_highway_l{k}, bias_highway_l{k} for k ≥ 1), the
+// metadata must agree, and a file that also asks for residual connections is refused.
+TEST(ModelFile, HighwayTensorsAndMetadata) {
+  TempDir dir;
+  NetworkConfig config = make_config(CellType::lstm, 3, 4, 2);
+  config.highway = true;
+  lstm::Network<float> network(config);
+  network.init_uniform(3);
+  const lstm::ParameterInfo* weight = network.find_parameter("weight_highway_l1");
+  const lstm::ParameterInfo* bias = network.find_parameter("bias_highway_l1");
+  ASSERT_TRUE(weight && bias);
+  EXPECT_EQ(weight->shape, (std::vector<int64_t>{4, 4}));
+  EXPECT_EQ(bias->shape, (std::vector<int64_t>{4}));
+  for (float b : network.parameter("bias_highway_l1")) EXPECT_EQ(b, static_cast<float>(lstm::kHighwayInitialBias));
+  EXPECT_EQ(network.find_parameter("weight_highway_l0"), nullptr);
+
+  const std::string path = dir.file("highway.safetensors");
+  lstm::save_network(path, network);
+  EXPECT_NE(lstm::read_safetensors(path).metadata.at("config").find(R"("highway":true)"), std::string::npos);
+  Tensors tensors = lstm::network_tensors(network);  // without metadata: the names say it
+  lstm::write_safetensors(path, tensors);
+  EXPECT_TRUE(lstm::load_network(path).config().highway);
+  lstm::write_safetensors(path, tensors, {{"config", R"({"residual": true})"}});
+  EXPECT_TRUE(throws_error([&] { lstm::load_network(path); },
+                           {path + ": ", "highway gates (highway) and residual connections (residual) do not combine"}));
+  tensor(tensors, "weight_highway_l1").shape = {2, 8};
+  lstm::write_safetensors(path, tensors);
+  EXPECT_TRUE(throws_error([&] { lstm::load_network(path); },
+                           {"tensor 'weight_highway_l1' has shape [2, 8], expected [4, 4]"}));
 }
 
 }  // namespace

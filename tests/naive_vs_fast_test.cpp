@@ -154,6 +154,10 @@ std::vector<Case> grid() {
   add("lstm_layer_norm_wide_nobias", c, {8, 3, 1, 7, 8}, true, 8, 5);
   c = make_config(CellType::lstm, 2, true, 24, 40), c.layer_norm = true;
   add("lstm_layer_norm_batch_split", c, long_var, true, 6, 17);
+  // One direction: the backward splits by rows too, each thread summing its own gain and bias
+  // gradients (on two threads or more).
+  c = make_config(CellType::lstm, 1, false, 24, 40), c.layer_norm = true;
+  add("lstm_layer_norm_backward_batch_split", c, long_var, true, 6, 17);
   // Zoneout: split by units (threaded), by rows, with projection, peepholes and layer norm.
   c = make_config(CellType::lstm, 2, true, 24, 80), c.zoneout = 0.3, c.peephole = true, c.proj_size = 40;
   add("lstm_zoneout_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
@@ -183,6 +187,17 @@ std::vector<Case> grid() {
   add("rnn_tanh_residual_zoneout_batch_split", c, long_var, true, 6, 17);
   c = make_config(CellType::lstm, 2, false, 24, 80), c.residual = true, c.proj_size = 40;
   add("lstm_residual_proj_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
+  // Highway gates between stacked layers (every cell; split by units, by rows, wide).
+  c = make_config(CellType::lstm, 3, true), c.highway = true, c.peephole = true, c.dropout = 0.25;
+  add("lstm_highway_peephole_bi_dropout_3l", c, var, true);
+  c = make_config(CellType::lstm, 2, false), c.highway = true, c.layer_norm = true, c.zoneout = 0.2;
+  add("lstm_highway_layer_norm_zoneout_2l", c, var, true);
+  c = make_config(CellType::gru, 2, true), c.highway = true, c.reset_before = true;
+  add("gru_reset_before_highway_bi_2l", c, var, true);
+  c = make_config(CellType::rnn_tanh, 2, true, 24, 70), c.highway = true, c.zoneout = 0.2;
+  add("rnn_tanh_highway_zoneout_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::lstm, 2, true, 24, 80), c.highway = true, c.coupled_gates = true, c.proj_size = 40;
+  add("lstm_coupled_highway_proj_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
   return cases;
 }
 
@@ -484,12 +499,12 @@ INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
 // Team sizes other than this machine's: one thread (the directions of a layer one after the
 // other); three, four and five (the two directions at once on unequal or equal halves, whose
 // loops then meet at barriers of their own). Bidirectional cases that split by units and by
-// batch rows, with projection, variable lengths and states.
-// The threaded cases on other team sizes than the machine's. Double always runs the portable
+// batch rows, with projection, variable lengths and states. Double always runs the portable
 // code, so its half is one test that CMake runs on the scalar path only.
 const std::vector<std::string> kTeamSizeCases = {
     "lstm_threaded", "gru_threaded", "lstm_proj_batch_split", "gru_batch_split", "lstm_batch1_in_place",
-    "lstm_everything", "gru_reset_before_threaded", "gru_reset_before_batch_split"};
+    "lstm_everything", "gru_reset_before_threaded", "gru_reset_before_batch_split",
+    "lstm_layer_norm_backward_batch_split", "rnn_tanh_highway_zoneout_batch_split"};
 
 template <typename T>
 void check_team_sizes() {

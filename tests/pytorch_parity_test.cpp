@@ -26,8 +26,12 @@ constexpr double kTolerance = 1e-5;    // max abs error <= kTolerance * max(1, m
 // Inference and training mode run the same arithmetic; allow only rounding-order differences.
 constexpr double kModeTolerance = 1e-6;
 // Layer-norm cases: the reference is float64 rounded to float32 (scripts/gen_reference.py), and
-// our float32 rounding, divided by each row's deviation in the normalisations, reaches 2e-5.
-constexpr double kLayerNormTolerance = 4e-5;
+// our float32 rounding, divided by each row's deviation in the normalisations, reaches 2e-5 with
+// the row sums taken one value after the other (the scalar path) and 4e-5 to 7e-5 with them taken
+// in 8 or 16 lanes (avx2, avx512), in the largest case (2 layers, both directions, 20 steps);
+// Kahan-compensated sums did not lower it. The same code in double matches the naive reference to
+// 1e-10 (naive_vs_fast_test).
+constexpr double kLayerNormTolerance = 1e-4;
 
 fs::path reference_root() {
   return fs::path(LSTM_TEST_DATA_DIR) / "reference";

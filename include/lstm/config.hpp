@@ -27,6 +27,10 @@ CellType parse_cell(std::string_view name);
 // and layer_norm; throws lstm::Error on others.
 void apply_cell_variant(NetworkConfig& config, std::string_view name);
 
+// The highway gates' initial bias b_t (Network::init_uniform): t = σ(−1) ≈ 0.27, so that each
+// gated layer starts mostly carrying its input, as Srivastava et al. (2015) start theirs.
+constexpr double kHighwayInitialBias = -1.0;
+
 struct NetworkConfig {
   CellType cell = CellType::lstm;
   int64_t input_size = 0;   // I
@@ -52,6 +56,11 @@ struct NetworkConfig {
   // Residual connections (GNMT): layer k ≥ 1 outputs its cell's h plus its input (both D*Hout
   // wide); the states h_n, c_n stay the cells'.
   bool residual = false;
+  // Highway gates between stacked layers (Srivastava et al. 2015; README "Highway gates"): layer
+  // k ≥ 1 outputs y = t ⊙ h + (1 − t) ⊙ x with t = σ(x W_tᵀ + b_t), x its input and h its cells'
+  // output (both D*Hout wide); adds weight_highway_l{k} [D*Hout, D*Hout] and bias_highway_l{k}
+  // [D*Hout]. Needs num_layers ≥ 2; does not combine with residual.
+  bool highway = false;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }  // D
   // Width of one direction's h: P with projection, else H.
@@ -80,6 +89,8 @@ struct ParameterInfo {
 // Every parameter, in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih,
 // bias_hh, weight_hr) with our weight_peephole, then the layer-norm tensors (weight_ln_ih [4H],
 // weight_ln_hh [4H], weight_ln_c [H], bias_ln_c [H]) last in each direction. Offsets are contiguous.
+// With highway gates, weight_highway_l{k} [D*Hout, D*Hout] and bias_highway_l{k} [D*Hout] for
+// k = 1 … L−1 come after every layer's tensors.
 // Coupled gates: weight_ih, weight_hh, bias_* have 3H rows (f, g, o), weight_peephole 2H (f, o).
 std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config);
 

@@ -15,7 +15,8 @@ namespace lstm {
 // (lstm/isa.hpp). Like PyTorch's set_float32_matmul_precision("medium"): up to twice the product
 // speed (more with AMX) for about three significant digits per product. Doubles, projections,
 // and batch-1 forward steps that read W_hh in place, stay exact.
-// int8: inference only. The products with W_ih, W_hh and W_hr of float networks use weights
+// int8: inference only. The products with W_ih, W_hh and W_hr (and the highway gates' W_t) of
+// float networks use weights
 // quantized to int8 per output row (once per weights_version(), kept in the Workspace) and
 // inputs and states quantized to uint8 per row at each step, with exact int32 sums (VNNI, AMX
 // or portable: core/int8_gemm.hpp); the rest stays float. A training-mode forward keeps its record
@@ -28,8 +29,8 @@ const char* precision_name(MatmulPrecision precision);
 const char* int8_kernel_name();
 
 // A network's parameters in memory, in bytes: in float, and as --precision int8 keeps them
-// (each row of W_ih, W_hh and W_hr as bytes with its float scale and int32 sum; biases and
-// peepholes in float).
+// (each row of W_ih, W_hh, W_hr and the highway gates' W_t as bytes with its float scale and
+// int32 sum; biases and peepholes in float).
 struct ParameterBytes {
   int64_t fp32 = 0, int8 = 0;
 };

@@ -278,6 +278,7 @@ SequenceModel make_charlm_model(const CharLmData& data, const CharLmSetup& setup
   config.rnn.layer_norm = setup.layer_norm;
   config.rnn.zoneout = setup.zoneout;
   config.rnn.residual = setup.residual;
+  config.rnn.highway = setup.highway;
   config.vocab_size = data.vocabulary.size();
   config.output_size = data.vocabulary.size();
   config.head_mode = HeadMode::every_step;

@@ -37,6 +37,7 @@ struct CharLmSetup {
   bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
   double zoneout = 0.0;     // NetworkConfig::zoneout
   bool residual = false;    // NetworkConfig::residual
+  bool highway = false;     // NetworkConfig::highway
   uint64_t seed = 0;     // weight initialisation
 };
 

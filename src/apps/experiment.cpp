@@ -105,6 +105,10 @@ void ExperimentOptions::validate() const {
   experiment_network(cell, task, std::max<int64_t>(hidden, 1));
   if (hidden < 1 || hidden > 16384) option_error("--hidden", "must be in 1..16384");
   if (batch < 1 || batch > 65536) option_error("--batch", "must be in 1..65536");
+  if (layers < 1 || layers > 16) option_error("--layers", "must be in 1..16");
+  if (residual && layers < 2) option_error("--residual", "connects stacked layers; it needs --layers 2 or more");
+  if (highway && layers < 2) option_error("--highway", "gates stacked layers; it needs --layers 2 or more");
+  if (highway && residual) option_error("--highway", "does not combine with --residual; choose one");
   if (!(lr > 0) || !std::isfinite(lr)) option_error("--lr", "must be a positive number");
   if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
     option_error("--clip", "must be 0 (off) or a positive number");
@@ -156,6 +160,9 @@ SequenceModel make_experiment_model(const ExperimentOptions& options) {
   SequenceModelConfig config;
   config.rnn = experiment_network(options.cell, options.task, options.hidden);
   config.rnn.zoneout = options.zoneout;
+  config.rnn.num_layers = options.layers;
+  config.rnn.residual = options.residual;
+  config.rnn.highway = options.highway;
   config.output_size = task_outputs(options.task);
   config.head_mode = HeadMode::last_step;
   SequenceModel model(config);

@@ -65,6 +65,9 @@ struct ExperimentOptions {
   double lr = 3e-3;        // Adam, constant (1e-3 needed twice the sequences at T = 100)
   double clip_norm = 1.0;  // clip_grad_norm before every step; 0: off
   double zoneout = 0.0;    // NetworkConfig::zoneout, for every cell
+  int64_t layers = 1;      // stacked layers of the cell
+  bool residual = false;   // NetworkConfig::residual (layers ≥ 2)
+  bool highway = false;    // NetworkConfig::highway (layers ≥ 2, not with residual)
   // LSTM and peephole: the forget gate's initial bias. NaN (the default): chrono initialisation
   // (Tallec & Ollivier 2018), unit h's bias_ih b_h = log(U(1, T − 1)) and its input gate's −b_h;
   // a number: that bias for every unit (set_forget_bias). The bias_hh parts are 0.

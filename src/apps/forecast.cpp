@@ -192,6 +192,7 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
   config.rnn.layer_norm = setup.layer_norm;
   config.rnn.zoneout = setup.zoneout;
   config.rnn.residual = setup.residual;
+  config.rnn.highway = setup.highway;
   config.rnn.input_size = data.series.features();
   config.rnn.hidden_size = setup.hidden_size;
   config.rnn.num_layers = setup.num_layers;

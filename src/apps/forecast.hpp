@@ -38,6 +38,7 @@ struct ForecastSetup {
   bool layer_norm = false;  // the layer-normalised LSTM (NetworkConfig::layer_norm)
   double zoneout = 0.0;     // NetworkConfig::zoneout
   bool residual = false;    // NetworkConfig::residual
+  bool highway = false;     // NetworkConfig::highway
   uint64_t seed = 0;  // weight initialisation
 };
 

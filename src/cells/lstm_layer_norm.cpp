@@ -1,6 +1,7 @@
 // Layer-normalised LSTM postgemm (Ba et al. 2016, as haste's LayerNormLSTM): gate order i, f, g, o.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "cells/cell.hpp"
 #include "core/simd.hpp"
@@ -13,16 +14,40 @@ namespace {
 // the row, as torch.nn.functional.layer_norm.
 constexpr double kEpsilon = 1e-5;
 
-// n = (v − mean) · rstd over `count` values; returns rstd = 1 / sqrt(var + ε).
+// Σ over the lanes of a and of b (a partial last group is loaded with zeros in its spare lanes).
+template <typename T, typename S = Simd<T>>
+std::pair<T, T> sum_lanes(typename S::V a, typename S::V b) {
+  const typename S::V v[4] = {a, b, S::zero(), S::zero()};
+  T sums[4];
+  S::sum4(v, sums);
+  return {sums[0], sums[1]};
+}
+
+// n = (v − mean) · rstd over `count` values; returns rstd = 1 / sqrt(var + ε). Three passes over
+// the row in lanes: the mean, then v − mean into n with the sum of its squares (read back from n,
+// whose spare lanes a partial load zeroes), then the scaling.
 template <typename T>
 T normalise(const T* v, int64_t count, T* n) {
-  T sum = 0;
-  for (int64_t k = 0; k < count; ++k) sum += v[k];
-  const T mean = sum / static_cast<T>(count);
-  T squares = 0;
-  for (int64_t k = 0; k < count; ++k) squares += (v[k] - mean) * (v[k] - mean);
-  const T rstd = T(1) / std::sqrt(squares / static_cast<T>(count) + static_cast<T>(kEpsilon));
-  for (int64_t k = 0; k < count; ++k) n[k] = (v[k] - mean) * rstd;
+  using S = Simd<T>;
+  using V = typename S::V;
+  V sum = S::zero();
+  for (int64_t k = 0; k < count; k += S::width) sum = sum + S::load(v + k, std::min(S::width, count - k));
+  const T mean = sum_lanes<T>(sum, S::zero()).first / static_cast<T>(count);
+  const V mean_lanes = S::set(mean);
+  V squares = S::zero();
+  for (int64_t k = 0; k < count; k += S::width) {
+    const int64_t lanes = std::min(S::width, count - k);
+    S::store(n + k, S::load(v + k, lanes) - mean_lanes, lanes);
+    const V centred = S::load(n + k, lanes);
+    squares = squares + centred * centred;
+  }
+  const T rstd = T(1) / std::sqrt(sum_lanes<T>(squares, S::zero()).first / static_cast<T>(count) +
+                                  static_cast<T>(kEpsilon));
+  const V rstd_lanes = S::set(rstd);
+  for (int64_t k = 0; k < count; k += S::width) {
+    const int64_t lanes = std::min(S::width, count - k);
+    S::store(n + k, S::load(n + k, lanes) * rstd_lanes, lanes);
+  }
   return rstd;
 }
 
@@ -30,13 +55,22 @@ T normalise(const T* v, int64_t count, T* n) {
 // dn and dv may be the same buffer.
 template <typename T>
 void normalise_backward(const T* dn, const T* n, T rstd, int64_t count, T* dv) {
-  T sum = 0, dot = 0;
-  for (int64_t k = 0; k < count; ++k) {
-    sum += dn[k];
-    dot += dn[k] * n[k];
+  using S = Simd<T>;
+  using V = typename S::V;
+  V sum = S::zero(), dot = S::zero();
+  for (int64_t k = 0; k < count; k += S::width) {
+    const int64_t lanes = std::min(S::width, count - k);
+    const V d = S::load(dn + k, lanes);
+    sum = sum + d;
+    dot = dot + d * S::load(n + k, lanes);
   }
-  const T mean_dn = sum / static_cast<T>(count), mean_dot = dot / static_cast<T>(count);
-  for (int64_t k = 0; k < count; ++k) dv[k] = rstd * (dn[k] - mean_dn - n[k] * mean_dot);
+  const auto [total, total_dot] = sum_lanes<T>(sum, dot);
+  const V mean_dn = S::set(total / static_cast<T>(count)), mean_dot = S::set(total_dot / static_cast<T>(count));
+  const V rstd_lanes = S::set(rstd);
+  for (int64_t k = 0; k < count; k += S::width) {
+    const int64_t lanes = std::min(S::width, count - k);
+    S::store(dv + k, rstd_lanes * (S::load(dn + k, lanes) - mean_dn - S::load(n + k, lanes) * mean_dot), lanes);
+  }
 }
 
 //   a   = γ_ih⊙n(x W_ihᵀ) + b_ih + γ_hh⊙n(h_{t-1} W_hhᵀ) + b_hh       [4H], n over all 4H
@@ -151,14 +185,15 @@ void layer_norm_lstm_backward(const CellBackward<T>& s) {
       S::store(dc_row + j, dc * f, n);
     }
     // dgate holds da [4H]: the parameters' gradients, then through both normalisations.
-    for (int64_t k = 0; k < G; ++k) {
-      const T da = dgate[k];
-      if (s.dbias_ih) s.dbias_ih[k] += da;
-      if (s.dbias_hh) s.dbias_hh[k] += da;
-      dgain_ih[k] += da * n_x[k];
-      dgain_hh[k] += da * n_h[k];
-      dgate_hh[k] = da * gain_hh[k];
-      dgate[k] = da * gain_ih[k];
+    for (int64_t k = 0; k < G; k += S::width) {
+      const int64_t n = std::min(S::width, G - k);
+      const V da = S::load(dgate + k, n);
+      if (s.dbias_ih) S::store(s.dbias_ih + k, S::load(s.dbias_ih + k, n) + da, n);
+      if (s.dbias_hh) S::store(s.dbias_hh + k, S::load(s.dbias_hh + k, n) + da, n);
+      S::store(dgain_ih + k, S::load(dgain_ih + k, n) + da * S::load(n_x + k, n), n);
+      S::store(dgain_hh + k, S::load(dgain_hh + k, n) + da * S::load(n_h + k, n), n);
+      S::store(dgate_hh + k, da * S::load(gain_hh + k, n), n);
+      S::store(dgate + k, da * S::load(gain_ih + k, n), n);
     }
     normalise_backward(dgate_hh, n_h, rstd[1], G, dgate_hh);
     normalise_backward(dgate, n_x, rstd[0], G, dgate);

@@ -19,7 +19,7 @@ ParameterBytes parameter_bytes(const NetworkConfig& config) {
   for (const ParameterInfo& info : parameter_layout(config)) {
     bytes.fp32 += 4 * info.numel;
     const bool matrix = info.name.starts_with("weight_ih") || info.name.starts_with("weight_hh") ||
-                        info.name.starts_with("weight_hr");
+                        info.name.starts_with("weight_hr") || info.name.starts_with("weight_highway");
     bytes.int8 += matrix ? info.numel + 8 * info.shape[0] : 4 * info.numel;
   }
   return bytes;

@@ -78,6 +78,7 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
   static const BoolField bool_fields[] = {{"bidirectional", &NetworkConfig::bidirectional},
                                           {"peephole", &NetworkConfig::peephole},
                                           {"layer_norm", &NetworkConfig::layer_norm},
+                                          {"highway", &NetworkConfig::highway},
                                           {"bias", &NetworkConfig::bias}};
   for (const auto& item : stated.items()) {
     const std::string& key = item.key();  // not a structured binding: lambdas below capture it
@@ -176,6 +177,7 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   config.bidirectional = find("weight_ih_l0_reverse") != nullptr;
   config.peephole = find("weight_peephole_l0") != nullptr;
   config.layer_norm = find("weight_ln_ih_l0") != nullptr;
+  config.highway = find("weight_highway_l1") != nullptr;
   config.bias = std::any_of(tensors.begin(), tensors.end(), [](const auto& item) {
     return item.first.starts_with("bias_ih_l") || item.first.starts_with("bias_hh_l");
   });
@@ -280,6 +282,7 @@ std::string config_metadata(const NetworkConfig& config) {
   json["dropout"] = config.dropout;
   if (config.zoneout > 0) json["zoneout"] = config.zoneout;
   if (config.residual) json["residual"] = true;  // absent otherwise: older readers load the file
+  if (config.highway) json["highway"] = true;    // the tensors say it too
   return json.dump();
 }
 

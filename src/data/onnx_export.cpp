@@ -170,6 +170,8 @@ std::string serialize_onnx(const Network<float>& network, const OnnxExportOption
     fail(name, "a layer-normalised LSTM has no ONNX operator and cannot be exported");
   if (config.residual)
     fail(name, "residual connections between layers cannot be exported (ONNX's RNN operators are one layer each)");
+  if (config.highway)
+    fail(name, "highway gates between layers cannot be exported (ONNX's RNN operators are one layer each)");
   if (options.opset < 9 || options.opset > 17)
     fail(name, "opset " + std::to_string(options.opset) + " is not supported (9 to 17)");
   const int64_t L = config.num_layers, D = config.directions(), H = config.hidden_size;

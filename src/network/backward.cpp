@@ -126,6 +126,22 @@ void merge_zoneout(const DirectionBackward<T>& g, int64_t b0, int64_t b1, int64_
   }
 }
 
+// The layer-normalised LSTM's backward split by rows: adds the threads' own gain and bias
+// gradients (LoopScratch::layer_norm_grads) into the network's, each thread a share of the entries.
+template <typename T>
+void sum_layer_norm_grads(const DirectionBackward<T>& g, int index, int count) {
+  const int64_t H = g.d.H, width = 18 * H;
+  const auto [e0, e1] = split_range(width, count, index);
+  for (int64_t e = e0; e < e1; ++e) {
+    T* target = e < 10 * H ? g.grads.layer_norm + e : e < 14 * H ? g.grads.b_ih : g.grads.b_hh;
+    if (!target) continue;  // no bias
+    if (e >= 10 * H) target += e < 14 * H ? e - 10 * H : e - 14 * H;
+    T total = 0;
+    for (int k = 0; k < count; ++k) total += g.loop.layer_norm_grads[static_cast<size_t>(k * width + e)];
+    *target += total;
+  }
+}
+
 // The part of BPTT one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h for
 // rows [b0, b1) of the batch (see ThreadSlice), then its share of rows of the weight gradients.
 template <typename T>
@@ -196,9 +212,10 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     if (d.layer_norm) {
       cell.layer_norm = p.layer_norm;
       cell.norm_saved = buf.norm_saved + (t * d.B + b0) * layer_norm_saved_width(d.H);
-      cell.dlayer_norm = g.grads.layer_norm;
-      cell.dbias_ih = g.grads.b_ih;
-      cell.dbias_hh = g.grads.b_hh;
+      T* own = count > 1 ? g.loop.layer_norm_grads.data() + index * 18 * d.H : nullptr;  // split by rows
+      cell.dlayer_norm = own ? own : g.grads.layer_norm;
+      cell.dbias_ih = own && g.grads.b_ih ? own + 10 * d.H : g.grads.b_ih;
+      cell.dbias_hh = own && g.grads.b_hh ? own + 14 * d.H : g.grads.b_hh;
     }
     g.kernels.backward(cell);
     if (!by_batch) g.loop.barrier.wait(count);
@@ -223,6 +240,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   if (g.grad_h0) copy_block<T>(dh_after, g.grad_h0, d.Hout, b0, b1, o0, o1);
   if (g.grad_c0 && d.lstm) copy_block<T>(sc.dc, g.grad_c0, d.H, b0, b1, u0, u1);
   g.loop.barrier.wait(count);
+  if (d.layer_norm && count > 1) sum_layer_norm_grads(g, index, count);
 
   // Weight gradients over all steps at once, each thread its share of output rows.
   const auto [k0, k1] = split_range(d.GH, count, index);
@@ -266,7 +284,11 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   g.loop.packed_hh.shape(1, g.d.Hout, g.d.hh_blocks() * g.d.H);
   if (g.d.reset_before) g.loop.packed_hn.shape(1, g.d.Hout, g.d.H);
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
-  if (g.d.layer_norm) return layer_norm_plan(g.d, sizeof(T), team, true);
+  if (g.d.layer_norm) {
+    const LoopPlan plan = layer_norm_plan(g.d, sizeof(T), team);
+    if (plan.threads > 1) g.loop.layer_norm_grads.assign(static_cast<size_t>(plan.threads * 18 * g.d.H), T(0));
+    return plan;
+  }
   const bool by_batch = split_by_batch(g.d, sizeof(T), team);
   return {by_batch, loop_threads(g.d, by_batch, team)};
 }
@@ -326,9 +348,16 @@ void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) con
                             state_row(a.grad_h0, row, d.Hout, d.B), state_row(a.grad_c0, row, d.H, d.B), layer,
                             config_.zoneout, s.dropout_seed});
     }
+    // With a highway gate, the cells see dL/dh = t ⊙ dL/dy (highway.hpp).
+    const T* d_cells = config_.highway && layer > 0
+                           ? highway_backward_gate<T>(config_, layout_, layer, x, d_out, a.grad_params, s.highway)
+                           : d_out;
+    for (DirectionBackward<T>& direction : directions) direction.d_out = d_cells;
     backward_layer(directions.data(), d.D, d_in);
     if (config_.residual && layer > 0)  // y = cell(x) + x: dL/dx += dL/dy
       for (int64_t k = 0; k < layer_values; ++k) d_in[k] += d_out[k];
+    if (config_.highway && layer > 0)
+      highway_backward_input<T>(config_, layout_, parameters_.data(), layer, d_out, d_in, s.highway);
     if (layer > 0 && config_.dropout > 0)
       apply_dropout(d_in, layer_values, s.dropout_seed, layer - 1, config_.dropout);
     d_out = d_in;

@@ -77,6 +77,11 @@ void NetworkConfig::validate() const {
   if (layer_norm && peephole) fail("layer normalisation and peephole connections do not combine");
   if (layer_norm && coupled_gates)
     fail("layer normalisation (layer_norm) and coupled input and forget gates (coupled_gates) do not combine");
+  if (highway && num_layers < 2)
+    fail("highway gates (highway) connect stacked layers: they need 2 layers or more, got " +
+         std::to_string(num_layers));
+  if (highway && residual)
+    fail("highway gates (highway) and residual connections (residual) do not combine: choose one");
   if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout must be in [0, 1)");
   if (!(zoneout >= 0.0 && zoneout < 1.0)) fail("zoneout must be in [0, 1)");
   const int64_t limit = int64_t{1} << 24;
@@ -98,6 +103,7 @@ std::string NetworkConfig::describe() const {
   if (dropout > 0) out << " dropout=" << dropout;
   if (zoneout > 0) out << " zoneout=" << zoneout;
   if (residual) out << " residual";
+  if (highway) out << " highway";
   return out.str();
 }
 
@@ -130,6 +136,10 @@ std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
         add("bias_ln_c_l" + suffix, {config.hidden_size});
       }
     }
+  }
+  for (int64_t layer = 1; config.highway && layer < config.num_layers; ++layer) {
+    add("weight_highway_l" + std::to_string(layer), {config.layer_output_size(), config.layer_output_size()});
+    add("bias_highway_l" + std::to_string(layer), {config.layer_output_size()});
   }
   return layout;
 }

@@ -111,8 +111,9 @@ void copy_block(const T* from, T* to, int64_t width, int64_t r0, int64_t r1, int
 // lstm 128/128/32/100 infer 5.0 → 3.9 ms, train 16.1 → 12.7; lstm 512/512/64/50 and gru
 // 512/512/64/50 train 2–3% faster; lstm 512/512/16/50 (512 KiB per row) 20% slower.
 // Not with peepholes, whose gradient every row adds to. The layer-normalised LSTM needs every unit
-// of a row in one thread: its forward is split by rows or runs on one thread, its backward (whose
-// gain and bias gradients every row adds to) on one thread per direction (layer_norm_plan).
+// of a row in one thread: its loops are split by rows or run on one thread (layer_norm_plan); split
+// by rows, each thread of its backward adds its rows' gain and bias gradients into a buffer of its
+// own, and the threads sum those buffers after the loop (backward.cpp).
 struct ThreadSlice {
   int64_t u0, u1, o0, o1;  // units of the cell and columns of h this thread computes each step
   int64_t b0, b1;          // for these rows of the batch
@@ -135,10 +136,10 @@ inline bool split_by_batch(const Dims& d, size_t element_size, int team) {
          packed <= rows_per_thread * (int64_t{128} << 10);
 }
 
-// The layer-normalised LSTM's loop: forward split by rows when split_by_batch allows, else one
-// thread; backward one thread.
-inline LoopPlan layer_norm_plan(const Dims& d, size_t element_size, int team, bool backward) {
-  const bool by_batch = !backward && split_by_batch(d, element_size, team);
+// The layer-normalised LSTM's loop, forward and backward: split by rows when split_by_batch
+// allows, else one thread.
+inline LoopPlan layer_norm_plan(const Dims& d, size_t element_size, int team) {
+  const bool by_batch = split_by_batch(d, element_size, team);
   return {by_batch, by_batch ? static_cast<int>(std::min<int64_t>(team, d.B / kBatchRowsPerThread)) : 1};
 }
 

@@ -310,7 +310,7 @@ template <typename T>
 LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
   const size_t element = f.int8 ? sizeof(int8_t) : sizeof(T);
-  const LoopPlan plan = d.layer_norm ? layer_norm_plan(d, element, team, false)
+  const LoopPlan plan = d.layer_norm ? layer_norm_plan(d, element, team)
                                      : LoopPlan{split_by_batch(d, element, team), 0};
   const bool by_batch = plan.by_batch;
   const int threads = d.layer_norm ? plan.threads : loop_threads(d, by_batch, team);
@@ -432,6 +432,9 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
     forward_layer(directions.data(), d.D);
     if (config_.residual && layer > 0)  // y += x: zero past each sequence's end in both
       for (int64_t k = 0; k < d.T * d.B * d.Hcat; ++k) y[k] += x[k];
+    if (config_.highway && layer > 0)  // y = t ⊙ y + (1 − t) ⊙ x (highway.hpp)
+      highway_forward<T>(config_, layout_, parameters_.data(), weights_version_, layer, d.T * d.B, x, y, training,
+                         s.highway);
     if (training && config_.dropout > 0 && layer < d.L - 1)
       apply_dropout(y, d.T * d.B * d.Hcat, a.dropout_seed, layer, config_.dropout);
   }

@@ -56,6 +56,8 @@ void Network<T>::init_uniform(uint64_t seed) {
     const bool gain = info.name.starts_with("weight_ln_"), bias = info.name.starts_with("bias_ln_");
     if (gain || bias)
       std::fill_n(parameters_.begin() + info.offset, info.numel, gain ? T(1) : T(0));
+    if (info.name.starts_with("bias_highway_"))  // highway gates start mostly carrying
+      std::fill_n(parameters_.begin() + info.offset, info.numel, static_cast<T>(kHighwayInitialBias));
   }
 }
 

@@ -8,6 +8,7 @@
 #include "core/packed_gemm.hpp"
 #include "core/thread_team.hpp"
 #include "lstm/network.hpp"
+#include "network/highway.hpp"
 
 namespace lstm {
 
@@ -36,6 +37,9 @@ struct LoopScratch {
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   SpinBarrier barrier;         // where the threads running the loop meet
+  // The layer-normalised LSTM's backward split by rows: each thread's gradients of the gains and
+  // biases [threads, 18H] (γ_ih, γ_hh [4H], γ_c, β_c [H], then b_ih, b_hh [4H]), summed after the loop.
+  std::vector<T> layer_norm_grads;
   // int8 inference: the layer input's rows quantized [T*B, in], and each thread's rows of
   // h_{t-1} (or of the cell output, for the projection) quantized at every step.
   int8::Rows int8_input;
@@ -72,6 +76,8 @@ struct Workspace<T>::State {
   // --precision int8: the weights last quantized here, and the weights_version() they came from.
   std::vector<Int8Direction> int8;  // [L*D]
   uint64_t int8_version = 0;
+
+  driver::HighwayState<T> highway;  // the gates between layers (NetworkConfig::highway)
 };
 
 }  // namespace lstm

@@ -61,6 +61,18 @@ CellParams<T> cell_params(const NetworkConfig& config, std::span<T> flat, int64_
   return params;
 }
 
+// Layer k ≥ 1's highway gate W_t [Hcat, Hcat] and b_t [Hcat] in `flat`, found by name.
+template <typename T>
+std::pair<T*, T*> highway_params(const NetworkConfig& config, std::span<T> flat, int64_t layer) {
+  std::pair<T*, T*> found{nullptr, nullptr};
+  for (const ParameterInfo& info : parameter_layout(config)) {
+    if (info.name == "weight_highway_l" + std::to_string(layer)) found.first = flat.data() + info.offset;
+    if (info.name == "bias_highway_l" + std::to_string(layer)) found.second = flat.data() + info.offset;
+  }
+  if (!found.first || !found.second) throw std::runtime_error("naive: no highway gate for layer " + std::to_string(layer));
+  return found;
+}
+
 // Tests: moves the layer-norm gains off 1 and biases off 0 (where init_uniform puts them) to
 // values in 1 ± 0.5 and ±0.5, so that every gain and bias matters.
 template <typename T>
@@ -164,6 +176,8 @@ struct ForwardResult {
   bool zoneout_active = false;               // training and zoneout > 0
   std::vector<std::vector<T>> layer_inputs;  // [L] of [T, B, in_k]: layer k's input after dropout
   std::vector<DirectionTrace<T>> traces;     // [L*D], row k*D + d
+  // Highway gates, [L] of [T, B, Hcat] (empty for layer 0): the gate t and the cells' output h.
+  std::vector<std::vector<T>> highway_gate, highway_cells;
 };
 
 // a[j] = b_ih[j] + b_hh[j] + Σ_i W_ih[j, i] x[i] + Σ_p W_hh[j, p] h[p] for j < rows, split into
@@ -405,6 +419,26 @@ ForwardResult<T> naive_forward(const NetworkConfig& config, std::span<const T> p
     }
     if (config.residual && k > 0)  // the output is the cells' h plus the layer's input
       for (size_t e = 0; e < layer_output.size(); ++e) layer_output[e] += layer_input[e];
+    result.highway_gate.emplace_back();
+    result.highway_cells.emplace_back();
+    if (config.highway && k > 0) {  // y = t ⊙ h + (1 − t) ⊙ x, t = σ(W_t x + b_t), row by row
+      const auto [w_t, b_t] = highway_params(config, mutable_params, k);
+      std::vector<T>& gate = result.highway_gate.back();
+      result.highway_cells.back() = layer_output;
+      gate.assign(layer_output.size(), T(0));
+      for (int64_t r = 0; r < seq_len * B; ++r) {
+        const T* x_r = &layer_input[r * hcat];
+        std::vector<T> a(hcat, T(0));
+        if (int8::enabled()) int8::product(w_t, hcat, hcat, x_r, a.data());
+        for (int64_t j = 0; j < hcat; ++j) {
+          T sum = b_t[j] + (int8::enabled() ? a[j] : T(0));
+          for (int64_t i = 0; i < hcat && !int8::enabled(); ++i) sum += w_t[j * hcat + i] * x_r[i];
+          const T t_j = sigmoid(sum);
+          gate[r * hcat + j] = t_j;
+          layer_output[r * hcat + j] = t_j * layer_output[r * hcat + j] + (T(1) - t_j) * x_r[j];
+        }
+      }
+    }
     if (k + 1 < L) {  // dropout between layers
       std::vector<T> next_input = layer_output;
       if (result.dropout_active) {
@@ -604,6 +638,22 @@ Gradients<T> naive_backward(std::span<const T> params, const ForwardResult<T>& f
     const int64_t in = config.layer_input_size(k);
     const std::vector<T>& layer_input = fwd.layer_inputs[k];
     std::vector<T> d_input(seq_len * B * in, T(0));  // [T, B, in_k]
+    // Highway gate: the cells get t ⊙ dL/dy; da = dL/dy ⊙ (h − x) ⊙ t(1 − t) goes to W_t, b_t and x.
+    std::vector<T> d_cells = d_output, d_gate;
+    if (config.highway && k > 0) {
+      const auto [dw_t, db_t] = highway_params(config, std::span<T>(grads.params), k);
+      const std::vector<T>& gate = fwd.highway_gate[k];
+      const std::vector<T>& cells = fwd.highway_cells[k];
+      d_gate.assign(d_output.size(), T(0));
+      for (int64_t r = 0; r < seq_len * B; ++r)
+        for (int64_t j = 0; j < hcat; ++j) {
+          const int64_t e = r * hcat + j;
+          d_cells[e] = gate[e] * d_output[e];
+          d_gate[e] = d_output[e] * (cells[e] - layer_input[e]) * gate[e] * (T(1) - gate[e]);
+          db_t[j] += d_gate[e];
+          for (int64_t i = 0; i < hcat; ++i) dw_t[j * hcat + i] += d_gate[e] * layer_input[r * hcat + i];
+        }
+    }
     for (int64_t d = 0; d < D; ++d) {
       const int64_t row = k * D + d;
       const CellParams<T> w = cell_params(config, mutable_params, k, d);
@@ -618,7 +668,7 @@ Gradients<T> naive_backward(std::span<const T> params, const ForwardResult<T>& f
         const int64_t len = fwd.lengths[b];
         for (int64_t s = len - 1; s >= 0; --s) {  // the direction's steps, last first
           const int64_t t = step_time(d, s, len);
-          for (int64_t p = 0; p < hout; ++p) dh[p] += d_output[(t * B + b) * hcat + d * hout + p];
+          for (int64_t p = 0; p < hout; ++p) dh[p] += d_cells[(t * B + b) * hcat + d * hout + p];
           // Zoneout: a held unit's gradient goes straight to the previous state, not the cell.
           std::vector<T> dh_held(hout, T(0)), dc_held(H, T(0));
           if (fwd.zoneout_active) {
@@ -641,6 +691,16 @@ Gradients<T> naive_backward(std::span<const T> params, const ForwardResult<T>& f
     }
     if (config.residual && k > 0)
       for (size_t e = 0; e < d_input.size(); ++e) d_input[e] += d_output[e];
+    if (config.highway && k > 0) {  // dL/dx += (1 − t) ⊙ dL/dy + W_tᵀ da
+      const T* w_t = highway_params(config, mutable_params, k).first;
+      const std::vector<T>& gate = fwd.highway_gate[k];
+      for (int64_t r = 0; r < seq_len * B; ++r)
+        for (int64_t i = 0; i < hcat; ++i) {
+          T sum = (T(1) - gate[r * hcat + i]) * d_output[r * hcat + i];
+          for (int64_t j = 0; j < hcat; ++j) sum += w_t[j * hcat + i] * d_gate[r * hcat + j];
+          d_input[r * hcat + i] += sum;
+        }
+    }
     if (k == 0) {
       grads.input = std::move(d_input);
     } else {  // through the dropout that fed this layer: d_output of layer k-1

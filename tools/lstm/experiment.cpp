@@ -67,6 +67,9 @@ Json result_json(const ExperimentCliOptions& options, const ExperimentResult& re
   out["seconds"] = std::round(result.seconds * 100) / 100;
   out["cpu_seconds"] = std::round(result.cpu_seconds * 100) / 100;
   out["hidden"] = run.hidden;
+  if (run.layers > 1) out["layers"] = run.layers;
+  if (run.residual) out["residual"] = true;
+  if (run.highway) out["highway"] = true;
   out["batch"] = run.batch;
   out["lr"] = run.lr;
   out["seed"] = run.seed;
@@ -190,6 +193,12 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   command->add_option("--clip", run.clip_norm, "Gradient norm clipping before each step (0: off)")
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--layers", run.layers, "Stacked layers of the cell")
+      ->check(CLI::Range(int64_t{1}, int64_t{16}));
+  command->add_flag("--residual", run.residual,
+                    "Residual connections between the layers (needs --layers 2 or more)");
+  command->add_flag("--highway", run.highway,
+                    "Highway gates between the layers (needs --layers 2 or more; not with --residual)");
   command->add_option("--zoneout", run.zoneout,
                       "Zoneout probability for every cell's h (and c): training only")
       ->check(CLI::Range(0.0, 0.99));

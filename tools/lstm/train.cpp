@@ -46,6 +46,7 @@ struct TrainOptions {
   bool layer_norm = false;
   double zoneout = 0.0;
   bool residual = false;
+  bool highway = false;
   lstm::apps::TrainerOptions trainer = unset_task_defaults();
   bool resume = false, quiet = false, progress = false;
   // Data parallel (under mpiexec)
@@ -114,6 +115,7 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
   if (o.layer_norm) settings["--layer-norm"] = "on";  // absent when off: older checkpoints resume
   if (o.zoneout > 0) settings["--zoneout"] = number(o.zoneout);
   if (o.residual) settings["--residual"] = "on";
+  if (o.highway) settings["--highway"] = "on";
   if (o.task == "charlm") {
     settings["--vocabulary"] = o.vocabulary;
     settings["--embedding"] = std::to_string(o.embedding);
@@ -135,7 +137,16 @@ bool residual_option(const TrainOptions& options) {
   return options.residual;
 }
 
-// --cell (with its variants), --layer-norm, --zoneout, --residual and --forget-bias into a task's setup.
+// --highway, checked against --layers and --residual.
+bool highway_option(const TrainOptions& options) {
+  if (options.highway && options.layers < 2)
+    throw lstm::Error("--highway gates stacked layers; it needs --layers 2 or more");
+  if (options.highway && options.residual)
+    throw lstm::Error("--highway and --residual do not combine: each connects the layers its own way; choose one");
+  return options.highway;
+}
+
+// --cell (with its variants), --layer-norm, --zoneout, --residual, --highway and --forget-bias into a task's setup.
 template <typename Setup>
 void set_cell_options(Setup& setup, const TrainOptions& options) {
   if (options.layer_norm && options.cell != "lstm" && options.cell != "layer_norm")
@@ -149,6 +160,7 @@ void set_cell_options(Setup& setup, const TrainOptions& options) {
   setup.layer_norm = variant.layer_norm;
   setup.zoneout = options.zoneout;
   setup.residual = residual_option(options);
+  setup.highway = highway_option(options);
   if (options.forget_bias.empty()) return;
   if (variant.cell != lstm::CellType::lstm)
     throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg, layer_norm), not " +
@@ -599,6 +611,9 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_flag("--residual", options->residual,
                     "Residual connections: each layer after the first adds its input to its output "
                     "(needs --layers 2 or more)");
+  command->add_flag("--highway", options->highway,
+                    "Highway gates: each layer after the first outputs t*h + (1-t)*x, t = sigmoid(W_t x + b_t) "
+                    "learnt per unit from its input x (needs --layers 2 or more; not with --residual)");
   command->add_option("--zoneout", options->zoneout,
                       "Zoneout: each unit of h (and c) keeps its previous value with this probability "
                       "at each training step (identity at inference)")
