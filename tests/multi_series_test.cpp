@@ -101,6 +101,22 @@ TEST(MultiSeries, WideAndLongReadTheSameSeries) {
   EXPECT_NE(wide[1].path.find("series 'b'"), std::string::npos) << wide[1].path;
 }
 
+TEST(MultiSeries, LongSeriesMayStartAndEndAtDifferentDates) {
+  test_util::TempDir dir;
+  std::string text = "id,date,value\n";
+  for (int t = 0; t < 36; ++t) text += "old," + month(t) + ',' + std::to_string(t % 12) + '\n';
+  for (int t = 12; t < 40; ++t) text += "new," + month(t) + ',' + std::to_string(t % 5) + '\n';
+  lstm_test::write_bytes(dir.file("dates.csv"), text);
+  const auto series = lstm::apps::load_many_series(dir.file("dates.csv"), long_layout());
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].rows, 36);
+  EXPECT_EQ(series[1].rows, 28);
+  EXPECT_EQ(series[1].index.text.front(), "2001-01-01");
+  // Each is forecast after its own last date.
+  EXPECT_EQ(series[0].future_index(1), std::vector<std::string>{"2003-01-01"});
+  EXPECT_EQ(series[1].future_index(1), std::vector<std::string>{"2003-05-01"});
+}
+
 TEST(MultiSeries, EachSeriesNormalisedOnItsOwnTrainingPartAndWindowsPooled) {
   test_util::TempDir dir;
   const auto values = related_series(60);

@@ -59,6 +59,8 @@ std::vector<Series> load_long(const CsvTable& table, const SeriesLayout& layout)
   std::optional<size_t> date_column;
   if (!layout.date_column.empty()) {
     date_column = table.column_index(layout.date_column);
+    if (*date_column == id_column || *date_column == value_column)
+      throw Error(table.path + ": the date column must differ from the series and value columns");
   } else {
     for (size_t c = 0; c < table.columns.size() && !date_column; ++c)
       if (c != id_column && c != value_column) date_column = c;

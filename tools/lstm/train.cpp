@@ -334,6 +334,10 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
         model, info.series[s], one.series, one.split, one.split);
     sum_model += report.model.mase;
     sum_naive += report.naive.mase;
+    constexpr size_t kListed = 20;  // the rest in the mean (and in 'lstm eval')
+    if (s == kListed)
+      std::cout << "  ... (" << data.series.size() - kListed << " more series; 'lstm eval' lists every one)\n";
+    if (s >= kListed) continue;
     std::cout << "  " << one.series.columns[0] << "  model " << fixed(report.model.mase, 3)
               << "  naive " << fixed(report.naive.mase, 3);
     if (report.seasonal_naive)
