@@ -26,7 +26,9 @@ struct Noise {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     return (static_cast<double>(state >> 11) + 0.5) / 9007199254740992.0;
   }
-  double normal() { return std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * kPi * uniform()); }
+  double normal() {
+    return std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * kPi * uniform());
+  }
 };
 
 // Related monthly series: one seasonal shape, each with its own level and scale, plus noise of
@@ -189,7 +191,8 @@ TEST(MultiSeries, GlobalModelBeatsNaiveOnRelatedSeriesAndItsMetadataReadsBack) {
         candidates.push_back(std::move(candidate));
     const auto evaluation = lstm::apps::evaluate_rolling(y, setup6, candidates);
     ASSERT_EQ(evaluation.results.size(), 3u);
-    EXPECT_LT(evaluation.results[0].scores.mase, evaluation.results[1].scores.mase) << info.names[s];
+    EXPECT_LT(evaluation.results[0].scores.mase, evaluation.results[1].scores.mase)
+        << info.names[s];
     lstm_mase += evaluation.results[0].scores.mase / 3;
     seasonal_naive_mase += evaluation.results[2].scores.mase / 3;
   }
@@ -203,15 +206,19 @@ TEST(MultiSeries, BadInputNamesTheSeries) {
     return dir.file(name);
   };
   const std::string ragged = write("ragged.csv", "date,a,b\n2000-01-01,1,2\n2000-02-01,3\n");
-  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(ragged, wide_layout()); }, {"ragged.csv", "line 3"}));
+  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(ragged, wide_layout()); },
+                           {"ragged.csv", "line 3"}));
   const std::string empty = write("empty.csv", "date,a,b\n2000-01-01,1,\n2000-02-01,3,NA\n");
-  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(empty, wide_layout()); }, {"empty.csv", "'b'"}));
+  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(empty, wide_layout()); },
+                           {"empty.csv", "'b'"}));
   const std::string no_id = write("noid.csv", "id,date,value\na,2000-01-01,1\n,2000-02-01,2\n");
-  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(no_id, long_layout()); }, {"noid.csv", "line 3", "no series id"}));
+  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(no_id, long_layout()); },
+                           {"noid.csv", "line 3", "no series id"}));
   const std::string steps = write("steps.csv",
                                   "id,date,value\na,2000-01-01,1\na,2000-02-01,2\na,2000-03-01,3\n"
                                   "b,2000-01-01,1\nb,2000-04-01,2\nb,2000-07-01,3\n");
-  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(steps, long_layout()); }, {"steps.csv", "'b'", "same frequency"}));
+  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(steps, long_layout()); },
+                           {"steps.csv", "'b'", "same frequency"}));
   // One series much shorter than the others: named.
   std::string text = "id,date,value\n";
   for (int t = 0; t < 60; ++t) text += "a," + month(t) + ',' + std::to_string(t % 12) + '\n';
@@ -219,14 +226,17 @@ TEST(MultiSeries, BadInputNamesTheSeries) {
   for (int t = 50; t < 60; ++t) text += "short," + month(t) + ',' + std::to_string(t % 5) + '\n';
   const std::string short_series = write("short.csv", text);
   EXPECT_TRUE(throws_error(
-      [&] { lstm::apps::prepare_multi_series(short_series, long_layout(), lstm::apps::ForecastSetup{}); },
+      [&] {
+        lstm::apps::prepare_multi_series(short_series, long_layout(), lstm::apps::ForecastSetup{});
+      },
       {"short.csv (series 'short')", "too short"}));
   SeriesLayout both = wide_layout();
   both.columns = {"a"};
   EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(empty, both); }, {"--all-columns"}));
   SeriesLayout unknown;
   unknown.columns = {"a", "zz"};
-  EXPECT_TRUE(throws_error([&] { lstm::apps::load_many_series(empty, unknown); }, {"empty.csv", "zz"}));
+  EXPECT_TRUE(
+      throws_error([&] { lstm::apps::load_many_series(empty, unknown); }, {"empty.csv", "zz"}));
 }
 
 }  // namespace

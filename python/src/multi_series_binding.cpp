@@ -22,8 +22,10 @@ struct MultiSeriesModel {
   lstm::apps::MultiSeriesInfo info;
 };
 
-lstm::apps::SeriesLayout make_layout(const std::vector<std::string>& columns, const std::string& series_column,
-                                     const std::string& value_column, const std::string& date_column) {
+lstm::apps::SeriesLayout make_layout(const std::vector<std::string>& columns,
+                                     const std::string& series_column,
+                                     const std::string& value_column,
+                                     const std::string& date_column) {
   lstm::apps::SeriesLayout layout;
   layout.columns = columns;
   layout.all_columns = columns.empty() && series_column.empty();
@@ -33,9 +35,10 @@ lstm::apps::SeriesLayout make_layout(const std::vector<std::string>& columns, co
   return layout;
 }
 
-MultiSeriesModel fit(const std::string& path, const lstm::apps::SeriesLayout& layout, int64_t window,
-                     int64_t horizon, int64_t season, int64_t hidden, int64_t layers, const std::string& cell,
-                     int64_t epochs, double time_limit, double validation, uint64_t seed) {
+MultiSeriesModel fit(const std::string& path, const lstm::apps::SeriesLayout& layout,
+                     int64_t window, int64_t horizon, int64_t season, int64_t hidden,
+                     int64_t layers, const std::string& cell, int64_t epochs, double time_limit,
+                     double validation, uint64_t seed) {
   lstm::apps::ForecastSetup setup;
   setup.window = window;
   setup.horizon = horizon;
@@ -62,18 +65,23 @@ MultiSeriesModel fit(const std::string& path, const lstm::apps::SeriesLayout& la
 void bind_multi_series(py::module_& module) {
   py::class_<MultiSeriesModel>(module, "MultiSeriesModel")
       .def_property_readonly("names", [](const MultiSeriesModel& m) { return m.info.names; })
-      .def_property_readonly("is_long", [](const MultiSeriesModel& m) { return m.info.layout.is_long(); })
-      .def_property_readonly("window", [](const MultiSeriesModel& m) { return m.info.series.front().window; })
-      .def_property_readonly("season", [](const MultiSeriesModel& m) { return m.info.series.front().season; })
+      .def_property_readonly("is_long",
+                             [](const MultiSeriesModel& m) { return m.info.layout.is_long(); })
+      .def_property_readonly("window",
+                             [](const MultiSeriesModel& m) { return m.info.series.front().window; })
+      .def_property_readonly("season",
+                             [](const MultiSeriesModel& m) { return m.info.series.front().season; })
       .def(
           "forecast_csv",
-          [](MultiSeriesModel& m, const std::string& path, int64_t steps, const std::string& model_choice,
-             double interval) {
-            if (steps < 1) throw py::value_error("steps: expected at least 1, got " + std::to_string(steps));
+          [](MultiSeriesModel& m, const std::string& path, int64_t steps,
+             const std::string& model_choice, double interval) {
+            if (steps < 1)
+              throw py::value_error("steps: expected at least 1, got " + std::to_string(steps));
             const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(model_choice);
             py::gil_scoped_release release;
             const std::vector<lstm::Series> series = lstm::apps::load_model_series(m.info, path);
-            const auto forecasts = lstm::apps::forecast_many(m.model, m.info, series, steps, choice, interval);
+            const auto forecasts =
+                lstm::apps::forecast_many(m.model, m.info, series, steps, choice, interval);
             return lstm::apps::many_forecasts_csv(m.info, series, forecasts);
           },
           py::arg("path"), py::arg("steps"), py::arg("model_choice"), py::arg("interval"))
@@ -96,17 +104,18 @@ void bind_multi_series(py::module_& module) {
   });
   module.def(
       "multi_series_fit",
-      [](const std::string& path, const std::vector<std::string>& columns, const std::string& series_column,
-         const std::string& value_column, const std::string& date_column, int64_t window, int64_t horizon,
-         int64_t season, int64_t hidden, int64_t layers, const std::string& cell, int64_t epochs,
-         double time_limit, double validation, uint64_t seed) {
-        return fit(path, make_layout(columns, series_column, value_column, date_column), window, horizon,
-                   season, hidden, layers, cell, epochs, time_limit, validation, seed);
+      [](const std::string& path, const std::vector<std::string>& columns,
+         const std::string& series_column, const std::string& value_column,
+         const std::string& date_column, int64_t window, int64_t horizon, int64_t season,
+         int64_t hidden, int64_t layers, const std::string& cell, int64_t epochs, double time_limit,
+         double validation, uint64_t seed) {
+        return fit(path, make_layout(columns, series_column, value_column, date_column), window,
+                   horizon, season, hidden, layers, cell, epochs, time_limit, validation, seed);
       },
       py::arg("path"), py::arg("columns"), py::arg("series_column"), py::arg("value_column"),
-      py::arg("date_column"), py::arg("window"), py::arg("horizon"), py::arg("season"), py::arg("hidden"),
-      py::arg("layers"), py::arg("cell"), py::arg("epochs"), py::arg("time_limit"), py::arg("validation"),
-      py::arg("seed"));
+      py::arg("date_column"), py::arg("window"), py::arg("horizon"), py::arg("season"),
+      py::arg("hidden"), py::arg("layers"), py::arg("cell"), py::arg("epochs"),
+      py::arg("time_limit"), py::arg("validation"), py::arg("seed"));
 }
 
 }  // namespace lstm_python

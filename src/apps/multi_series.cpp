@@ -34,7 +34,8 @@ std::vector<Series> load_wide(const CsvTable& table, const SeriesLayout& layout)
   if (layout.all_columns) {
     if (!names.empty()) throw Error("--all-columns and a --target list exclude each other");
     if (table.columns.size() < 2)
-      throw Error(table.path + ": --all-columns needs a date/index column and at least one series column");
+      throw Error(table.path +
+                  ": --all-columns needs a date/index column and at least one series column");
     names.assign(table.columns.begin() + 1, table.columns.end());
   }
   if (names.empty()) throw Error(table.path + ": no series given");
@@ -70,8 +71,8 @@ std::vector<Series> load_long(const CsvTable& table, const SeriesLayout& layout)
   for (size_t r = 0; r < table.rows.size(); ++r) {
     const std::string& id = table.rows[r][id_column];
     if (id.empty())
-      throw Error(table.path + ": line " + std::to_string(table.lines[r]) + ": no series id in column '" +
-                  layout.series_column + "'");
+      throw Error(table.path + ": line " + std::to_string(table.lines[r]) +
+                  ": no series id in column '" + layout.series_column + "'");
     auto [entry, fresh] = groups.try_emplace(id);
     CsvTable& group = entry->second;
     if (fresh) {
@@ -101,8 +102,9 @@ std::vector<Series> load_long(const CsvTable& table, const SeriesLayout& layout)
     if (series.rows < 3 || result.front().rows < 3) continue;  // too short: named later
     if (index.kind != first.kind || index.step_months != first.step_months ||
         index.step_seconds != first.step_seconds || index.step_number != first.step_number)
-      throw Error(table.path + ": series '" + series.columns[0] + "' has another step between its dates than series '" +
-                  result.front().columns[0] + "'; every series must have the same frequency");
+      throw Error(table.path + ": series '" + series.columns[0] +
+                  "' has another step between its dates than series '" + result.front().columns[0] +
+                  "'; every series must have the same frequency");
   }
   return result;
 }
@@ -127,7 +129,8 @@ std::vector<Series> load_many_series(const std::string& path, const SeriesLayout
 MultiSeriesData prepare_multi_series(const std::string& path, const SeriesLayout& layout,
                                      ForecastSetup setup) {
   if (!setup.features.empty())
-    throw Error("--features is for one series; a global model of several series takes the series only");
+    throw Error(
+        "--features is for one series; a global model of several series takes the series only");
   if (!(setup.validation_fraction > 0.0 && setup.validation_fraction < 1.0))
     throw Error("forecast: the validation fraction must be in (0, 1)");
   std::vector<Series> all = load_many_series(path, layout);
@@ -147,7 +150,8 @@ MultiSeriesData prepare_multi_series(const std::string& path, const SeriesLayout
     std::vector<int64_t> seasons;
     for (int64_t s = 0; s < count; ++s) {
       const std::vector<double> y = all[s].column(0);
-      seasons.push_back(detect_season(std::span<const double>(y.data(), static_cast<size_t>(splits[s]))));
+      seasons.push_back(
+          detect_season(std::span<const double>(y.data(), static_cast<size_t>(splits[s]))));
     }
     data.season = most_common(seasons);
   }
@@ -220,7 +224,8 @@ bool is_multi_series_model(const SequenceModel& model) {
 MultiSeriesInfo multi_series_info(SequenceModel& model, const std::string& path) {
   auto& metadata = model.metadata();
   const auto entry = metadata.find(kMultiSeriesKey);
-  if (entry == metadata.end()) throw Error(path + ": not a model of several series (no metadata 'multi_series')");
+  if (entry == metadata.end())
+    throw Error(path + ": not a model of several series (no metadata 'multi_series')");
   MultiSeriesInfo info;
   std::vector<std::pair<std::string, std::string>> per_series;  // forecast, normalization texts
   try {

@@ -47,7 +47,8 @@ ordered_json metrics_json(const ForecastMetrics& metrics) {
 std::vector<Candidate> all_candidates(SequenceModel& model, const ForecastInfo& info,
                                       const Series& series, const std::vector<double>& y) {
   std::vector<Candidate> candidates{network_candidate(model, info, series)};
-  for (auto& candidate : classical_candidates(y, info.season)) candidates.push_back(std::move(candidate));
+  for (auto& candidate : classical_candidates(y, info.season))
+    candidates.push_back(std::move(candidate));
   return candidates;
 }
 
@@ -119,9 +120,9 @@ std::string many_forecasts_csv(const MultiSeriesInfo& info, const std::vector<Se
   const std::string date_name =
       index.kind == IndexKind::none || index.name.empty() ? "step" : index.name;
   const bool is_long = info.layout.is_long();
-  std::string text = csv_field(is_long ? info.layout.series_column : "series") + ',' +
-                     csv_field(date_name) + ',' +
-                     csv_field(is_long ? info.layout.value_column : "value") + ",lower,upper,model\n";
+  std::string text =
+      csv_field(is_long ? info.layout.series_column : "series") + ',' + csv_field(date_name) + ',' +
+      csv_field(is_long ? info.layout.value_column : "value") + ",lower,upper,model\n";
   for (const SeriesForecast& forecast : forecasts)
     for (size_t k = 0; k < forecast.mean.size(); ++k)
       text += csv_field(forecast.name) + ',' + csv_field(forecast.index[k]) + ',' +
@@ -141,7 +142,8 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
   MeanByName one_step, rolling_mase, rolling_smape;
   for (size_t s = 0; s < series.size(); ++s) {
     const ForecastInfo& one = info.series[s];
-    const ForecastReport report = evaluate_forecast(model, one, series[s], one.window, series[s].rows);
+    const ForecastReport report =
+        evaluate_forecast(model, one, series[s], one.window, series[s].rows);
     one_step.add("lstm", report.model.mase);
     one_step.add("naive", report.naive.mase);
     if (report.seasonal_naive) one_step.add("seasonal_naive", report.seasonal_naive->mase);
@@ -176,7 +178,8 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
                         {"lstm_beaten", best.network_beaten},
                         {"lstm_validated", best.network_validated}};
     char line[256];
-    std::snprintf(line, sizeof line, "  %-20s one-step MASE %.3f (naive %.3f)  %lld-step MASE lstm %.3f, best %s\n",
+    std::snprintf(line, sizeof line,
+                  "  %-20s one-step MASE %.3f (naive %.3f)  %lld-step MASE lstm %.3f, best %s\n",
                   info.names[s].c_str(), report.model.mase, report.naive.mase,
                   static_cast<long long>(horizon), lstm_mase, best.name.c_str());
     lines << line;
@@ -199,17 +202,19 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
                       {"window", first.window},
                       {"horizon", first.horizon},
                       {"season", first.season}};
-  out["aggregate"] = {{"mase", number_json(one_step.mean("lstm"))},
-                      {"naive_mase", number_json(one_step.mean("naive"))},
-                      {"seasonal_naive_mase", number_json(one_step.mean("seasonal_naive"))},
-                      {"rolling", {{"horizon", horizon},
-                                   {"models", aggregate_models},
-                                   {"best", best_name.empty() ? ordered_json(nullptr) : ordered_json(best_name)}}}};
+  out["aggregate"] = {
+      {"mase", number_json(one_step.mean("lstm"))},
+      {"naive_mase", number_json(one_step.mean("naive"))},
+      {"seasonal_naive_mase", number_json(one_step.mean("seasonal_naive"))},
+      {"rolling",
+       {{"horizon", horizon},
+        {"models", aggregate_models},
+        {"best", best_name.empty() ? ordered_json(nullptr) : ordered_json(best_name)}}}};
   out["series"] = std::move(per_series);
   lines << "mean over " << series.size() << " series: one-step MASE " << one_step.mean("lstm")
         << " (naive " << one_step.mean("naive") << "); " << horizon << "-step MASE lstm "
-        << rolling_mase.mean("lstm") << ", best on average " << (best_name.empty() ? "n/a" : best_name)
-        << ' ' << best_mase << '\n';
+        << rolling_mase.mean("lstm") << ", best on average "
+        << (best_name.empty() ? "n/a" : best_name) << ' ' << best_mase << '\n';
   table = lines.str();
   return out.dump();
 }
