@@ -66,6 +66,11 @@ MultiSeriesInfo multi_series_info(SequenceModel& model, const std::string& path)
 // model does not know, or one of its own that is missing, is an error naming it).
 std::vector<Series> load_model_series(const MultiSeriesInfo& info, const std::string& path);
 
+// After training: each series' validation MASE (one-step, or every horizon of a direct model)
+// next to naive and seasonal-naive, the first 20 series listed, and the means over all.
+std::string multi_series_validation_text(SequenceModel& model, const MultiSeriesInfo& info,
+                                         const MultiSeriesData& data);
+
 // One series' forecast as `lstm forecast` writes it.
 struct SeriesForecast {
   std::string name;

@@ -77,6 +77,38 @@ struct MeanByName {
 
 }  // namespace
 
+std::string multi_series_validation_text(SequenceModel& model, const MultiSeriesInfo& info,
+                                         const MultiSeriesData& data) {
+  constexpr size_t kListed = 20;  // the rest only in the means (and in 'lstm eval')
+  auto mase = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", value);
+    return std::string(text);
+  };
+  std::string text = "validation per series (";
+  text += data.horizon == 1 ? "one-step" : "horizons 1.." + std::to_string(data.horizon);
+  text += " forecasts, MASE; 'lstm eval' compares the classical methods too):\n";
+  double sum_model = 0, sum_naive = 0;
+  for (size_t s = 0; s < data.series.size(); ++s) {
+    const ForecastData& one = data.series[s];
+    const ForecastReport report =
+        evaluate_forecast(model, info.series[s], one.series, one.split, one.split);
+    sum_model += report.model.mase;
+    sum_naive += report.naive.mase;
+    if (s == kListed)
+      text += "  ... (" + std::to_string(data.series.size() - kListed) +
+              " more series; 'lstm eval' lists every one)\n";
+    if (s >= kListed) continue;
+    text += "  " + one.series.columns[0] + "  model " + mase(report.model.mase) + "  naive " +
+            mase(report.naive.mase);
+    if (report.seasonal_naive) text += "  seasonal-naive " + mase(report.seasonal_naive->mase);
+    text += '\n';
+  }
+  const double count = static_cast<double>(data.series.size());
+  return text + "  mean  model " + mase(sum_model / count) + "  naive " + mase(sum_naive / count) +
+         '\n';
+}
+
 std::vector<SeriesForecast> forecast_many(SequenceModel& model, const MultiSeriesInfo& info,
                                           const std::vector<Series>& series, int64_t steps,
                                           ModelChoice choice, double level) {

@@ -325,28 +325,7 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
   });
   if (!root || options.quiet) return;
   const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.out);
-  std::cout << "validation per series (" << (data.horizon == 1 ? "one-step" : "horizons 1.." + std::to_string(data.horizon))
-            << " forecasts, MASE; 'lstm eval' compares the classical methods too):\n";
-  double sum_model = 0, sum_naive = 0;
-  for (size_t s = 0; s < data.series.size(); ++s) {
-    const lstm::apps::ForecastData& one = data.series[s];
-    const lstm::apps::ForecastReport report = lstm::apps::evaluate_forecast(
-        model, info.series[s], one.series, one.split, one.split);
-    sum_model += report.model.mase;
-    sum_naive += report.naive.mase;
-    constexpr size_t kListed = 20;  // the rest in the mean (and in 'lstm eval')
-    if (s == kListed)
-      std::cout << "  ... (" << data.series.size() - kListed << " more series; 'lstm eval' lists every one)\n";
-    if (s >= kListed) continue;
-    std::cout << "  " << one.series.columns[0] << "  model " << fixed(report.model.mase, 3)
-              << "  naive " << fixed(report.naive.mase, 3);
-    if (report.seasonal_naive)
-      std::cout << "  seasonal-naive " << fixed(report.seasonal_naive->mase, 3);
-    std::cout << '\n';
-  }
-  const double count = static_cast<double>(data.series.size());
-  std::cout << "  mean  model " << fixed(sum_model / count, 3) << "  naive " << fixed(sum_naive / count, 3)
-            << '\n';
+  std::cout << lstm::apps::multi_series_validation_text(model, info, data);
 }
 
 void run_forecast_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
