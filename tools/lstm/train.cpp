@@ -617,7 +617,9 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--data", options->data, "forecast: CSV file, one row per time step; "
                                                "charlm: a text file")
       ->required();
-  command->add_option("--target", options->target, "forecast: the column to forecast");
+  command->add_option("--target", options->target,
+                      "forecast: the column to forecast (a,b,c: one model of several series; "
+                      "with --series-column: the value column)");
   command->add_option("--features", options->features, "forecast: other columns used as inputs")
       ->delimiter(',');
   command->add_flag("--all-columns", options->all_columns,
