@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -197,6 +198,30 @@ TEST(MultiSeries, GlobalModelBeatsNaiveOnRelatedSeriesAndItsMetadataReadsBack) {
     seasonal_naive_mase += evaluation.results[2].scores.mase / 3;
   }
   EXPECT_LT(lstm_mase, 1.1 * seasonal_naive_mase);
+}
+
+TEST(MultiSeries, InconsistentMetadataIsAnError) {
+  test_util::TempDir dir;
+  write_wide(dir.file("wide.csv"), related_series(60));
+  lstm::apps::ForecastSetup setup;
+  setup.hidden_size = 4;
+  const auto data = lstm::apps::prepare_multi_series(dir.file("wide.csv"), wide_layout(), setup);
+  lstm::SequenceModel model = lstm::apps::make_multi_series_model(data, setup, wide_layout());
+  const auto before = model.metadata();
+  EXPECT_EQ(lstm::apps::multi_series_info(model, "m.safetensors").series.size(), 3u);
+  EXPECT_EQ(model.metadata(), before);  // each series' view was read in place, then restored
+  auto text = nlohmann::json::parse(model.metadata().at("multi_series"));
+  text["names"] = {"a", "b"};
+  model.metadata()["multi_series"] = text.dump();
+  EXPECT_TRUE(throws_error([&] { lstm::apps::multi_series_info(model, "m.safetensors"); },
+                           {"m.safetensors", "names and series differ"}));
+  text["names"] = {"a", "b", "x"};
+  model.metadata()["multi_series"] = text.dump();
+  EXPECT_TRUE(throws_error([&] { lstm::apps::multi_series_info(model, "m.safetensors"); },
+                           {"m.safetensors (series 'x')", "inconsistent"}));
+  model.metadata()["multi_series"] = "{";
+  EXPECT_TRUE(throws_error([&] { lstm::apps::multi_series_info(model, "m.safetensors"); },
+                           {"m.safetensors", "'multi_series' is invalid"}));
 }
 
 TEST(MultiSeries, BadInputNamesTheSeries) {

@@ -15,8 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 constexpr const char* kMultiSeriesKey = "multi_series";
-constexpr const char* kForecastKey = "forecast";
-constexpr const char* kNormalizationKey = "normalization";
 
 std::string series_path(const std::string& path, const std::string& name) {
   return path + " (series '" + name + "')";
@@ -201,10 +199,10 @@ SequenceModel make_multi_series_model(const MultiSeriesData& data, const Forecas
   json entries = json::array();
   std::vector<std::string> names;
   for (const ForecastData& one : data.series) {
-    // Each series' own metadata, as make_forecast_model writes it for a model of that series.
+    // Each series' own metadata, every entry make_forecast_model writes for a model of that
+    // series (today 'forecast' and 'normalization'), as text.
     const SequenceModel single = make_forecast_model(one, setup);
-    entries.push_back({{kForecastKey, json::parse(single.metadata().at(kForecastKey))},
-                       {kNormalizationKey, json::parse(single.metadata().at(kNormalizationKey))}});
+    entries.push_back(json(single.metadata()));
     names.push_back(one.series.columns.at(0));
   }
   json value{{"layout", layout.is_long() ? "long" : "wide"},
@@ -227,7 +225,7 @@ MultiSeriesInfo multi_series_info(SequenceModel& model, const std::string& path)
   if (entry == metadata.end())
     throw Error(path + ": not a model of several series (no metadata 'multi_series')");
   MultiSeriesInfo info;
-  std::vector<std::pair<std::string, std::string>> per_series;  // forecast, normalization texts
+  std::vector<std::map<std::string, std::string>> per_series;  // [S] metadata entries
   try {
     const json value = json::parse(entry->second);
     const std::string layout = value.at("layout").get<std::string>();
@@ -236,7 +234,7 @@ MultiSeriesInfo multi_series_info(SequenceModel& model, const std::string& path)
     info.layout.date_column = value.at("date_column").get<std::string>();
     info.names = value.at("names").get<std::vector<std::string>>();
     for (const json& one : value.at("series"))
-      per_series.emplace_back(one.at(kForecastKey).dump(), one.at(kNormalizationKey).dump());
+      per_series.push_back(one.get<std::map<std::string, std::string>>());
     if ((layout == "long") != info.layout.is_long() || (layout != "long" && layout != "wide"))
       throw Error(path + ": metadata 'multi_series': layout '" + layout + "' is inconsistent");
   } catch (const json::exception& error) {
@@ -246,23 +244,18 @@ MultiSeriesInfo multi_series_info(SequenceModel& model, const std::string& path)
     throw Error(path + ": metadata 'multi_series' is inconsistent (names and series differ)");
   if (!info.layout.is_long()) info.layout.columns = info.names;
   // Each series' view: its metadata in the model's place, read as a single-series model's.
-  const std::string saved_forecast = metadata.at(kForecastKey);
-  const std::string saved_normalization = metadata.at(kNormalizationKey);
-  try {
-    for (size_t s = 0; s < per_series.size(); ++s) {
-      metadata[kForecastKey] = per_series[s].first;
-      metadata[kNormalizationKey] = per_series[s].second;
-      info.series.push_back(forecast_info(model, series_path(path, info.names[s])));
-      if (info.series.back().target != info.names[s] || info.series.back().columns.size() != 1)
-        throw Error(series_path(path, info.names[s]) + ": metadata 'multi_series' is inconsistent");
-    }
-  } catch (...) {
-    metadata[kForecastKey] = saved_forecast;
-    metadata[kNormalizationKey] = saved_normalization;
-    throw;
+  struct Restore {
+    std::map<std::string, std::string>& metadata;
+    const std::map<std::string, std::string> saved;
+    ~Restore() { metadata = saved; }
+  } restore{metadata, metadata};
+  for (size_t s = 0; s < per_series.size(); ++s) {
+    metadata = restore.saved;
+    for (const auto& [key, text] : per_series[s]) metadata[key] = text;
+    info.series.push_back(forecast_info(model, series_path(path, info.names[s])));
+    if (info.series.back().target != info.names[s] || info.series.back().columns.size() != 1)
+      throw Error(series_path(path, info.names[s]) + ": metadata 'multi_series' is inconsistent");
   }
-  metadata[kForecastKey] = saved_forecast;
-  metadata[kNormalizationKey] = saved_normalization;
   return info;
 }
 
