@@ -104,6 +104,24 @@ TEST(MultiSeries, WideAndLongReadTheSameSeries) {
   EXPECT_NE(wide[1].path.find("series 'b'"), std::string::npos) << wide[1].path;
 }
 
+TEST(MultiSeries, WideFileWithoutDateColumnHasNoIndexForAnySeries) {
+  test_util::TempDir dir;
+  lstm_test::write_bytes(dir.file("nodate.csv"), "p,q\n1,10\n3,11\n2,12\n");
+  SeriesLayout layout;
+  layout.columns = {"p", "q"};
+  const auto series = lstm::apps::load_many_series(dir.file("nodate.csv"), layout);
+  ASSERT_EQ(series.size(), 2u);
+  for (const auto& one : series) {
+    EXPECT_EQ(one.index.kind, lstm::IndexKind::none) << one.columns[0];
+    EXPECT_EQ(one.future_index(1), std::vector<std::string>{"4"}) << one.columns[0];
+  }
+  EXPECT_EQ(series[1].values, (std::vector<double>{10, 11, 12}));
+  // Only q: the first column, p, is its index (labels, as for one series).
+  layout.columns = {"q"};
+  EXPECT_EQ(lstm::apps::load_many_series(dir.file("nodate.csv"), layout)[0].index.kind,
+            lstm::IndexKind::label);
+}
+
 TEST(MultiSeries, LongSeriesMayStartAndEndAtDifferentDates) {
   test_util::TempDir dir;
   std::string text = "id,date,value\n";

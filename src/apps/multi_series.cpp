@@ -41,9 +41,25 @@ std::vector<Series> load_wide(const CsvTable& table, const SeriesLayout& layout)
   for (const std::string& name : names)
     if (name.empty() || !seen.insert(name).second)
       throw Error(table.path + ": series column '" + name + "' is given twice or is empty");
+  // The first column is the date/index column unless it is one of the series; each series is
+  // read from a table of that column (if any) and its own, so that all share one index.
+  const bool indexed = !seen.count(table.columns.front());
   std::vector<Series> result;
   for (const std::string& name : names) {
-    Series series = series_from_table(table, name);
+    const size_t column = table.column_index(name);
+    CsvTable part;
+    part.path = table.path;
+    part.delimiter = table.delimiter;
+    part.lines = table.lines;
+    if (indexed) part.columns.push_back(table.columns.front());
+    part.columns.push_back(name);
+    part.rows.reserve(table.rows.size());
+    for (const auto& row : table.rows) {
+      part.rows.emplace_back();
+      if (indexed) part.rows.back().push_back(row.front());
+      part.rows.back().push_back(row[column]);
+    }
+    Series series = series_from_table(part, name);
     series.path = series_path(table.path, name);
     result.push_back(std::move(series));
   }
