@@ -8,10 +8,11 @@ Two APIs:
 from ._lstm import Error, FileError, bf16_available, num_threads
 from ._charlm import CharLM
 from ._forecaster import Forecaster
+from ._global_forecaster import GlobalForecaster
 from ._layers import GRU, LSTM, RNN, load
 from ._settings import precision, set_num_threads, set_precision
 
-__all__ = ["LSTM", "GRU", "RNN", "load", "Forecaster", "CharLM", "set_num_threads", "num_threads", "set_precision",
+__all__ = ["LSTM", "GRU", "RNN", "load", "Forecaster", "GlobalForecaster", "CharLM", "set_num_threads", "num_threads", "set_precision",
            "precision", "bf16_available", "Error", "FileError"]
 
 

@@ -10,6 +10,7 @@
 #include "charlm_binding.hpp"
 #include "forecast_binding.hpp"
 #include "lstm/lstm.hpp"
+#include "multi_series_binding.hpp"
 #include "network_binding.hpp"
 
 namespace py = pybind11;
@@ -55,6 +56,7 @@ PYBIND11_MODULE(_lstm, m) {
   lstm_python::bind_network<double>(m, "Network64", "Workspace64");
   lstm_python::bind_forecast(m);
   lstm_python::bind_charlm(m);
+  lstm_python::bind_multi_series(m);
 
   m.def("load_network", &load_float, py::arg("path"), py::arg("cell") = "",
         "Reads a model file (a bare network, or a trained model's `rnn.` tensors) as float32.");

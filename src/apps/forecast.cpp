@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -112,13 +113,18 @@ bool trends(std::span<const double> y) {
 }  // namespace
 
 ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup& setup) {
+  return prepare_forecast_data(load_series(path, setup.target, setup.features), setup);
+}
+
+ForecastData prepare_forecast_data(Series loaded, const ForecastSetup& setup) {
   if (!(setup.validation_fraction > 0.0 && setup.validation_fraction < 1.0))
     throw Error("forecast: the validation fraction must be in (0, 1)");
   if (setup.horizon < 1) throw Error("forecast: the horizon must be at least 1");
   ForecastData data;
   data.horizon = setup.horizon;
-  data.series = load_series(path, setup.target, setup.features);
+  data.series = std::move(loaded);
   const Series& series = data.series;
+  const std::string& path = series.path;
   const int64_t n = series.rows, features = series.features();
   if (n < 4)
     throw Error(path + ": the series has " + count_text(n) +

@@ -60,6 +60,8 @@ struct ForecastData {
 // Loads and prepares `path`; throws lstm::Error naming the file for a series too short to make
 // at least one training and one validation window (with their H targets).
 ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup& setup);
+// The same for a series already loaded (its path names it in messages), e.g. one of several.
+ForecastData prepare_forecast_data(Series series, const ForecastSetup& setup);
 // A fresh model for the data: RNN core → Linear head (last_step) → F outputs (H = 1) or H, with
 // the metadata.
 SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup& setup);

@@ -10,6 +10,7 @@
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
 #include "apps/model_choice.hpp"
+#include "apps/multi_series.hpp"
 #include "commands.hpp"
 
 namespace lstm_cli {
@@ -105,9 +106,16 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
 void run_eval(const EvalOptions& options, const GlobalOptions& global) {
   apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
-  if (lstm::apps::is_charlm(model))
+  if (lstm::apps::is_charlm(model)) {
     eval_charlm(model, options.model, options.data);
-  else
+  } else if (lstm::apps::is_multi_series_model(model)) {
+    const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.model);
+    const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
+    std::string table;
+    const std::string json =
+        lstm::apps::evaluate_many_json(model, info, series, options.data, options.horizon, table);
+    std::cout << options.data << ": " << series.size() << " series\n" << table << json << '\n';
+  } else
     evaluate_forecast_model(options, model);
 }
 

@@ -10,6 +10,7 @@
 
 #include "apps/forecast.hpp"
 #include "apps/model_choice.hpp"
+#include "apps/multi_series.hpp"
 #include "commands.hpp"
 
 namespace lstm_cli {
@@ -47,6 +48,44 @@ std::string fixed_text(double value, int decimals) {
   return number;
 }
 
+// A global model: every series forecast, validated and chosen on its own; one long CSV.
+void run_multi_series_forecast(const ForecastOptions& options, lstm::SequenceModel& model,
+                               lstm::apps::ModelChoice choice) {
+  const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.model);
+  const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
+  const std::vector<lstm::apps::SeriesForecast> forecasts =
+      lstm::apps::forecast_many(model, info, series, options.steps, choice, options.interval);
+  std::vector<std::string> beaten, unvalidated, too_short;
+  for (const auto& forecast : forecasts) {
+    if (!options.quiet)
+      std::cout << forecast.name << ": forecast by " << forecast.model
+                << (forecast.validated || forecast.model != "lstm"
+                        ? "; interval coverage on validation " + fixed_text(100 * forecast.coverage, 1) + "%"
+                        : std::string("; too short to validate, no interval"))
+                << '\n';
+    if (forecast.network_beaten) beaten.push_back(forecast.name);
+    if (forecast.lower.empty() || !std::isfinite(forecast.lower.front())) too_short.push_back(forecast.name);
+    else if (!forecast.validated) unvalidated.push_back(forecast.name);
+  }
+  auto names = [](const std::vector<std::string>& list) {
+    std::string text;
+    for (size_t k = 0; k < list.size() && k < 10; ++k) text += (k ? ", " : "") + list[k];
+    return list.size() > 10 ? text + ", ..." : text;
+  };
+  if (!beaten.empty())
+    std::cerr << "WARNING: on validation at " << options.steps << " steps a classical method beats "
+              << "the LSTM on " << beaten.size() << " of " << forecasts.size() << " series (" << names(beaten)
+              << "); their rows say which model was written (--model-choice " << options.model_choice << ")\n";
+  if (!unvalidated.empty() && choice != lstm::apps::ModelChoice::network)
+    std::cerr << "WARNING: " << unvalidated.size() << " series (" << names(unvalidated)
+              << ") have too few rows after the LSTM's training part to validate it; the classical methods "
+              << "forecast them (--model-choice lstm for the network's)\n";
+  if (!too_short.empty())
+    std::cerr << "warning: " << too_short.size() << " series (" << names(too_short) << ") are too short to "
+              << "validate " << options.steps << "-step forecasts; the LSTM's forecast without an interval\n";
+  lstm::write_file_atomically(options.output, lstm::apps::many_forecasts_csv(info, series, forecasts));
+}
+
 void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   check_output_path(options.output);
   apply_compute_options(global);
@@ -54,6 +93,8 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   if (!(options.interval > 0.0 && options.interval < 1.0))
     throw lstm::Error("--interval must be in (0, 1), e.g. 0.8");
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
+  if (lstm::apps::is_multi_series_model(model))
+    return run_multi_series_forecast(options, model, choice);
   const lstm::apps::ForecastInfo info = lstm::apps::forecast_info(model, options.model);
   const lstm::Series series =
       lstm::load_series(options.data, info.target,
@@ -148,7 +189,10 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
       "of the best three forecasts, and a network beaten by a classical method is reported on "
       "stderr. A "
       "one-step model forecasts recursively (any N); a direct model (trained with --horizon H) "
-      "forecasts its H steps at once, so N may be at most H");
+      "forecasts its H steps at once, so N may be at most H. A model of several series (trained "
+      "with --target a,b,c, --all-columns or --series-column) forecasts each of them, with its "
+      "own validation, choice and interval, into one long CSV: series, date, value, lower, upper, "
+      "model");
   command->add_option("--model", options->model, "Model trained by 'lstm train --task forecast'")
       ->required();
   command->add_option("--data", options->data, "CSV series with the model's columns")->required();

@@ -13,6 +13,7 @@
 #include "apps/forecast.hpp"
 #include "apps/forecast_report.hpp"
 #include "apps/model_choice.hpp"
+#include "apps/multi_series.hpp"
 #include "apps/trainer.hpp"
 #include "apps/training_report.hpp"
 #include "commands.hpp"
@@ -36,6 +37,9 @@ struct TrainOptions {
   std::vector<std::string> features;
   int64_t window = 0, season = -1, hidden = 0, layers = 1;
   int64_t horizon = 1;  // forecast
+  // forecast, several series (one global model): --target a,b,c, --all-columns, --series-column
+  bool all_columns = false;
+  std::string series_column, date_column;
   int differencing = -1;
   double validation = 0.0;
   // charlm
@@ -234,7 +238,111 @@ void finish_training(const TrainOptions& options, const std::string& checkpoint,
   if (unfinished) progress.print("checkpoint kept in " + checkpoint + " (continue with --resume)");
 }
 
+// The layout of several series, when the options ask for a global model (none: one series).
+std::optional<lstm::apps::SeriesLayout> series_layout(const TrainOptions& options) {
+  lstm::apps::SeriesLayout layout;
+  if (!options.series_column.empty()) {
+    if (options.target.empty() || options.target.find(',') != std::string::npos)
+      throw lstm::Error("--series-column needs --target VALUE_COLUMN (one column)");
+    if (options.all_columns) throw lstm::Error("--all-columns and --series-column exclude each other");
+    layout.series_column = options.series_column;
+    layout.value_column = options.target;
+    layout.date_column = options.date_column;
+    return layout;
+  }
+  if (!options.date_column.empty()) throw lstm::Error("--date-column is for --series-column");
+  if (options.all_columns) {
+    if (!options.target.empty()) throw lstm::Error("--all-columns and --target exclude each other");
+    layout.all_columns = true;
+    return layout;
+  }
+  if (options.target.find(',') == std::string::npos) return std::nullopt;
+  std::stringstream names(options.target);
+  for (std::string name; std::getline(names, name, ',');) layout.columns.push_back(name);
+  if (options.target.back() == ',') layout.columns.push_back("");
+  return layout;
+}
+
+// Several series, one model: their windows pooled; then each series' validation next to the
+// naive and seasonal-naive baselines (`lstm eval` adds the rolling-origin comparison).
+void run_multi_series_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel,
+                               const lstm::apps::SeriesLayout& layout) {
+  const bool root = parallel.root();
+  std::string checkpoint;
+  std::optional<OutputLock> out_lock, checkpoint_lock;
+  int threads = 0;
+  lstm::apps::ForecastSetup setup;
+  std::optional<lstm::apps::MultiSeriesData> prepared;
+  parallel.together([&] {
+    if (!options.report.empty()) throw lstm::Error("--report is for one series; use 'lstm eval' for several");
+    checkpoint = prepare_trainer(options, root);
+    if (root) {
+      out_lock.emplace(options.out, "--out");
+      checkpoint_lock.emplace(checkpoint, "--checkpoint");
+    }
+    threads = apply_compute_options(global, "lstm train");
+    setup.features = options.features;
+    setup.window = options.window;
+    setup.horizon = options.horizon;
+    setup.season = options.season;
+    setup.differencing = options.differencing;
+    setup.validation_fraction = options.validation;
+    set_cell_options(setup, options);
+    setup.hidden_size = options.hidden;
+    setup.num_layers = options.layers;
+    setup.seed = options.trainer.seed;
+    prepared.emplace(lstm::apps::prepare_multi_series(options.data, layout, setup));
+    options.trainer.resume_invariants = resume_invariants(options);
+    options.trainer.resume_invariants["--window"] = std::to_string(prepared->window);
+    options.trainer.resume_invariants["--season"] = std::to_string(prepared->season);
+    options.trainer.resume_invariants["--differencing"] = prepared->differencing ? "1" : "0";
+    options.trainer.resume_invariants["--series-column"] = options.series_column;
+    options.trainer.resume_invariants["--all-columns"] = options.all_columns ? "on" : "off";
+  });
+  parallel.check_same(options.data, options.trainer.resume_invariants["--data"]);
+  const lstm::apps::MultiSeriesData& data = *prepared;
+  ProgressLine progress(options.quiet || !root, options.progress, 0.0);
+  {
+    std::ostringstream log;
+    log << options.data << ": " << data.series.size() << " series for one model ("
+        << (layout.is_long() ? "long format, ids in '" + layout.series_column + "'" : std::string("one per column"))
+        << "), each normalised on its own training part";
+    for (const auto& one : data.series)
+      if (one.series.missing[0] > 0)
+        log << "\n  " << one.series.missing[0] << " missing value(s) in series '"
+            << one.series.columns[0] << "' filled by linear interpolation";
+    log << "\n  season " << (data.season > 0 ? std::to_string(data.season) : std::string("none"))
+        << (options.season >= 0 ? " (given)" : " (most series)") << "; window " << data.window
+        << (data.differencing ? "; differenced (trend)" : "") << "; " << data.train.count
+        << " training and " << data.validation.count << " validation windows; "
+        << compute_summary(threads) << parallel.summary(options.trainer.shards, options.allreduce);
+    progress.print(log.str());
+  }
+  lstm::SequenceModel model = lstm::apps::make_multi_series_model(data, setup, layout);
+  auto on_epoch = [&](const lstm::apps::EpochReport& report) {
+    std::ostringstream line;
+    line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
+         << fixed(report.train_loss, 5) << "  val_loss " << fixed(report.validation_loss, 5)
+         << (report.improved ? " *" : "  ") << "  " << fixed(report.samples_per_second, 0)
+         << " samples/s  lr " << report.lr << "  eta " << duration(report.eta_seconds);
+    if (progress.live())
+      progress.status(line.str());
+    else
+      progress.print(line.str());
+  };
+  const lstm::apps::TrainResult result = lstm::apps::train_model(
+      model, data.train, data.validation, options.trainer, on_epoch);
+  parallel.together([&] {
+    if (root) finish_training(options, checkpoint, model, result, progress);
+  });
+  if (!root || options.quiet) return;
+  const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.out);
+  std::cout << lstm::apps::multi_series_validation_text(model, info, data);
+}
+
 void run_forecast_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
+  if (const auto layout = series_layout(options))
+    return run_multi_series_training(options, global, parallel, *layout);
   const bool root = parallel.root();
   std::string checkpoint;
   std::optional<OutputLock> out_lock, checkpoint_lock;
@@ -521,9 +629,20 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--data", options->data, "forecast: CSV file, one row per time step; "
                                                "charlm: a text file")
       ->required();
-  command->add_option("--target", options->target, "forecast: the column to forecast");
+  command->add_option("--target", options->target,
+                      "forecast: the column to forecast (a,b,c: one model of several series; "
+                      "with --series-column: the value column)");
   command->add_option("--features", options->features, "forecast: other columns used as inputs")
       ->delimiter(',');
+  command->add_flag("--all-columns", options->all_columns,
+                    "forecast: one model of several series, every column after the first (the "
+                    "date/index column); or give them as --target a,b,c");
+  command->add_option("--series-column", options->series_column,
+                      "forecast: one model of several series in long format: the column of "
+                      "series ids (one row per series and date; --target names the value column)");
+  command->add_option("--date-column", options->date_column,
+                      "forecast, long format: the date column (default: the first column that is "
+                      "neither the ids nor the values)");
   command->add_option("--out", options->out, "Model file to write (safetensors)")->required();
   command
       ->add_option("--time-limit", options->trainer.time_limit_seconds,
