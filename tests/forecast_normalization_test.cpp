@@ -82,6 +82,16 @@ TEST(ForecastNormalization, AutomaticTransformFollowsTheSeriesAndR) {
       for (double& s : expected) s = std::log(s);
     expect_close(transform.seasonal, expected, 1e-12, name);
   }
+  // With dates, only a calendar season counts: none for yearly dates (calendar period 1); a
+  // season other than the dates' period (a cycle of 12 in quarterly data) is not removed.
+  const std::vector<double> deaths = numbers(series_named("USAccDeaths").at("values"));
+  EXPECT_FALSE(lstm::apps::fit_target_transform(deaths, 12, -1, -1, 1).active());
+  const TargetTransform monthly = lstm::apps::fit_target_transform(deaths, 12, -1, -1, 12);
+  EXPECT_TRUE(monthly.log);
+  EXPECT_EQ(monthly.seasonal.size(), 12u);
+  const TargetTransform other_cycle = lstm::apps::fit_target_transform(deaths, 12, -1, -1, 4);
+  EXPECT_TRUE(other_cycle.log);
+  EXPECT_TRUE(other_cycle.seasonal.empty());
   // Off, and forced on.
   const std::vector<double> gas = numbers(series_named("UKgas").at("values"));
   EXPECT_FALSE(lstm::apps::fit_target_transform(gas, 4, 0, 0).active());
@@ -222,6 +232,18 @@ TEST(ForecastNormalization, MetadataRoundTripAndOldModels) {
   } catch (const lstm::Error& error) {
     EXPECT_NE(std::string(error.what()).find("data row 6"), std::string::npos) << error.what();
   }
+}
+
+TEST(ForecastNormalization, CalendarPeriodFromTheDates) {
+  test_util::TempDir dir;
+  const lstm::Series quarterly = lstm::load_series(write_quarterly(dir, 12, 0.0, 1), "y", {});
+  EXPECT_EQ(lstm::apps::calendar_period(quarterly.index), 4);
+  const std::string yearly = dir.file("yearly.csv");
+  std::ofstream(yearly) << "year,y\n1990-01-01,1\n1991-01-01,2\n1992-01-01,3\n";
+  EXPECT_EQ(lstm::apps::calendar_period(lstm::load_series(yearly, "y", {}).index), 1);
+  const std::string plain = dir.file("plain.csv");
+  std::ofstream(plain) << "y\n1\n2\n3\n";
+  EXPECT_EQ(lstm::apps::calendar_period(lstm::load_series(plain, "y", {}).index), 0);
 }
 
 TEST(ForecastNormalization, AutomaticHorizonFallsBackToOneStepWhenItDoesNotFit) {

@@ -184,7 +184,7 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
   }
   data.target_transform = fit_target_transform(
       std::span<const double>(target.data(), static_cast<size_t>(data.split)), data.season,
-      setup.log_target, setup.deseasonalize);
+      setup.log_target, setup.deseasonalize, calendar_period(series.index));
   data.normalized = series.values;
   transform_target_column(data.target_transform, data.normalized, features, path);
   const std::vector<double> transformed = column_of(data.normalized, features, 0);

@@ -42,16 +42,30 @@ std::vector<double> additive_season(std::span<const double> y, int64_t period) {
   return sum;
 }
 
+int64_t calendar_period(const SeriesIndex& index) {
+  if (index.kind != IndexKind::date) return 0;
+  constexpr int64_t hour = 3600, day = 24 * hour;
+  if (index.step_months == 1) return 12;
+  if (index.step_months == 3) return 4;
+  if (index.step_seconds == 7 * day) return 52;
+  if (index.step_seconds == day) return 7;
+  if (index.step_seconds == hour) return 24;
+  return 1;
+}
+
 TargetTransform fit_target_transform(std::span<const double> train, int64_t season, int log_mode,
-                                     int season_mode) {
+                                     int season_mode, int64_t calendar) {
   TargetTransform transform;
   bool positive = !train.empty();
   for (double v : train) positive = positive && v > 0.0;
   if (log_mode > 0 && !positive)
     throw Error("forecast: the target has a value <= 0 in the training part; it has no logarithm");
-  transform.log = log_mode > 0 || (log_mode < 0 && positive);
+  const bool seasonal_calendar = calendar > 1 || (calendar == 0 && season > 1);
+  transform.log = log_mode > 0 || (log_mode < 0 && positive && seasonal_calendar);
   const auto n = static_cast<int64_t>(train.size());
   if (season_mode == 0 || season < 2) return transform;
+  if (season_mode < 0 && !(seasonal_calendar && (calendar == 0 || calendar == season)))
+    return transform;
   if (season_mode > 0 && n < 2 * season)
     throw Error("forecast: the training part has " + std::to_string(n) +
                 " values, fewer than two seasons of " + std::to_string(season) +

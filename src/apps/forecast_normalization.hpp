@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "lstm/data.hpp"
+
 namespace lstm::apps {
 
 struct TargetTransform {
@@ -26,12 +28,19 @@ struct TargetTransform {
 // (2×m for even m), centred to sum 0 [m]. Throws for fewer than two periods.
 std::vector<double> additive_season(std::span<const double> y, int64_t period);
 
+// The period the dates imply: monthly 12, quarterly 4, weekly 52, daily 7, hourly 24; 1 for
+// other dated steps (yearly, ...); 0 without dates.
+int64_t calendar_period(const SeriesIndex& index);
+
 // Fits the transform on the training part of the target. log_mode / season_mode: 1 on, 0 off,
-// -1 automatic (log when every value is > 0; the season when m > 1, the training part holds
-// three periods and passes the 90% autocorrelation test that thetaf and M4's Comb use). A
-// requested log with a value ≤ 0 is an error; a requested season needs two periods.
+// -1 automatic, only for a series with a calendar season (`calendar` > 1, or no dates, calendar
+// 0, and a season m > 1): the log when every value is > 0; the season when m equals the calendar
+// period (if dated), the training part holds three periods and passes the 90% autocorrelation
+// test that thetaf and M4's Comb use. (Measured on bench/forecast_vs_r.py: on yearly series, and
+// on cycles such as lynx's that are not a calendar season, the network did better without.)
+// A requested log with a value ≤ 0 is an error; a requested season needs two periods.
 TargetTransform fit_target_transform(std::span<const double> train, int64_t season, int log_mode,
-                                     int season_mode);
+                                     int season_mode, int64_t calendar = 0);
 
 // The target value y at row `row` into the network's space, and back. `where` names the place
 // in errors (a log of a value ≤ 0, or a non-finite result).

@@ -586,13 +586,15 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command
       ->add_option("--log-target", options->log_target,
                    "forecast: model the logarithm of the target (-1: when the training part is "
-                   "positive, 0: off, 1: on)")
+                   "positive and the series has a calendar season (monthly, quarterly, weekly, "
+                   "daily, hourly dates, or a detected season without dates), 0: off, 1: on)")
       ->check(CLI::Range(-1, 1));
   command
       ->add_option("--deseasonalize", options->deseasonalize,
                    "forecast: remove the seasonal indices of a classical decomposition of the "
                    "training part (multiplicative with the log, else additive) before the network "
-                   "(-1: when the season passes the 90% autocorrelation test, 0: off, 1: on)")
+                   "(-1: when the season is the dates' calendar period and passes the 90% "
+                   "autocorrelation test, 0: off, 1: on)")
       ->check(CLI::Range(-1, 1));
   command
       ->add_option("--validation", options->validation,
