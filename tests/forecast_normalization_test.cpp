@@ -132,7 +132,7 @@ std::string write_quarterly(const test_util::TempDir& dir, int64_t rows, double 
   std::normal_distribution<double> noise(0.0, noise_sd);
   const double season[4] = {0.8, 1.1, 1.3, 0.8};
   for (int64_t t = 0; t < rows; ++t) {
-    char date[16];
+    char date[32];
     std::snprintf(date, sizeof date, "%04d-%02d", static_cast<int>(1990 + t / 4),
                   static_cast<int>(1 + 3 * (t % 4)));
     out << date << ',' << (100.0 + t) * season[t % 4] * std::exp(noise(random)) << '\n';
@@ -318,7 +318,7 @@ TEST(ForecastNormalization, SeasonalTrendNoiseNearTheOptimum) {
     std::vector<double> truth;
     for (int t = 0; t < 168; ++t) {
       truth.push_back((100.0 + t) * season[t % 12]);
-      char date[16];
+      char date[32];
       std::snprintf(date, sizeof date, "%04d-%02d-01", 1990 + t / 12, 1 + t % 12);
       out << date << ',' << truth.back() * std::exp(noise(random)) << '\n';
     }
