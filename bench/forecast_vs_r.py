@@ -50,9 +50,12 @@ def mae(actual, forecast):
 def run_lstm(args, name, horizon, work):
     data = os.path.join(args.dir, name + "_train.csv")
     model = os.path.join(work, name + ".safetensors")
-    subprocess.run([args.lstm, "train", "--task", "forecast", "--data", data, "--target", "value",
-                    "--out", model, "--time-limit", str(args.time_limit), "--threads",
-                    str(args.threads), "--quiet"], check=True, stderr=subprocess.DEVNULL)
+    if not (args.reuse and os.path.exists(model)):
+        extra = args.train_args.replace("{H}", str(horizon)).split()
+        subprocess.run([args.lstm, "train", "--task", "forecast", "--data", data, "--target",
+                        "value", "--out", model, "--time-limit", str(args.time_limit),
+                        "--threads", str(args.threads), "--quiet"] + extra, check=True,
+                       stderr=subprocess.DEVNULL)
     results = {}
     for choice in ("combine", "best", "lstm"):
         out = os.path.join(work, f"{name}_{choice}.csv")
@@ -77,9 +80,13 @@ def main():
     parser.add_argument("--time-limit", type=float, default=120)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--series", default="", help="comma-separated subset")
+    parser.add_argument("--train-args", default="", help="extra options for lstm train ({H}: the series' horizon)")
+    parser.add_argument("--work", default="lstm", help="subdirectory of --dir for the models")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep models already trained in --work (re-run only the forecasts)")
     args = parser.parse_args()
     table, meta = read_r_forecasts(os.path.join(args.dir, "r_forecasts.csv"))
-    work = os.path.join(args.dir, "lstm")
+    work = os.path.join(args.dir, args.work)
     os.makedirs(work, exist_ok=True)
     names = [n for n in table if not args.series or n in args.series.split(",")]
     r_methods = ["ets", "arima", "theta", "comb", "snaive"]

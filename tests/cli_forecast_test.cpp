@@ -80,7 +80,11 @@ TEST_F(CliForecast, TrainForecastEval) {
   EXPECT_TRUE(metrics.at("rmse").is_number());
   EXPECT_TRUE(metrics.at("mae").is_number());
   EXPECT_TRUE(metrics.at("mase").is_number());
-  EXPECT_EQ(metrics.at("count").get<int>(), 96 - metrics.at("window").get<int>());
+  // By default a direct model at the monthly M4 horizon, 18: origins × horizons.
+  const int horizon = metrics.at("horizon").get<int>();
+  EXPECT_EQ(horizon, 18);
+  EXPECT_EQ(metrics.at("count").get<int>(),
+            (96 - metrics.at("window").get<int>() - horizon + 1) * horizon);
   EXPECT_TRUE(metrics.at("seasonal_naive").is_object());
 }
 

@@ -141,7 +141,7 @@ TEST(CliWriteFaults, ForecastCsvPastTheFileSizeLimit) {
   write_sine(data);
   ASSERT_EQ(test_util::run_command(cli + " train --task forecast --data " + shell_quote(data) +
                                    " --target y --out " + shell_quote(model) +
-                                   " --hidden 8 --window 20 --threads 1 --quiet --epochs 1")
+                                   " --hidden 8 --window 20 --horizon 1 --threads 1 --quiet --epochs 1")
                 .exit_code,
             0);
   write_text(out, "previous");

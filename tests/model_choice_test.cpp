@@ -164,18 +164,23 @@ TEST(ModelChoice, IntervalQuantilesByHand) {
   // Errors at step 1: 0, 1, 2, 3, 4 (actual − forecast); at step 2: all 5.
   const std::vector<double> actual{0, 5, 1, 5, 2, 5, 3, 5, 4, 5}, forecast(10, 0.0);
   const auto interval = lstm::apps::calibrate_interval(actual, forecast, 2, 0.5);
-  // k = 5: the ⌊6 · 0.25⌋ = 1st and ⌈6 · 0.75⌉ = 5th smallest.
-  EXPECT_DOUBLE_EQ(interval.lower[0], 0.0);
-  EXPECT_DOUBLE_EQ(interval.upper[0], 4.0);
-  EXPECT_DOUBLE_EQ(interval.lower[1], 5.0);
+  // k = 5: the ⌊6 · 0.25⌋ = 1st and ⌈6 · 0.75⌉ = 5th smallest, widened where narrower to
+  // ±t r √(1 + 1/k) with r the errors' root mean square and t = R's qt(0.75, 4).
+  const double t_50 = 0.74069708411268265, t_80 = 1.53320627405894294;  // qt(0.9, 4)
+  const double widen = std::sqrt(1.2), rms_1 = std::sqrt(6.0), rms_2 = 5.0;
+  EXPECT_NEAR(interval.lower[0], -t_50 * rms_1 * widen, 1e-4);  // below the 1st smallest, 0
+  EXPECT_DOUBLE_EQ(interval.upper[0], 4.0);                      // 4 > t r √1.2 = 1.99
+  EXPECT_NEAR(interval.lower[1], -t_50 * rms_2 * widen, 1e-4);
   EXPECT_DOUBLE_EQ(interval.upper[1], 5.0);
   // k = 5 at 80% is too few for the ranks: mean ± z s √(1 + 1/k), z = qnorm(0.9) =
-  // 1.2815515655446004, s = sd(0:4) = √2.5.
+  // 1.2815515655446004, s = sd(0:4) = √2.5; then widened as above.
   const auto normal = lstm::apps::calibrate_interval(actual, forecast, 2, 0.8);
-  const double half = 1.2815515655446004 * std::sqrt(2.5) * std::sqrt(1.2);
-  EXPECT_NEAR(normal.lower[0], 2.0 - half, 1e-9);
-  EXPECT_NEAR(normal.upper[0], 2.0 + half, 1e-9);
-  EXPECT_NEAR(normal.lower[1], 5.0, 1e-12);
+  const double half = 1.2815515655446004 * std::sqrt(2.5) * widen;
+  // (t by a Cornish-Fisher expansion: within 1e-3 relative for 3 or more degrees of freedom)
+  EXPECT_NEAR(normal.lower[0], -t_80 * rms_1 * widen, 4e-3);  // −4.11 < 2 − half = −0.22
+  EXPECT_NEAR(normal.upper[0], 2.0 + half, 1e-9);              // 4.22 > 4.11
+  EXPECT_NEAR(normal.lower[1], -t_80 * rms_2 * widen, 8e-3);
+  EXPECT_NEAR(normal.upper[1], t_80 * rms_2 * widen, 8e-3);
   EXPECT_THROW(lstm::apps::calibrate_interval(actual, forecast, 2, 1.5), lstm::Error);
   EXPECT_THROW(lstm::apps::calibrate_interval(actual, forecast, 3, 0.8), lstm::Error);
 }

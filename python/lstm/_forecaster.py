@@ -92,7 +92,7 @@ class Forecaster:
     gives (combine: the mean of the three models with the lowest rolling-origin validation
     MASE; best: the lowest; lstm: the network) and the level of its conformal interval."""
 
-    def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=1, season=-1,
+    def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=0, season=-1,
                  validation=0.2, epochs=200, time_limit=None, seed=0, model_choice="combine",
                  interval=0.8):
         self.options = dict(hidden=int(hidden_size), layers=int(num_layers), cell=str(cell),

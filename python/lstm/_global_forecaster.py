@@ -16,7 +16,7 @@ class GlobalForecaster:
     early stopping, validation on the last 20% of each series, each series normalised on its own
     training part). `model_choice` and `interval` are `lstm forecast`'s, applied per series."""
 
-    def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=1, season=-1,
+    def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=0, season=-1,
                  validation=0.2, epochs=200, time_limit=None, seed=0, model_choice="combine",
                  interval=0.8):
         self.options = dict(hidden=int(hidden_size), layers=int(num_layers), cell=str(cell),

@@ -110,6 +110,37 @@ bool trends(std::span<const double> y) {
   return std::abs(slope) * n > 2.0 * std::sqrt(residual);
 }
 
+// Column 0 (the target) of rows [N, F] through the transform, in place.
+void transform_target_column(const TargetTransform& transform, std::vector<double>& rows,
+                             int64_t features, const std::string& path) {
+  if (!transform.active()) return;
+  const auto n = static_cast<int64_t>(rows.size()) / features;
+  for (int64_t t = 0; t < n; ++t)
+    rows[t * features] = transform_target(transform, rows[t * features], t,
+                                          path + ": data row " + std::to_string(t + 1));
+}
+
+std::vector<double> column_of(const std::vector<double>& rows, int64_t features, int64_t f) {
+  std::vector<double> column;
+  for (size_t k = static_cast<size_t>(f); k < rows.size(); k += static_cast<size_t>(features))
+    column.push_back(rows[k]);
+  return column;
+}
+
+// The target at row `row` in original units from its normalised value.
+double target_value(const ForecastInfo& info, double normalized, int64_t row) {
+  return invert_target(info.target_transform, info.normalization.invert(normalized, 0), row);
+}
+
+// Horizon 0: a direct model at the series' M4 horizon when its windows fit both parts (H ≤ the
+// validation rows, W + H ≤ the training rows), else a one-step model (forecast recursively).
+int64_t automatic_horizon(const Series& series, const ForecastData& data) {
+  const int64_t horizon = default_horizon(series, data.season);
+  const bool fits = horizon > 1 && data.split >= data.window + horizon &&
+                    series.rows - data.split >= horizon;
+  return fits ? horizon : 1;
+}
+
 }  // namespace
 
 ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup& setup) {
@@ -119,9 +150,9 @@ ForecastData prepare_forecast_data(const std::string& path, const ForecastSetup&
 ForecastData prepare_forecast_data(Series loaded, const ForecastSetup& setup) {
   if (!(setup.validation_fraction > 0.0 && setup.validation_fraction < 1.0))
     throw Error("forecast: the validation fraction must be in (0, 1)");
-  if (setup.horizon < 1) throw Error("forecast: the horizon must be at least 1");
+  if (setup.horizon < 0) throw Error("forecast: the horizon must be at least 1 (0: automatic)");
   ForecastData data;
-  data.horizon = setup.horizon;
+  data.horizon = std::max<int64_t>(setup.horizon, 1);
   data.series = std::move(loaded);
   const Series& series = data.series;
   const std::string& path = series.path;
@@ -140,6 +171,7 @@ ForecastData prepare_forecast_data(Series loaded, const ForecastSetup& setup) {
     data.window = data.season > 1 ? std::min<int64_t>(2 * data.season, 104) : 52;
     data.window = std::max<int64_t>(2, std::min(data.window, data.split / 2));
   }
+  if (setup.horizon == 0) data.horizon = automatic_horizon(series, data);
   if (data.split < data.window + data.horizon) {
     std::string message = path + ": the series has ";
     message += count_text(n) + " rows (" + count_text(data.split);
@@ -156,15 +188,20 @@ ForecastData prepare_forecast_data(Series loaded, const ForecastSetup& setup) {
     message += count_text(data.horizon) + "; use a smaller --horizon or a larger --validation";
     throw Error(message);
   }
-  data.normalization = Normalization::fit(
-      std::span<const double>(series.values.data(), static_cast<size_t>(data.split * features)),
-      features);
+  data.target_transform = fit_target_transform(
+      std::span<const double>(target.data(), static_cast<size_t>(data.split)), data.season,
+      setup.log_target, setup.deseasonalize, calendar_period(series.index));
   data.normalized = series.values;
+  transform_target_column(data.target_transform, data.normalized, features, path);
+  const std::vector<double> transformed = column_of(data.normalized, features, 0);
+  data.normalization = Normalization::fit(
+      std::span<const double>(data.normalized.data(), static_cast<size_t>(data.split * features)),
+      features);
   data.normalization.apply(data.normalized);
   require_normalisable(path, series, data.normalized);
   const bool differencing = setup.differencing >= 0
                                 ? setup.differencing > 0
-                                : trends(std::span<const double>(target.data(), data.split));
+                                : trends(std::span<const double>(transformed.data(), data.split));
   if (differencing) {
     // Population std of the normalised step changes on the training part, per column.
     data.difference_scale.assign(static_cast<size_t>(features), 1.0);
@@ -220,6 +257,8 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
             {"index", data.series.index.name},
             {"difference_scale", data.difference_scale},
             {"validation_fraction", setup.validation_fraction}};
+  if (data.target_transform.active())
+    info["target_transform"] = json::parse(target_transform_json(data.target_transform));
   model.metadata()[kForecastKey] = info.dump();
   model.metadata()[kNormalizationKey] = data.normalization.to_json();
   return model;
@@ -250,12 +289,16 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
       info.difference_scale = value.at("difference_scale").get<std::vector<double>>();
     if (value.contains("validation_fraction"))
       info.validation_fraction = value.at("validation_fraction").get<double>();
+    if (value.contains("target_transform"))
+      info.target_transform = target_transform_from_json(path, value.at("target_transform").dump());
   } catch (const json::exception& error) {
     throw Error(path + ": metadata 'forecast' is invalid: " + std::string(error.what()));
   }
   const int64_t features = static_cast<int64_t>(info.columns.size());
   if (info.columns.empty() || info.columns[0] != info.target || info.window < 1 ||
       info.season < 0 || info.horizon < 1 ||
+      (!info.target_transform.seasonal.empty() &&
+       static_cast<int64_t>(info.target_transform.seasonal.size()) != info.season) ||
       !(info.validation_fraction > 0.0 && info.validation_fraction < 1.0))
     throw Error(path + ": metadata 'forecast' is inconsistent");
   const auto norm = metadata.find(kNormalizationKey);
@@ -283,6 +326,7 @@ std::vector<double> normalized_rows(const ForecastInfo& info, const Series& seri
     throw Error(message);
   }
   std::vector<double> rows = series.values;
+  transform_target_column(info.target_transform, rows, series.features(), series.path);
   info.normalization.apply(rows);
   return rows;
 }
@@ -319,7 +363,7 @@ std::vector<double> forecast_recursive(SequenceModel& model, const ForecastInfo&
     model.forward(Mode::inference, {.seq_len = window, .batch = 1, .input = x.data(), .output = out.data()});
     for (int64_t f = 0; f < features; ++f)
       rows.push_back(decode(info.difference_scale, out[f], last[f], f));
-    result.push_back(info.normalization.invert(rows[rows.size() - features], 0));
+    result.push_back(target_value(info, rows[rows.size() - features], n));
   }
   return result;
 }
@@ -344,7 +388,8 @@ std::vector<double> forecast_future(SequenceModel& model, const ForecastInfo& in
   const double last = rows[(series.rows - 1) * features];  // the target in the last row
   std::vector<double> result;
   for (int64_t h = 0; h < steps; ++h)
-    result.push_back(info.normalization.invert(decode(info.difference_scale, out[h], last, 0), 0));
+    result.push_back(
+        target_value(info, decode(info.difference_scale, out[h], last, 0), series.rows + h));
   return result;
 }
 
@@ -367,8 +412,8 @@ std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo&
   for (int64_t k = 0; k < samples.count; ++k) {
     const double last = rows[(first + k - 1) * features];
     for (int64_t h = 0; h < horizon; ++h)
-      result[k * horizon + h] = info.normalization.invert(
-          decode(info.difference_scale, out[k * samples.outputs + h], last, 0), 0);
+      result[k * horizon + h] = target_value(
+          info, decode(info.difference_scale, out[k * samples.outputs + h], last, 0), first + k + h);
   }
   return result;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/forecast_normalization.hpp"
 #include "apps/rolling_origin.hpp"
 #include "apps/trainer.hpp"
 #include "lstm/data.hpp"
@@ -21,7 +22,8 @@ struct ForecastSetup {
   std::vector<std::string> features;  // other columns; a one-step model forecasts them too
   int64_t window = 0;  // W; 0: 2×season capped at 104 (52 without one), ≤ half the training rows
   // H. 1: a one-step model of every column, forecast recursively; H > 1: a direct model of the
-  // target's next H values (the features are inputs only).
+  // target's next H values (the features are inputs only); 0: the series' M4 horizon
+  // (default_horizon) when its windows fit the training and validation parts, else 1.
   int64_t horizon = 1;
   int64_t season = -1;  // -1: detected on the training part; 0: none
   // Differencing: inputs relative to the window's last row, outputs the change from it (in units
@@ -40,6 +42,10 @@ struct ForecastSetup {
   bool residual = false;    // NetworkConfig::residual
   bool highway = false;     // NetworkConfig::highway
   uint64_t seed = 0;  // weight initialisation
+  // Per-series normalisation of the target (apps/forecast_normalization.hpp): 1 on, 0 off, -1
+  // automatic (log when the training part is positive; the season when it tests seasonal).
+  int log_target = -1;
+  int deseasonalize = -1;
 };
 
 // A series prepared for training: the split, season, window, normalisation and the samples.
@@ -55,6 +61,7 @@ struct ForecastData {
   // Inputs [count, W, F]; targets [count, F] (H = 1) or [count, H]. Origins t: train
   // [W, split - H], validation [split, N - H].
   SampleSet train, validation;
+  TargetTransform target_transform;  // applied to the target before `normalization`
 };
 
 // Loads and prepares `path`; throws lstm::Error naming the file for a series too short to make
@@ -76,6 +83,7 @@ struct ForecastInfo {
   Normalization normalization;
   std::vector<double> difference_scale;  // [F] or empty (no differencing)
   double validation_fraction = 0.2;      // absent in the metadata: 0.2
+  TargetTransform target_transform;      // absent in the metadata: none
 };
 ForecastInfo forecast_info(const SequenceModel& model, const std::string& path);
 

@@ -38,7 +38,9 @@ Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
 // Offsets added to a forecast for a central `level` interval at each step h, from the k
 // validation errors actual − forecast at step h as split-conformal prediction takes them: the
 // ⌊(k+1)(1−level)/2⌋-th and ⌈(k+1)(1+level)/2⌉-th smallest; when k is too small for those ranks
-// (k < 9 at 80%), a normal prediction interval from the k errors, mean ± z s √(1 + 1/k).
+// (k < 9 at 80%), a normal prediction interval from the k errors, mean ± z s √(1 + 1/k); then
+// widened where narrower to a Student-t interval from the errors' root mean square r,
+// ±t(k−1) r √(1 + 1/k) (a small-sample correction: the origins' errors overlap in time).
 // Coverage: the fraction of validation values inside intervals
 // calibrated on the other origins (leave one origin out), an honest estimate.
 struct IntervalCalibration {

@@ -157,7 +157,6 @@ MultiSeriesData prepare_multi_series(const std::string& path, const SeriesLayout
     splits.push_back(split_point(series.rows, setup.validation_fraction));
   }
   MultiSeriesData data;
-  data.horizon = setup.horizon;
   if (setup.season >= 0) {
     data.season = setup.season;
   } else {
@@ -181,16 +180,23 @@ MultiSeriesData prepare_multi_series(const std::string& path, const SeriesLayout
   setup.season = data.season;
   setup.window = data.window;
   // Differencing: as given, or as most series' training parts say (each decides first).
+  // The horizon: as given, or (0) the one every series takes automatically, else one-step.
   std::vector<ForecastData> prepared;
   int64_t trending = 0;
   for (Series& series : all) {
     prepared.push_back(prepare_forecast_data(std::move(series), setup));
     trending += prepared.back().difference_scale.empty() ? 0 : 1;
   }
+  if (setup.horizon == 0) {
+    setup.horizon = prepared.front().horizon;
+    for (const ForecastData& one : prepared)
+      if (one.horizon != setup.horizon) setup.horizon = 1;
+  }
+  data.horizon = setup.horizon;
   data.differencing = setup.differencing >= 0 ? setup.differencing > 0 : 2 * trending > count;
   setup.differencing = data.differencing ? 1 : 0;
   for (ForecastData& one : prepared)
-    if (one.difference_scale.empty() == data.differencing)
+    if (one.difference_scale.empty() == data.differencing || one.horizon != setup.horizon)
       one = prepare_forecast_data(std::move(one.series), setup);
   data.series = std::move(prepared);
   // Pool the windows: [sum count, W, 1] inputs, [sum count, O] targets.

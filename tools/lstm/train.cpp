@@ -36,11 +36,12 @@ struct TrainOptions {
   double weight_decay = -1;  // negative: the optimizer's default (PyTorch's: adamw 0.01, else 0)
   std::vector<std::string> features;
   int64_t window = 0, season = -1, hidden = 0, layers = 1;
-  int64_t horizon = 1;  // forecast
+  int64_t horizon = 0;  // forecast; 0: the M4 horizon if it fits (ForecastSetup::horizon)
   // forecast, several series (one global model): --target a,b,c, --all-columns, --series-column
   bool all_columns = false;
   std::string series_column, date_column;
   int differencing = -1;
+  int log_target = -1, deseasonalize = -1;  // forecast: per-series normalisation
   double validation = 0.0;
   // charlm
   std::string vocabulary = "chars";
@@ -130,6 +131,8 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
     settings["--horizon"] = std::to_string(o.horizon);
     settings["--season"] = std::to_string(o.season);
     settings["--differencing"] = std::to_string(o.differencing);
+    settings["--log-target"] = std::to_string(o.log_target);
+    settings["--deseasonalize"] = std::to_string(o.deseasonalize);
   }
   return settings;
 }
@@ -170,6 +173,25 @@ void set_cell_options(Setup& setup, const TrainOptions& options) {
     throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg, layer_norm), not " +
                       options.cell);
   setup.forget_bias = parse_forget_bias(options.forget_bias);
+}
+
+// The forecasting options of `train` (one series or several).
+lstm::apps::ForecastSetup forecast_setup(const TrainOptions& options) {
+  lstm::apps::ForecastSetup setup;
+  setup.target = options.target;
+  setup.features = options.features;
+  setup.window = options.window;
+  setup.horizon = options.horizon;
+  setup.season = options.season;
+  setup.differencing = options.differencing;
+  setup.log_target = options.log_target;
+  setup.deseasonalize = options.deseasonalize;
+  setup.validation_fraction = options.validation;
+  set_cell_options(setup, options);
+  setup.hidden_size = options.hidden;
+  setup.num_layers = options.layers;
+  setup.seed = options.trainer.seed;
+  return setup;
 }
 
 // The checkpoint path (checked writable) and the trainer options shared by every task.
@@ -281,20 +303,12 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
       checkpoint_lock.emplace(checkpoint, "--checkpoint");
     }
     threads = apply_compute_options(global, "lstm train");
-    setup.features = options.features;
-    setup.window = options.window;
-    setup.horizon = options.horizon;
-    setup.season = options.season;
-    setup.differencing = options.differencing;
-    setup.validation_fraction = options.validation;
-    set_cell_options(setup, options);
-    setup.hidden_size = options.hidden;
-    setup.num_layers = options.layers;
-    setup.seed = options.trainer.seed;
+    setup = forecast_setup(options);
     prepared.emplace(lstm::apps::prepare_multi_series(options.data, layout, setup));
     options.trainer.resume_invariants = resume_invariants(options);
     options.trainer.resume_invariants["--window"] = std::to_string(prepared->window);
     options.trainer.resume_invariants["--season"] = std::to_string(prepared->season);
+    options.trainer.resume_invariants["--horizon"] = std::to_string(prepared->horizon);
     options.trainer.resume_invariants["--differencing"] = prepared->differencing ? "1" : "0";
     options.trainer.resume_invariants["--series-column"] = options.series_column;
     options.trainer.resume_invariants["--all-columns"] = options.all_columns ? "on" : "off";
@@ -358,22 +372,13 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global, P
     }
     threads = apply_compute_options(global, "lstm train");
 
-    setup.target = options.target;
-    setup.features = options.features;
-    setup.window = options.window;
-    setup.horizon = options.horizon;
-    setup.season = options.season;
-    setup.differencing = options.differencing;
-    setup.validation_fraction = options.validation;
-    set_cell_options(setup, options);
-    setup.hidden_size = options.hidden;
-    setup.num_layers = options.layers;
-    setup.seed = options.trainer.seed;
+    setup = forecast_setup(options);
     prepared.emplace(lstm::apps::prepare_forecast_data(options.data, setup));
     options.trainer.resume_invariants = resume_invariants(options);  // after the data fitted
     // As resolved from the data (0 or -1 on the command line: detected).
     options.trainer.resume_invariants["--window"] = std::to_string(prepared->window);
     options.trainer.resume_invariants["--season"] = std::to_string(prepared->season);
+    options.trainer.resume_invariants["--horizon"] = std::to_string(prepared->horizon);
     options.trainer.resume_invariants["--differencing"] =
         prepared->difference_scale.empty() ? "0" : "1";
   });
@@ -393,6 +398,11 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global, P
         << series.rows - 1 << "; season "
         << (data.season > 0 ? std::to_string(data.season) : std::string("none"))
         << (options.season >= 0 ? " (given)" : " (detected)") << "; window " << data.window
+        << (data.horizon > 1 ? "; direct model of the next " + std::to_string(data.horizon) +
+                                   " values"
+                             : std::string("; one-step model"))
+        << (data.target_transform.log ? "; log target" : "")
+        << (data.target_transform.seasonal.empty() ? "" : "; deseasonalised")
         << (data.difference_scale.empty() ? "" : "; differenced (trend)") << "; "
         << data.train.count << " training and " << data.validation.count << " validation windows; "
         << compute_summary(threads) << parallel.summary(options.trainer.shards, options.allreduce);
@@ -690,8 +700,10 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command
       ->add_option("--horizon", options->horizon,
                    "forecast: 1 = a one-step model of every column, forecast recursively; H > 1 "
-                   "= a direct model of the target's next H values at once")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+                   "= a direct model of the target's next H values at once; 0 (default) = a "
+                   "direct model at the series' M4 horizon (monthly 18, quarterly 8, yearly 6, "
+                   "...) when its windows fit the training and validation parts, else 1")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
   command
       ->add_option("--season", options->season,
                    "forecast: season length for the seasonal-naive baseline (-1: detect, 0: none)")
@@ -700,6 +712,19 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->add_option("--differencing", options->differencing,
                    "forecast: model the change to the next row, inputs relative to the last row "
                    "(-1: when the training target trends, 0: off, 1: on)")
+      ->check(CLI::Range(-1, 1));
+  command
+      ->add_option("--log-target", options->log_target,
+                   "forecast: model the logarithm of the target (-1: when the training part is "
+                   "positive and the series has a calendar season (monthly, quarterly, weekly, "
+                   "daily, hourly dates, or a detected season without dates), 0: off, 1: on)")
+      ->check(CLI::Range(-1, 1));
+  command
+      ->add_option("--deseasonalize", options->deseasonalize,
+                   "forecast: remove the seasonal indices of a classical decomposition of the "
+                   "training part (multiplicative with the log, else additive) before the network "
+                   "(-1: when the season is the dates' calendar period and passes the 90% "
+                   "autocorrelation test, 0: off, 1: on)")
       ->check(CLI::Range(-1, 1));
   command
       ->add_option("--validation", options->validation,
