@@ -10,8 +10,9 @@ argument. Errors from the library are lstm.Error (a ValueError); file errors are
 Cell variants (README "Cell variants", "Layer-normalised LSTM"), keyword arguments:
 LSTM(coupled_gates=True) couples the input and forget gates (i = 1 - f); LSTM(layer_norm=True)
 normalises the input and recurrent parts and the cell state; GRU(reset_before=True) applies the
-reset gate before the recurrent product; every class takes zoneout=p (training only) and
-residual=True (layer k >= 1 adds its input to its output). A combination the library refuses
+reset gate before the recurrent product; every class takes zoneout=p (training only),
+residual=True (layer k >= 1 adds its input to its output) and highway=True (a gate between
+layers: y = t*h + (1-t)*x, t = sigmoid(x W_t^T + b_t)). A combination the library refuses
 (layer norm with peepholes, say) is a ValueError naming it.
 """
 import os
@@ -97,7 +98,7 @@ class _Layer:
     bias = property(lambda self: self._network.bias)
     dropout = property(lambda self: self._network.dropout)
     num_parameters = property(lambda self: self._network.num_parameters)
-    # {'coupled_gates', 'reset_before', 'layer_norm', 'zoneout', 'residual'}
+    # {'coupled_gates', 'reset_before', 'layer_norm', 'zoneout', 'residual', 'highway'}
     variants = property(lambda self: self._network.variants)
     zoneout = property(lambda self: self._network.variants["zoneout"])
 
@@ -239,10 +240,12 @@ class LSTM(_Layer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, peephole=False, dtype=np.float32,
-                 seed=None, coupled_gates=False, layer_norm=False, zoneout=0.0, residual=False):
+                 seed=None, coupled_gates=False, layer_norm=False, zoneout=0.0, residual=False,
+                 highway=False):
         super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, peephole, dtype, seed, coupled_gates=bool(coupled_gates),
-                         layer_norm=bool(layer_norm), zoneout=float(zoneout), residual=bool(residual))
+                         layer_norm=bool(layer_norm), zoneout=float(zoneout), residual=bool(residual),
+                         highway=bool(highway))
 
 
 class GRU(_Layer):
@@ -250,10 +253,11 @@ class GRU(_Layer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, reset_before=False,
-                 zoneout=0.0, residual=False):
+                 zoneout=0.0, residual=False, highway=False):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, 0, False, dtype, seed, reset_before=bool(reset_before),
-                         zoneout=float(zoneout), residual=bool(residual))
+                         zoneout=float(zoneout), residual=bool(residual),
+                         highway=bool(highway))
 
 
 class RNN(_Layer):
@@ -261,12 +265,13 @@ class RNN(_Layer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, nonlinearity="tanh", dtype=np.float32, seed=None,
-                 zoneout=0.0, residual=False):
+                 zoneout=0.0, residual=False, highway=False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__("rnn_" + nonlinearity, input_size, hidden_size, num_layers, bias,
                          batch_first, dropout, bidirectional, 0, False, dtype, seed,
-                         zoneout=float(zoneout), residual=bool(residual))
+                         zoneout=float(zoneout), residual=bool(residual),
+                         highway=bool(highway))
 
     nonlinearity = property(lambda self: self.cell[4:])
 

@@ -9,7 +9,8 @@ next call. Extra options (keyword arguments; README "Cell variants"): LSTM(peeph
 weight_peephole_l{k}{s} [3H] (i, f, o); LSTM(coupled_gates=True) has three gates (f, g, o) and
 i = 1 - f; LSTM(layer_norm=True) adds weight_ln_ih, weight_ln_hh [4H], weight_ln_c, bias_ln_c
 [H]; GRU(reset_before=True) applies the reset gate before the recurrent product; every class
-takes zoneout=p (in training mode) and residual=True.
+takes zoneout=p (in training mode), residual=True and highway=True (weight_highway_l{k},
+bias_highway_l{k} [D*Hout, D*Hout], [D*Hout] for k >= 1; the bias starts at -1).
 """
 import math
 import numbers
@@ -25,7 +26,7 @@ __all__ = ["LSTM", "GRU", "RNN"]
 
 _CELLS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _VARIANTS = {"coupled_gates": False, "layer_norm": False, "reset_before": False, "zoneout": 0.0,
-             "residual": False}
+             "residual": False, "highway": False}
 
 
 class RNNBase(nn.Module):
@@ -34,7 +35,7 @@ class RNNBase(nn.Module):
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None,
                  peephole=False, coupled_gates=False, layer_norm=False, reset_before=False,
-                 zoneout=0.0, residual=False):
+                 zoneout=0.0, residual=False, highway=False):
         super().__init__()
         if mode not in _CELLS:
             raise ValueError("Unrecognized RNN mode: " + str(mode))
@@ -72,6 +73,7 @@ class RNNBase(nn.Module):
         self.reset_before = bool(reset_before)
         self.zoneout = float(zoneout)
         self.residual = bool(residual)
+        self.highway = bool(highway)
         backend = Backend(self._config(), self._variants(), dtype)
         self._flat_weights_names = [name for name, _, _, _ in backend.layout]
         self._backend = backend
@@ -96,6 +98,8 @@ class RNNBase(nn.Module):
                 nn.init.ones_(weight)
             elif name.startswith("bias_ln_"):
                 nn.init.zeros_(weight)
+            elif name.startswith("bias_highway_"):  # mostly carry at first, as the library
+                nn.init.constant_(weight, -1.0)
             else:
                 nn.init.uniform_(weight, -stdv, stdv)
 

@@ -26,7 +26,7 @@ T* address(uintptr_t value) {
 
 // The cell variants beside PyTorch's options (NetworkConfig; README "Cell variants").
 struct Variants {
-  bool coupled_gates = false, reset_before = false, layer_norm = false, residual = false;
+  bool coupled_gates = false, reset_before = false, layer_norm = false, residual = false, highway = false;
   double zoneout = 0.0;
 };
 
@@ -49,6 +49,7 @@ lstm::NetworkConfig make_config(const std::string& cell, int64_t input_size, int
   config.layer_norm = variants.layer_norm;
   config.zoneout = variants.zoneout;
   config.residual = variants.residual;
+  config.highway = variants.highway;
   config.validate();
   return config;
 }
@@ -136,8 +137,8 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
       .def(py::init([](const std::string& cell, int64_t input_size, int64_t hidden_size,
                        int64_t num_layers, bool bias, bool bidirectional, int64_t proj_size,
                        bool peephole, double dropout, bool coupled_gates, bool reset_before,
-                       bool layer_norm, double zoneout, bool residual) {
-             const Variants variants{coupled_gates, reset_before, layer_norm, residual, zoneout};
+                       bool layer_norm, double zoneout, bool residual, bool highway) {
+             const Variants variants{coupled_gates, reset_before, layer_norm, residual, highway, zoneout};
              return Network(make_config(cell, input_size, hidden_size, num_layers, bias,
                                         bidirectional, proj_size, peephole, dropout, variants));
            }),
@@ -145,7 +146,7 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
            py::arg("bias"), py::arg("bidirectional"), py::arg("proj_size"), py::arg("peephole"),
            py::arg("dropout"), py::kw_only(), py::arg("coupled_gates") = false,
            py::arg("reset_before") = false, py::arg("layer_norm") = false,
-           py::arg("zoneout") = 0.0, py::arg("residual") = false)
+           py::arg("zoneout") = 0.0, py::arg("residual") = false, py::arg("highway") = false)
       .def_property_readonly(
           "cell", [](const Network& n) { return std::string(lstm::cell_name(n.config().cell)); })
       .def_property_readonly("input_size", [](const Network& n) { return n.config().input_size; })
@@ -166,6 +167,7 @@ void bind_network(py::module_& module, const char* network_name, const char* wor
                                d["layer_norm"] = c.layer_norm;
                                d["zoneout"] = c.zoneout;
                                d["residual"] = c.residual;
+                               d["highway"] = c.highway;
                                return d;
                              })
       .def_property_readonly("num_parameters", &Network::num_parameters)

@@ -57,6 +57,9 @@ def reference(layer, x):
                     shown = layer_norm(c, p[f"weight_ln_c_l{k}"], p[f"bias_ln_c_l{k}"]) if v["layer_norm"] else c
                     h = o * np.tanh(shown)
                 out[t, b] = h
+        if v["highway"] and k > 0:  # y = t h + (1 - t) x, t = sigmoid(x W_t^T + b_t)
+            gate = sigmoid(inputs @ p[f"weight_highway_l{k}"].T + p[f"bias_highway_l{k}"])
+            out = gate * out + (1 - gate) * inputs
         inputs = out + inputs if v["residual"] and k > 0 else out
     return inputs
 
@@ -66,6 +69,7 @@ NUMPY_CASES = [
     (lstm.LSTM, dict(layer_norm=True, num_layers=2)),
     (lstm.LSTM, dict(coupled_gates=True, residual=True, num_layers=3)),
     (lstm.GRU, dict(reset_before=True, num_layers=2, residual=True)),
+    (lstm.LSTM, dict(layer_norm=True, num_layers=3, highway=True)),
 ]
 
 
@@ -95,6 +99,7 @@ GRADCHECK = [
     ("LSTM", dict(layer_norm=True, num_layers=2, residual=True)),
     ("GRU", dict(reset_before=True, bidirectional=True)),
     ("RNN", dict(num_layers=2, residual=True)),
+    ("GRU", dict(num_layers=2, highway=True, bidirectional=True)),
 ]
 
 
@@ -121,6 +126,8 @@ def test_torch_layer_norm_starts_with_unit_gains():
     assert torch.equal(module.weight_ln_ih_l0, torch.ones(16))
     assert torch.equal(module.bias_ln_c_l0, torch.zeros(4))
     assert "layer_norm=True" in repr(module)
+    gated = lt.GRU(3, 4, num_layers=2, highway=True)
+    assert torch.equal(gated.bias_highway_l1, torch.full((4,), -1.0))
 
 
 def test_zoneout_only_in_training_mode():
@@ -160,6 +167,7 @@ def test_model_files_keep_the_variants(tmp_path):
     (lambda: lt.GRU(3, 4, layer_norm=True), "layer_norm"),
     (lambda: lt.LSTM(3, 4, reset_before=True), "reset"),
     (lambda: lstm.RNN(3, 4, zoneout=1.5), "zoneout"),
+    (lambda: lstm.RNN(3, 4, num_layers=2, highway=True, residual=True), "residual"),
 ])
 def test_refused_combinations(make, words):
     with pytest.raises(ValueError, match=words):
