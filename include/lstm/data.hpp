@@ -41,6 +41,11 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options = {});
 // Parses CSV text held in memory; `name` stands for the path in messages.
 CsvTable parse_csv(const std::string& name, std::string_view text, const CsvOptions& options = {});
 
+// Writing CSV: a field, quoted (quotes doubled) when it holds a comma, a quote or a line break;
+// a number as a cell, %.9g, empty for NaN or Inf.
+std::string csv_field(const std::string& text);
+std::string csv_number(double value);
+
 // ---------------------------------------------------------------------------------------------
 // Time series: numeric columns of a CSV file, in chronological order, with an optional index.
 //

@@ -16,23 +16,6 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char ch : text) {
-    if (ch == '"') quoted += '"';
-    quoted += ch;
-  }
-  return quoted + "\"";
-}
-
-std::string number_text(double value) {
-  if (!std::isfinite(value)) return "";
-  char number[64];
-  std::snprintf(number, sizeof number, "%.9g", value);
-  return number;
-}
-
 ordered_json number_json(double value) {
   return std::isfinite(value) ? ordered_json(value) : ordered_json(nullptr);
 }
@@ -153,13 +136,13 @@ std::string many_forecasts_csv(const MultiSeriesInfo& info, const std::vector<Se
       index.kind == IndexKind::none || index.name.empty() ? "step" : index.name;
   const bool is_long = info.layout.is_long();
   std::string text =
-      csv_field(is_long ? info.layout.series_column : "series") + ',' + csv_field(date_name) + ',' +
-      csv_field(is_long ? info.layout.value_column : "value") + ",lower,upper,model\n";
+      lstm::csv_field(is_long ? info.layout.series_column : "series") + ',' + lstm::csv_field(date_name) + ',' +
+      lstm::csv_field(is_long ? info.layout.value_column : "value") + ",lower,upper,model\n";
   for (const SeriesForecast& forecast : forecasts)
     for (size_t k = 0; k < forecast.mean.size(); ++k)
-      text += csv_field(forecast.name) + ',' + csv_field(forecast.index[k]) + ',' +
-              number_text(forecast.mean[k]) + ',' + number_text(forecast.lower[k]) + ',' +
-              number_text(forecast.upper[k]) + ',' + csv_field(forecast.model) + '\n';
+      text += lstm::csv_field(forecast.name) + ',' + lstm::csv_field(forecast.index[k]) + ',' +
+              lstm::csv_number(forecast.mean[k]) + ',' + lstm::csv_number(forecast.lower[k]) + ',' +
+              lstm::csv_number(forecast.upper[k]) + ',' + lstm::csv_field(forecast.model) + '\n';
   return text;
 }
 

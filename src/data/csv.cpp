@@ -1,6 +1,8 @@
 // CSV tables: header and rows, quoted fields, CRLF, byte-order mark, delimiter detection, and
 // one-line errors naming the path and line for every malformed input.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -220,6 +222,23 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
   const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
   return parse_csv(
       path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), options);
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char ch : text) {
+    if (ch == '"') quoted += '"';
+    quoted += ch;
+  }
+  return quoted + "\"";
+}
+
+std::string csv_number(double value) {
+  if (!std::isfinite(value)) return "";
+  char number[64];
+  std::snprintf(number, sizeof number, "%.9g", value);
+  return number;
 }
 
 }  // namespace lstm

@@ -23,24 +23,6 @@ struct ForecastOptions {
   bool quiet = false;
 };
 
-// A CSV field, quoted when it holds a delimiter, a quote or a line break.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char ch : text) {
-    if (ch == '"') quoted += '"';
-    quoted += ch;
-  }
-  return quoted + "\"";
-}
-
-std::string number_text(double value) {
-  if (!std::isfinite(value)) return "";
-  char number[64];
-  std::snprintf(number, sizeof number, "%.9g", value);
-  return number;
-}
-
 std::string fixed_text(double value, int decimals) {
   if (!std::isfinite(value)) return "n/a";
   char number[64];
@@ -164,13 +146,13 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   const std::string index_name =
       series.index.kind == lstm::IndexKind::none || series.index.name.empty() ? "step"
                                                                               : series.index.name;
-  std::string text = csv_field(index_name) + ',' + csv_field(info.target) + ",lower,upper,model\n";
+  std::string text = lstm::csv_field(index_name) + ',' + lstm::csv_field(info.target) + ",lower,upper,model\n";
   for (int64_t k = 0; k < options.steps; ++k) {
     if (!std::isfinite(values[k]))  // (an interval's bounds are empty fields when there is none)
       throw lstm::Error(options.output + ": not written: the forecast of step " + std::to_string(k + 1) +
                         " is not a finite number in original units");
-    text += csv_field(index[k]) + ',' + number_text(values[k]) + ',' + number_text(lower[k]) + ',' +
-            number_text(upper[k]) + ',' + csv_field(model_name) + '\n';
+    text += lstm::csv_field(index[k]) + ',' + lstm::csv_number(values[k]) + ',' + lstm::csv_number(lower[k]) + ',' +
+            lstm::csv_number(upper[k]) + ',' + lstm::csv_field(model_name) + '\n';
   }
   lstm::write_file_atomically(options.output, text);
 }

@@ -175,6 +175,23 @@ void set_cell_options(Setup& setup, const TrainOptions& options) {
   setup.forget_bias = parse_forget_bias(options.forget_bias);
 }
 
+// A forecaster's epoch line: losses (and, with target_scale > 0, the validation RMSE in the
+// target's units), speed, learning rate and time left; a status line on a terminal.
+void show_forecast_epoch(ProgressLine& progress, const lstm::apps::EpochReport& report,
+                         double target_scale) {
+  std::ostringstream line;
+  line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
+       << fixed(report.train_loss, 5) << "  val_loss " << fixed(report.validation_loss, 5);
+  if (target_scale > 0)
+    line << "  val_rmse " << fixed(std::sqrt(report.validation_loss) * target_scale, 4);
+  line << (report.improved ? " *" : "  ") << "  " << fixed(report.samples_per_second, 0)
+       << " samples/s  lr " << report.lr << "  eta " << duration(report.eta_seconds);
+  if (progress.live())
+    progress.status(line.str());
+  else
+    progress.print(line.str());
+}
+
 // The forecasting options of `train` (one series or several).
 lstm::apps::ForecastSetup forecast_setup(const TrainOptions& options) {
   lstm::apps::ForecastSetup setup;
@@ -334,15 +351,7 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
   }
   lstm::SequenceModel model = lstm::apps::make_multi_series_model(data, setup, layout);
   auto on_epoch = [&](const lstm::apps::EpochReport& report) {
-    std::ostringstream line;
-    line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
-         << fixed(report.train_loss, 5) << "  val_loss " << fixed(report.validation_loss, 5)
-         << (report.improved ? " *" : "  ") << "  " << fixed(report.samples_per_second, 0)
-         << " samples/s  lr " << report.lr << "  eta " << duration(report.eta_seconds);
-    if (progress.live())
-      progress.status(line.str());
-    else
-      progress.print(line.str());
+    show_forecast_epoch(progress, report, 0.0);
   };
   const lstm::apps::TrainResult result = lstm::apps::train_model(
       model, data.train, data.validation, options.trainer, on_epoch);
@@ -421,17 +430,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global, P
   std::vector<lstm::apps::EpochReport> epochs;
   auto on_epoch = [&](const lstm::apps::EpochReport& report) {
     epochs.push_back(report);
-    std::ostringstream line;
-    line << "epoch " << report.epoch << "/" << report.max_epochs << "  loss "
-         << fixed(report.train_loss, 5) << "  val_loss " << fixed(report.validation_loss, 5);
-    if (target_scale > 0)
-      line << "  val_rmse " << fixed(std::sqrt(report.validation_loss) * target_scale, 4);
-    line << (report.improved ? " *" : "  ") << "  " << fixed(report.samples_per_second, 0)
-         << " samples/s  lr " << report.lr << "  eta " << duration(report.eta_seconds);
-    if (progress.live())
-      progress.status(line.str());
-    else
-      progress.print(line.str());
+    show_forecast_epoch(progress, report, target_scale);
   };
   const lstm::apps::TrainResult result = lstm::apps::train_model(
       model, data.train, data.validation, options.trainer, on_epoch);
