@@ -71,7 +71,7 @@ echo "== lstm bench (LSTM, input 256, hidden 256, batch 32, 50 steps, forward + 
 "$lstm" bench --cell lstm --input-size 256 --hidden-size 256 --batch 32 --seq-len 50 --mode train
 echo
 echo "== lstm train --task forecast on weekly CO2 at Mauna Loa, 1958-2001 (one minute at most)"
-"$lstm" train --task forecast --data data/co2.csv --target co2 --out "$out/co2.safetensors" \
+"$lstm" train --task forecast --data data/co2.csv --target co2 --out "$out/co2.safetensors" --horizon 52 \
   --time-limit 60 --progress 2>&1 | awk '/^epoch/ { n++; if (n % 20 == 1) print; next } { print }'
 echo
 echo "== lstm forecast: the first weeks of 2002"
