@@ -285,7 +285,7 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   if (g.d.reset_before) g.loop.packed_hn.shape(1, g.d.Hout, g.d.H);
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
   if (g.d.layer_norm) {
-    const LoopPlan plan = layer_norm_plan(g.d, sizeof(T), team);
+    const LoopPlan plan = layer_norm_plan(g.d, team);
     if (plan.threads > 1) g.loop.layer_norm_grads.assign(static_cast<size_t>(plan.threads * 18 * g.d.H), T(0));
     return plan;
   }

@@ -310,7 +310,7 @@ template <typename T>
 LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   const Dims& d = f.d;
   const size_t element = f.int8 ? sizeof(int8_t) : sizeof(T);
-  const LoopPlan plan = d.layer_norm ? layer_norm_plan(d, element, team)
+  const LoopPlan plan = d.layer_norm ? layer_norm_plan(d, team)
                                      : LoopPlan{split_by_batch(d, element, team), 0};
   const bool by_batch = plan.by_batch;
   const int threads = d.layer_norm ? plan.threads : loop_threads(d, by_batch, team);
