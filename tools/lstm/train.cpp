@@ -140,17 +140,13 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
 
 // --residual, checked against --layers.
 bool residual_option(const TrainOptions& options) {
-  if (options.residual && options.layers < 2)
-    throw lstm::Error("--residual connects stacked layers; it needs --layers 2 or more");
+  check_stack_options(options.layers, options.residual, false);
   return options.residual;
 }
 
 // --highway, checked against --layers and --residual.
 bool highway_option(const TrainOptions& options) {
-  if (options.highway && options.layers < 2)
-    throw lstm::Error("--highway gates stacked layers; it needs --layers 2 or more");
-  if (options.highway && options.residual)
-    throw lstm::Error("--highway and --residual do not combine: each connects the layers its own way; choose one");
+  check_stack_options(options.layers, options.residual, options.highway);
   return options.highway;
 }
 
