@@ -221,7 +221,7 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
       "Each iteration is timed with a steady clock. FLOPs of one forward = sum over layers k and "
       "directions of 2*G*H*(I_k + H)*B*T, with G = 4 (LSTM), 3 (GRU), 1 (RNN) and I_k = I for "
       "layer 0, D*H above; with --highway each layer k >= 1 adds its gate's product, 2*W*W*B*T with "
-      "W = D*H; train counts 3x that. Residual sums and zoneout's mixing are not counted (no "
+      "W = D*H (D*P with a projection); train counts 3x that. Residual sums and zoneout's mixing are not counted (no "
       "products). gflops uses the median time.");
   command->callback([options, &global] { run_bench(*options, apply_compute_options(global, options->mode == "train" ? "--mode train" : nullptr)); });
 }
