@@ -62,16 +62,20 @@ def write_npy(path, array):
 
 
 # ---------------------------------------------------------------------------------------------
-# Peephole LSTM (SPEC §2) as an explicit loop of torch ops; autograd supplies the gradients.
+# Peephole and layer-normalised LSTMs as explicit loops of torch ops; autograd supplies the gradients.
 
 def suffix(layer, direction):
     return f"{layer}{'_reverse' if direction else ''}"
 
 
-def peephole_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden, proj):
-    """params: dict name -> tensor; x [T,B,I]; lengths [B] int64 tensor; h0 [L*D,B,Hout]; c0 [L*D,B,H].
+def run_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, make_step):
+    """The loop over layers, directions and steps that the explicit LSTMs share.
 
-    Returns output [T,B,D*Hout], h_n, c_n. Steps t >= lengths[b] give output 0 and keep the state.
+    params: dict name -> tensor; x [T,B,I]; lengths [B] int64 tensor; h0 [L*D,B,Hout]; c0 [L*D,B,H].
+    make_step(s) takes the parameter suffix s of one layer and direction ("0", "1_reverse", ...)
+    and returns step(x_t, h, c) -> (o⊙tanh(·) [B,H], c_new [B,H]); the projection weight_hr, if
+    any, is applied here. Returns output [T,B,D*Hout], h_n, c_n. Steps t >= lengths[b] give
+    output 0 and keep the state.
     """
     seq_len = x.shape[0]
     directions = 2 if bidirectional else 1
@@ -81,26 +85,14 @@ def peephole_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden,
         outputs = []
         for direction in range(directions):
             s = suffix(layer, direction)
-            w_ih, w_hh = params[f"weight_ih_l{s}"], params[f"weight_hh_l{s}"]
-            b = params.get(f"bias_ih_l{s}")
-            b_sum = None if b is None else b + params[f"bias_hh_l{s}"]
-            p_i, p_f, p_o = params[f"weight_peephole_l{s}"].split(hidden)
+            step = make_step(s)
             w_hr = params.get(f"weight_hr_l{s}")
             row = layer * directions + direction
             h, c = h0[row], c0[row]
             steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
             out = [None] * seq_len
             for t in steps:
-                a = layer_input[t] @ w_ih.t() + h @ w_hh.t()
-                if b_sum is not None:
-                    a = a + b_sum
-                a_i, a_f, a_g, a_o = a.split(hidden, dim=1)
-                i = torch.sigmoid(a_i + p_i * c)
-                f = torch.sigmoid(a_f + p_f * c)
-                g = torch.tanh(a_g)
-                c_new = f * c + i * g
-                o = torch.sigmoid(a_o + p_o * c_new)
-                h_new = o * torch.tanh(c_new)
+                h_new, c_new = step(layer_input[t], h, c)
                 if w_hr is not None:
                     h_new = h_new @ w_hr.t()
                 valid = (t < lengths).unsqueeze(1)
@@ -112,47 +104,51 @@ def peephole_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden,
             c_finals.append(c)
         layer_input = torch.cat(outputs, dim=2)
     return layer_input, torch.stack(h_finals), torch.stack(c_finals)
+
+
+def peephole_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden, proj):
+    """The peephole LSTM (SPEC §2); arguments and results as run_lstm's."""
+    def make_step(s):
+        w_ih, w_hh = params[f"weight_ih_l{s}"], params[f"weight_hh_l{s}"]
+        b = params.get(f"bias_ih_l{s}")
+        b_sum = None if b is None else b + params[f"bias_hh_l{s}"]
+        p_i, p_f, p_o = params[f"weight_peephole_l{s}"].split(hidden)
+
+        def step(x_t, h, c):
+            a = x_t @ w_ih.t() + h @ w_hh.t()
+            if b_sum is not None:
+                a = a + b_sum
+            a_i, a_f, a_g, a_o = a.split(hidden, dim=1)
+            i = torch.sigmoid(a_i + p_i * c)
+            f = torch.sigmoid(a_f + p_f * c)
+            g = torch.tanh(a_g)
+            c_new = f * c + i * g
+            o = torch.sigmoid(a_o + p_o * c_new)
+            return o * torch.tanh(c_new), c_new
+        return step
+    return run_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, make_step)
 
 
 def layer_norm_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, hidden, proj):
-    """The layer-normalised LSTM (README "Layer-normalised LSTM") with torch ops, as peephole_lstm:
+    """The layer-normalised LSTM (README "Layer-normalised LSTM"), arguments and results as run_lstm's:
     a = LN(x W_ihᵀ; γ_ih, b_ih) + LN(h W_hhᵀ; γ_hh, b_hh), c = f c + i g, h = o tanh(LN(c; γ_c, β_c))."""
     layer_norm = torch.nn.functional.layer_norm
-    seq_len = x.shape[0]
-    directions = 2 if bidirectional else 1
-    layer_input = x
-    h_finals, c_finals = [], []
-    for layer in range(num_layers):
-        outputs = []
-        for direction in range(directions):
-            s = suffix(layer, direction)
-            w_ih, w_hh = params[f"weight_ih_l{s}"], params[f"weight_hh_l{s}"]
-            b_ih, b_hh = params.get(f"bias_ih_l{s}"), params.get(f"bias_hh_l{s}")
-            gain_ih, gain_hh = params[f"weight_ln_ih_l{s}"], params[f"weight_ln_hh_l{s}"]
-            gain_c, bias_c = params[f"weight_ln_c_l{s}"], params[f"bias_ln_c_l{s}"]
-            w_hr = params.get(f"weight_hr_l{s}")
-            row = layer * directions + direction
-            h, c = h0[row], c0[row]
-            steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
-            out = [None] * seq_len
-            for t in steps:
-                a = layer_norm(layer_input[t] @ w_ih.t(), (4 * hidden,), gain_ih, b_ih, eps=1e-5) + \
-                    layer_norm(h @ w_hh.t(), (4 * hidden,), gain_hh, b_hh, eps=1e-5)
-                a_i, a_f, a_g, a_o = a.split(hidden, dim=1)
-                i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
-                c_new = f * c + i * g
-                h_new = o * torch.tanh(layer_norm(c_new, (hidden,), gain_c, bias_c, eps=1e-5))
-                if w_hr is not None:
-                    h_new = h_new @ w_hr.t()
-                valid = (t < lengths).unsqueeze(1)
-                h = torch.where(valid, h_new, h)
-                c = torch.where(valid, c_new, c)
-                out[t] = torch.where(valid, h_new, torch.zeros_like(h_new))
-            outputs.append(torch.stack(out))
-            h_finals.append(h)
-            c_finals.append(c)
-        layer_input = torch.cat(outputs, dim=2)
-    return layer_input, torch.stack(h_finals), torch.stack(c_finals)
+
+    def make_step(s):
+        w_ih, w_hh = params[f"weight_ih_l{s}"], params[f"weight_hh_l{s}"]
+        b_ih, b_hh = params.get(f"bias_ih_l{s}"), params.get(f"bias_hh_l{s}")
+        gain_ih, gain_hh = params[f"weight_ln_ih_l{s}"], params[f"weight_ln_hh_l{s}"]
+        gain_c, bias_c = params[f"weight_ln_c_l{s}"], params[f"bias_ln_c_l{s}"]
+
+        def step(x_t, h, c):
+            a = layer_norm(x_t @ w_ih.t(), (4 * hidden,), gain_ih, b_ih, eps=1e-5) + \
+                layer_norm(h @ w_hh.t(), (4 * hidden,), gain_hh, b_hh, eps=1e-5)
+            a_i, a_f, a_g, a_o = a.split(hidden, dim=1)
+            i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+            c_new = f * c + i * g
+            return o * torch.tanh(layer_norm(c_new, (hidden,), gain_c, bias_c, eps=1e-5)), c_new
+        return step
+    return run_lstm(params, x, lengths, h0, c0, num_layers, bidirectional, make_step)
 
 
 # ---------------------------------------------------------------------------------------------

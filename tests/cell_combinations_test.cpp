@@ -3,6 +3,9 @@
 // grids (gradcheck_test, naive_vs_fast_test); here, what is refused and what the CLI writes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -187,6 +190,65 @@ TEST_F(CliCellCombinations, HighwayRefusalsAreOneClearLine) {
   test_util::expect_cli_failure(cli + " experiment adding --highway --quiet", dir.path(), {"--highway", "--layers 2"});
   test_util::expect_cli_failure(cli + " experiment adding --highway --residual --layers 2 --quiet", dir.path(),
                                 {"--highway", "--residual"});
+}
+
+// `lstm bench` times the stacked variants: --residual, --highway (the FLOP count includes each
+// gate's product x W_tᵀ, 2·W·W·B·T with W = D·H for layers k ≥ 1) and --zoneout, in --json.
+TEST(CliBenchStacks, JsonReportsResidualHighwayAndZoneout) {
+  const std::string base = cli + " bench --cell lstm --input-size 5 --hidden-size 6 --batch 2 --seq-len 3 "
+                                 "--iters 1 --warmup 0 --threads 1 --json ";
+  // Per layer and direction 2·G·H·(I_k + H)·B·T with G = 4, H = 6, B·T = 6, I_0 = 5, I_k = D·H.
+  const double layer0 = 2.0 * 4 * 6 * (5 + 6) * 6, upper_uni = 2.0 * 4 * 6 * (6 + 6) * 6;
+  const double upper_bi = 2.0 * 4 * 6 * (12 + 6) * 6;
+  struct Case {
+    std::string options;
+    bool residual, highway;
+    double zoneout, flops;
+  };
+  for (const Case& c :
+       {Case{"--layers 2 --highway --mode infer", false, true, 0.0, layer0 + upper_uni + 2.0 * 6 * 6 * 6},
+        Case{"--layers 3 --highway --bidirectional --mode train", false, true, 0.0,
+             3 * (2 * layer0 + 2 * (2 * upper_bi + 2.0 * 12 * 12 * 6))},
+        Case{"--layers 2 --residual --zoneout 0.25 --mode train", true, false, 0.25, 3 * (layer0 + upper_uni)},
+        Case{"--layers 2 --mode infer", false, false, 0.0, layer0 + upper_uni}}) {
+    SCOPED_TRACE(c.options);
+    const CommandResult result = test_util::run_command(base + c.options);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    EXPECT_EQ(parsed["residual"], c.residual);
+    EXPECT_EQ(parsed["highway"], c.highway);
+    EXPECT_DOUBLE_EQ(parsed["zoneout"].get<double>(), c.zoneout);
+    EXPECT_DOUBLE_EQ(parsed["flops"].get<double>(), c.flops);
+    EXPECT_GT(parsed["gflops"].get<double>(), 0.0);
+    EXPECT_EQ(parsed["iters"], 1);
+  }
+  const CommandResult text = test_util::run_command(cli + " bench --layers 2 --highway --input-size 3 "
+                                                          "--hidden-size 4 --batch 2 --seq-len 2 --iters 1 --threads 1");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("layers=2 highway"), std::string::npos) << text.out;
+}
+
+// Refused with one line and exit 1, in the very words `lstm train` uses.
+TEST_F(CliCellCombinations, BenchRefusesStacksAsTrainDoes) {
+  const std::string bench = cli + " bench --input-size 3 --hidden-size 4 --batch 2 --seq-len 2 --iters 1 --json ";
+  const std::string model = dir.file("bad.safetensors");
+  for (const std::string& options : {std::string("--highway"), std::string("--residual"),
+                                     std::string("--highway --residual --layers 2")}) {
+    SCOPED_TRACE(options);
+    const CommandResult refused = test_util::run_command(bench + options);
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_EQ(refused.out, "");
+    EXPECT_TRUE(refused.err.starts_with("lstm: ")) << refused.err;
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+    EXPECT_NE(refused.err.find(options.substr(0, options.find(' '))), std::string::npos) << refused.err;
+    const CommandResult train = test_util::run_command(forecast_args(model, options));
+    EXPECT_EQ(train.exit_code, 1);
+    EXPECT_EQ(refused.err, train.err);
+  }
+  const CommandResult zoneout = test_util::run_command(bench + "--layers 2 --zoneout 1.5");
+  EXPECT_NE(zoneout.exit_code, 0);
+  EXPECT_EQ(std::count(zoneout.err.begin(), zoneout.err.end(), '\n'), 1) << zoneout.err;
+  EXPECT_NE(zoneout.err.find("--zoneout"), std::string::npos) << zoneout.err;
 }
 
 }  // namespace

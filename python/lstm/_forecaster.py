@@ -85,12 +85,9 @@ def _warn(messages):
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
-class Forecaster:
-    """An LSTM forecaster with the CLI's defaults (hidden 64, lr 3e-3 cosine, 200 epochs with
-    early stopping, validation on the last 20%, window from the season). `model_choice` and
-    `interval` are `lstm forecast`'s --model-choice and --interval: which forecast predict()
-    gives (combine: the mean of the three models with the lowest rolling-origin validation
-    MASE; best: the lowest; lstm: the network) and the level of its conformal interval."""
+class _ForecasterBase:
+    """What Forecaster and GlobalForecaster share: the constructor (the CLI's training options,
+    `model_choice` and `interval`, checked) and the check that a model is there."""
 
     def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=0, season=-1,
                  validation=0.2, epochs=200, time_limit=None, seed=0, model_choice="combine",
@@ -101,8 +98,23 @@ class Forecaster:
                             time_limit=float(time_limit or 0.0), seed=int(seed))
         self.model_choice, self.interval = _checked_choice(model_choice, interval)
         self._model = None
-        self.metrics_ = None
-        self.validation_ = None
+
+    def _require_model(self):
+        if self._model is None:
+            name = type(self).__name__
+            raise ValueError(f"the {name} is not fitted: call fit() or {name}.load() first")
+        return self._model
+
+
+class Forecaster(_ForecasterBase):
+    """An LSTM forecaster with the CLI's defaults (hidden 64, lr 3e-3 cosine, 200 epochs with
+    early stopping, validation on the last 20%, window from the season). `model_choice` and
+    `interval` are `lstm forecast`'s --model-choice and --interval: which forecast predict()
+    gives (combine: the mean of the three models with the lowest rolling-origin validation
+    MASE; best: the lowest; lstm: the network) and the level of its conformal interval."""
+
+    metrics_ = None      # set by fit()
+    validation_ = None   # set by predict()
 
     def fit(self, data, target=None, features=(), progress="auto"):
         """Trains on `data`: a CSV path (then `target` names the column), a pandas Series or
@@ -133,11 +145,6 @@ class Forecaster:
                     bar.close()
         _warn(self.metrics_["warnings"])
         return self
-
-    def _require_model(self):
-        if self._model is None:
-            raise ValueError("the Forecaster is not fitted: call fit() or Forecaster.load() first")
-        return self._model
 
     def predict(self, steps, data=None, model_choice=None, interval=None):
         """`lstm forecast --steps steps`: the next `steps` values of the target after the last

@@ -8,24 +8,15 @@ import os
 import tempfile
 
 from . import _lstm
-from ._forecaster import _checked_choice
+from ._forecaster import _ForecasterBase, _checked_choice
 
 
-class GlobalForecaster:
+class GlobalForecaster(_ForecasterBase):
     """A global model of several series with the CLI's defaults (hidden 64, 200 epochs with
     early stopping, validation on the last 20% of each series, each series normalised on its own
     training part). `model_choice` and `interval` are `lstm forecast`'s, applied per series."""
 
-    def __init__(self, hidden_size=64, num_layers=1, cell="lstm", window=0, horizon=0, season=-1,
-                 validation=0.2, epochs=200, time_limit=None, seed=0, model_choice="combine",
-                 interval=0.8):
-        self.options = dict(hidden=int(hidden_size), layers=int(num_layers), cell=str(cell),
-                            window=int(window), horizon=int(horizon), season=int(season),
-                            validation=float(validation), epochs=int(epochs),
-                            time_limit=float(time_limit or 0.0), seed=int(seed))
-        self.model_choice, self.interval = _checked_choice(model_choice, interval)
-        self._model = None
-        self._csv = None  # the fitted data as CSV text, to forecast after by default
+    _csv = None  # the fitted data as CSV text, to forecast after by default (set by fit())
 
     @staticmethod
     def _as_csv(data, targets, series_column, target):
@@ -73,11 +64,6 @@ class GlobalForecaster:
     @property
     def series_names(self):
         return list(self._require_model().names)
-
-    def _require_model(self):
-        if self._model is None:
-            raise ValueError("the GlobalForecaster is not fitted: call fit() or GlobalForecaster.load() first")
-        return self._model
 
     def _with_file(self, data, action):
         model = self._require_model()

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/forecast.hpp"
+#include "apps/forecast_options.hpp"
 #include "apps/model_choice.hpp"
 #include "forecast_choice.hpp"
 #include "lstm/lstm.hpp"
@@ -47,36 +48,24 @@ py::dict report_dict(const lstm::apps::ForecastReport& report) {
 }
 
 struct FitOptions {
-  std::string path, target;
-  std::vector<std::string> features;
-  int64_t window = 0, horizon = 1, season = -1, hidden = 64, layers = 1, epochs = 200;
-  double time_limit = 0.0, validation = 0.2;
-  std::string cell = "lstm";
+  std::string path;
+  lstm::apps::ForecastOptions forecast;  // target, features, window, ..., cell, seed
+  int64_t epochs = 200;
+  double time_limit = 0.0;
   std::string model_choice = "combine";  // and `interval`: for the rolling-origin validation
   double interval = 0.8;
   std::string data_name;  // how warnings name the data
-  uint64_t seed = 0;
 };
 
 // Trains; `on_epoch(dict)` is called after every epoch (with the GIL). Ctrl-C (a pending
 // KeyboardInterrupt, checked after every epoch) stops the run cleanly with the best weights.
 py::tuple fit(const FitOptions& o, py::object on_epoch) {
-  lstm::apps::ForecastSetup setup;
-  setup.target = o.target;
-  setup.features = o.features;
-  setup.window = o.window;
-  setup.horizon = o.horizon;
-  setup.season = o.season;
-  setup.validation_fraction = o.validation;
-  setup.cell = lstm::parse_cell(o.cell);
-  setup.hidden_size = o.hidden;
-  setup.num_layers = o.layers;
-  setup.seed = o.seed;
+  const lstm::apps::ForecastSetup setup = lstm::apps::forecast_setup(o.forecast);
   const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(o.model_choice);
   lstm::apps::TrainerOptions trainer;  // the CLI's forecast defaults: lr 3e-3, cosine, batch 32
   trainer.max_epochs = o.epochs;
   trainer.time_limit_seconds = o.time_limit;
-  trainer.seed = o.seed;
+  trainer.seed = o.forecast.seed;
   std::atomic<bool> stop{false};
   trainer.stop_requested = &stop;
   std::optional<py::error_already_set> callback_error;
@@ -205,18 +194,18 @@ void bind_forecast(py::module_& module) {
          const std::string& data_name, py::object on_epoch) {
         FitOptions o;
         o.path = path;
-        o.target = target;
-        o.features = features;
-        o.window = window;
-        o.horizon = horizon;
-        o.season = season;
-        o.hidden = hidden;
-        o.layers = layers;
-        o.cell = cell;
+        o.forecast.target = target;
+        o.forecast.features = features;
+        o.forecast.window = window;
+        o.forecast.horizon = horizon;
+        o.forecast.season = season;
+        o.forecast.hidden = hidden;
+        o.forecast.layers = layers;
+        o.forecast.cell = cell;
+        o.forecast.validation = validation;
+        o.forecast.seed = seed;
         o.epochs = epochs;
         o.time_limit = time_limit;
-        o.validation = validation;
-        o.seed = seed;
         o.model_choice = model_choice;
         o.interval = interval;
         o.data_name = data_name;

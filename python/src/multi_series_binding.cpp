@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/forecast_options.hpp"
 #include "apps/multi_series.hpp"
 #include "lstm/lstm.hpp"
 
@@ -36,22 +37,12 @@ lstm::apps::SeriesLayout make_layout(const std::vector<std::string>& columns,
 }
 
 MultiSeriesModel fit(const std::string& path, const lstm::apps::SeriesLayout& layout,
-                     int64_t window, int64_t horizon, int64_t season, int64_t hidden,
-                     int64_t layers, const std::string& cell, int64_t epochs, double time_limit,
-                     double validation, uint64_t seed) {
-  lstm::apps::ForecastSetup setup;
-  setup.window = window;
-  setup.horizon = horizon;
-  setup.season = season;
-  setup.validation_fraction = validation;
-  setup.cell = lstm::parse_cell(cell);
-  setup.hidden_size = hidden;
-  setup.num_layers = layers;
-  setup.seed = seed;
+                     const lstm::apps::ForecastOptions& options, int64_t epochs, double time_limit) {
+  const lstm::apps::ForecastSetup setup = lstm::apps::forecast_setup(options);
   lstm::apps::TrainerOptions trainer;  // the CLI's forecast defaults
   trainer.max_epochs = epochs;
   trainer.time_limit_seconds = time_limit;
-  trainer.seed = seed;
+  trainer.seed = options.seed;
   py::gil_scoped_release release;
   const lstm::apps::MultiSeriesData data = lstm::apps::prepare_multi_series(path, layout, setup);
   lstm::SequenceModel model = lstm::apps::make_multi_series_model(data, setup, layout);
@@ -109,8 +100,17 @@ void bind_multi_series(py::module_& module) {
          const std::string& date_column, int64_t window, int64_t horizon, int64_t season,
          int64_t hidden, int64_t layers, const std::string& cell, int64_t epochs, double time_limit,
          double validation, uint64_t seed) {
-        return fit(path, make_layout(columns, series_column, value_column, date_column), window,
-                   horizon, season, hidden, layers, cell, epochs, time_limit, validation, seed);
+        lstm::apps::ForecastOptions options;
+        options.window = window;
+        options.horizon = horizon;
+        options.season = season;
+        options.hidden = hidden;
+        options.layers = layers;
+        options.cell = cell;
+        options.validation = validation;
+        options.seed = seed;
+        return fit(path, make_layout(columns, series_column, value_column, date_column), options,
+                   epochs, time_limit);
       },
       py::arg("path"), py::arg("columns"), py::arg("series_column"), py::arg("value_column"),
       py::arg("date_column"), py::arg("window"), py::arg("horizon"), py::arg("season"),

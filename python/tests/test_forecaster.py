@@ -167,3 +167,22 @@ def test_bad_input(tmp_path):
         lstm.Forecaster(model_choice="mean")
     with pytest.raises(ValueError, match="interval"):
         lstm.Forecaster(interval=1.5)
+
+
+def test_cell_takes_the_clis_variants(tmp_path):
+    """cell= takes `lstm train --cell`'s names: cifg's weights have 3H rows (f, g, o), not 4H."""
+    import inspect
+    import json
+    import struct
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forecaster = lstm.Forecaster(hidden_size=8, epochs=2, cell="cifg", seed=3).fit(seasonal_series().values)
+    forecaster.save(tmp_path / "cifg.safetensors")
+    with open(tmp_path / "cifg.safetensors", "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    assert header["rnn.weight_ih_l0"]["shape"][0] == 3 * 8 and header["rnn.weight_hh_l0"]["shape"] == [24, 8]
+    with pytest.raises(lstm.Error, match="cifg"):
+        lstm.Forecaster(cell="lnlstm", epochs=1).fit(seasonal_series().values)
+    # One constructor for both forecasters.
+    assert inspect.signature(lstm.Forecaster) == inspect.signature(lstm.GlobalForecaster)
+    assert list(inspect.signature(lstm.Forecaster).parameters)[:3] == ["hidden_size", "num_layers", "cell"]

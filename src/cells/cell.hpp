@@ -6,6 +6,7 @@
 // (backward). Cells never touch weights matrices; gradients of those are GEMMs in the driver.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "lstm/config.hpp"
@@ -92,6 +93,20 @@ CellForward<T> cell_rows(const CellForward<T>& s, int64_t first, int64_t count, 
   rows.saved = at(s.saved, s.hidden);
   rows.norm_saved = at(s.norm_saved, layer_norm_saved_width(s.hidden));
   return rows;
+}
+
+// What a backward step leaves on inactive row b over its units [unit_begin, unit_end): zero
+// gradients for the `gate_count` gate blocks of dgates and, with a direct hidden path (GRU),
+// of dgates_hh and dh_prev too.
+template <typename T>
+void zero_inactive_row(const CellBackward<T>& s, int64_t b, int64_t gate_count, bool direct_hidden_path) {
+  const int64_t H = s.hidden, u0 = s.unit_begin, u1 = s.unit_end;
+  for (int64_t g = 0; g < gate_count; ++g) {
+    const int64_t at = (b * gate_count + g) * H;
+    std::fill(s.dgates + at + u0, s.dgates + at + u1, T(0));
+    if (direct_hidden_path) std::fill(s.dgates_hh + at + u0, s.dgates_hh + at + u1, T(0));
+  }
+  if (direct_hidden_path) std::fill(s.dh_prev + b * H + u0, s.dh_prev + b * H + u1, T(0));
 }
 
 template <typename T>

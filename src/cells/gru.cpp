@@ -44,38 +44,40 @@ void gru_forward(const CellForward<T>& s) {
 
 //   da_n = dh⊙(1 − z)⊙tanh'(n)   du_n = da_n⊙r   da_r = du_r = da_n⊙u_n⊙σ'(r)
 //   da_z = du_z = dh⊙(h_{t-1} − n)⊙σ'(z)        dh_{t-1} ⊇ dh⊙z (the path around W_hh)
-template <typename T>
+// With the reset gate before the product (kResetBefore) this is phase 1 of two (see
+// gru_reset_before_backward below): du_n = da_n, and r is left to phase 2.
+template <typename T, bool kResetBefore>
 void gru_backward(const CellBackward<T>& s) {
   using S = Simd<T>;
   using V = typename S::V;
   const int64_t H = s.hidden;
   const V one = S::set(T(1));
   for (int64_t b = 0; b < s.batch; ++b) {
-    T* dgate = s.dgates + b * 3 * H;
-    T* dgate_hh = s.dgates_hh + b * 3 * H;
     if (s.active && !s.active[b]) {
-      for (int64_t g = 0; g < 3; ++g) {
-        std::fill(dgate + g * H + s.unit_begin, dgate + g * H + s.unit_end, T(0));
-        std::fill(dgate_hh + g * H + s.unit_begin, dgate_hh + g * H + s.unit_end, T(0));
-      }
-      std::fill(s.dh_prev + b * H + s.unit_begin, s.dh_prev + b * H + s.unit_end, T(0));
+      zero_inactive_row(s, b, 3, true);
       continue;
     }
+    T* dgate = s.dgates + b * 3 * H;
+    T* dgate_hh = s.dgates_hh + b * 3 * H;
     const T* gate = s.gates + b * 3 * H;
     for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
       const int64_t n = std::min(S::width, s.unit_end - j);
-      const V r = S::load(gate + j, n), z = S::load(gate + H + j, n),
-              candidate = S::load(gate + 2 * H + j, n);
+      const V z = S::load(gate + H + j, n), candidate = S::load(gate + 2 * H + j, n);
       const V dh = S::load(s.dh + b * H + j, n);
       const V da_n = dh * (one - z) * (one - candidate * candidate);
-      const V da_r = da_n * S::load(s.saved + b * H + j, n) * r * (one - r);
       const V da_z = dh * (S::load(s.h_prev + b * H + j, n) - candidate) * z * (one - z);
-      S::store(dgate + j, da_r, n);
-      S::store(dgate_hh + j, da_r, n);
+      V du_n = da_n;
+      if constexpr (!kResetBefore) {
+        const V r = S::load(gate + j, n);
+        const V da_r = da_n * S::load(s.saved + b * H + j, n) * r * (one - r);
+        S::store(dgate + j, da_r, n);
+        S::store(dgate_hh + j, da_r, n);
+        du_n = da_n * r;
+      }
       S::store(dgate + H + j, da_z, n);
       S::store(dgate_hh + H + j, da_z, n);
       S::store(dgate + 2 * H + j, da_n, n);
-      S::store(dgate_hh + 2 * H + j, da_n * r, n);
+      S::store(dgate_hh + 2 * H + j, du_n, n);
       S::store(s.dh_prev + b * H + j, dh * z, n);
     }
   }
@@ -136,43 +138,10 @@ void gru_reset_before_forward(const CellForward<T>& s) {
 }
 
 // Backward in two phases around the driver's d_reset_h = dL/dm = da_n W_hn:
-//   phase 1: da_n = du_n = dh⊙(1 − z)⊙tanh'(n)   da_z = du_z = dh⊙(h_{t-1} − n)⊙σ'(z)
-//            dh_{t-1} = dh⊙z
+//   phase 1 (gru_backward<T, true>): da_n = du_n = dh⊙(1 − z)⊙tanh'(n)
+//            da_z = du_z = dh⊙(h_{t-1} − n)⊙σ'(z)   dh_{t-1} = dh⊙z
 //   phase 2: da_r = du_r = dm⊙h_{t-1}⊙σ'(r)       dh_{t-1} += dm⊙r
 // (dgates and dgates_hh may be the same buffer: both get the same values.)
-template <typename T>
-void gru_reset_before_backward(const CellBackward<T>& s) {
-  using S = Simd<T>;
-  using V = typename S::V;
-  const int64_t H = s.hidden;
-  const V one = S::set(T(1));
-  for (int64_t b = 0; b < s.batch; ++b) {
-    T* dgate = s.dgates + b * 3 * H;
-    T* dgate_hh = s.dgates_hh + b * 3 * H;
-    if (s.active && !s.active[b]) {
-      for (int64_t g = 0; g < 3; ++g) {
-        std::fill(dgate + g * H + s.unit_begin, dgate + g * H + s.unit_end, T(0));
-        std::fill(dgate_hh + g * H + s.unit_begin, dgate_hh + g * H + s.unit_end, T(0));
-      }
-      std::fill(s.dh_prev + b * H + s.unit_begin, s.dh_prev + b * H + s.unit_end, T(0));
-      continue;
-    }
-    const T* gate = s.gates + b * 3 * H;
-    for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
-      const int64_t n = std::min(S::width, s.unit_end - j);
-      const V z = S::load(gate + H + j, n), candidate = S::load(gate + 2 * H + j, n);
-      const V dh = S::load(s.dh + b * H + j, n);
-      const V da_n = dh * (one - z) * (one - candidate * candidate);
-      const V da_z = dh * (S::load(s.h_prev + b * H + j, n) - candidate) * z * (one - z);
-      S::store(dgate + H + j, da_z, n);
-      S::store(dgate_hh + H + j, da_z, n);
-      S::store(dgate + 2 * H + j, da_n, n);
-      S::store(dgate_hh + 2 * H + j, da_n, n);
-      S::store(s.dh_prev + b * H + j, dh * z, n);
-    }
-  }
-}
-
 template <typename T>
 void gru_reset_backward(const CellBackward<T>& s) {
   using S = Simd<T>;
@@ -206,9 +175,9 @@ namespace lstm::LSTM_ISA_NS {
 template <typename T>
 CellKernels<T> gru_kernels(bool reset_before) {
   if (reset_before)
-    return {gru_reset_before_forward<T>, gru_reset_before_backward<T>, true, gru_reset_gates<T>,
+    return {gru_reset_before_forward<T>, gru_backward<T, true>, true, gru_reset_gates<T>,
             gru_reset_backward<T>};
-  return {gru_forward<T>, gru_backward<T>, true, nullptr, nullptr};
+  return {gru_forward<T>, gru_backward<T, false>, true, nullptr, nullptr};
 }
 
 template CellKernels<float> gru_kernels<float>(bool);

@@ -70,8 +70,7 @@ void lstm_backward(const CellBackward<T>& s) {
   for (int64_t b = 0; b < s.batch; ++b) {
     T* dgate = s.dgates + b * G * H;
     if (s.active && !s.active[b]) {
-      for (int64_t g = 0; g < G; ++g)
-        std::fill(dgate + g * H + s.unit_begin, dgate + g * H + s.unit_end, T(0));
+      zero_inactive_row(s, b, G, false);
       continue;
     }
     const T* gate = s.gates + b * G * H;

@@ -36,7 +36,7 @@ void rnn_backward(const CellBackward<T>& s) {
   for (int64_t b = 0; b < s.batch; ++b) {
     T* dgate = s.dgates + b * H;
     if (s.active && !s.active[b]) {
-      std::fill(dgate + s.unit_begin, dgate + s.unit_end, T(0));
+      zero_inactive_row(s, b, 1, false);
       continue;
     }
     for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {

@@ -19,6 +19,8 @@ struct BenchOptions {
   int64_t input_size = 256, hidden_size = 256, batch = 32, seq_len = 100, layers = 1;
   std::string mode = "infer";
   bool bidirectional = false, json = false;
+  bool residual = false, highway = false;  // how stacked layers connect (NetworkConfig)
+  double zoneout = 0.0;
   int iters = 0;  // 0: auto
   int warmup = 3;
   uint64_t seed = 1;
@@ -28,14 +30,18 @@ constexpr double auto_seconds = 1.0;   // auto iteration count: run at least thi
 constexpr int auto_min_iters = 5;      // ...and at least this many times...
 constexpr int auto_max_iters = 10000;  // ...but never more than this
 
-// FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (SPEC §5).
+// FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (SPEC §5), plus with
+// highway gates the gate's product x W_tᵀ, 2*W*W*B*T with W = D*Hout, for each layer k ≥ 1.
 double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len) {
   double flops = 0;
   const double gates = static_cast<double>(lstm::gate_count(config) * config.hidden_size);
-  for (int64_t layer = 0; layer < config.num_layers; ++layer)
+  const double rows = static_cast<double>(batch * seq_len);
+  const double width = static_cast<double>(config.layer_output_size());
+  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
     flops += static_cast<double>(config.directions()) * 2.0 * gates *
-             static_cast<double>(config.layer_input_size(layer) + config.hidden_size) *
-             static_cast<double>(batch * seq_len);
+             static_cast<double>(config.layer_input_size(layer) + config.hidden_size) * rows;
+    if (config.highway && layer > 0) flops += 2.0 * width * width * rows;
+  }
   return flops;
 }
 
@@ -51,6 +57,10 @@ lstm::Network<float> bench_network(const BenchOptions& options) {
   if (!options.model.empty()) return load_model(options.model, {}).network;
   lstm::NetworkConfig config;
   lstm::apply_cell_variant(config, options.cell);
+  check_stack_options(options.layers, options.residual, options.highway);
+  config.residual = options.residual;
+  config.highway = options.highway;
+  config.zoneout = options.zoneout;
   config.input_size = options.input_size;
   config.hidden_size = options.hidden_size;
   config.num_layers = options.layers;
@@ -86,6 +96,7 @@ void run_bench(const BenchOptions& options, int threads) {
   args.batch = batch;
   args.input = input.data();
   args.output = output.data();
+  args.dropout_seed = options.seed + 3;  // zoneout's masks (training)
   lstm::BackwardArgs<float> grad_args;
   grad_args.grad_output = grad_output.data();
   grad_args.grad_params = grad_params.data();
@@ -132,6 +143,9 @@ void run_bench(const BenchOptions& options, int threads) {
                                         {"seq_len", seq_len},
                                         {"layers", config.num_layers},
                                         {"bidirectional", config.bidirectional},
+                                        {"residual", config.residual},
+                                        {"highway", config.highway},
+                                        {"zoneout", config.zoneout},
                                         {"threads", threads},
                                         {"precision", precision_name()},
                                         {"isa", isa_in_force()},
@@ -146,12 +160,17 @@ void run_bench(const BenchOptions& options, int threads) {
     std::cout << out.dump() << '\n';
     return;
   }
-  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s  threads=%d  %s  %s\n",
+  char zoneout[40] = "";
+  if (config.zoneout > 0) std::snprintf(zoneout, sizeof zoneout, " zoneout=%g", config.zoneout);
+  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s%s%s%s  threads=%d  %s  %s\n",
               std::string(lstm::cell_name(config.cell)).c_str(), options.mode.c_str(),
               static_cast<long long>(config.input_size), static_cast<long long>(config.hidden_size),
               static_cast<long long>(batch), static_cast<long long>(seq_len),
               static_cast<long long>(config.num_layers),
-              config.bidirectional ? " bidirectional" : "", threads, precision_name(), isa_in_force());
+              config.bidirectional ? " bidirectional" : "", config.residual ? " residual" : "",
+              config.highway ? " highway" : "",
+              zoneout, threads,
+              precision_name(), isa_in_force());
   std::printf("  iterations  %zu (after %d warm-up)\n", n, options.warmup);
   std::printf("  median      %.3f ms\n  min         %.3f ms\n  mean        %.3f ms\n", median,
               sorted.front(), mean);
@@ -169,13 +188,21 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
           {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn", "rnn_tanh", "rnn_relu"}));
   command->add_option("--model", options->model,
                       "Time this model's network (.safetensors or .onnx); overrides --cell, "
-                      "--input-size, --hidden-size, --layers, --bidirectional");
+                      "--input-size, --hidden-size, --layers, --bidirectional, --residual, "
+                      "--highway, --zoneout");
   command->add_option("--input-size", options->input_size, "I")->check(CLI::Range(1, 1 << 20));
   command->add_option("--hidden-size", options->hidden_size, "H")->check(CLI::Range(1, 1 << 20));
   command->add_option("--batch", options->batch, "B")->check(CLI::Range(1, 1 << 20));
   command->add_option("--seq-len", options->seq_len, "T")->check(CLI::Range(1, 1 << 24));
   command->add_option("--layers", options->layers, "L")->check(CLI::Range(1, 1024));
   command->add_flag("--bidirectional", options->bidirectional, "Two directions (D = 2)");
+  command->add_flag("--residual", options->residual,
+                    "Residual connections between the layers (needs --layers 2 or more)");
+  command->add_flag("--highway", options->highway,
+                    "Highway gates between the layers (needs --layers 2 or more; not with --residual)");
+  command->add_option("--zoneout", options->zoneout,
+                      "Zoneout probability for every cell's h (and c): training only")
+      ->check(CLI::Range(0.0, 0.99));
   command
       ->add_option("--mode", options->mode,
                    "infer: inference forward; train: training forward + backward (with dX)")
@@ -193,7 +220,9 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
   command->footer(
       "Each iteration is timed with a steady clock. FLOPs of one forward = sum over layers k and "
       "directions of 2*G*H*(I_k + H)*B*T, with G = 4 (LSTM), 3 (GRU), 1 (RNN) and I_k = I for "
-      "layer 0, D*H above; train counts 3x that. gflops uses the median time.");
+      "layer 0, D*H above; with --highway each layer k >= 1 adds its gate's product, 2*W*W*B*T with "
+      "W = D*H (D*P with a projection); train counts 3x that. Residual sums and zoneout's mixing are not counted (no "
+      "products). gflops uses the median time.");
   command->callback([options, &global] { run_bench(*options, apply_compute_options(global, options->mode == "train" ? "--mode train" : nullptr)); });
 }
 

@@ -72,5 +72,8 @@ lstm::HostTensor swap_leading_axes(const lstm::HostTensor& tensor);
 void check_output_path(const std::string& path);
 // --forget-bias of experiment and train: "chrono" (NaN) or a finite number; throws otherwise.
 double parse_forget_bias(const std::string& text);
+// --residual and --highway against --layers (train, bench): each needs 2 layers or more, and
+// they do not combine. Throws lstm::Error naming the options.
+void check_stack_options(int64_t layers, bool residual, bool highway);
 
 }  // namespace lstm_cli

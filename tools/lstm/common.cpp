@@ -139,4 +139,13 @@ double parse_forget_bias(const std::string& text) {
   return value;
 }
 
+void check_stack_options(int64_t layers, bool residual, bool highway) {
+  if (residual && layers < 2)
+    throw lstm::Error("--residual connects stacked layers; it needs --layers 2 or more");
+  if (highway && layers < 2)
+    throw lstm::Error("--highway gates stacked layers; it needs --layers 2 or more");
+  if (highway && residual)
+    throw lstm::Error("--highway and --residual do not combine: each connects the layers its own way; choose one");
+}
+
 }  // namespace lstm_cli

@@ -11,6 +11,7 @@
 
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
+#include "apps/forecast_options.hpp"
 #include "apps/forecast_report.hpp"
 #include "apps/model_choice.hpp"
 #include "apps/multi_series.hpp"
@@ -139,17 +140,13 @@ std::map<std::string, std::string> resume_invariants(const TrainOptions& o) {
 
 // --residual, checked against --layers.
 bool residual_option(const TrainOptions& options) {
-  if (options.residual && options.layers < 2)
-    throw lstm::Error("--residual connects stacked layers; it needs --layers 2 or more");
+  check_stack_options(options.layers, options.residual, false);
   return options.residual;
 }
 
 // --highway, checked against --layers and --residual.
 bool highway_option(const TrainOptions& options) {
-  if (options.highway && options.layers < 2)
-    throw lstm::Error("--highway gates stacked layers; it needs --layers 2 or more");
-  if (options.highway && options.residual)
-    throw lstm::Error("--highway and --residual do not combine: each connects the layers its own way; choose one");
+  check_stack_options(options.layers, options.residual, options.highway);
   return options.highway;
 }
 
@@ -194,20 +191,24 @@ void show_forecast_epoch(ProgressLine& progress, const lstm::apps::EpochReport& 
 
 // The forecasting options of `train` (one series or several).
 lstm::apps::ForecastSetup forecast_setup(const TrainOptions& options) {
-  lstm::apps::ForecastSetup setup;
-  setup.target = options.target;
-  setup.features = options.features;
-  setup.window = options.window;
-  setup.horizon = options.horizon;
-  setup.season = options.season;
-  setup.differencing = options.differencing;
-  setup.log_target = options.log_target;
-  setup.deseasonalize = options.deseasonalize;
-  setup.validation_fraction = options.validation;
+  lstm::apps::ForecastOptions forecast;
+  forecast.target = options.target;
+  forecast.features = options.features;
+  forecast.window = options.window;
+  forecast.horizon = options.horizon;
+  forecast.season = options.season;
+  forecast.differencing = options.differencing;
+  forecast.log_target = options.log_target;
+  forecast.deseasonalize = options.deseasonalize;
+  forecast.validation = options.validation;
+  // --layer-norm is the layer_norm cell: set_cell_options checks it against --cell and adds
+  // --zoneout, --residual, --highway and --forget-bias.
+  forecast.cell = options.layer_norm ? "layer_norm" : options.cell;
+  forecast.hidden = options.hidden;
+  forecast.layers = options.layers;
+  forecast.seed = options.trainer.seed;
+  lstm::apps::ForecastSetup setup = lstm::apps::forecast_setup(forecast);
   set_cell_options(setup, options);
-  setup.hidden_size = options.hidden;
-  setup.num_layers = options.layers;
-  setup.seed = options.trainer.seed;
   return setup;
 }
 
