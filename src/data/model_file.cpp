@@ -177,6 +177,10 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   config.bidirectional = find("weight_ih_l0_reverse") != nullptr;
   config.peephole = find("weight_peephole_l0") != nullptr;
   config.layer_norm = find("weight_ln_ih_l0") != nullptr;
+  if (config.layer_norm && gates == 3) {  // no GRU is layer-normalised: an LSTM's f, g, o
+    config.cell = CellType::lstm;
+    config.coupled_gates = true;
+  }
   config.highway = find("weight_highway_l1") != nullptr;
   config.bias = std::any_of(tensors.begin(), tensors.end(), [](const auto& item) {
     return item.first.starts_with("bias_ih_l") || item.first.starts_with("bias_hh_l");
