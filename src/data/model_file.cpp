@@ -60,8 +60,9 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
     config.*member = found->get<bool>();
   }
   if (config.coupled_gates && config.cell == CellType::gru) config.cell = CellType::lstm;
-  if (config.coupled_gates && gate_count(config) != gates)
-    fail(path, where + "says coupled_gates true but the tensors say " + gates_description(gates));
+  if (gate_count(config) != gates)  // only coupled_gates changes the count here
+    fail(path, where + "says coupled_gates " + (config.coupled_gates ? "true" : "false") + " but the tensors say " +
+                   gates_description(gates));
 
   struct IntField {
     const char* key;
