@@ -105,7 +105,7 @@ GRADCHECK = [
     ("GRU", dict(reset_before=True, bidirectional=True)),
     ("RNN", dict(num_layers=2, residual=True)),
     ("GRU", dict(num_layers=2, highway=True, bidirectional=True)),
-    ("LSTM", dict(coupled_gates=True, layer_norm=True, bidirectional=True)),
+    ("LSTM", dict(coupled_gates=True, layer_norm=True)),
     ("LSTM", dict(coupled_gates=True, layer_norm=True, num_layers=2, proj_size=2)),
 ]
 
