@@ -117,6 +117,12 @@ TEST(ModelFile, SaveAndLoadRoundTrips) {
   layer_norm.residual = true;
   layer_norm.zoneout = 0.25;
   configs.push_back(layer_norm);
+  NetworkConfig coupled_layer_norm = make_config(CellType::lstm, 3, 4, 2);
+  coupled_layer_norm.layer_norm = true;
+  coupled_layer_norm.coupled_gates = true;
+  coupled_layer_norm.bidirectional = true;
+  coupled_layer_norm.proj_size = 3;
+  configs.push_back(coupled_layer_norm);
   NetworkConfig highway = make_config(CellType::gru, 3, 4, 3);  // tensors weight_highway_l1, _l2 [8, 8]
   highway.highway = true;
   highway.bidirectional = true;
@@ -344,6 +350,42 @@ TEST(ModelFile, HighwayTensorsAndMetadata) {
   lstm::write_safetensors(path, tensors);
   EXPECT_TRUE(throws_error([&] { lstm::load_network(path); },
                            {"tensor 'weight_highway_l1' has shape [2, 8], expected [4, 4]"}));
+}
+
+// Layer normalisation with coupled gates: the gains of the input and recurrent parts have 3H
+// entries (f, g, o) like the weights; a file without metadata is still a coupled-gate LSTM (no GRU
+// is layer-normalised), and gains of 4H there are refused by name.
+TEST(ModelFile, CoupledLayerNormTensorShapes) {
+  TempDir dir;
+  NetworkConfig config = make_config(CellType::lstm, 3, 5, 1);
+  config.layer_norm = true;
+  config.coupled_gates = true;
+  lstm::Network<float> network(config);
+  network.init_uniform(5);
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+      {"weight_ih_l0", {15, 3}}, {"weight_hh_l0", {15, 5}}, {"bias_ih_l0", {15}},     {"bias_hh_l0", {15}},
+      {"weight_ln_ih_l0", {15}}, {"weight_ln_hh_l0", {15}}, {"weight_ln_c_l0", {5}}, {"bias_ln_c_l0", {5}}};
+  ASSERT_EQ(network.layout().size(), shapes.size());
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    EXPECT_EQ(network.layout()[k].name, shapes[k].first);
+    EXPECT_EQ(network.layout()[k].shape, shapes[k].second) << shapes[k].first;
+  }
+  const std::string path = dir.file("cifg_ln.safetensors");
+  lstm::save_network(path, network);
+  const auto json = nlohmann::json::parse(lstm::read_safetensors(path).metadata.at("config"));
+  EXPECT_EQ(json["coupled_gates"], true);
+  EXPECT_EQ(json["layer_norm"], true);
+  EXPECT_NE(config.describe().find("coupled-gates layer-norm"), std::string::npos) << config.describe();
+
+  Tensors tensors = lstm::network_tensors(network);  // without metadata: 3 gates and layer norm
+  lstm::write_safetensors(path, tensors);
+  expect_same_config(lstm::load_network(path).config(), config);
+  lstm::write_safetensors(path, tensors, {{"config", R"({"coupled_gates": false})"}});
+  EXPECT_TRUE(throws_error([&] { lstm::load_network(path); }, {path + ": ", "says coupled_gates false but the tensors say 3 gates per unit"}));
+  tensor(tensors, "weight_ln_hh_l0") = HostTensor{{20}, std::vector<float>(20, 1.0f)};
+  lstm::write_safetensors(path, tensors);
+  EXPECT_TRUE(throws_error([&] { lstm::load_network(path); },
+                           {path + ": ", "tensor 'weight_ln_hh_l0' has shape [20], expected [15]"}));
 }
 
 }  // namespace

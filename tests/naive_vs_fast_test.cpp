@@ -158,6 +158,20 @@ std::vector<Case> grid() {
   // gradients (on two threads or more).
   c = make_config(CellType::lstm, 1, false, 24, 40), c.layer_norm = true;
   add("lstm_layer_norm_backward_batch_split", c, long_var, true, 6, 17);
+  // Layer normalisation with coupled gates (3H values per part): alone, with the options, wide,
+  // and split by rows forward and backward (each thread's own gain and bias gradients).
+  c = make_config(CellType::lstm, 1, false), c.layer_norm = true, c.coupled_gates = true;
+  add("lstm_coupled_layer_norm", c, var, true);
+  c = make_config(CellType::lstm, 2, true), c.layer_norm = true, c.coupled_gates = true, c.proj_size = 4,
+  c.dropout = 0.25;
+  add("lstm_coupled_layer_norm_proj_bi_dropout_2l", c, var, true);
+  c = make_config(CellType::lstm, 2, true, 17, 33), c.layer_norm = true, c.coupled_gates = true, c.bias = false;
+  add("lstm_coupled_layer_norm_wide_nobias", c, {8, 3, 1, 7, 8}, true, 8, 5);
+  c = make_config(CellType::lstm, 1, false, 24, 40), c.layer_norm = true, c.coupled_gates = true;
+  add("lstm_coupled_layer_norm_backward_batch_split", c, long_var, true, 6, 17);
+  c = make_config(CellType::lstm, 3, false), c.layer_norm = true, c.coupled_gates = true, c.residual = true,
+  c.zoneout = 0.3;
+  add("lstm_coupled_layer_norm_residual_zoneout_3l", c, var, true);
   // Zoneout: split by units (threaded), by rows, with projection, peepholes and layer norm.
   c = make_config(CellType::lstm, 2, true, 24, 80), c.zoneout = 0.3, c.peephole = true, c.proj_size = 40;
   add("lstm_zoneout_threaded", c, {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
@@ -453,6 +467,8 @@ TEST(NaiveVsFast, FloatInt8Tiles) {
   add("lstm_coupled", c);
   c = make_config(CellType::lstm, 1, false), c.layer_norm = true;
   add("lstm_layer_norm", c);
+  c = make_config(CellType::lstm, 1, false), c.layer_norm = true, c.coupled_gates = true;
+  add("lstm_coupled_layer_norm", c);
   add("gru_bi", make_config(CellType::gru, 1, true));
   c = make_config(CellType::gru, 1, false), c.reset_before = true;
   add("gru_reset_before", c);
@@ -504,7 +520,8 @@ INSTANTIATE_TEST_SUITE_P(Grid, NaiveVsFast, ::testing::ValuesIn(grid()),
 const std::vector<std::string> kTeamSizeCases = {
     "lstm_threaded", "gru_threaded", "lstm_proj_batch_split", "gru_batch_split", "lstm_batch1_in_place",
     "lstm_everything", "gru_reset_before_threaded", "gru_reset_before_batch_split",
-    "lstm_layer_norm_backward_batch_split", "rnn_tanh_highway_zoneout_batch_split"};
+    "lstm_layer_norm_backward_batch_split", "lstm_coupled_layer_norm_backward_batch_split",
+    "rnn_tanh_highway_zoneout_batch_split"};
 
 template <typename T>
 void check_team_sizes() {

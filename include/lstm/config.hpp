@@ -49,6 +49,7 @@ struct NetworkConfig {
   double dropout = 0.0;   // on every layer's output but the last, training only
   // LSTM only: layer normalisation of the input part, the recurrent part and the cell state
   // (README "Layer-normalised LSTM"); adds weight_ln_ih, weight_ln_hh, weight_ln_c, bias_ln_c.
+  // Combines with coupled_gates (then each normalisation of a part runs over its 3H values).
   bool layer_norm = false;
   // Zoneout (Krueger et al. 2016), training only: each unit of h (and of c, LSTM) keeps its
   // previous value with this probability at each step; identity at inference.
@@ -87,11 +88,12 @@ struct ParameterInfo {
 };
 
 // Every parameter, in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih,
-// bias_hh, weight_hr) with our weight_peephole, then the layer-norm tensors (weight_ln_ih [4H],
-// weight_ln_hh [4H], weight_ln_c [H], bias_ln_c [H]) last in each direction. Offsets are contiguous.
+// bias_hh, weight_hr) with our weight_peephole, then the layer-norm tensors (weight_ln_ih [G*H],
+// weight_ln_hh [G*H], weight_ln_c [H], bias_ln_c [H]) last in each direction. Offsets are contiguous.
 // With highway gates, weight_highway_l{k} [D*Hout, D*Hout] and bias_highway_l{k} [D*Hout] for
 // k = 1 … L−1 come after every layer's tensors.
-// Coupled gates: weight_ih, weight_hh, bias_* have 3H rows (f, g, o), weight_peephole 2H (f, o).
+// Coupled gates: weight_ih, weight_hh, bias_*, weight_ln_ih, weight_ln_hh have 3H rows (f, g, o),
+// weight_peephole 2H (f, o).
 std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config);
 
 }  // namespace lstm

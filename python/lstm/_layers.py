@@ -9,7 +9,8 @@ argument. Errors from the library are lstm.Error (a ValueError); file errors are
 
 Cell variants (README "Cell variants", "Layer-normalised LSTM"), keyword arguments:
 LSTM(coupled_gates=True) couples the input and forget gates (i = 1 - f); LSTM(layer_norm=True)
-normalises the input and recurrent parts and the cell state; GRU(reset_before=True) applies the
+normalises the input and recurrent parts and the cell state (both together: each part over its
+3H values); GRU(reset_before=True) applies the
 reset gate before the recurrent product; every class takes zoneout=p (training only),
 residual=True (layer k >= 1 adds its input to its output) and highway=True (a gate between
 layers: y = t*h + (1-t)*x, t = sigmoid(x W_t^T + b_t)). A combination the library refuses

@@ -7,8 +7,8 @@ views of the C++ network's flat buffer, so an optimizer step writes straight int
 are replaced (module.double(), deepcopy, pickling), the network is rebuilt from them at the
 next call. Extra options (keyword arguments; README "Cell variants"): LSTM(peephole=True) adds
 weight_peephole_l{k}{s} [3H] (i, f, o); LSTM(coupled_gates=True) has three gates (f, g, o) and
-i = 1 - f; LSTM(layer_norm=True) adds weight_ln_ih, weight_ln_hh [4H], weight_ln_c, bias_ln_c
-[H]; GRU(reset_before=True) applies the reset gate before the recurrent product; every class
+i = 1 - f; LSTM(layer_norm=True) adds weight_ln_ih, weight_ln_hh [4H] (3H with coupled gates),
+weight_ln_c, bias_ln_c [H]; GRU(reset_before=True) applies the reset gate before the recurrent product; every class
 takes zoneout=p (in training mode), residual=True and highway=True (weight_highway_l{k},
 bias_highway_l{k} [D*Hout, D*Hout], [D*Hout] for k >= 1; the bias starts at -1).
 """

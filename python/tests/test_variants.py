@@ -40,19 +40,18 @@ def reference(layer, x):
                     else:
                         n = np.tanh(xi[2 * H:] + b_ih[2 * H:] + r * hh[2 * H:])
                     h = (1 - z) * n + z * h
-                elif v["coupled_gates"]:  # f, g, o and i = 1 - f
-                    a = xi + b_ih + w_hh @ h + b_hh
-                    f, g, o = sigmoid(a[:H]), np.tanh(a[H:2 * H]), sigmoid(a[2 * H:])
-                    c = f * c + (1 - f) * g
-                    h = o * np.tanh(c)
-                else:
-                    if v["layer_norm"]:
+                else:  # LSTM: gates i, f, g, o, or f, g, o and i = 1 - f with coupled gates
+                    if v["layer_norm"]:  # each part normalised over all of its 4H (3H) values
                         a = (layer_norm(xi, p[f"weight_ln_ih_l{k}"], b_ih)
                              + layer_norm(w_hh @ h, p[f"weight_ln_hh_l{k}"], b_hh))
                     else:
                         a = xi + b_ih + w_hh @ h + b_hh
-                    i, f = sigmoid(a[:H]), sigmoid(a[H:2 * H])
-                    g, o = np.tanh(a[2 * H:3 * H]), sigmoid(a[3 * H:])
+                    if v["coupled_gates"]:
+                        f, g, o = sigmoid(a[:H]), np.tanh(a[H:2 * H]), sigmoid(a[2 * H:])
+                        i = 1 - f
+                    else:
+                        i, f = sigmoid(a[:H]), sigmoid(a[H:2 * H])
+                        g, o = np.tanh(a[2 * H:3 * H]), sigmoid(a[3 * H:])
                     c = f * c + i * g
                     shown = layer_norm(c, p[f"weight_ln_c_l{k}"], p[f"bias_ln_c_l{k}"]) if v["layer_norm"] else c
                     h = o * np.tanh(shown)
@@ -70,6 +69,8 @@ NUMPY_CASES = [
     (lstm.LSTM, dict(coupled_gates=True, residual=True, num_layers=3)),
     (lstm.GRU, dict(reset_before=True, num_layers=2, residual=True)),
     (lstm.LSTM, dict(layer_norm=True, num_layers=3, highway=True)),
+    (lstm.LSTM, dict(coupled_gates=True, layer_norm=True)),
+    (lstm.LSTM, dict(coupled_gates=True, layer_norm=True, num_layers=2, residual=True)),
 ]
 
 
@@ -92,6 +93,10 @@ def test_coupled_gates_have_three_gates():
     layer = lstm.LSTM(3, 4, coupled_gates=True, peephole=True)
     shapes = {k: v.shape for k, v in layer.state_dict().items()}
     assert shapes["weight_ih_l0"] == (12, 3) and shapes["weight_peephole_l0"] == (8,)
+    normalised = lstm.LSTM(3, 4, coupled_gates=True, layer_norm=True)  # gains of the parts: 3H
+    shapes = {k: v.shape for k, v in normalised.state_dict().items()}
+    assert shapes["weight_ln_ih_l0"] == shapes["weight_ln_hh_l0"] == (12,)
+    assert shapes["weight_ln_c_l0"] == shapes["bias_ln_c_l0"] == (4,)
 
 
 GRADCHECK = [
@@ -100,6 +105,8 @@ GRADCHECK = [
     ("GRU", dict(reset_before=True, bidirectional=True)),
     ("RNN", dict(num_layers=2, residual=True)),
     ("GRU", dict(num_layers=2, highway=True, bidirectional=True)),
+    ("LSTM", dict(coupled_gates=True, layer_norm=True)),
+    ("LSTM", dict(coupled_gates=True, layer_norm=True, num_layers=2, proj_size=2)),
 ]
 
 
@@ -126,6 +133,12 @@ def test_torch_layer_norm_starts_with_unit_gains():
     assert torch.equal(module.weight_ln_ih_l0, torch.ones(16))
     assert torch.equal(module.bias_ln_c_l0, torch.zeros(4))
     assert "layer_norm=True" in repr(module)
+    coupled = lt.LSTM(3, 4, layer_norm=True, coupled_gates=True)
+    assert torch.equal(coupled.weight_ln_ih_l0, torch.ones(12))
+    assert torch.equal(coupled.weight_ln_hh_l0, torch.ones(12))
+    assert torch.equal(coupled.weight_ln_c_l0, torch.ones(4))
+    assert torch.equal(coupled.bias_ln_c_l0, torch.zeros(4))
+    assert coupled.bias_ih_l0.shape == (12,)
     gated = lt.GRU(3, 4, num_layers=2, highway=True)
     assert torch.equal(gated.bias_highway_l1, torch.full((4,), -1.0))
 
@@ -161,9 +174,17 @@ def test_model_files_keep_the_variants(tmp_path):
         np.testing.assert_allclose(again(x)[0], layer(x.astype(np.float32))[0], rtol=0, atol=1e-6)
 
 
+def test_model_files_keep_layer_norm_with_coupled_gates(tmp_path):
+    layer = lstm.LSTM(3, 4, coupled_gates=True, layer_norm=True, bidirectional=True, seed=1)
+    layer.save(tmp_path / "cifg_ln.safetensors")
+    again = lstm.load(tmp_path / "cifg_ln.safetensors")
+    assert again.variants["coupled_gates"] and again.variants["layer_norm"]
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(again(x)[0], layer(x)[0])
+
+
 @pytest.mark.parametrize("make,words", [
     (lambda: lstm.LSTM(3, 4, layer_norm=True, peephole=True), "peephole"),
-    (lambda: lstm.LSTM(3, 4, layer_norm=True, coupled_gates=True), "coupled"),
     (lambda: lt.GRU(3, 4, layer_norm=True), "layer_norm"),
     (lambda: lt.LSTM(3, 4, reset_before=True), "reset"),
     (lambda: lstm.RNN(3, 4, zoneout=1.5), "zoneout"),

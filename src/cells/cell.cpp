@@ -12,7 +12,7 @@ template <typename T, typename Path>
 CellKernels<T> kernels_of(const NetworkConfig& config, Path) {
   switch (config.cell) {
     case CellType::lstm:
-      if (config.layer_norm) return Path::template layer_norm_lstm<T>();
+      if (config.layer_norm) return Path::template layer_norm_lstm<T>(config.coupled_gates);
       return Path::template lstm<T>(config.peephole, config.coupled_gates);
     case CellType::gru: return Path::template gru<T>(config.reset_before);
     case CellType::rnn_tanh: return Path::template rnn<T>(false);
@@ -25,7 +25,7 @@ CellKernels<T> kernels_of(const NetworkConfig& config, Path) {
   struct ns##_cells {                                                          \
     template <typename T> static CellKernels<T> lstm(bool p, bool c) { return ns::lstm_kernels<T>(p, c); } \
     template <typename T> static CellKernels<T> gru(bool r) { return ns::gru_kernels<T>(r); }   \
-    template <typename T> static CellKernels<T> layer_norm_lstm() { return ns::layer_norm_lstm_kernels<T>(); } \
+    template <typename T> static CellKernels<T> layer_norm_lstm(bool c) { return ns::layer_norm_lstm_kernels<T>(c); } \
     template <typename T> static CellKernels<T> rnn(bool r) { return ns::rnn_kernels<T>(r); }  \
   };
 LSTM_CELL_PATH(scalar)

@@ -37,9 +37,10 @@ struct CellForward {
   bool keep_gates = true;
   // Layer-normalised LSTM (lstm_layer_norm.cpp): every unit of a row at once, and `gates` comes
   // in without b_ih, which is added after the normalisation.
-  const T* bias_ih = nullptr;      // [4H] or null
-  const T* layer_norm = nullptr;   // [10H] γ_ih [4H], γ_hh [4H], γ_c [H], β_c [H]
-  T* norm_saved = nullptr;         // [B, 9H+3] out: n_x [4H], n_h [4H], n_c [H], 1/σ_x, 1/σ_h, 1/σ_c
+  // G = 4 gates, or 3 with coupled gates.
+  const T* bias_ih = nullptr;      // [G*H] or null
+  const T* layer_norm = nullptr;   // [2GH+2H] γ_ih [G*H], γ_hh [G*H], γ_c [H], β_c [H]
+  T* norm_saved = nullptr;         // [B, 2GH+H+3] out: n_x [G*H], n_h [G*H], n_c [H], 1/σ_x, 1/σ_h, 1/σ_c
 };
 
 // One backward step over B rows. Inactive rows get zero gate gradients and keep their dc.
@@ -65,15 +66,17 @@ struct CellBackward {
   T* dpeephole = nullptr;          // [3H] or [2H] accumulated (+=)
   // Layer-normalised LSTM: dgates is dL/d(x W_ihᵀ), dgates_hh dL/d(h W_hhᵀ) (separate buffers);
   // the bias and layer-norm gradients are accumulated (+=) here, not by the driver.
-  const T* layer_norm = nullptr;   // [10H] as in CellForward
-  const T* norm_saved = nullptr;   // [B, 9H+3] from forward
-  T* dlayer_norm = nullptr;        // [10H] accumulated (+=)
-  T* dbias_ih = nullptr;           // [4H] accumulated (+=), or null
-  T* dbias_hh = nullptr;           // [4H] accumulated (+=), or null
+  const T* layer_norm = nullptr;   // [2GH+2H] as in CellForward
+  const T* norm_saved = nullptr;   // [B, 2GH+H+3] from forward
+  T* dlayer_norm = nullptr;        // [2GH+2H] accumulated (+=)
+  T* dbias_ih = nullptr;           // [G*H] accumulated (+=), or null
+  T* dbias_hh = nullptr;           // [G*H] accumulated (+=), or null
 };
 
-// Width of one row of the layer-normalised LSTM's norm_saved.
-inline int64_t layer_norm_saved_width(int64_t hidden) { return 9 * hidden + 3; }
+// The layer-normalised LSTM with `gates` gates per unit (4, or 3 with coupled gates): the width
+// of one row of its norm_saved, and of its gains and biases γ_ih, γ_hh, γ_c, β_c.
+inline int64_t layer_norm_saved_width(int64_t hidden, int64_t gates) { return 2 * gates * hidden + hidden + 3; }
+inline int64_t layer_norm_params_width(int64_t hidden, int64_t gates) { return 2 * gates * hidden + 2 * hidden; }
 
 // Rows [first, first + count) of a forward step (`gates_width` G*H, h_prev's rows `h_prev_width`
 // wide): the same step on fewer rows, for a driver that runs the cell block by block.
@@ -91,7 +94,7 @@ CellForward<T> cell_rows(const CellForward<T>& s, int64_t first, int64_t count, 
   rows.c = at(s.c, s.hidden);
   rows.h = at(s.h, s.hidden);
   rows.saved = at(s.saved, s.hidden);
-  rows.norm_saved = at(s.norm_saved, layer_norm_saved_width(s.hidden));
+  rows.norm_saved = at(s.norm_saved, layer_norm_saved_width(s.hidden, gates_width / s.hidden));
   return rows;
 }
 
@@ -134,7 +137,7 @@ CellKernels<T> cell_kernels(const NetworkConfig& config);
 // (core/target.hpp).
 #define LSTM_CELL_ENTRY_POINTS                                 \
   template <typename T> CellKernels<T> lstm_kernels(bool peephole, bool coupled); \
-  template <typename T> CellKernels<T> layer_norm_lstm_kernels();   \
+  template <typename T> CellKernels<T> layer_norm_lstm_kernels(bool coupled); \
   template <typename T> CellKernels<T> gru_kernels(bool reset_before); \
   template <typename T> CellKernels<T> rnn_kernels(bool relu);
 namespace scalar { LSTM_CELL_ENTRY_POINTS }

@@ -1,4 +1,5 @@
-// Layer-normalised LSTM postgemm (Ba et al. 2016, as haste's LayerNormLSTM): gate order i, f, g, o.
+// Layer-normalised LSTM postgemm (Ba et al. 2016, as haste's LayerNormLSTM): gate order i, f, g, o,
+// or f, g, o with coupled input and forget gates (i = 1 − f).
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -73,14 +74,18 @@ void normalise_backward(const T* dn, const T* n, T rstd, int64_t count, T* dv) {
   }
 }
 
-//   a   = γ_ih⊙n(x W_ihᵀ) + b_ih + γ_hh⊙n(h_{t-1} W_hhᵀ) + b_hh       [4H], n over all 4H
+//   a   = γ_ih⊙n(x W_ihᵀ) + b_ih + γ_hh⊙n(h_{t-1} W_hhᵀ) + b_hh       [G*H], each n over all G*H
 //   i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)   c_t = f⊙c_{t-1} + i⊙g
 //   h_t = o⊙tanh(γ_c⊙n(c_t) + β_c)                                    n over the H units
-template <typename T>
+// G = 4 gates i, f, g, o; with coupled gates (kCoupled, CIFG) G = 3 gates f, g, o and i = 1 − f.
+template <typename T, bool kCoupled>
 void layer_norm_lstm_forward(const CellForward<T>& s) {
   using S = Simd<T>;
   using V = typename S::V;
-  const int64_t H = s.hidden, G = 4 * H;
+  constexpr int64_t kGates = kCoupled ? 3 : 4;
+  constexpr int64_t F = kCoupled ? 0 : 1;  // the forget gate's block; g and o follow it
+  const int64_t H = s.hidden, G = kGates * H;
+  const V one = S::set(T(1));
   const T* gain_ih = s.layer_norm;
   const T* gain_hh = s.layer_norm + G;
   const T* gain_c = s.layer_norm + 2 * G;
@@ -88,9 +93,9 @@ void layer_norm_lstm_forward(const CellForward<T>& s) {
   for (int64_t b = 0; b < s.batch; ++b) {
     if (s.active && !s.active[b]) continue;
     T* gate = s.gates + b * G;
-    T* saved = s.norm_saved + b * layer_norm_saved_width(H);
-    T* n_x = saved;               // [4H]
-    T* n_h = saved + G;           // [4H]
+    T* saved = s.norm_saved + b * layer_norm_saved_width(H, kGates);
+    T* n_x = saved;               // [G*H]
+    T* n_h = saved + G;           // [G*H]
     T* n_c = saved + 2 * G;       // [H]
     T* rstd = saved + 2 * G + H;  // [3]
     rstd[0] = normalise(gate, G, n_x);
@@ -104,19 +109,20 @@ void layer_norm_lstm_forward(const CellForward<T>& s) {
                S::load(gain_hh + k, n) * S::load(n_h + k, n) +
                S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
       };
-      const V i = S::sigmoid(pre_activation(0)), f = S::sigmoid(pre_activation(1));
-      const V g = S::tanh(pre_activation(2)), o = S::sigmoid(pre_activation(3));
-      S::store(gate + j, i, n);
-      S::store(gate + H + j, f, n);
-      S::store(gate + 2 * H + j, g, n);
-      S::store(gate + 3 * H + j, o, n);
+      const V f = S::sigmoid(pre_activation(F));
+      const V g = S::tanh(pre_activation(F + 1)), o = S::sigmoid(pre_activation(F + 2));
+      const V i = kCoupled ? one - f : S::sigmoid(pre_activation(0));
+      if constexpr (!kCoupled) S::store(gate + j, i, n);
+      S::store(gate + F * H + j, f, n);
+      S::store(gate + (F + 1) * H + j, g, n);
+      S::store(gate + (F + 2) * H + j, o, n);
       S::store(s.c + b * H + j, f * S::load(s.c_prev + b * H + j, n) + i * g, n);
     }
     rstd[2] = normalise(s.c + b * H, H, n_c);
     for (int64_t j = 0; j < H; j += S::width) {
       const int64_t n = std::min(S::width, H - j);
       const V c_hat = S::load(gain_c + j, n) * S::load(n_c + j, n) + S::load(bias_c + j, n);
-      S::store(s.h + b * H + j, S::load(gate + 3 * H + j, n) * S::tanh(c_hat), n);
+      S::store(s.h + b * H + j, S::load(gate + (F + 2) * H + j, n) * S::tanh(c_hat), n);
     }
   }
 }
@@ -125,13 +131,16 @@ void layer_norm_lstm_forward(const CellForward<T>& s) {
 //   da_o = dh⊙tanh(ĉ)⊙σ'(o)   dĉ = dh⊙o⊙tanh'(tanh ĉ)   dγ_c += dĉ⊙n_c   dβ_c += dĉ
 //   dc = dc_t + LN_backward(dĉ⊙γ_c)
 //   da_i = dc⊙g⊙σ'(i)   da_f = dc⊙c_{t-1}⊙σ'(f)   da_g = dc⊙i⊙tanh'(g)   dc_{t-1} = dc⊙f
-//   db_ih, db_hh += da   dγ_ih += da⊙n_x   dγ_hh += da⊙n_h
+//   (coupled gates, i = 1 − f: da_f = dc⊙(c_{t-1} − g)⊙σ'(f), da_g = dc⊙(1 − f)⊙tanh'(g))
+//   db_ih, db_hh += da   dγ_ih += da⊙n_x   dγ_hh += da⊙n_h                 da: [G*H]
 //   dgates = LN_backward(da⊙γ_ih)   dgates_hh = LN_backward(da⊙γ_hh)
-template <typename T>
+template <typename T, bool kCoupled>
 void layer_norm_lstm_backward(const CellBackward<T>& s) {
   using S = Simd<T>;
   using V = typename S::V;
-  const int64_t H = s.hidden, G = 4 * H;
+  constexpr int64_t kGates = kCoupled ? 3 : 4;
+  constexpr int64_t F = kCoupled ? 0 : 1;
+  const int64_t H = s.hidden, G = kGates * H;
   const V one = S::set(T(1));
   const T* gain_ih = s.layer_norm;
   const T* gain_hh = s.layer_norm + G;
@@ -150,17 +159,17 @@ void layer_norm_lstm_backward(const CellBackward<T>& s) {
       continue;
     }
     const T* gate = s.gates + b * G;
-    const T* saved = s.norm_saved + b * layer_norm_saved_width(H);
+    const T* saved = s.norm_saved + b * layer_norm_saved_width(H, kGates);
     const T* n_x = saved;
     const T* n_h = saved + G;
     const T* n_c = saved + 2 * G;
     const T* rstd = saved + 2 * G + H;
     T* dc_row = s.dc + b * H;
     // dL/dn_c into dgate's o block for now (it is overwritten below), then dc from h through LN.
-    T* dn_c = dgate + 3 * H;
+    T* dn_c = dgate + (F + 2) * H;
     for (int64_t j = 0; j < H; j += S::width) {
       const int64_t n = std::min(S::width, H - j);
-      const V o = S::load(gate + 3 * H + j, n), dh = S::load(s.dh + b * H + j, n);
+      const V o = S::load(gate + (F + 2) * H + j, n), dh = S::load(s.dh + b * H + j, n);
       const V nc = S::load(n_c + j, n);
       const V tanh_c = S::tanh(S::load(gain_c + j, n) * nc + S::load(bias_c + j, n));
       const V dc_hat = dh * o * (one - tanh_c * tanh_c);
@@ -168,23 +177,24 @@ void layer_norm_lstm_backward(const CellBackward<T>& s) {
       S::store(dbias_c + j, S::load(dbias_c + j, n) + dc_hat, n);
       S::store(dn_c + j, dc_hat * S::load(gain_c + j, n), n);
     }
-    T* dc_from_h = dgate + 2 * H;  // [H] scratch, overwritten below
+    T* dc_from_h = dgate + (F + 1) * H;  // [H] scratch in the g block, overwritten below
     normalise_backward(dn_c, n_c, rstd[2], H, dc_from_h);
     for (int64_t j = 0; j < H; j += S::width) {
       const int64_t n = std::min(S::width, H - j);
-      const V i = S::load(gate + j, n), f = S::load(gate + H + j, n);
-      const V g = S::load(gate + 2 * H + j, n), o = S::load(gate + 3 * H + j, n);
+      const V f = S::load(gate + F * H + j, n);
+      const V i = kCoupled ? one - f : S::load(gate + j, n);
+      const V g = S::load(gate + (F + 1) * H + j, n), o = S::load(gate + (F + 2) * H + j, n);
       const V c_prev = S::load(s.c_prev + b * H + j, n), dh = S::load(s.dh + b * H + j, n);
       const V tanh_c =
           S::tanh(S::load(gain_c + j, n) * S::load(n_c + j, n) + S::load(bias_c + j, n));
       const V dc = S::load(dc_row + j, n) + S::load(dc_from_h + j, n);
-      S::store(dgate + j, dc * g * i * (one - i), n);
-      S::store(dgate + H + j, dc * c_prev * f * (one - f), n);
-      S::store(dgate + 2 * H + j, dc * i * (one - g * g), n);
-      S::store(dgate + 3 * H + j, dh * tanh_c * o * (one - o), n);
+      if constexpr (!kCoupled) S::store(dgate + j, dc * g * i * (one - i), n);
+      S::store(dgate + F * H + j, dc * (kCoupled ? c_prev - g : c_prev) * f * (one - f), n);
+      S::store(dgate + (F + 1) * H + j, dc * i * (one - g * g), n);
+      S::store(dgate + (F + 2) * H + j, dh * tanh_c * o * (one - o), n);
       S::store(dc_row + j, dc * f, n);
     }
-    // dgate holds da [4H]: the parameters' gradients, then through both normalisations.
+    // dgate holds da [G*H]: the parameters' gradients, then through both normalisations.
     for (int64_t k = 0; k < G; k += S::width) {
       const int64_t n = std::min(S::width, G - k);
       const V da = S::load(dgate + k, n);
@@ -207,11 +217,12 @@ LSTM_END_TARGET
 namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
-CellKernels<T> layer_norm_lstm_kernels() {
-  return {layer_norm_lstm_forward<T>, layer_norm_lstm_backward<T>, false, nullptr, nullptr};
+CellKernels<T> layer_norm_lstm_kernels(bool coupled) {
+  if (coupled) return {layer_norm_lstm_forward<T, true>, layer_norm_lstm_backward<T, true>, false, nullptr, nullptr};
+  return {layer_norm_lstm_forward<T, false>, layer_norm_lstm_backward<T, false>, false, nullptr, nullptr};
 }
 
-template CellKernels<float> layer_norm_lstm_kernels<float>();
-template CellKernels<double> layer_norm_lstm_kernels<double>();
+template CellKernels<float> layer_norm_lstm_kernels<float>(bool);
+template CellKernels<double> layer_norm_lstm_kernels<double>(bool);
 
 }  // namespace lstm::LSTM_ISA_NS

@@ -60,8 +60,9 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
     config.*member = found->get<bool>();
   }
   if (config.coupled_gates && config.cell == CellType::gru) config.cell = CellType::lstm;
-  if (config.coupled_gates && gate_count(config) != gates)
-    fail(path, where + "says coupled_gates true but the tensors say " + gates_description(gates));
+  if (gate_count(config) != gates)  // only coupled_gates changes the count here
+    fail(path, where + "says coupled_gates " + (config.coupled_gates ? "true" : "false") + " but the tensors say " +
+                   gates_description(gates));
 
   struct IntField {
     const char* key;
@@ -177,6 +178,10 @@ NetworkConfig infer_config(const SafetensorsContents& contents, const std::strin
   config.bidirectional = find("weight_ih_l0_reverse") != nullptr;
   config.peephole = find("weight_peephole_l0") != nullptr;
   config.layer_norm = find("weight_ln_ih_l0") != nullptr;
+  if (config.layer_norm && gates == 3) {  // no GRU is layer-normalised: an LSTM's f, g, o
+    config.cell = CellType::lstm;
+    config.coupled_gates = true;
+  }
   config.highway = find("weight_highway_l1") != nullptr;
   config.bias = std::any_of(tensors.begin(), tensors.end(), [](const auto& item) {
     return item.first.starts_with("bias_ih_l") || item.first.starts_with("bias_hh_l");

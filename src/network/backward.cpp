@@ -130,12 +130,12 @@ void merge_zoneout(const DirectionBackward<T>& g, int64_t b0, int64_t b1, int64_
 // gradients (LoopScratch::layer_norm_grads) into the network's, each thread a share of the entries.
 template <typename T>
 void sum_layer_norm_grads(const DirectionBackward<T>& g, int index, int count) {
-  const int64_t H = g.d.H, width = 18 * H;
+  const int64_t gains = layer_norm_params_width(g.d.H, g.d.G), width = layer_norm_grads_width(g.d);
   const auto [e0, e1] = split_range(width, count, index);
   for (int64_t e = e0; e < e1; ++e) {
-    T* target = e < 10 * H ? g.grads.layer_norm + e : e < 14 * H ? g.grads.b_ih : g.grads.b_hh;
+    T* target = e < gains ? g.grads.layer_norm + e : e < gains + g.d.GH ? g.grads.b_ih : g.grads.b_hh;
     if (!target) continue;  // no bias
-    if (e >= 10 * H) target += e < 14 * H ? e - 10 * H : e - 14 * H;
+    if (e >= gains) target += e < gains + g.d.GH ? e - gains : e - gains - g.d.GH;
     T total = 0;
     for (int k = 0; k < count; ++k) total += g.loop.layer_norm_grads[static_cast<size_t>(k * width + e)];
     *target += total;
@@ -211,11 +211,13 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     cell.dpeephole = g.grads.peephole;
     if (d.layer_norm) {
       cell.layer_norm = p.layer_norm;
-      cell.norm_saved = buf.norm_saved + (t * d.B + b0) * layer_norm_saved_width(d.H);
-      T* own = count > 1 ? g.loop.layer_norm_grads.data() + index * 18 * d.H : nullptr;  // split by rows
+      cell.norm_saved = buf.norm_saved + (t * d.B + b0) * layer_norm_saved_width(d.H, d.G);
+      // Split by rows: this thread's own [γ_ih, γ_hh, γ_c, β_c | b_ih | b_hh].
+      T* own = count > 1 ? g.loop.layer_norm_grads.data() + index * layer_norm_grads_width(d) : nullptr;
+      const int64_t gains = layer_norm_params_width(d.H, d.G);
       cell.dlayer_norm = own ? own : g.grads.layer_norm;
-      cell.dbias_ih = own && g.grads.b_ih ? own + 10 * d.H : g.grads.b_ih;
-      cell.dbias_hh = own && g.grads.b_hh ? own + 14 * d.H : g.grads.b_hh;
+      cell.dbias_ih = own && g.grads.b_ih ? own + gains : g.grads.b_ih;
+      cell.dbias_hh = own && g.grads.b_hh ? own + gains + d.GH : g.grads.b_hh;
     }
     g.kernels.backward(cell);
     if (!by_batch) g.loop.barrier.wait(count);
@@ -286,7 +288,8 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
   if (g.d.layer_norm) {
     const LoopPlan plan = layer_norm_plan(g.d, team);
-    if (plan.threads > 1) g.loop.layer_norm_grads.assign(static_cast<size_t>(plan.threads * 18 * g.d.H), T(0));
+    if (plan.threads > 1)
+      g.loop.layer_norm_grads.assign(static_cast<size_t>(plan.threads * layer_norm_grads_width(g.d)), T(0));
     return plan;
   }
   const bool by_batch = split_by_batch(g.d, sizeof(T), team);

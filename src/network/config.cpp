@@ -75,8 +75,6 @@ void NetworkConfig::validate() const {
   if (reset_before && cell != CellType::gru) fail("the reset gate before the product (reset_before) exists only for GRU");
   if (layer_norm && cell != CellType::lstm) fail("layer normalisation (layer_norm) exists only for LSTM");
   if (layer_norm && peephole) fail("layer normalisation and peephole connections do not combine");
-  if (layer_norm && coupled_gates)
-    fail("layer normalisation (layer_norm) and coupled input and forget gates (coupled_gates) do not combine");
   if (highway && num_layers < 2)
     fail("highway gates (highway) connect stacked layers: they need 2 layers or more, got " +
          std::to_string(num_layers));
@@ -129,7 +127,7 @@ std::vector<ParameterInfo> parameter_layout(const NetworkConfig& config) {
       }
       if (config.proj_size > 0) add("weight_hr_l" + suffix, {config.proj_size, config.hidden_size});
       if (config.peephole) add("weight_peephole_l" + suffix, {config.peephole_size()});
-      if (config.layer_norm) {  // contiguous: the cell reads them as one [10H] block
+      if (config.layer_norm) {  // contiguous: the cell reads them as one [2GH+2H] block
         add("weight_ln_ih_l" + suffix, {gates});
         add("weight_ln_hh_l" + suffix, {gates});
         add("weight_ln_c_l" + suffix, {config.hidden_size});

@@ -40,7 +40,7 @@ struct DirectionParams {
   T* b_hh = nullptr;      // [G*H] or null
   T* w_hr = nullptr;      // [P, H] or null
   T* peephole = nullptr;  // [3H], [2H] (coupled gates) or null
-  T* layer_norm = nullptr;  // [10H] γ_ih, γ_hh, γ_c, β_c, or null
+  T* layer_norm = nullptr;  // [2GH+2H] γ_ih, γ_hh [G*H], γ_c, β_c [H], or null
 };
 
 // parameter_layout() lists each direction's tensors contiguously in this order.
@@ -135,6 +135,10 @@ inline bool split_by_batch(const Dims& d, size_t element_size, int team) {
   return !d.peephole && rows_per_thread >= kBatchRowsPerThread &&
          packed <= rows_per_thread * (int64_t{128} << 10);
 }
+
+// Entries of one thread's gain and bias gradients when the layer-normalised LSTM's backward is
+// split by rows: γ_ih, γ_hh [G*H], γ_c, β_c [H], then b_ih, b_hh [G*H] (LoopScratch::layer_norm_grads).
+inline int64_t layer_norm_grads_width(const Dims& d) { return 4 * d.GH + 2 * d.H; }
 
 // The layer-normalised LSTM's loop, forward and backward: split by rows whenever every thread
 // gets kBatchRowsPerThread rows, whatever the size of the weights (the only other split it has is

@@ -38,7 +38,7 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
   const int64_t per_direction = d.T * d.B * d.GH + slots * d.B * d.Hout +
                                 (d.lstm ? slots * d.B * d.H : 0) + (d.proj ? kept * d.B * d.H : 0) +
                                 (d.gru ? kept * d.B * d.H : 0) +
-                                (d.layer_norm ? kept * d.B * layer_norm_saved_width(d.H) : 0) +
+                                (d.layer_norm ? kept * d.B * layer_norm_saved_width(d.H, d.G) : 0) +
                                 (training && d.zoneout > 0 && d.lstm ? d.T * d.B * d.H : 0);
   const int64_t direction_sets = training ? d.L * d.D : d.D;
   const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
@@ -60,7 +60,7 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
     if (d.lstm) buf.c_states = take(slots * d.B * d.H);
     if (d.proj) buf.cell_out = take(kept * d.B * d.H);
     if (d.gru) buf.gru_saved = take(kept * d.B * d.H);
-    if (d.layer_norm) buf.norm_saved = take(kept * d.B * layer_norm_saved_width(d.H));
+    if (d.layer_norm) buf.norm_saved = take(kept * d.B * layer_norm_saved_width(d.H, d.G));
     if (training && d.zoneout > 0 && d.lstm) buf.cell_states = take(d.T * d.B * d.H);
   }
   // Inference keeps nothing for later: each layer's directions reuse the first layer's sets,
@@ -236,7 +236,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     if (d.layer_norm) {
       cell.bias_ih = p.b_ih;
       cell.layer_norm = p.layer_norm;
-      cell.norm_saved = buf.norm_saved + (kept * d.B + b0) * layer_norm_saved_width(d.H);
+      cell.norm_saved = buf.norm_saved + (kept * d.B + b0) * layer_norm_saved_width(d.H, d.G);
     }
     T* reset_h = d.reset_before ? buf.gru_saved + kept * d.B * d.H : nullptr;  // [B, H] r⊙h_{t-1}
 

@@ -22,7 +22,7 @@ struct DirectionBuffers {
   T* gru_saved = nullptr; // [T, B, H] training / [B, H] inference: h W_hnᵀ + b_hn (GRU), or
                           // r⊙h_{t-1} with the reset gate before the product
   T* cell_states = nullptr; // [T, B, H] training with zoneout (LSTM): c_t before zoneout
-  T* norm_saved = nullptr; // [T, B, 9H+3] training / [B, 9H+3] inference: the layer-normalised
+  T* norm_saved = nullptr; // [T, B, 2GH+H+3] training / [B, 2GH+H+3] inference: the layer-normalised
                            // LSTM's normalised values and inverse deviations (cells/cell.hpp)
 };
 
@@ -38,7 +38,7 @@ struct LoopScratch {
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   SpinBarrier barrier;         // where the threads running the loop meet
   // The layer-normalised LSTM's backward split by rows: each thread's gradients of the gains and
-  // biases [threads, 18H] (γ_ih, γ_hh [4H], γ_c, β_c [H], then b_ih, b_hh [4H]), summed after the loop.
+  // biases [threads, 4GH+2H] (γ_ih, γ_hh [G*H], γ_c, β_c [H], then b_ih, b_hh [G*H]), summed after the loop.
   std::vector<T> layer_norm_grads;
   // int8 inference: the layer input's rows quantized [T*B, in], and each thread's rows of
   // h_{t-1} (or of the cell output, for the projection) quantized at every step.

@@ -28,8 +28,8 @@ struct CellParams {
   T* b_hh = nullptr;      // [G*H] or null
   T* w_hr = nullptr;      // [P, H] or null (no projection)
   T* peephole = nullptr;  // [3H] (i, f, o), [2H] (f, o) with coupled gates, or null
-  T* ln_ih = nullptr;     // [4H] layer-norm gains of the input part, or null (no layer norm)
-  T* ln_hh = nullptr;     // [4H] of the recurrent part
+  T* ln_ih = nullptr;     // [G*H] layer-norm gains of the input part, or null (no layer norm)
+  T* ln_hh = nullptr;     // [G*H] of the recurrent part
   T* ln_c = nullptr;      // [H] of the cell state
   T* ln_c_bias = nullptr; // [H]
 };
@@ -125,8 +125,8 @@ struct DirectionTrace {
   std::vector<T> m;       // [T, B, H] LSTM: o ⊙ tanh(c), the h before projection
   std::vector<T> hn_lin;  // [T, B, H] GRU: h_prev W_hnᵀ + b_hn (what r multiplies); with the
                           // reset gate before the product: r ⊙ h_prev (what W_hn multiplies)
-  std::vector<T> raw_x;   // [T, B, 4H] layer-norm LSTM: x W_ihᵀ before normalisation
-  std::vector<T> raw_h;   // [T, B, 4H] layer-norm LSTM: h_prev W_hhᵀ before normalisation
+  std::vector<T> raw_x;   // [T, B, G*H] layer-norm LSTM: x W_ihᵀ before normalisation
+  std::vector<T> raw_h;   // [T, B, G*H] layer-norm LSTM: h_prev W_hhᵀ before normalisation
 };
 
 // Layer normalisation of v [N]: gain ⊙ (v − mean) / sqrt(var + 1e-5) + bias (bias may be null).
@@ -251,6 +251,12 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
   T* gates = &trace.gates[at * G * H];
   for (int64_t p = 0; p < hout; ++p) trace.h_prev[at * hout + p] = h[p];
 
+  if (config.cell == CellType::lstm && w.ln_ih) {  // gi = LN(x W_ihᵀ; γ_ih, b_ih), gh = LN(h W_hhᵀ; γ_hh, b_hh)
+    std::copy(gi.begin(), gi.end(), &trace.raw_x[at * G * H]);
+    std::copy(gh.begin(), gh.end(), &trace.raw_h[at * G * H]);
+    gi = layer_norm(&trace.raw_x[at * G * H], G * H, w.ln_ih, w.b_ih);
+    gh = layer_norm(&trace.raw_h[at * G * H], G * H, w.ln_hh, w.b_hh);
+  }
   if (config.cell == CellType::lstm && config.coupled_gates) {
     // Coupled gates: blocks f, g, o (peepholes f, o), and i = 1 - f.
     std::vector<T> m(H);
@@ -268,17 +274,15 @@ void cell_forward(const NetworkConfig& config, const Dims& dim, const CellParams
       gates[u] = f, gates[H + u] = g, gates[2 * H + u] = o;
       trace.c_prev[at * H + u] = c_prev;
       trace.c[at * H + u] = c_new;
-      trace.m[at * H + u] = m[u];
       c[u] = c_new;
     }
+    if (w.ln_c) {  // m = o tanh(LN(c; γ_c, β_c))
+      const std::vector<T> c_hat = layer_norm(c.data(), H, w.ln_c, w.ln_c_bias);
+      for (int64_t u = 0; u < H; ++u) m[u] = gates[2 * H + u] * std::tanh(c_hat[u]);
+    }
+    for (int64_t u = 0; u < H; ++u) trace.m[at * H + u] = m[u];
     project(w, hout, H, m, h);
   } else if (config.cell == CellType::lstm) {
-    if (w.ln_ih) {  // gi = LN(x W_ihᵀ; γ_ih, b_ih), gh = LN(h W_hhᵀ; γ_hh, b_hh)
-      std::copy(gi.begin(), gi.end(), &trace.raw_x[at * G * H]);
-      std::copy(gh.begin(), gh.end(), &trace.raw_h[at * G * H]);
-      gi = layer_norm(&trace.raw_x[at * G * H], G * H, w.ln_ih, w.b_ih);
-      gh = layer_norm(&trace.raw_h[at * G * H], G * H, w.ln_hh, w.b_hh);
-    }
     std::vector<T> m(H);
     for (int64_t u = 0; u < H; ++u) {
       const T c_prev = c[u];
@@ -485,6 +489,37 @@ void affine_backward(const CellParams<T>& w, CellParams<T>& dw, int64_t rows, in
   }
 }
 
+// The LSTM's m = o ⊙ tanh(ĉ), ĉ = c or LN(c; γ_c, β_c) (layer norm): returns dL/dc through m
+// (accumulating dγ_c, dβ_c) and sets tanh_c_hat = tanh(ĉ).
+template <typename T>
+std::vector<T> cell_output_backward(const CellParams<T>& w, CellParams<T>& dw, int64_t H, const T* c_row,
+                                    const T* o, const std::vector<T>& dm, std::vector<T>& tanh_c_hat) {
+  const std::vector<T> c_hat =
+      w.ln_c ? layer_norm(c_row, H, w.ln_c, w.ln_c_bias) : std::vector<T>(c_row, c_row + H);
+  std::vector<T> dc_from_m(H);
+  tanh_c_hat.resize(H);
+  for (int64_t u = 0; u < H; ++u) {
+    tanh_c_hat[u] = std::tanh(c_hat[u]);
+    dc_from_m[u] = dm[u] * o[u] * (T(1) - tanh_c_hat[u] * tanh_c_hat[u]);
+  }
+  if (w.ln_c) dc_from_m = layer_norm_backward(c_row, H, w.ln_c, dc_from_m.data(), dw.ln_c, dw.ln_c_bias);
+  return dc_from_m;
+}
+
+// The layer-normalised LSTM, given da = dL/d(gi + gh) [rows]: back through gi = LN(x W_ihᵀ; γ_ih,
+// b_ih) and gh = LN(h W_hhᵀ; γ_hh, b_hh), which take the biases' gradients, then through the
+// products (dW_ih, dW_hh, dx += W_ihᵀ d_gi, dh_prev += W_hhᵀ d_gh).
+template <typename T>
+void layer_norm_parts_backward(const CellParams<T>& w, CellParams<T>& dw, int64_t rows, int64_t in, int64_t hout,
+                               const T* x, const T* h_prev, const DirectionTrace<T>& trace, int64_t at,
+                               const std::vector<T>& da, T* dx, std::vector<T>& dh_prev) {
+  const std::vector<T> d_gi = layer_norm_backward(&trace.raw_x[at * rows], rows, w.ln_ih, da.data(), dw.ln_ih, dw.b_ih);
+  const std::vector<T> d_gh = layer_norm_backward(&trace.raw_h[at * rows], rows, w.ln_hh, da.data(), dw.ln_hh, dw.b_hh);
+  CellParams<T> dw_weights = dw;
+  dw_weights.b_ih = dw_weights.b_hh = nullptr;
+  affine_backward(w, dw_weights, rows, in, hout, x, h_prev, d_gi, d_gh, dx, dh_prev);
+}
+
 // One step backward. dh [Hout] = dL/dh_t (all paths), dc [H] = dL/dc_t from the future; on
 // return they hold dL/dh_{t-1} and dL/dc_{t-1}. dx [in] is accumulated into.
 template <typename T>
@@ -498,11 +533,13 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
 
   if (config.cell == CellType::lstm && config.coupled_gates) {
     const std::vector<T> dm = project_backward(w, dw, hout, H, &trace.m[at * H], dh);
+    std::vector<T> tanh_c_hat;
+    const std::vector<T> dc_from_m = cell_output_backward(w, dw, H, &trace.c[at * H], gates + 2 * H, dm, tanh_c_hat);
     for (int64_t u = 0; u < H; ++u) {
       const T f = gates[u], g = gates[H + u], o = gates[2 * H + u];
-      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = std::tanh(c);
+      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = tanh_c_hat[u];
       const T da_o = dm[u] * tanh_c * o * (T(1) - o);
-      T dc_total = dc[u] + dm[u] * o * (T(1) - tanh_c * tanh_c);
+      T dc_total = dc[u] + dc_from_m[u];
       if (w.peephole) dc_total += w.peephole[H + u] * da_o;
       // c = f c_prev + (1 - f) g
       const T da_f = dc_total * (c_prev - g) * f * (T(1) - f);
@@ -517,21 +554,19 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
       d_gi[u] = da_f, d_gi[H + u] = da_g, d_gi[2 * H + u] = da_o;
     }
     d_gh = d_gi;
+    if (w.ln_ih) {
+      layer_norm_parts_backward(w, dw, G * H, in, hout, x, h_prev, trace, at, d_gi, dx, dh_prev);
+      dh = dh_prev;
+      return;
+    }
   } else if (config.cell == CellType::lstm) {
     const std::vector<T> dm = project_backward(w, dw, hout, H, &trace.m[at * H], dh);
     // m = o tanh(ĉ), ĉ = c or LN(c): dc_from_m = dL/dc through m.
-    const T* c_row = &trace.c[at * H];
-    const std::vector<T> c_hat =
-        w.ln_c ? layer_norm(c_row, H, w.ln_c, w.ln_c_bias) : std::vector<T>(c_row, c_row + H);
-    std::vector<T> dc_from_m(H);
-    for (int64_t u = 0; u < H; ++u) {
-      const T tanh_c = std::tanh(c_hat[u]);
-      dc_from_m[u] = dm[u] * gates[3 * H + u] * (T(1) - tanh_c * tanh_c);
-    }
-    if (w.ln_c) dc_from_m = layer_norm_backward(c_row, H, w.ln_c, dc_from_m.data(), dw.ln_c, dw.ln_c_bias);
+    std::vector<T> tanh_c_hat;
+    const std::vector<T> dc_from_m = cell_output_backward(w, dw, H, &trace.c[at * H], gates + 3 * H, dm, tanh_c_hat);
     for (int64_t u = 0; u < H; ++u) {
       const T i = gates[u], f = gates[H + u], g = gates[2 * H + u], o = gates[3 * H + u];
-      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = std::tanh(c_hat[u]);
+      const T c = trace.c[at * H + u], c_prev = trace.c_prev[at * H + u], tanh_c = tanh_c_hat[u];
       const T da_o = dm[u] * tanh_c * o * (T(1) - o);
       T dc_total = dc[u] + dc_from_m[u];
       if (w.peephole) dc_total += w.peephole[2 * H + u] * da_o;  // a_o = ... + p_o c
@@ -551,12 +586,7 @@ void cell_backward(const NetworkConfig& config, const Dims& dim, const CellParam
     }
     d_gh = d_gi;  // a = gi + gh: both parts get the same gradient
     if (w.ln_ih) {  // through the two normalisations; they take the biases' gradients too
-      const std::vector<T> da = d_gi;
-      d_gi = layer_norm_backward(&trace.raw_x[at * G * H], G * H, w.ln_ih, da.data(), dw.ln_ih, dw.b_ih);
-      d_gh = layer_norm_backward(&trace.raw_h[at * G * H], G * H, w.ln_hh, da.data(), dw.ln_hh, dw.b_hh);
-      CellParams<T> dw_weights = dw;
-      dw_weights.b_ih = dw_weights.b_hh = nullptr;
-      affine_backward(w, dw_weights, G * H, in, hout, x, h_prev, d_gi, d_gh, dx, dh_prev);
+      layer_norm_parts_backward(w, dw, G * H, in, hout, x, h_prev, trace, at, d_gi, dx, dh_prev);
       dh = dh_prev;
       return;
     }

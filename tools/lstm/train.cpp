@@ -153,10 +153,13 @@ bool highway_option(const TrainOptions& options) {
 // --cell (with its variants), --layer-norm, --zoneout, --residual, --highway and --forget-bias into a task's setup.
 template <typename Setup>
 void set_cell_options(Setup& setup, const TrainOptions& options) {
-  if (options.layer_norm && options.cell != "lstm" && options.cell != "layer_norm")
-    throw lstm::Error("--layer-norm is an LSTM option; it does not combine with --cell " + options.cell);
+  const bool normalisable = options.cell == "lstm" || options.cell == "layer_norm" || options.cell == "cifg";
+  if (options.layer_norm && !normalisable)
+    throw lstm::Error("--layer-norm is an option of --cell lstm and cifg; it does not combine with --cell " +
+                      options.cell);
   lstm::NetworkConfig variant;
-  lstm::apply_cell_variant(variant, options.layer_norm ? "layer_norm" : options.cell);
+  lstm::apply_cell_variant(variant, options.cell);
+  variant.layer_norm = variant.layer_norm || options.layer_norm;  // cifg --layer-norm: both
   setup.cell = variant.cell;
   setup.peephole = variant.peephole;
   setup.coupled_gates = variant.coupled_gates;
@@ -764,7 +767,8 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(0.0, 0.99));
   command->add_flag("--layer-norm", options->layer_norm,
                     "LSTM: layer normalisation of the input and recurrent parts and of the cell state "
-                    "(the layer-normalised LSTM, as --cell layer_norm; see the README)");
+                    "(the layer-normalised LSTM, as --cell layer_norm; with --cell cifg, with coupled "
+                    "gates; see the README)");
   command->add_option("--hidden", options->hidden, "Hidden size (0: the task's default, forecast 64 | charlm 512)")
       ->check(CLI::Range(int64_t{0}, int64_t{16384}));
   command->add_option("--layers", options->layers, "Stacked layers")
