@@ -51,8 +51,9 @@ double kpss_statistic(std::span<const double> y, int64_t lags);
 // Number of first differences by repeated KPSS level-stationarity tests at 5% (R's ndiffs:
 // lag trunc(3√n/13), at most 2, stopping at a constant series).
 int kpss_differences(std::span<const double> y);
-// 1 when the seasonal strength max(0, 1 − var(remainder)/var(season + remainder)) of an
-// additive classical decomposition exceeds 0.64 (R's nsdiffs uses STL for this), else 0.
+// 1 when the seasonal strength max(0, 1 − var(remainder)/var(season + remainder)) exceeds 0.64
+// (R's nsdiffs), else 0; the decomposition is a centred moving average for the trend and, for the
+// season, the mean detrended value over the 11 nearest cycles (R uses STL, mstl's window 11).
 int seasonal_differences(std::span<const double> y, int64_t period);
 // The order chosen by a stepwise search on AICc (arima_select.cpp), and its fit.
 ArimaFit auto_arima(std::span<const double> y, int64_t period);

@@ -3,7 +3,7 @@
 // every model is fitted by CSS and compared by auto.arima's CSS approximation of AICc
 // (n* log σ² + 2k + 2k(k+1)/(n*−k−1); R refits the candidates by exact likelihood unless the
 // series is long, and always refits the chosen one so); the seasonal difference is decided on
-// the seasonal strength of a classical additive decomposition where R's nsdiffs uses STL; R's
+// the seasonal strength of a moving-average decomposition where R's nsdiffs uses STL; R's
 // fallbacks (a non-stepwise search when the stepwise one fails) are absent.
 #include <algorithm>
 #include <cmath>
@@ -73,23 +73,25 @@ int seasonal_differences(std::span<const double> y, int64_t period) {
   if (period < 2 || n < 2 * period + 1 || is_constant(y)) return 0;
   const int64_t half = period / 2;
   std::vector<double> detrended(y.size(), std::nan(""));
-  std::vector<double> sum(static_cast<size_t>(period), 0.0), count(sum.size(), 0.0);
   for (int64_t t = half; t + half < n; ++t) {
     double trend = 0.0;  // centred moving average over one period (2×m for even m)
     for (int64_t k = -half; k <= half; ++k)
       trend += (period % 2 == 0 && (k == -half || k == half) ? 0.5 : 1.0) * y[t + k];
     detrended[t] = y[t] - trend / static_cast<double>(period);
-    sum[t % period] += detrended[t];
-    count[t % period] += 1.0;
   }
-  double mean = 0.0;
-  for (int64_t j = 0; j < period; ++j) mean += (sum[j] /= count[j]) / static_cast<double>(period);
+  // The season at t: the mean detrended value at t ± k·m, |k| ≤ 5 (a moving seasonal figure over
+  // 11 cycles, as mstl's default seasonal window, unweighted where STL fits loess).
   std::vector<double> remainder, season_and_remainder;
-  for (int64_t t = 0; t < n; ++t)
-    if (!std::isnan(detrended[t])) {
-      remainder.push_back(detrended[t] - (sum[t % period] - mean));
-      season_and_remainder.push_back(detrended[t]);
+  for (int64_t t = 0; t < n; ++t) {
+    if (std::isnan(detrended[t])) continue;
+    double season = 0.0, count_near = 0.0;
+    for (int64_t k = -5; k <= 5; ++k) {
+      const int64_t u = t + k * period;
+      if (u >= 0 && u < n && !std::isnan(detrended[u])) season += detrended[u], count_near += 1.0;
     }
+    remainder.push_back(detrended[t] - season / count_near);
+    season_and_remainder.push_back(detrended[t]);
+  }
   const double total = variance(season_and_remainder);
   const double strength = total > 0.0 ? std::max(0.0, 1.0 - variance(remainder) / total) : 0.0;
   return strength > 0.64 ? 1 : 0;
