@@ -190,7 +190,7 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   for (const char* name : {"lstm", "naive", "seasonal-naive", "ses", "holt", "damped",
                            "holt-winters-additive", "holt-winters-multiplicative",
                            "holt-winters-damped", "seasonal-smoothing-additive",
-                           "seasonal-smoothing-multiplicative", "theta", "comb"})
+                           "seasonal-smoothing-multiplicative", "theta", "comb", "arima"})
     EXPECT_TRUE(rolling.at("models").at(name).at("mase").is_number()) << name;
   EXPECT_NE(rolling.at("best").get<std::string>(), "lstm");
   EXPECT_TRUE(rolling.at("lstm_beaten").get<bool>());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "apps/arima.hpp"
 #include "lstm/error.hpp"
 
 namespace lstm::apps {
@@ -146,6 +147,8 @@ std::string method_name(ClassicalMethod method) {
       return "theta";
     case ClassicalMethod::comb:
       return "comb";
+    case ClassicalMethod::arima:
+      return "arima";
   }
   return "?";
 }
@@ -164,8 +167,9 @@ std::vector<ClassicalMethod> classical_methods(int64_t period) {
             M::seasonal_additive,
             M::seasonal_multiplicative,
             M::theta,
-            M::comb};
-  return {M::naive, M::ses, M::holt, M::damped, M::theta, M::comb};
+            M::comb,
+            M::arima};
+  return {M::naive, M::ses, M::holt, M::damped, M::theta, M::comb, M::arima};
 }
 
 std::vector<double> classical_forecast(ClassicalMethod method, std::span<const double> y,
@@ -208,6 +212,8 @@ std::vector<double> classical_forecast(ClassicalMethod method, std::span<const d
       return theta_forecast(y, period, steps);
     case ClassicalMethod::comb:
       return comb_forecast(y, period, steps);
+    case ClassicalMethod::arima:
+      return arima_forecast(auto_arima(y, period), steps);
   }
   throw Error("unknown classical method");
 }

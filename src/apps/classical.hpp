@@ -79,7 +79,8 @@ enum class ClassicalMethod {
   seasonal_additive,        // a level and an additive season, no trend (ETS A,N,A)
   seasonal_multiplicative,  // a level and a multiplicative season, no trend (ETS A,N,M)
   theta,
-  comb,  // M4: mean of SES, Holt and damped on the seasonally adjusted series, reseasonalised
+  comb,   // M4: mean of SES, Holt and damped on the seasonally adjusted series, reseasonalised
+  arima,  // seasonal ARIMA, order chosen by a stepwise AICc search and fitted by CSS (arima.hpp)
 };
 std::string method_name(ClassicalMethod method);  // "naive", "seasonal-naive", "ses", ...
 // The methods applicable to a series with this period (the seasonal ones need m > 1).

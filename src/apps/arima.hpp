@@ -1,0 +1,61 @@
+// Seasonal ARIMA(p,d,q)(P,D,Q)_m models fitted by conditional sum of squares (CSS, as R's
+// arima(method = "CSS")), their forecasts, and an automatic order choice in the spirit of R
+// forecast's auto.arima (Hyndman & Khandakar 2008; arima_select.cpp says where it differs).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lstm::apps {
+
+struct ArimaOrder {
+  int p = 0, d = 0, q = 0;  // non-seasonal AR order, differences, MA order
+  int P = 0, D = 0, Q = 0;  // seasonal ones, at lag `period`
+  int64_t period = 1;       // m (the seasonal part is ignored when m < 2)
+  // A constant: the mean when d + D = 0, a drift (slope per step) when d + D = 1, not allowed
+  // with more differences (as R's Arima: include.mean / include.drift).
+  bool constant = false;
+};
+std::string arima_name(const ArimaOrder& order);  // "ARIMA(0,1,1)(0,1,1)[12]", "+ drift"
+
+// The model, with R's sign conventions: for z_t = y_t − c_t (c_t the mean μ, or δ·t with drift)
+// and w = (1−B)^d (1−B^m)^D z,
+//   (1 − Σφ_i B^i)(1 − ΣΦ_i B^{mi}) w_t = (1 + Σθ_i B^i)(1 + ΣΘ_i B^{mi}) e_t.
+struct ArimaFit {
+  ArimaOrder order;
+  std::vector<double> ar, ma, seasonal_ar, seasonal_ma;  // [p] φ, [q] θ, [P] Φ, [Q] Θ
+  double constant = 0.0;                                  // μ or δ (0 without a constant)
+  double sigma2 = 0.0;  // mean squared residual over the `used` conditional residuals
+  int64_t used = 0;     // residuals in the sum: n − d − Dm − p − Pm
+  double aicc = 0.0;    // n* log σ² + 2k + 2k(k+1)/(n* − k − 1), n* = n − d − Dm, k = params + 1
+  bool stationary_invertible = false;  // all AR and MA roots outside |z| = 1.01 (auto.arima's)
+  std::vector<double> y;               // [n] the data, for forecasting
+  std::vector<double> residuals;       // [n] e_t (0 for the first n − used)
+};
+
+// The residuals e_t of the model for y at given coefficients (layout of ArimaFit), and their
+// mean square. Exposed for tests.
+double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals);
+// Fits φ, θ, Φ, Θ and the constant by minimising the CSS (Nelder-Mead, from 0 and the
+// differenced series' mean, as R). Throws lstm::Error when y has too few values for the orders
+// (fewer than d + Dm + p + Pm + k + 2) or a non-finite value.
+ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order);
+// The next `steps` values after the fit's data [steps] (future errors 0, differences undone).
+std::vector<double> arima_forecast(const ArimaFit& fit, int64_t steps);
+
+// KPSS statistic for level stationarity (urca's ur.kpss, type "mu"): Σ S_t² / (n² s²), S the
+// partial sums of y − ȳ, s² the Bartlett long-run variance with `lags` lags.
+double kpss_statistic(std::span<const double> y, int64_t lags);
+// Number of first differences by repeated KPSS level-stationarity tests at 5% (R's ndiffs:
+// lag trunc(3√n/13), at most 2, stopping at a constant series).
+int kpss_differences(std::span<const double> y);
+// 1 when the seasonal strength max(0, 1 − var(remainder)/var(season + remainder)) exceeds 0.64
+// (R's nsdiffs), else 0; the decomposition is a centred moving average for the trend and, for the
+// season, the mean detrended value over the 11 nearest cycles (R uses STL, mstl's window 11).
+int seasonal_differences(std::span<const double> y, int64_t period);
+// The order chosen by a stepwise search on AICc (arima_select.cpp), and its fit.
+ArimaFit auto_arima(std::span<const double> y, int64_t period);
+
+}  // namespace lstm::apps

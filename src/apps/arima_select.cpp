@@ -1,0 +1,160 @@
+// The automatic ARIMA order: differences by tests, then a stepwise search on AICc after
+// Hyndman & Khandakar (2008), the algorithm of R forecast's auto.arima. What differs from R:
+// every model is fitted by CSS and compared by auto.arima's CSS approximation of AICc
+// (n* log σ² + 2k + 2k(k+1)/(n*−k−1); R refits the candidates by exact likelihood unless the
+// series is long, and always refits the chosen one so); the seasonal difference is decided on
+// the seasonal strength of a moving-average decomposition where R's nsdiffs uses STL; R's
+// fallbacks (a non-stepwise search when the stepwise one fails) are absent.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <tuple>
+
+#include "apps/arima.hpp"
+#include "lstm/error.hpp"
+
+namespace lstm::apps {
+namespace {
+
+std::vector<double> difference(std::span<const double> y, int64_t lag) {
+  std::vector<double> out;
+  for (size_t t = static_cast<size_t>(lag); t < y.size(); ++t) out.push_back(y[t] - y[t - lag]);
+  return out;
+}
+
+bool is_constant(std::span<const double> y) {
+  return std::all_of(y.begin(), y.end(), [&](double v) { return v == y.front(); });
+}
+
+double variance(const std::vector<double>& x) {
+  double mean = 0.0, sum = 0.0;
+  for (double v : x) mean += v / static_cast<double>(x.size());
+  for (double v : x) sum += (v - mean) * (v - mean);
+  return x.size() > 1 ? sum / static_cast<double>(x.size() - 1) : 0.0;
+}
+
+}  // namespace
+
+double kpss_statistic(std::span<const double> y, int64_t lags) {
+  const auto n = static_cast<int64_t>(y.size());
+  double mean = 0.0;
+  for (double v : y) mean += v / static_cast<double>(n);
+  double partial = 0.0, eta = 0.0, s2 = 0.0;
+  for (double v : y) {
+    partial += v - mean;
+    eta += partial * partial;
+    s2 += (v - mean) * (v - mean);
+  }
+  for (int64_t k = 1; k <= lags; ++k) {
+    double sum = 0.0;
+    for (int64_t t = k; t < n; ++t) sum += (y[t] - mean) * (y[t - k] - mean);
+    s2 += 2.0 * (1.0 - static_cast<double>(k) / static_cast<double>(lags + 1)) * sum;
+  }
+  const double nn = static_cast<double>(n);
+  return (eta / (nn * nn)) / (s2 / nn);
+}
+
+int kpss_differences(std::span<const double> y) {
+  std::vector<double> x(y.begin(), y.end());
+  int d = 0;
+  while (d < 2 && x.size() > 2 && !is_constant(x)) {
+    const auto lags =
+        static_cast<int64_t>(std::trunc(3.0 * std::sqrt(static_cast<double>(x.size())) / 13.0));
+    if (!(kpss_statistic(x, lags) > 0.463)) break;  // urca's 5% critical value
+    x = difference(x, 1);
+    ++d;
+  }
+  return d;
+}
+
+int seasonal_differences(std::span<const double> y, int64_t period) {
+  const auto n = static_cast<int64_t>(y.size());
+  if (period < 2 || n < 2 * period + 1 || is_constant(y)) return 0;
+  const int64_t half = period / 2;
+  std::vector<double> detrended(y.size(), std::nan(""));
+  for (int64_t t = half; t + half < n; ++t) {
+    double trend = 0.0;  // centred moving average over one period (2×m for even m)
+    for (int64_t k = -half; k <= half; ++k)
+      trend += (period % 2 == 0 && (k == -half || k == half) ? 0.5 : 1.0) * y[t + k];
+    detrended[t] = y[t] - trend / static_cast<double>(period);
+  }
+  // The season at t: the mean detrended value at t ± k·m, |k| ≤ 5 (a moving seasonal figure over
+  // 11 cycles, as mstl's default seasonal window, unweighted where STL fits loess).
+  std::vector<double> remainder, season_and_remainder;
+  for (int64_t t = 0; t < n; ++t) {
+    if (std::isnan(detrended[t])) continue;
+    double season = 0.0, count_near = 0.0;
+    for (int64_t k = -5; k <= 5; ++k) {
+      const int64_t u = t + k * period;
+      if (u >= 0 && u < n && !std::isnan(detrended[u])) season += detrended[u], count_near += 1.0;
+    }
+    remainder.push_back(detrended[t] - season / count_near);
+    season_and_remainder.push_back(detrended[t]);
+  }
+  const double total = variance(season_and_remainder);
+  const double strength = total > 0.0 ? std::max(0.0, 1.0 - variance(remainder) / total) : 0.0;
+  return strength > 0.64 ? 1 : 0;
+}
+
+ArimaFit auto_arima(std::span<const double> y, int64_t period) {
+  const int64_t m = period > 1 ? period : 1;
+  const int D = m > 1 ? seasonal_differences(y, m) : 0;
+  const std::vector<double> seasonally_differenced =
+      D > 0 ? difference(y, m) : std::vector<double>(y.begin(), y.end());
+  const int d = kpss_differences(seasonally_differenced);
+  const bool constant_allowed = d + D <= 1;
+  const auto length = static_cast<int64_t>(seasonally_differenced.size()) - d;
+  const int max_p = static_cast<int>(std::min<int64_t>(5, length / 3));
+  const int max_sp = m > 1 ? static_cast<int>(std::min<int64_t>(2, length / 3 / m)) : 0;
+
+  using Key = std::tuple<int, int, int, int, bool>;  // p, q, P, Q, constant
+  std::map<Key, ArimaFit> tried;
+  const ArimaFit* best = nullptr;
+  auto consider = [&](int p, int q, int P, int Q, bool constant) {
+    if (p < 0 || q < 0 || P < 0 || Q < 0 || p > max_p || q > max_p || P > max_sp || Q > max_sp)
+      return false;
+    if (constant && !constant_allowed) return false;
+    const Key key{p, q, P, Q, constant};
+    if (tried.contains(key) || tried.size() >= 94) return false;  // R's nmodels
+    ArimaFit fit;
+    try {
+      fit = fit_arima(y, {p, d, q, P, D, Q, m, constant});
+      if (!fit.stationary_invertible) fit.aicc = std::numeric_limits<double>::infinity();
+    } catch (const Error&) {
+      fit.aicc = std::numeric_limits<double>::infinity();
+    }
+    const ArimaFit& stored = tried[key] = std::move(fit);
+    if (std::isfinite(stored.aicc) && (!best || stored.aicc < best->aicc)) {
+      best = &stored;
+      return true;
+    }
+    return false;
+  };
+  const bool c = constant_allowed;
+  consider(2, 2, 1, 1, c);
+  consider(0, 0, 0, 0, c);
+  consider(1, 0, 1, 0, c);
+  consider(0, 1, 0, 1, c);
+  if (c) consider(0, 0, 0, 0, false);
+  bool improved = best != nullptr;
+  while (improved) {
+    const ArimaOrder o = best->order;
+    const int p = o.p, q = o.q, P = o.P, Q = o.Q;
+    const bool k = o.constant;
+    improved = consider(p, q, P - 1, Q, k) || consider(p, q, P + 1, Q, k) ||
+               consider(p, q, P, Q - 1, k) || consider(p, q, P, Q + 1, k) ||
+               consider(p, q, P - 1, Q - 1, k) || consider(p, q, P - 1, Q + 1, k) ||
+               consider(p, q, P + 1, Q - 1, k) || consider(p, q, P + 1, Q + 1, k) ||
+               consider(p - 1, q, P, Q, k) || consider(p + 1, q, P, Q, k) ||
+               consider(p, q - 1, P, Q, k) || consider(p, q + 1, P, Q, k) ||
+               consider(p - 1, q - 1, P, Q, k) || consider(p - 1, q + 1, P, Q, k) ||
+               consider(p + 1, q - 1, P, Q, k) || consider(p + 1, q + 1, P, Q, k) ||
+               consider(p, q, P, Q, !k);
+  }
+  if (!best)
+    throw Error("arima: no model could be fitted to " + std::to_string(y.size()) + " values");
+  return *best;
+}
+
+}  // namespace lstm::apps
