@@ -264,7 +264,33 @@ TEST(CliBenchStacks, JsonReportsResidualHighwayAndZoneout) {
 }
 
 // Refused with one line and exit 1, in the very words `lstm train` uses.
-TEST_F(CliCellCombinations, BenchRefusesStacksAsTrainDoes) {
+TEST(CliBenchStacks, JsonReportsTheCellVariant) {
+  const std::string base = cli + " bench --input-size 5 --hidden-size 6 --batch 2 --seq-len 3 "
+                                 "--iters 1 --warmup 0 --threads 1 --json ";
+  struct Case {
+    std::string options;
+    bool peephole, coupled, reset_before, layer_norm;
+    int gates;  // G in 2·G·H·(I + H)·B·T
+  };
+  for (const Case& c : {Case{"--cell cifg --layer-norm", false, true, false, true, 3},
+                        Case{"--cell lstm --layer-norm", false, false, false, true, 4},
+                        Case{"--cell layer_norm", false, false, false, true, 4},
+                        Case{"--cell peephole", true, false, false, false, 4},
+                        Case{"--cell gru_reset_before --mode train", false, false, true, false, 3}}) {
+    SCOPED_TRACE(c.options);
+    const CommandResult result = test_util::run_command(base + c.options);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    EXPECT_EQ(parsed["peephole"], c.peephole);
+    EXPECT_EQ(parsed["coupled_gates"], c.coupled);
+    EXPECT_EQ(parsed["reset_before"], c.reset_before);
+    EXPECT_EQ(parsed["layer_norm"], c.layer_norm);
+    const double train = c.options.ends_with("train") ? 3.0 : 1.0;
+    EXPECT_DOUBLE_EQ(parsed["flops"].get<double>(), train * 2.0 * c.gates * 6 * (5 + 6) * 6);
+  }
+}
+
+TEST_F(CliCellCombinations, BenchRefusesStacksAndLayerNormAsTrainDoes) {
   const std::string bench = cli + " bench --input-size 3 --hidden-size 4 --batch 2 --seq-len 2 --iters 1 --json ";
   const std::string model = dir.file("bad.safetensors");
   for (const std::string& options : {std::string("--highway"), std::string("--residual"),
@@ -279,6 +305,16 @@ TEST_F(CliCellCombinations, BenchRefusesStacksAsTrainDoes) {
     const CommandResult train = test_util::run_command(forecast_args(model, options));
     EXPECT_EQ(train.exit_code, 1);
     EXPECT_EQ(refused.err, train.err);
+  }
+  for (const std::string& cell : {std::string("gru"), std::string("peephole"), std::string("rnn_tanh")}) {
+    SCOPED_TRACE(cell);
+    const std::string options = "--cell " + cell + " --layer-norm";
+    const CommandResult refused = test_util::run_command(bench + options);
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_EQ(refused.out, "");
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+    EXPECT_NE(refused.err.find("--layer-norm"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.err, test_util::run_command(forecast_args(model, options)).err);
   }
   const CommandResult zoneout = test_util::run_command(bench + "--layers 2 --zoneout 1.5");
   EXPECT_NE(zoneout.exit_code, 0);

@@ -24,8 +24,9 @@ CellType parse_cell(std::string_view name);
 // "peephole" (LSTM with peepholes), "cifg" (LSTM with coupled input and forget gates), "gru",
 // "layer_norm" (the layer-normalised LSTM), "gru_reset_before" (the reset gate before the product),
 // "rnn_tanh" (or "rnn"), "rnn_relu". Sets `config`'s cell, peephole, coupled_gates, reset_before
-// and layer_norm; throws lstm::Error on others.
-void apply_cell_variant(NetworkConfig& config, std::string_view name);
+// and layer_norm; throws lstm::Error on others. With `layer_norm` (the CLI's --layer-norm) the
+// cell is also layer-normalised: lstm, cifg and layer_norm only, lstm::Error for the others.
+void apply_cell_variant(NetworkConfig& config, std::string_view name, bool layer_norm = false);
 
 // The highway gates' initial bias b_t (Network::init_uniform): t = σ(−1) ≈ 0.27, so that each
 // gated layer starts mostly carrying its input, as Srivastava et al. (2015) start theirs.

@@ -39,7 +39,7 @@ CellType parse_cell(std::string_view name) {
   throw Error("unknown cell '" + std::string(name) + "' (expected lstm, gru, rnn_tanh or rnn_relu)");
 }
 
-void apply_cell_variant(NetworkConfig& config, std::string_view name) {
+void apply_cell_variant(NetworkConfig& config, std::string_view name, bool layer_norm_too) {
   const bool peephole = name == "peephole", coupled = name == "cifg", reset_before = name == "gru_reset_before";
   const bool layer_norm = name == "layer_norm";
   if (peephole || coupled || layer_norm) {
@@ -58,6 +58,11 @@ void apply_cell_variant(NetworkConfig& config, std::string_view name) {
   config.coupled_gates = coupled;
   config.reset_before = reset_before;
   config.layer_norm = layer_norm;
+  if (!layer_norm_too) return;
+  if (config.cell != CellType::lstm || peephole)
+    throw Error("--layer-norm is an option of --cell lstm and cifg; it does not combine with --cell " +
+                std::string(name));
+  config.layer_norm = true;
 }
 
 void NetworkConfig::validate() const {

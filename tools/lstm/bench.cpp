@@ -19,6 +19,7 @@ struct BenchOptions {
   int64_t input_size = 256, hidden_size = 256, batch = 32, seq_len = 100, layers = 1;
   std::string mode = "infer";
   bool bidirectional = false, json = false;
+  bool layer_norm = false;                 // --layer-norm: with --cell lstm or cifg
   bool residual = false, highway = false;  // how stacked layers connect (NetworkConfig)
   double zoneout = 0.0;
   int iters = 0;  // 0: auto
@@ -56,7 +57,7 @@ std::vector<float> random_values(size_t count, uint64_t seed) {
 lstm::Network<float> bench_network(const BenchOptions& options) {
   if (!options.model.empty()) return load_model(options.model, {}).network;
   lstm::NetworkConfig config;
-  lstm::apply_cell_variant(config, options.cell);
+  lstm::apply_cell_variant(config, options.cell, options.layer_norm);
   check_stack_options(options.layers, options.residual, options.highway);
   config.residual = options.residual;
   config.highway = options.highway;
@@ -143,6 +144,10 @@ void run_bench(const BenchOptions& options, int threads) {
                                         {"seq_len", seq_len},
                                         {"layers", config.num_layers},
                                         {"bidirectional", config.bidirectional},
+                                        {"peephole", config.peephole},
+                                        {"coupled_gates", config.coupled_gates},
+                                        {"reset_before", config.reset_before},
+                                        {"layer_norm", config.layer_norm},
                                         {"residual", config.residual},
                                         {"highway", config.highway},
                                         {"zoneout", config.zoneout},
@@ -162,8 +167,13 @@ void run_bench(const BenchOptions& options, int threads) {
   }
   char zoneout[40] = "";
   if (config.zoneout > 0) std::snprintf(zoneout, sizeof zoneout, " zoneout=%g", config.zoneout);
-  std::printf("%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s%s%s%s  threads=%d  %s  %s\n",
-              std::string(lstm::cell_name(config.cell)).c_str(), options.mode.c_str(),
+  std::string variant;  // " cifg layer-norm", ...
+  if (config.peephole) variant += " peephole";
+  if (config.coupled_gates) variant += " cifg";
+  if (config.reset_before) variant += " reset-before";
+  if (config.layer_norm) variant += " layer-norm";
+  std::printf("%s%s %s  I=%lld H=%lld B=%lld T=%lld layers=%lld%s%s%s%s  threads=%d  %s  %s\n",
+              std::string(lstm::cell_name(config.cell)).c_str(), variant.c_str(), options.mode.c_str(),
               static_cast<long long>(config.input_size), static_cast<long long>(config.hidden_size),
               static_cast<long long>(batch), static_cast<long long>(seq_len),
               static_cast<long long>(config.num_layers),
@@ -188,7 +198,7 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
           {"lstm", "peephole", "cifg", "layer_norm", "gru", "gru_reset_before", "rnn", "rnn_tanh", "rnn_relu"}));
   command->add_option("--model", options->model,
                       "Time this model's network (.safetensors or .onnx); overrides --cell, "
-                      "--input-size, --hidden-size, --layers, --bidirectional, --residual, "
+                      "--layer-norm, --input-size, --hidden-size, --layers, --bidirectional, --residual, "
                       "--highway, --zoneout");
   command->add_option("--input-size", options->input_size, "I")->check(CLI::Range(1, 1 << 20));
   command->add_option("--hidden-size", options->hidden_size, "H")->check(CLI::Range(1, 1 << 20));
@@ -196,6 +206,9 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--seq-len", options->seq_len, "T")->check(CLI::Range(1, 1 << 24));
   command->add_option("--layers", options->layers, "L")->check(CLI::Range(1, 1024));
   command->add_flag("--bidirectional", options->bidirectional, "Two directions (D = 2)");
+  command->add_flag("--layer-norm", options->layer_norm,
+                    "Layer-normalised gates and cell state (with --cell lstm, as --cell layer_norm, "
+                    "or with --cell cifg)");
   command->add_flag("--residual", options->residual,
                     "Residual connections between the layers (needs --layers 2 or more)");
   command->add_flag("--highway", options->highway,

@@ -153,13 +153,8 @@ bool highway_option(const TrainOptions& options) {
 // --cell (with its variants), --layer-norm, --zoneout, --residual, --highway and --forget-bias into a task's setup.
 template <typename Setup>
 void set_cell_options(Setup& setup, const TrainOptions& options) {
-  const bool normalisable = options.cell == "lstm" || options.cell == "layer_norm" || options.cell == "cifg";
-  if (options.layer_norm && !normalisable)
-    throw lstm::Error("--layer-norm is an option of --cell lstm and cifg; it does not combine with --cell " +
-                      options.cell);
   lstm::NetworkConfig variant;
-  lstm::apply_cell_variant(variant, options.cell);
-  variant.layer_norm = variant.layer_norm || options.layer_norm;  // cifg --layer-norm: both
+  lstm::apply_cell_variant(variant, options.cell, options.layer_norm);  // cifg --layer-norm: both
   setup.cell = variant.cell;
   setup.peephole = variant.peephole;
   setup.coupled_gates = variant.coupled_gates;
