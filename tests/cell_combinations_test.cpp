@@ -217,6 +217,23 @@ TEST_F(CliCellCombinations, TrainAndExperimentWriteHighwayModels) {
   EXPECT_NE(experiment.out.find(R"("layers":2,"highway":true)"), std::string::npos) << experiment.out;
 }
 
+// `experiment --layer-norm` normalises lstm and cifg; the saved model is layer norm with coupled
+// gates; other cells and --compare are refused.
+TEST_F(CliCellCombinations, ExperimentTakesLayerNormWithCoupledGates) {
+  const std::string model = dir.file("e.safetensors");
+  const std::string experiment = cli + " experiment adding --hidden 8 --seq-len 10 --batch 10 --max-sequences 40 "
+                                       "--eval-every 2 --eval-size 20 --test-size 20 --threads 1 --quiet ";
+  const CommandResult run = test_util::run_command(experiment + "--cell cifg --layer-norm --save " + shell_quote(model));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find(R"("cell":"cifg","layer_norm":true)"), std::string::npos) << run.out;
+  const lstm::SequenceModel loaded = lstm::load_sequence_model(model);
+  EXPECT_TRUE(loaded.config().rnn.coupled_gates);
+  EXPECT_TRUE(loaded.config().rnn.layer_norm);
+  test_util::expect_cli_failure(experiment + "--cell gru --layer-norm", dir.path(), {"--layer-norm", "--cell gru"});
+  test_util::expect_cli_failure(experiment + "--cell peephole --layer-norm", dir.path(), {"--layer-norm"});
+  test_util::expect_cli_failure(experiment + "--compare --layer-norm", dir.path(), {"--layer-norm", "--compare"});
+}
+
 TEST_F(CliCellCombinations, HighwayRefusalsAreOneClearLine) {
   const std::string model = dir.file("bad.safetensors");
   test_util::expect_cli_failure(forecast_args(model, "--highway"), dir.path(), {"--highway", "--layers 2"});

@@ -62,11 +62,12 @@ int64_t count_correct(std::span<const float> logits, const TaskBatch& batch) {
 
 // What a model file's metadata "experiment" says about the run that made it.
 nlohmann::ordered_json experiment_metadata(const ExperimentOptions& options) {
-  return {{"task", task_name(options.task)},
-          {"cell", options.cell},
-          {"seq_len", options.seq_len},
-          {"hidden", options.hidden},
-          {"seed", options.seed}};
+  nlohmann::ordered_json metadata = {{"task", task_name(options.task)}, {"cell", options.cell}};
+  if (options.layer_norm) metadata["layer_norm"] = true;
+  metadata["seq_len"] = options.seq_len;
+  metadata["hidden"] = options.hidden;
+  metadata["seed"] = options.seed;
+  return metadata;
 }
 
 // Flushes subnormal floats to zero (FTZ and DAZ) on this thread while it lives. Over hundreds of
@@ -102,7 +103,7 @@ std::string_view stop_name(ExperimentStop stop) {
 
 void ExperimentOptions::validate() const {
   check_seq_len(task, seq_len);
-  experiment_network(cell, task, std::max<int64_t>(hidden, 1));
+  experiment_network(cell, task, std::max<int64_t>(hidden, 1), layer_norm);
   if (hidden < 1 || hidden > 16384) option_error("--hidden", "must be in 1..16384");
   if (batch < 1 || batch > 65536) option_error("--batch", "must be in 1..65536");
   if (layers < 1 || layers > 16) option_error("--layers", "must be in 1..16");
@@ -158,7 +159,7 @@ TaskScore evaluate_task(SequenceModel& model, ExperimentTask task, int64_t seq_l
 SequenceModel make_experiment_model(const ExperimentOptions& options) {
   options.validate();
   SequenceModelConfig config;
-  config.rnn = experiment_network(options.cell, options.task, options.hidden);
+  config.rnn = experiment_network(options.cell, options.task, options.hidden, options.layer_norm);
   config.rnn.zoneout = options.zoneout;
   config.rnn.num_layers = options.layers;
   config.rnn.residual = options.residual;

@@ -53,12 +53,15 @@ TaskBatch make_task_batch(ExperimentTask task, int64_t seq_len, uint64_t stream,
 // and forget gates), "layer_norm" (the layer-normalised LSTM), "gru", "gru_reset_before" (reset
 // gate before the product), "rnn_tanh".
 const std::vector<std::string>& experiment_cells();
-// The recurrent core for a cell name (input size and hidden size filled in); throws on others.
-NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int64_t hidden);
+// The recurrent core for a cell name (input size and hidden size filled in), layer-normalised
+// with `layer_norm` (lstm and cifg only, as apply_cell_variant); throws on others.
+NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int64_t hidden,
+                                 bool layer_norm = false);
 
 struct ExperimentOptions {
   ExperimentTask task = ExperimentTask::adding;
   std::string cell = "lstm";
+  bool layer_norm = false;  // --layer-norm: the cell (lstm or cifg) layer-normalised
   int64_t seq_len = 100;   // T
   int64_t hidden = 128;    // H
   int64_t batch = 50;      // sequences per step

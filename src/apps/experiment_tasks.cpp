@@ -136,7 +136,8 @@ const std::vector<std::string>& experiment_cells() {
   return cells;
 }
 
-NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int64_t hidden) {
+NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int64_t hidden,
+                                 bool layer_norm) {
   const auto& cells = experiment_cells();
   if (std::find(cells.begin(), cells.end(), cell) == cells.end()) {
     std::string message = "--cell '";
@@ -145,7 +146,7 @@ NetworkConfig experiment_network(std::string_view cell, ExperimentTask task, int
     throw Error(message);
   }
   NetworkConfig config;
-  apply_cell_variant(config, cell);
+  apply_cell_variant(config, cell, layer_norm);
   config.input_size = task_features(task);
   config.hidden_size = hidden;
   config.validate();

@@ -50,8 +50,9 @@ std::string score_text(ExperimentTask task, const lstm::apps::TaskScore& score) 
 Json result_json(const ExperimentCliOptions& options, const ExperimentResult& result, int threads) {
   const lstm::apps::ExperimentOptions& run = options.run;
   Json out = {{"task", std::string(lstm::apps::task_name(run.task))},
-              {"cell", result.cell},
-              {"seq_len", run.seq_len}};
+              {"cell", result.cell}};
+  if (run.layer_norm) out["layer_norm"] = true;
+  out["seq_len"] = run.seq_len;
   if (run.task == ExperimentTask::adding) {
     out["test_mse"] = number(result.test.loss);
     out["baseline_mse"] = lstm::apps::baseline_loss(run.task);
@@ -177,6 +178,11 @@ void add_experiment_command(CLI::App& app, GlobalOptions& global) {
                  "the same data and seed, one after the other, each with the full --time-limit, and "
                  "print a table")
       ->excludes(cell);
+  command
+      ->add_flag("--layer-norm", run.layer_norm,
+                 "Layer-normalise the cell: with --cell lstm (as --cell layer_norm) or cifg (layer "
+                 "norm with coupled gates)")
+      ->excludes("--compare");
   command
       ->add_option("--seq-len", run.seq_len, "Sequence length T (adding >= 2, temporal_order >= 4)")
       ->check(CLI::Range(int64_t{2}, int64_t{1000000}));
