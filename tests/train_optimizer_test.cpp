@@ -2,12 +2,14 @@
 // export/import, and the learning-rate schedules.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "lstm/threads.hpp"
 #include "lstm/train.hpp"
 #include "train_test_util.hpp"
 
@@ -98,6 +100,51 @@ TEST(TrainOptimizer, StateRoundTripContinuesBitIdentically) {
     }
     EXPECT_EQ(a.p0, b.p0) << kind;
     EXPECT_EQ(a.p1, b.p1) << kind;
+  }
+}
+
+// The vector kernel that steps Adam and AdamW (one per instruction-set path: this test runs once
+// per path) against the update written out one value at a time, on two threads (each stepping
+// its share of the tensor) and over a length that leaves a partial vector at the end. The vector
+// paths may fuse a product with its sum (FMA): a few ulps apart, no more.
+TEST(TrainOptimizer, AdamKernelMatchesTheUpdateValueByValue) {
+  for (const char* kind : {"adam", "adamw"}) {
+    for (const double decay : {0.0, 0.05}) {
+      lstm::OptimizerConfig config;
+      config.kind = lstm::parse_optimizer(kind);
+      config.weight_decay = decay;
+      lstm::set_num_threads(2);
+      const size_t n = 2 * 65536 + 13;  // two threads' worth (Optimizer::step splits from 2 × 65536)
+      std::vector<float> p(n), grads(n);
+      const std::vector<double> start = train_test::random_values(7, n);
+      std::copy(start.begin(), start.end(), p.begin());
+      std::vector<float> want = p, m(n, 0.0f), v(n, 0.0f);
+      const std::vector<ParameterView> views = {{"w", {static_cast<int64_t>(n)}, p, grads}};
+      Optimizer optimizer(config, views);
+      for (int64_t t = 1; t <= 3; ++t) {
+        const std::vector<double> g = train_test::random_values(100 + static_cast<uint64_t>(t), n, 0.5);
+        std::copy(g.begin(), g.end(), grads.begin());
+        const double lr = 0.01 * static_cast<double>(t);
+        optimizer.step(views, lr);
+        // PyTorch 1.13's single-tensor Adam and AdamW in float, operation by operation.
+        const bool decoupled = config.kind == lstm::OptimizerKind::adamw;
+        const float step_size = static_cast<float>(-(lr / (1.0 - std::pow(0.9, static_cast<double>(t)))));
+        const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(0.999, static_cast<double>(t))));
+        for (size_t k = 0; k < n; ++k) {
+          if (decoupled && decay != 0) want[k] = want[k] * static_cast<float>(1.0 - lr * decay);
+          float d = grads[k];
+          if (!decoupled && decay != 0) d = d + static_cast<float>(decay) * want[k];
+          m[k] = m[k] * 0.9f + static_cast<float>(1.0 - 0.9) * d;
+          v[k] = v[k] * 0.999f + static_cast<float>(1.0 - 0.999) * d * d;
+          want[k] = want[k] + step_size * (m[k] / (std::sqrt(v[k]) / correction2_sqrt + 1e-8f));
+        }
+        double worst = 0.0;
+        for (size_t k = 0; k < n; ++k)
+          worst = std::max(worst, std::abs(static_cast<double>(p[k]) - want[k]) / std::max(1.0, std::abs(double{want[k]})));
+        ASSERT_LE(worst, 1e-6) << kind << " weight decay " << decay << " step " << t;
+        EXPECT_GT(std::abs(p[n - 1] - start[n - 1]), 1e-4) << "the last, partial vector moved too";
+      }
+    }
   }
 }
 

@@ -43,6 +43,7 @@ struct ScalarSimd {
   static V sigmoid(V x) { return T(1) / (T(1) + std::exp(-x)); }
   static V tanh(V x) { return std::tanh(x); }
   static V relu(V x) { return x > T(0) ? x : T(0); }
+  static V sqrt(V x) { return std::sqrt(x); }
   static V where_positive(V y, V x) { return y > T(0) ? x : T(0); }  // y > 0 ? x : 0
 };
 
@@ -123,6 +124,7 @@ struct Avx512Simd {
   static V sigmoid(V x) { return set(1.0f) / (set(1.0f) + exp(zero() - x)); }
   static V tanh(V x) { return tanh_lanes<Avx512Simd>(x); }
   static V relu(V x) { return max(x, zero()); }
+  static V sqrt(V x) { return _mm512_maskz_sqrt_ps(kAll, x); }
   static V where_positive(V y, V x) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, zero(), _CMP_GT_OQ), x); }
 };
 template <typename T> struct SimdFor { using type = ScalarSimd<T>; };
@@ -174,6 +176,7 @@ struct Avx2Simd {
   static V sigmoid(V x) { return set(1.0f) / (set(1.0f) + exp(zero() - x)); }
   static V tanh(V x) { return tanh_lanes<Avx2Simd>(x); }
   static V relu(V x) { return max(x, zero()); }
+  static V sqrt(V x) { return _mm256_sqrt_ps(x); }
   static V where_positive(V y, V x) { return _mm256_and_ps(_mm256_cmp_ps(y, zero(), _CMP_GT_OQ), x); }
 };
 template <typename T> struct SimdFor { using type = ScalarSimd<T>; };

@@ -200,6 +200,30 @@ void multiply_in_place(const InPlaceProduct<T>& p) {
     }
 }
 
+// m ← β1·m + (1 − β1)·d, v ← β2·v + (1 − β2)·d·d, p ← p + step·m / (√v / √(1 − β2ᵗ) + ε),
+// unfused, so that every path gives the scalar loop's bits.
+template <typename T>
+void adam(const AdamStep<T>& s) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  const V decay = S::set(s.decay), l2 = S::set(s.l2), beta1 = S::set(s.beta1), beta2 = S::set(s.beta2);
+  const V keep1 = S::set(s.one_minus_beta1), keep2 = S::set(s.one_minus_beta2);
+  const V step = S::set(s.step_size), correction2 = S::set(s.correction2_sqrt), eps = S::set(s.eps);
+  for (int64_t i = 0; i < s.n; i += S::width) {
+    const int64_t count = std::min(S::width, s.n - i);
+    V p = S::load(s.p + i, count);
+    if (s.decay != T(1)) p = p * decay;
+    V d = S::load(s.g + i, count);
+    if (s.l2 != T(0)) d = d + l2 * p;
+    const V m = S::load(s.m + i, count) * beta1 + keep1 * d;
+    const V v = S::load(s.v + i, count) * beta2 + keep2 * d * d;
+    p = p + step * (m / (S::sqrt(v) / correction2 + eps));
+    S::store(s.p + i, p, count);
+    S::store(s.m + i, m, count);
+    S::store(s.v + i, v, count);
+  }
+}
+
 template <typename T>
 void activation(int kind, const T* in, T* out, int64_t n) {
   using S = Simd<T>;
@@ -218,7 +242,7 @@ namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
 VectorKernels<T> vector_kernels() {
-  return {multiply_panels<T>, multiply_in_place<T>, activation<T>};
+  return {multiply_panels<T>, multiply_in_place<T>, adam<T>, activation<T>};
 }
 
 template VectorKernels<float> vector_kernels<float>();

@@ -37,10 +37,28 @@ struct InPlaceProduct {
   bool accumulate = false;
 };
 
+// One Adam or AdamW step on n values, PyTorch 1.13's float update in its order of operations
+// (lstm::Optimizer fills it in): p, g, m (exp_avg) and v (exp_avg_sq) [n].
+template <typename T>
+struct AdamStep {
+  T* p = nullptr;
+  const T* g = nullptr;
+  T* m = nullptr;
+  T* v = nullptr;
+  int64_t n = 0;
+  T decay = 1;  // AdamW: p ← p·decay (1 − lr·wd) first; 1: none
+  T l2 = 0;     // Adam: d = g + l2·p; 0: d = g
+  T beta1 = 0, beta2 = 0, one_minus_beta1 = 0, one_minus_beta2 = 0;
+  T step_size = 0;         // −lr / (1 − β1ᵗ)
+  T correction2_sqrt = 1;  // √(1 − β2ᵗ)
+  T eps = 0;
+};
+
 template <typename T>
 struct VectorKernels {
   void (*multiply_panels)(const PanelProduct<T>&);
   void (*multiply_in_place)(const InPlaceProduct<T>&);
+  void (*adam)(const AdamStep<T>&);
   // out[i] = f(in[i]) for i < n with the path's vector activations: 0 exp, 1 sigmoid, 2 tanh
   // (for the activation tests).
   void (*activation)(int kind, const T* in, T* out, int64_t n);

@@ -5,12 +5,17 @@
 #include <cstdio>
 #include <string>
 
+#include "core/thread_team.hpp"
+#include "core/vector_kernels.hpp"
 #include "lstm/error.hpp"
 #include "lstm/train.hpp"
 #include "train/names.hpp"
 
 namespace lstm {
 namespace {
+
+// Below this many values a thread, stepping on one thread is faster than waking the team.
+constexpr int64_t kElementsPerThread = 1 << 16;
 
 [[noreturn]] void optimizer_error(const std::string& what) {
   throw Error("optimizer: " + what);
@@ -45,29 +50,23 @@ void sgd_update(const OptimizerConfig& c, bool first_step, float lr, float* p, c
   }
 }
 
-// Adam/AdamW on one tensor at step t (1-based): p, g, m (exp_avg), v (exp_avg_sq), all [n].
-void adam_update(const OptimizerConfig& c, int64_t t, double lr, float* p, const float* g, float* m,
-                 float* v, size_t n) {
+// Adam/AdamW at step t (1-based): the constants of the update, which the vector kernel applies
+// to each tensor (core/vector_kernels.hpp).
+AdamStep<float> adam_step(const OptimizerConfig& c, int64_t t, double lr) {
   const bool decoupled = c.kind == OptimizerKind::adamw;
-  const float decay = static_cast<float>(1.0 - lr * c.weight_decay);  // AdamW: p *= 1 − lr·wd
-  const float l2 = static_cast<float>(c.weight_decay);                // Adam: g += wd·p
-  const float beta1 = static_cast<float>(c.beta1), beta2 = static_cast<float>(c.beta2);
-  const float one_minus_beta1 = static_cast<float>(1.0 - c.beta1);
-  const float one_minus_beta2 = static_cast<float>(1.0 - c.beta2);
+  AdamStep<float> step;
+  if (decoupled && c.weight_decay != 0) step.decay = static_cast<float>(1.0 - lr * c.weight_decay);
+  if (!decoupled) step.l2 = static_cast<float>(c.weight_decay);
+  step.beta1 = static_cast<float>(c.beta1);
+  step.beta2 = static_cast<float>(c.beta2);
+  step.one_minus_beta1 = static_cast<float>(1.0 - c.beta1);
+  step.one_minus_beta2 = static_cast<float>(1.0 - c.beta2);
   const double correction1 = 1.0 - std::pow(c.beta1, static_cast<double>(t));
   const double correction2 = 1.0 - std::pow(c.beta2, static_cast<double>(t));
-  const float step_size = static_cast<float>(-(lr / correction1));
-  const float correction2_sqrt = static_cast<float>(std::sqrt(correction2));
-  const float eps = static_cast<float>(c.eps);
-  for (size_t k = 0; k < n; ++k) {
-    if (decoupled && c.weight_decay != 0) p[k] = p[k] * decay;
-    float d = g[k];
-    if (!decoupled && c.weight_decay != 0) d = d + l2 * p[k];
-    m[k] = m[k] * beta1 + one_minus_beta1 * d;
-    v[k] = v[k] * beta2 + one_minus_beta2 * d * d;
-    const float denom = std::sqrt(v[k]) / correction2_sqrt + eps;
-    p[k] = p[k] + step_size * (m[k] / denom);
-  }
+  step.step_size = static_cast<float>(-(lr / correction1));
+  step.correction2_sqrt = static_cast<float>(std::sqrt(correction2));
+  step.eps = static_cast<float>(c.eps);
+  return step;
 }
 
 }  // namespace
@@ -130,17 +129,37 @@ void Optimizer::step(std::span<const ParameterView> parameters, double lr) {
         parameters[k].grad.size() != parameters[k].value.size())
       optimizer_error("parameter " + std::to_string(k) + " ('" + parameters[k].name +
                       "') is not the one the optimizer was built for ('" + slots_[k].name + "')");
-  for (size_t k = 0; k < slots_.size(); ++k) {
-    const ParameterView& view = parameters[k];
-    const size_t offset = static_cast<size_t>(slots_[k].offset), n = view.value.size();
-    float* first = first_.empty() ? nullptr : first_.data() + offset;
-    if (config_.kind == OptimizerKind::sgd)
-      sgd_update(config_, step_count_ == 0, static_cast<float>(lr), view.value.data(),
-                 view.grad.data(), first, n);
-    else
-      adam_update(config_, step_count_ + 1, lr, view.value.data(), view.grad.data(), first,
-                  second_.data() + offset, n);
-  }
+  static const VectorKernels<float> kernels = vector_kernels<float>();  // the path is chosen once
+  const AdamStep<float> adam = adam_step(config_, step_count_ + 1, lr);
+  // Each thread of the library's team steps its share of every tensor: the update is elementwise,
+  // so the result does not depend on the split. Small models stay on this thread.
+  const int64_t total = slots_.empty() ? 0 : slots_.back().offset + slots_.back().numel;
+  ThreadTeam& team = thread_team();
+  const int threads = total >= kElementsPerThread * 2 ? std::min<int>(team.size(), static_cast<int>(total / kElementsPerThread)) : 1;
+  auto update = [&](int index, int count) {
+    for (size_t k = 0; k < slots_.size(); ++k) {
+      const ParameterView& view = parameters[k];
+      const auto [begin, end] = split_range(slots_[k].numel, count, index, 16);
+      if (begin >= end) continue;
+      const size_t offset = static_cast<size_t>(slots_[k].offset + begin), n = static_cast<size_t>(end - begin);
+      float* first = first_.empty() ? nullptr : first_.data() + offset;
+      float* value = view.value.data() + begin;
+      const float* grad = view.grad.data() + begin;
+      if (config_.kind == OptimizerKind::sgd) {
+        sgd_update(config_, step_count_ == 0, static_cast<float>(lr), value, grad, first, n);
+        continue;
+      }
+      AdamStep<float> part = adam;
+      part.p = value;
+      part.g = grad;
+      part.m = first;
+      part.v = second_.data() + offset;
+      part.n = static_cast<int64_t>(n);
+      kernels.adam(part);
+    }
+  };
+  if (threads > 1) team.run(threads, update);
+  else update(0, 1);
   ++step_count_;
 }
 
