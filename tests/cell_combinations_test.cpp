@@ -280,7 +280,7 @@ TEST(CliBenchStacks, JsonReportsResidualHighwayAndZoneout) {
   EXPECT_NE(text.out.find("layers=2 highway"), std::string::npos) << text.out;
 }
 
-// Refused with one line and exit 1, in the very words `lstm train` uses.
+// `lstm bench --json` names the cell's variant, and counts G = 3 gates for the coupled ones.
 TEST(CliBenchStacks, JsonReportsTheCellVariant) {
   const std::string base = cli + " bench --input-size 5 --hidden-size 6 --batch 2 --seq-len 3 "
                                  "--iters 1 --warmup 0 --threads 1 --json ";
@@ -307,6 +307,7 @@ TEST(CliBenchStacks, JsonReportsTheCellVariant) {
   }
 }
 
+// Refused with one line and exit 1, in the very words `lstm train` uses.
 TEST_F(CliCellCombinations, BenchRefusesStacksAndLayerNormAsTrainDoes) {
   const std::string bench = cli + " bench --input-size 3 --hidden-size 4 --batch 2 --seq-len 2 --iters 1 --json ";
   const std::string model = dir.file("bad.safetensors");
