@@ -200,8 +200,9 @@ void multiply_in_place(const InPlaceProduct<T>& p) {
     }
 }
 
-// m ← β1·m + (1 − β1)·d, v ← β2·v + (1 − β2)·d·d, p ← p + step·m / (√v / √(1 − β2ᵗ) + ε),
-// unfused, so that every path gives the scalar loop's bits.
+// m ← β1·m + (1 − β1)·d, v ← β2·v + (1 − β2)·d·d, p ← p + step·m / (√v / √(1 − β2ᵗ) + ε), in
+// PyTorch's order. The portable path gives the scalar loop's bits; the vector paths may fuse a
+// product with its sum, a few ulps from it.
 template <typename T>
 void adam(const AdamStep<T>& s) {
   using S = Simd<T>;

@@ -135,7 +135,7 @@ void Optimizer::step(std::span<const ParameterView> parameters, double lr) {
   // so the result does not depend on the split. Small models stay on this thread.
   const int64_t total = slots_.empty() ? 0 : slots_.back().offset + slots_.back().numel;
   ThreadTeam& team = thread_team();
-  const int threads = total >= kElementsPerThread * 2 ? std::min<int>(team.size(), static_cast<int>(total / kElementsPerThread)) : 1;
+  const int threads = static_cast<int>(std::clamp<int64_t>(total / kElementsPerThread, 1, team.size()));
   auto update = [&](int index, int count) {
     for (size_t k = 0; k < slots_.size(); ++k) {
       const ParameterView& view = parameters[k];
