@@ -17,7 +17,7 @@ ForecastSetup forecast_setup(const ForecastOptions& options) {
   setup.deseasonalize = options.deseasonalize;
   setup.validation_fraction = options.validation;
   NetworkConfig variant;
-  apply_cell_variant(variant, options.cell);
+  apply_cell_variant(variant, options.cell, options.layer_norm);
   setup.cell = variant.cell;
   setup.peephole = variant.peephole;
   setup.coupled_gates = variant.coupled_gates;

@@ -21,12 +21,13 @@ struct ForecastOptions {
   int log_target = -1, deseasonalize = -1;  // ForecastSetup's per-series normalisation
   double validation = 0.2;            // ForecastSetup::validation_fraction
   std::string cell = "lstm";          // a cell or a variant (lstm::apply_cell_variant)
+  bool layer_norm = false;            // with cell lstm or cifg: layer-normalised (--layer-norm)
   int64_t hidden = 64;                // ForecastSetup::hidden_size
   int64_t layers = 1;                 // ForecastSetup::num_layers
   uint64_t seed = 0;                  // weight initialisation
 };
 
-// Throws lstm::Error for an unknown cell.
+// Throws lstm::Error for an unknown cell, or layer_norm with a cell it does not combine with.
 ForecastSetup forecast_setup(const ForecastOptions& options);
 
 }  // namespace lstm::apps

@@ -150,9 +150,22 @@ bool highway_option(const TrainOptions& options) {
   return options.highway;
 }
 
-// --cell (with its variants), --layer-norm, --zoneout, --residual, --highway and --forget-bias into a task's setup.
+// --zoneout, --residual, --highway and --forget-bias into a task's setup, whose cell is set.
 template <typename Setup>
-void set_cell_options(Setup& setup, const TrainOptions& options) {
+void set_stack_options(Setup& setup, const TrainOptions& options) {
+  setup.zoneout = options.zoneout;
+  setup.residual = residual_option(options);
+  setup.highway = highway_option(options);
+  if (options.forget_bias.empty()) return;
+  if (setup.cell != lstm::CellType::lstm)
+    throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg, layer_norm), not " +
+                      options.cell);
+  setup.forget_bias = parse_forget_bias(options.forget_bias);
+}
+
+// --cell (with its variants) and --layer-norm, then the options above, into a language model's
+// setup (a forecaster's cell comes from lstm::apps::forecast_setup).
+void set_cell_options(lstm::apps::CharLmSetup& setup, const TrainOptions& options) {
   lstm::NetworkConfig variant;
   lstm::apply_cell_variant(variant, options.cell, options.layer_norm);  // cifg --layer-norm: both
   setup.cell = variant.cell;
@@ -160,14 +173,7 @@ void set_cell_options(Setup& setup, const TrainOptions& options) {
   setup.coupled_gates = variant.coupled_gates;
   setup.reset_before = variant.reset_before;
   setup.layer_norm = variant.layer_norm;
-  setup.zoneout = options.zoneout;
-  setup.residual = residual_option(options);
-  setup.highway = highway_option(options);
-  if (options.forget_bias.empty()) return;
-  if (variant.cell != lstm::CellType::lstm)
-    throw lstm::Error("--forget-bias applies to the LSTM cells (lstm, peephole, cifg, layer_norm), not " +
-                      options.cell);
-  setup.forget_bias = parse_forget_bias(options.forget_bias);
+  set_stack_options(setup, options);
 }
 
 // A forecaster's epoch line: losses (and, with target_scale > 0, the validation RMSE in the
@@ -199,14 +205,13 @@ lstm::apps::ForecastSetup forecast_setup(const TrainOptions& options) {
   forecast.log_target = options.log_target;
   forecast.deseasonalize = options.deseasonalize;
   forecast.validation = options.validation;
-  // --layer-norm is the layer_norm cell: set_cell_options checks it against --cell and adds
-  // --zoneout, --residual, --highway and --forget-bias.
-  forecast.cell = options.layer_norm ? "layer_norm" : options.cell;
+  forecast.cell = options.cell;
+  forecast.layer_norm = options.layer_norm;
   forecast.hidden = options.hidden;
   forecast.layers = options.layers;
   forecast.seed = options.trainer.seed;
   lstm::apps::ForecastSetup setup = lstm::apps::forecast_setup(forecast);
-  set_cell_options(setup, options);
+  set_stack_options(setup, options);
   return setup;
 }
 
