@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Scores a text with a language model that lstm wrote, in PyTorch, the way `lstm eval` documents.
 
-usage: charlm_torch_check.py MODEL.safetensors TEXT
+usage: charlm_torch_check.py MODEL.safetensors TEXT [WINDOW]
 Builds nn.Embedding -> nn.LSTM/GRU/RNN -> nn.Linear from the file (load_state_dict(strict=True)
 with the file's names), maps the text's characters through the vocabulary in the metadata, cuts
-the ids into windows of W + 1 that overlap by one (W from the metadata), runs each window from a
+the ids into windows of W + 1 that overlap by one (W from the metadata, or WINDOW), runs each window from a
 zero state, and prints the mean cross-entropy over every predicted character in bits.
 """
 import json
@@ -37,12 +37,12 @@ class CharModel(torch.nn.Module):
         return self.head(output.squeeze(1))
 
 
-def main(model_path, text_path):
+def main(model_path, text_path, window=None):
     tensors, metadata = read_safetensors(model_path)
     model = CharModel(tensors, json.loads(metadata["config"]))
     model.load_state_dict(tensors, strict=True)
     charlm = json.loads(metadata["charlm"])
-    window = charlm["window"]
+    window = int(window) if window else charlm["window"]
     symbols = charlm["vocabulary"]["symbols"]
     index = {chr(s): i for i, s in enumerate(symbols)}
     with open(text_path, encoding="utf-8") as f:

@@ -118,6 +118,20 @@ TEST_F(CliCharLm, TrainGenerateAndEvalAgreeWithPyTorch) {
   ASSERT_EQ(torch.exit_code, 0) << torch.err;
   EXPECT_NEAR(bits, std::stod(torch.out), 1e-4 * bits);
 
+  // eval --window scores in windows of another length (here 7, where the model trained on 32).
+  const CommandResult short_eval = run("eval --model " + shell_quote(model) + " --data " + shell_quote(text) +
+                                       " --threads 1 --window 7");
+  ASSERT_EQ(short_eval.exit_code, 0) << short_eval.err;
+  const nlohmann::json short_score = nlohmann::json::parse(last_line(short_eval.out));
+  EXPECT_EQ(short_score.at("window").get<int64_t>(), 7);
+  const double short_bits = short_score.at("bits_per_char").get<double>();
+  const CommandResult short_torch = test_util::run_command(
+      std::string(LSTM_PYTHON) + " " + shell_quote(std::string(LSTM_TEST_DATA_DIR) + "/../charlm_torch_check.py") +
+      " " + shell_quote(model) + " " + shell_quote(text) + " 7");
+  ASSERT_EQ(short_torch.exit_code, 0) << short_torch.err;
+  EXPECT_NEAR(short_bits, std::stod(short_torch.out), 1e-4 * short_bits);
+  EXPECT_GT(short_bits, bits) << "less context per character, a worse score";
+
   const std::string generate =
       "generate --model " + shell_quote(model) + " --prompt 'Book 3:' --length 80 --threads 1";
   const CommandResult a = run(generate + " --seed 1"), b = run(generate + " --seed 1"),

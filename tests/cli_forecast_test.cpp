@@ -198,6 +198,7 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   const CommandResult three = run(eval + " --horizon 3");
   ASSERT_EQ(three.exit_code, 0) << three.err;
   EXPECT_EQ(nlohmann::json::parse(test_util::lines_of(three.out).back())["rolling"]["horizon"], 3);
+  expect_failure(eval + " --window 50", {model, "--window is for language models"});
   expect_failure(eval + " --horizon 90", {series, "too short to evaluate 90-step forecasts"});
 }
 

@@ -62,13 +62,14 @@ class CharLM:
             raise ValueError("the CharLM is not fitted: call fit() or CharLM.load() first")
         return self._model
 
-    def bits_per_char(self, text):
-        """How well the model predicts `text` (str or pathlib.Path), as `lstm eval` scores it."""
+    def bits_per_char(self, text, window=0):
+        """How well the model predicts `text` (str or pathlib.Path), as `lstm eval` scores it:
+        in windows of the training window, or of `window` characters (`eval --window`)."""
         model = self._require_model()
         if isinstance(text, os.PathLike):
             with open(text, encoding="utf-8") as f:
                 text = f.read()
-        return model.bits_per_char(text)
+        return model.bits_per_char(text, int(window))
 
     def generate(self, prompt, length=200, temperature=1.0, seed=0):
         """`length` characters sampled after `prompt` (temperature 0: the most likely each time)."""

@@ -130,13 +130,15 @@ void bind_charlm(py::module_& module) {
       .def_property_readonly("vocabulary_size",
                              [](const CharLmModel& m) { return m.info.vocabulary.size(); })
       .def("bits_per_char",
-           [](CharLmModel& m, const std::string& text) {
+           [](CharLmModel& m, const std::string& text, int64_t window) {
              const std::vector<int32_t> ids = m.info.vocabulary.encode("text", text);
              if (ids.size() < 2)
                throw py::value_error("text: at least two characters are needed to score");
+             if (window < 0) throw py::value_error("window: expected 0 (the training window) or more");
              py::gil_scoped_release release;
-             return lstm::apps::score_text(m.model, ids, m.info.window).bits_per_char();
-           })
+             return lstm::apps::score_text(m.model, ids, window == 0 ? m.info.window : window).bits_per_char();
+           },
+           py::arg("text"), py::arg("window") = 0)
       .def("generate",
            [](CharLmModel& m, const std::string& prompt, int64_t length, double temperature,
               uint64_t seed) {

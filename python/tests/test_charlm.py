@@ -47,6 +47,14 @@ def test_the_cli_scores_the_saved_file_the_same(fitted, tmp_path):
         out = subprocess.run([cli, "eval", "--model", str(tmp_path / "lm.safetensors"), "--data",
                               str(tmp_path / "t.txt")], check=True, capture_output=True, text=True)
         assert abs(json.loads(out.stdout.strip().splitlines()[-1])["bits_per_char"] - bits) < 1e-9
+        short = subprocess.run([cli, "eval", "--model", str(tmp_path / "lm.safetensors"), "--data",
+                                str(tmp_path / "t.txt"), "--window", "5"],
+                               check=True, capture_output=True, text=True)
+        short_bits = json.loads(short.stdout.strip().splitlines()[-1])["bits_per_char"]
+        assert abs(short_bits - loaded.bits_per_char(TEXT[:500], window=5)) < 1e-9
+        assert short_bits > bits  # less context per character
+    with pytest.raises(ValueError, match="window"):
+        loaded.bits_per_char(TEXT[:500], window=-1)
 
 
 def test_ctrl_c_stops_cleanly():

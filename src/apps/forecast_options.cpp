@@ -1,6 +1,7 @@
 // ForecastOptions → ForecastSetup, the one place where a forecaster's options are filled in.
 #include "apps/forecast_options.hpp"
 
+#include "apps/cell_variant.hpp"
 #include "lstm/config.hpp"
 
 namespace lstm::apps {
@@ -16,13 +17,7 @@ ForecastSetup forecast_setup(const ForecastOptions& options) {
   setup.log_target = options.log_target;
   setup.deseasonalize = options.deseasonalize;
   setup.validation_fraction = options.validation;
-  NetworkConfig variant;
-  apply_cell_variant(variant, options.cell, options.layer_norm);
-  setup.cell = variant.cell;
-  setup.peephole = variant.peephole;
-  setup.coupled_gates = variant.coupled_gates;
-  setup.reset_before = variant.reset_before;
-  setup.layer_norm = variant.layer_norm;
+  set_cell_variant(setup, options.cell, options.layer_norm);
   setup.hidden_size = options.hidden;
   setup.num_layers = options.layers;
   setup.seed = options.seed;

@@ -33,7 +33,7 @@ void add_convert_command(CLI::App& app, GlobalOptions& global);
 
 // `lstm eval` of a language model: bits per character on a text, last line JSON.
 void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
-                 const std::string& data_path);
+                 const std::string& data_path, int64_t window);
 
 // Adds --threads and --precision to `command`, bound to `global`.
 void add_compute_options(CLI::App& command, GlobalOptions& global);

@@ -19,6 +19,7 @@ namespace {
 struct EvalOptions {
   std::string model, data;
   int64_t horizon = 0;  // 0: a direct model's H, else the M4 horizon of the series
+  int64_t window = 0;   // charlm: the scoring window (0: the model's training window)
 };
 
 nlohmann::ordered_json metrics_json(const lstm::ForecastMetrics& metrics) {
@@ -107,16 +108,21 @@ void run_eval(const EvalOptions& options, const GlobalOptions& global) {
   apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
   if (lstm::apps::is_charlm(model)) {
-    eval_charlm(model, options.model, options.data);
-  } else if (lstm::apps::is_multi_series_model(model)) {
+    eval_charlm(model, options.model, options.data, options.window);
+    return;
+  }
+  if (options.window != 0)
+    throw lstm::Error(options.model + ": --window is for language models; this is a forecast model");
+  if (lstm::apps::is_multi_series_model(model)) {
     const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.model);
     const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
     std::string table;
     const std::string json =
         lstm::apps::evaluate_many_json(model, info, series, options.data, options.horizon, table);
     std::cout << options.data << ": " << series.size() << " series\n" << table << json << '\n';
-  } else
+  } else {
     evaluate_forecast_model(options, model);
+  }
 }
 
 }  // namespace
@@ -127,7 +133,7 @@ void add_eval_command(CLI::App& app, GlobalOptions& global) {
       "eval",
       "Evaluate a model on a file; the last line printed is a JSON object. A language model: "
       "bits per character (and loss, nats) on a text, scored in windows of the model's training "
-      "window, each from a fresh state, every character after the first predicted once. A "
+      "window (or --window), each from a fresh state, every character after the first predicted once. A "
       "forecast model on a CSV series: RMSE, MAE and MASE of its one-step forecasts "
       "(a direct model: of every horizon 1..H from every origin) next to the naive and "
       "seasonal-naive baselines scored the same way; then its --horizon-step forecasts from up "
@@ -142,6 +148,11 @@ void add_eval_command(CLI::App& app, GlobalOptions& global) {
                    "the M4 horizon: monthly 18, quarterly 8, yearly 6, weekly 13, daily 14, "
                    "hourly 48)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+  command
+      ->add_option("--window", options->window,
+                   "charlm: characters of context per scoring window, each from a fresh state "
+                   "(0: the model's training window)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
   add_compute_options(*command, global);
   command->callback([options, &global] { run_eval(*options, global); });
 }

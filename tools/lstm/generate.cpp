@@ -35,19 +35,20 @@ void run_generate(const GenerateOptions& options, const GlobalOptions& global) {
 }  // namespace
 
 void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
-                 const std::string& data_path) {
+                 const std::string& data_path, int64_t window) {
   const lstm::apps::CharLmInfo info = lstm::apps::charlm_info(model, model_path);
+  if (window == 0) window = info.window;
   const std::string text = lstm::read_text(data_path, info.vocabulary.kind());
   const std::vector<int32_t> ids = info.vocabulary.encode(data_path, text);
   if (ids.size() < 2) throw lstm::Error(data_path + ": at least 2 characters are needed");
-  const lstm::apps::TextScore score = lstm::apps::score_text(model, ids, info.window);
+  const lstm::apps::TextScore score = lstm::apps::score_text(model, ids, window);
   std::cout << data_path << ": " << score.predicted << " characters predicted, in windows of "
-            << info.window << " each from a fresh state\n";
+            << window << " each from a fresh state\n";
   const nlohmann::ordered_json out = {{"file", data_path},
                                       {"bits_per_char", score.bits_per_char()},
                                       {"loss", score.loss},
                                       {"characters", score.predicted},
-                                      {"window", info.window}};
+                                      {"window", window}};
   std::cout << out.dump() << '\n';
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "apps/cell_variant.hpp"
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
 #include "apps/forecast_options.hpp"
@@ -166,13 +167,7 @@ void set_stack_options(Setup& setup, const TrainOptions& options) {
 // --cell (with its variants) and --layer-norm, then the options above, into a language model's
 // setup (a forecaster's cell comes from lstm::apps::forecast_setup).
 void set_cell_options(lstm::apps::CharLmSetup& setup, const TrainOptions& options) {
-  lstm::NetworkConfig variant;
-  lstm::apply_cell_variant(variant, options.cell, options.layer_norm);  // cifg --layer-norm: both
-  setup.cell = variant.cell;
-  setup.peephole = variant.peephole;
-  setup.coupled_gates = variant.coupled_gates;
-  setup.reset_before = variant.reset_before;
-  setup.layer_norm = variant.layer_norm;
+  lstm::apps::set_cell_variant(setup, options.cell, options.layer_norm);  // cifg --layer-norm: both
   set_stack_options(setup, options);
 }
 
