@@ -1,6 +1,7 @@
 // The packed per-step product against the naive GEMM it replaces: every row-tile size, partial
 // panels, depths that span several blocks, unit ranges packed and multiplied piecewise; and the
-// same product reading the weights in place.
+// same product reading the weights in place; and a workspace that keeps its packed weights
+// between inference calls only while they are the network's.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -244,6 +245,81 @@ TEST(Bf16, UnavailablePrecisionIsAnError) {
   } else {
     EXPECT_THROW(lstm::set_matmul_precision(lstm::MatmulPrecision::bf16), lstm::Error);
     EXPECT_EQ(lstm::matmul_precision(), lstm::MatmulPrecision::fp32);
+  }
+}
+
+// Inference with one workspace, as generate calls it once a character.
+std::vector<float> infer(const lstm::Network<float>& net, const std::vector<float>& x, lstm::Workspace<float>& ws) {
+  const int64_t steps = 5, batch = 3;
+  std::vector<float> y(static_cast<size_t>(steps * batch * net.config().layer_output_size()));
+  lstm::ForwardArgs<float> args;
+  args.seq_len = steps;
+  args.batch = batch;
+  args.input = x.data();
+  args.output = y.data();
+  net.forward(lstm::Mode::inference, args, ws);
+  return y;
+}
+
+// A workspace packs W_hh (and W_hr, W_hn) once for repeated inference calls, and packs them again
+// whenever they may have changed: through parameter(), through an earlier view declared by
+// weights_changed(), through a view the optimizer writes after a training step (which declares
+// nothing: the training forward and the backward clear what the workspace kept), or with the
+// precision. Each result must equal a fresh workspace's.
+TEST(PackedReuse, InferenceRepacksWheneverTheWeightsMayHaveChanged) {
+  for (const char* cell : {"lstm", "gru_reset_before"}) {
+    SCOPED_TRACE(cell);
+    lstm::NetworkConfig config;
+    lstm::apply_cell_variant(config, cell);
+    config.input_size = 12;
+    config.hidden_size = 40;
+    if (config.cell == lstm::CellType::lstm) config.proj_size = 24;
+    lstm::Network<float> net(config);
+    net.init_uniform(5);
+    const std::vector<float> x = random_values<float>(5 * 3 * 12, 9);
+    auto fresh = [&] {
+      lstm::Workspace<float> ws;
+      return infer(net, x, ws);
+    };
+    lstm::Workspace<float> kept;
+    const std::vector<float> first = infer(net, x, kept);
+    EXPECT_EQ(infer(net, x, kept), first);
+
+    for (float& v : net.parameter("weight_hh_l0")) v *= -1.0f;
+    const std::vector<float> negated = infer(net, x, kept);
+    EXPECT_EQ(negated, fresh());
+    EXPECT_NE(negated, first);
+
+    const std::span<float> view = net.parameters();
+    (void)infer(net, x, kept);
+    for (float& v : view) v *= 0.5f;
+    net.weights_changed();
+    EXPECT_EQ(infer(net, x, kept), fresh());
+
+    // The trainer's order: views taken once, a training forward and backward, the optimizer
+    // writing through the views, then a validation forward.
+    (void)infer(net, x, kept);
+    std::vector<float> y(first.size()), grads(static_cast<size_t>(net.num_parameters()));
+    lstm::ForwardArgs<float> args;
+    args.seq_len = 5;
+    args.batch = 3;
+    args.input = x.data();
+    args.output = y.data();
+    net.forward(lstm::Mode::training, args, kept);
+    lstm::BackwardArgs<float> back;
+    back.grad_output = y.data();
+    back.grad_params = grads.data();
+    net.backward(back, kept);
+    for (size_t k = 0; k < view.size(); ++k) view[k] -= 0.1f * grads[k];
+    EXPECT_EQ(infer(net, x, kept), fresh());
+
+    if (lstm::bf16_available()) {
+      (void)infer(net, x, kept);
+      const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+      const std::vector<float> rounded = infer(net, x, kept);
+      EXPECT_EQ(rounded, fresh());
+      EXPECT_EQ(infer(net, x, kept), rounded);
+    }
   }
 }
 

@@ -55,12 +55,11 @@ lstm::NetworkConfig make_config(const std::string& cell, int64_t input_size, int
 }
 
 // Python holds views of the parameters (state_dict arrays, torch Parameters) that may change
-// them at any time unseen, so with int8 products every call from Python quantizes the weights
-// again rather than trust the ones a workspace keeps.
+// them at any time unseen, so every call from Python packs (or quantizes) the weights again
+// rather than trust the ones a workspace keeps.
 template <typename T>
 void weights_may_have_changed(const lstm::Network<T>& network) {
-  if (lstm::matmul_precision() == lstm::MatmulPrecision::int8)
-    const_cast<lstm::Network<T>&>(network).weights_changed();
+  const_cast<lstm::Network<T>&>(network).weights_changed();
 }
 
 // Forward over NumPy arrays: input [T, B, I]; optional lengths [B] int64, h0 [L*D, B, Hout],

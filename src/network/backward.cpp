@@ -283,6 +283,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
 // Packs W_hhᵀ (and W_hrᵀ) for direction g's loop on at most `team` threads.
 template <typename T>
 LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
+  g.loop.packed_for = {};  // W_hhᵀ replaces the forward's packing
   g.loop.packed_hh.shape(1, g.d.Hout, g.d.hh_blocks() * g.d.H);
   if (g.d.reset_before) g.loop.packed_hn.shape(1, g.d.Hout, g.d.H);
   if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);

@@ -98,6 +98,7 @@ struct DirectionForward {
   double zoneout;  // 0 at inference
   uint64_t seed;   // of the zoneout masks
   const Int8Direction* int8;  // the weights in int8 with --precision int8, else null
+  uint64_t weights_version;   // the network's weights_version()
 };
 
 // The input part with int8 weights, b_ih added as the sums are turned back to float (not for the
@@ -187,9 +188,11 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count, input_per_step);
   } else {
     input_part(f, sl.pack_u0, sl.pack_u1, index, count);
-    f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
-    if (d.reset_before) f.loop.packed_hn.pack(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_u0, sl.pack_u1);
-    if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
+    if (f.loop.pack_weights) {
+      f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
+      if (d.reset_before) f.loop.packed_hn.pack(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_u0, sl.pack_u1);
+      if (d.proj) f.loop.packed_hr.pack(p.w_hr, d.H, sl.pack_o0, sl.pack_o1);
+    }
   }
 
   const int64_t first_slot = state_slot(f.training, f.direction, 0, f.direction == 0 ? 0 : d.T - 1, false);
@@ -321,14 +324,22 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
     return {by_batch, threads};
   }
   const T* w_hn = f.params.w_hh + 2 * d.H * d.Hout;  // GRU's n block, with reset_before
-  if (read_in_place(d, threads, sizeof(T))) {
+  using PackedFor = typename LoopScratch<T>::PackedFor;
+  const PackedFor wanted{f.weights_version, f.layer,
+                         std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16};
+  f.loop.pack_weights = true;
+  if (!wanted.bf16 && read_in_place(d, threads, sizeof(T))) {
     f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
     if (d.reset_before) f.loop.packed_hn.read_in_place(w_hn, d.Hout, 1, d.H, d.Hout);
+    f.loop.packed_for = {};
+  } else if (!f.training && f.loop.packed_for == wanted) {
+    f.loop.pack_weights = false;  // packed by an earlier inference call, from the same weights
   } else {
     f.loop.packed_hh.shape(d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.shape(1, d.P, d.H);
     if (d.reset_before) f.loop.packed_hn.shape(1, d.H, d.Hout);
+    f.loop.packed_for = f.training ? PackedFor{} : wanted;
   }
   if (input_by_weight_rows(d, f.in)) {
     f.loop.packed_x.shape(1, d.T * d.B, f.in, false);  // input-side products stay in T
@@ -427,7 +438,8 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
                             config_.layer_input_size(layer), y, state_row(a.h0, row, d.Hout, d.B),
                             state_row(a.c0, row, d.H, d.B), state_row(a.h_n, row, d.Hout, d.B),
                             state_row(a.c_n, row, d.H, d.B), layer, training ? config_.zoneout : 0.0,
-                            a.dropout_seed, int8 ? &s.int8[static_cast<size_t>(row)] : nullptr});
+                            a.dropout_seed, int8 ? &s.int8[static_cast<size_t>(row)] : nullptr,
+                            weights_version_});
     }
     forward_layer(directions.data(), d.D);
     if (config_.residual && layer > 0)  // y += x: zero past each sequence's end in both

@@ -37,6 +37,18 @@ struct LoopScratch {
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   SpinBarrier barrier;         // where the threads running the loop meet
+  // At inference, which forward weights packed_hh, packed_hn and packed_hr hold: a forward of the
+  // same layer with the same weights_version() and precision uses them as they are instead of
+  // packing them again (generate calls forward once a character). A training forward, a
+  // backward and reading in place clear it, since training changes the weights through views.
+  struct PackedFor {
+    uint64_t version = 0;  // 0: nothing reusable
+    int64_t layer = -1;
+    bool bf16 = false;
+    bool operator==(const PackedFor&) const = default;
+  };
+  PackedFor packed_for;
+  bool pack_weights = true;  // whether this call's forward threads pack them (prepare_direction)
   // The layer-normalised LSTM's backward split by rows: each thread's gradients of the gains and
   // biases [threads, 4GH+2H] (γ_ih, γ_hh [G*H], γ_c, β_c [H], then b_ih, b_hh [G*H]), summed after the loop.
   std::vector<T> layer_norm_grads;
