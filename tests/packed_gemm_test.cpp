@@ -237,6 +237,37 @@ TEST(Bf16, GemmFormsMatchARoundedDoubleReference) {
         }
 }
 
+// x W_ihᵀ + b_ih as the input part over every step computes it: the bias added as C is stored,
+// in a product small enough to stay in the caches and in one large enough (over 4 MiB of C, 64-byte
+// aligned) to stream past them; both against the rounded double reference.
+TEST(Bf16, GemmWithBiasMatchesARoundedDoubleReference) {
+  if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
+  for (const auto& [m, n] : {std::pair<int64_t, int64_t>{37, 97}, {1100, 1024}}) {
+    const int64_t k = 40;
+    const auto a = random_values<float>(static_cast<size_t>(m * k), 15);
+    const auto b = random_values<float>(static_cast<size_t>(n * k), 16);
+    const auto bias = random_values<float>(static_cast<size_t>(n), 17);
+    std::vector<float> storage(static_cast<size_t>(m * n + 16), 5.0f);
+    const std::span<float> c(storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64 / 4,
+                             static_cast<size_t>(m * n));
+    std::vector<double> expected(c.size());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = bias[static_cast<size_t>(j)];
+        for (int64_t q = 0; q < k; ++q)
+          sum += static_cast<double>(round_to_bf16(a[i * k + q])) * round_to_bf16(b[j * k + q]);
+        expected[static_cast<size_t>(i * n + j)] = sum;
+      }
+    lstm::bf16::gemm(false, true, m, n, k, a.data(), k, b.data(), k, false, c.data(), n, bias.data());
+    const std::vector<double> got(c.begin(), c.end());
+    EXPECT_TRUE(test_util::compare_tensors("m=" + std::to_string(m) + " n=" + std::to_string(n),
+                                           std::span<const double>(expected), std::span<const double>(got), 1e-5));
+  }
+  std::vector<float> c(4, 0.0f), a(4, 1.0f), bias(2, 1.0f);
+  EXPECT_THROW(lstm::bf16::gemm(false, true, 2, 2, 2, a.data(), 2, a.data(), 2, true, c.data(), 2, bias.data()),
+               lstm::Error);
+}
+
 TEST(Bf16, UnavailablePrecisionIsAnError) {
   if (lstm::bf16_available()) {
     // Doubles ignore the setting: their packed products stay exact.

@@ -49,7 +49,7 @@ LSTM_AMX_TARGET void panel_tile(const uint16_t* a16, int64_t kpad, const uint16_
 }  // namespace
 
 LSTM_AMX_TARGET void amx_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels,
-                              float* c, int64_t ldc, int64_t columns, bool accumulate, bool transposed) {
+                              float* c, int64_t ldc, int64_t columns, const Store& store) {
   static const AmxTileConfig config;  // in memory: ldtilecfg reads it behind the compiler's back
   _tile_loadconfig(&config);
   alignas(64) float out[32 * 32];  // [32, 32] one tile pair's result
@@ -61,7 +61,7 @@ LSTM_AMX_TARGET void amx_multiply(int64_t m, const uint16_t* a16, int64_t kpad, 
       const uint16_t* a = a16 + g * 16 * kpad;
       if (g + 1 < groups) panel_tile<2>(a, kpad, panel, out);
       else panel_tile<1>(a, kpad, panel, out);
-      store_block(out, 32, std::min<int64_t>(m - g * 16, 32), width, c, ldc, g * 16, first, accumulate, transposed);
+      store_block(out, 32, std::min<int64_t>(m - g * 16, 32), width, c, ldc, g * 16, first, store);
     }
   }
   _tile_release();

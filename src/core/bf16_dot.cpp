@@ -60,7 +60,7 @@ DotTile pick_tile(int64_t rows) {
 // read whole panels, which must exist).
 template <int NP, int MaxRows>
 void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c, int64_t ldc,
-               int64_t columns, bool accumulate, bool transposed) {
+               int64_t columns, const Store& store) {
   alignas(64) float out[MaxRows * NP * 32];
   const int64_t panel_stride = kpad * 32;
   for (int64_t first = 0; first < columns; first += NP * 32) {
@@ -75,7 +75,7 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
           tile = panels_here == 1 ? pick_tile<1, MaxRows>(rows) : panels_here == 2 ? pick_tile<2, MaxRows>(rows) : pick_tile<3, MaxRows>(rows);
       }
       tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
-      store_block(out, panels_here * 32, rows, width, c, ldc, row, first, accumulate, transposed);
+      store_block(out, panels_here * 32, rows, width, c, ldc, row, first, store);
     }
   }
 }
@@ -85,9 +85,9 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
 // Few rows (small batches) would leave too few independent sums to cover the instruction's
 // latency unless a tile spans several panels.
 void dot_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c, int64_t ldc,
-                  int64_t columns, bool accumulate, bool transposed) {
-  if (m >= 4) run_tiles<1, 12>(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
-  else run_tiles<4, 3>(m, a16, kpad, panels, c, ldc, columns, accumulate, transposed);
+                  int64_t columns, const Store& store) {
+  if (m >= 4) run_tiles<1, 12>(m, a16, kpad, panels, c, ldc, columns, store);
+  else run_tiles<4, 3>(m, a16, kpad, panels, c, ldc, columns, store);
 }
 
 }  // namespace lstm::bf16

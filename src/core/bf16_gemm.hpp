@@ -38,26 +38,35 @@ void convert_columns(int64_t depth, int64_t n, const float* x, int64_t ldx, uint
 void pack_rows(int64_t depth, int64_t columns, const float* x, int64_t ldx, uint16_t* panels);
 void pack_columns(int64_t depth, int64_t columns, const float* w, int64_t ldw, uint16_t* panels);
 
+// How multiply() puts its result into C.
+struct Store {
+  bool accumulate = false;      // C += the result (else C = the result)
+  bool transposed = false;      // the result's (i, j) goes to c[j*ldc + i]
+  const float* bias = nullptr;  // [columns] added to every row of the result (not accumulating)
+  bool stream = false;          // non-temporal stores: C is large and not read again soon
+};
+
 // C[m, columns] (+)= A16 × panels: `a16` from convert_rows, `panels` consecutive panels of
-// kpad × 32 elements covering `columns` columns. With `transposed`, C is stored transposed: the
-// result's (i, j) goes to c[j*ldc + i]. Only where bf16_available().
+// kpad × 32 elements covering `columns` columns, stored as `store` says (a C of 4 MiB or more that
+// is only written streams past the caches). Only where bf16_available().
 void multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c,
-              int64_t ldc, int64_t columns, bool accumulate, bool transposed = false);
+              int64_t ldc, int64_t columns, Store store);
 // multiply() on each path: the AMX tiles (bf16_amx.cpp) and VDPBF16PS (bf16_dot.cpp).
 void amx_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c,
-                  int64_t ldc, int64_t columns, bool accumulate, bool transposed);
+                  int64_t ldc, int64_t columns, const Store& store);
 void dot_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c,
-                  int64_t ldc, int64_t columns, bool accumulate, bool transposed);
-// Their results, out [rows, width] (leading dimension out_ld), into C at (row0, column0): stored
-// or added, transposed or not, as multiply() says.
+                  int64_t ldc, int64_t columns, const Store& store);
+// Their results, out [rows, width] (leading dimension out_ld), into C at (row0, column0), as
+// `store` says.
 void store_block(const float* out, int64_t out_ld, int64_t rows, int64_t width, float* c, int64_t ldc,
-                 int64_t row0, int64_t column0, bool accumulate, bool transposed);
+                 int64_t row0, int64_t column0, const Store& store);
 
 // C [m, n] (+)= op(A) op(B) as gemm() in core/blas.hpp has it (row-major, no transposes but
 // these three): A Bᵀ (B [n, k]), A B (B [k, n]), and Aᵀ B (A [k, m], accumulating only), with
-// both operands rounded to bf16 and packed in this thread's buffers.
+// both operands rounded to bf16 and packed in this thread's buffers. With `bias` [n] (not
+// accumulating, not Aᵀ B): C = op(A) op(B) + bias in each row.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-          const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc);
+          const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc, const float* bias = nullptr);
 
 // A weight gradient over all steps: C[i, j] += Σ_k G[k, i] X[k, j] for rows i in [i0, i1) of C
 // [·, n] (leading dimension ldc), with G [depth, ·] and X [depth, n]. Rounds X transposed and G's

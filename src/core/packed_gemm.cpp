@@ -121,7 +121,7 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
       for (int64_t b = 0; b < blocks_; ++b)
         bf16::multiply(m, a16.data(), kpad,
                        bf16_data_.data() + (b * panels_per_block_ + unit_begin / kPanel) * kpad * kPanel,
-                       c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin, accumulate);
+                       c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin, {accumulate});
       return;
     }
   }

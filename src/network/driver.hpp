@@ -216,12 +216,18 @@ inline bool input_by_weight_rows(const Dims& d, int64_t in) {
 
 // C (+)= op(A) op(B) for a product with weights or their gradient: by the BLAS, or with bf16
 // operands (float sums) for float networks whose recurrent products are bf16 — then every
-// product with W_ih, W_hh and their gradients is.
+// product with W_ih, W_hh and their gradients is. With `bias` [n] (not accumulating), C =
+// op(A) op(B) + bias in every row: the bf16 products add it as they store C.
 template <typename T>
 void weight_product(bool bf16, bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const T* a,
-                    int64_t lda, const T* b, int64_t ldb, bool accumulate, T* c, int64_t ldc) {
+                    int64_t lda, const T* b, int64_t ldb, bool accumulate, T* c, int64_t ldc,
+                    const T* bias = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
-    if (bf16) return bf16::gemm(transpose_a, transpose_b, m, n, k, a, lda, b, ldb, accumulate, c, ldc);
+    if (bf16) return bf16::gemm(transpose_a, transpose_b, m, n, k, a, lda, b, ldb, accumulate, c, ldc, bias);
+  }
+  if (bias) {
+    for (int64_t r = 0; r < m; ++r) std::copy(bias, bias + n, c + r * ldc);
+    accumulate = true;
   }
   gemm<T>(transpose_a, transpose_b, m, n, k, T(1), a, lda, b, ldb, accumulate ? T(1) : T(0), c, ldc);
 }

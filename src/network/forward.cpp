@@ -42,11 +42,13 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
                                 (training && d.zoneout > 0 && d.lstm ? d.T * d.B * d.H : 0);
   const int64_t direction_sets = training ? d.L * d.D : d.D;
   const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
-  s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat));
+  // Starts on a 64-byte line, so that the input part over every step can stream whole lines.
+  constexpr int64_t slack = 64 / sizeof(T);
+  s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat + slack));
   for (int64_t direction = 0; direction < d.D; ++direction)
     s.loops[direction].recurrent.resize(static_cast<size_t>(d.B * d.GH));
 
-  T* next = s.saved.data();
+  T* next = s.saved.data() + (64 - reinterpret_cast<uintptr_t>(s.saved.data()) % 64) % 64 / sizeof(T);
   auto take = [&next](int64_t count) {
     T* p = next;
     next += count;
@@ -166,10 +168,8 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
     return;
   }
   const auto [r0, r1] = split_range(rows, count, index);
-  if (p.b_ih)
-    for (int64_t r = r0; r < r1; ++r) std::memcpy(gates + r * d.GH, p.b_ih, sizeof(T) * static_cast<size_t>(d.GH));
   weight_product<T>(f.loop.packed_hh.bf16(), false, true, r1 - r0, d.GH, f.in, f.x + r0 * f.in, f.in, p.w_ih, f.in,
-                    p.b_ih != nullptr, gates + r0 * d.GH, d.GH);
+                    false, gates + r0 * d.GH, d.GH, p.b_ih);
 }
 
 // The part of the loop one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h,

@@ -101,9 +101,8 @@ void highway_forward(const NetworkConfig& config, const std::vector<ParameterInf
       }
     }
     if (!int8) {
-      for (int64_t r = r0; r < r1; ++r) std::copy(bias, bias + n, gate + r * n);
-      weight_product<T>(bf16_products(), false, true, r1 - r0, n, n, x + r0 * n, n, weight, n, true,
-                        gate + r0 * n, n);
+      weight_product<T>(bf16_products(), false, true, r1 - r0, n, n, x + r0 * n, n, weight, n, false,
+                        gate + r0 * n, n, bias);
     }
     // t = σ(a);  y = t ⊙ h + (1 − t) ⊙ x = x + t ⊙ (h − x)
     for (int64_t k = r0 * n; k < r1 * n; ++k) {
