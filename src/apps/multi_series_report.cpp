@@ -77,7 +77,9 @@ void add_many_series_overview(report::Document& document, const MultiSeriesInfo&
                            static_cast<int64_t>(evaluations.size())});
   }
   std::stable_sort(mean_scores.begin(), mean_scores.end(),
-                   [](const MeanScores& a, const MeanScores& b) { return a.mase < b.mase; });
+                   [](const MeanScores& a, const MeanScores& b) {
+                     return !std::isnan(a.mase) && (std::isnan(b.mase) || a.mase < b.mase);
+                   });
   report::Table means;
   means.title = "Mean over the series at " + steps + ", best first (lower is better)";
   means.header = {"model", "mean MASE", "mean sMAPE %", "series"};
