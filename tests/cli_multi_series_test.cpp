@@ -189,8 +189,8 @@ TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
   const int horizon = json.at("aggregate").at("rolling").at("horizon").get<int>();
   EXPECT_NE(html.find("Every series at " + std::to_string(horizon) + " steps"), std::string::npos);
   const CommandResult forecast =
-      run("forecast --model " + shell_quote(model) + " --data " + shell_quote(data) +
-          " --steps " + std::to_string(horizon) + " --output " + shell_quote(dir.file("f.csv")));
+      run("forecast --model " + shell_quote(model) + " --data " + shell_quote(data) + " --steps " +
+          std::to_string(horizon) + " --output " + shell_quote(dir.file("f.csv")));
   ASSERT_EQ(forecast.exit_code, 0) << forecast.err;
 
   // The aggregate: the mean MASE of each model over the series.
@@ -220,14 +220,14 @@ TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
     EXPECT_EQ(cells[9].find("worse than seasonal-naive") != std::string::npos,
               std::stod(cells[3]) > std::stod(models.at("seasonal-naive").at("mase").dump()))
         << cells[9];
-    const std::string printed = name + ": forecast by " + cells[2] +
-                                "; interval coverage on validation " + cells[8] + "%";
+    const std::string printed =
+        name + ": forecast by " + cells[2] + "; interval coverage on validation " + cells[8] + "%";
     EXPECT_NE(forecast.out.find(printed), std::string::npos) << printed << '\n' << forecast.out;
     // Each series' section: its heading and one chart.
     EXPECT_EQ(count_of(html, "Series &#39;" + name + "&#39;: the forecast"), 1u);
     const int group = cells[9].find("worse than seasonal-naive") != std::string::npos ? 0
-                      : cells[9].find("beats the lstm") != std::string::npos            ? 1
-                                                                                        : 3;
+                      : cells[9].find("beats the lstm") != std::string::npos          ? 1
+                                                                                      : 3;
     placed.emplace_back(html.find("<tr><td>" + name + "</td>"), group, placed.size());
   }
   // The rows that need attention first, then the file's order.
@@ -240,9 +240,8 @@ TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
 
   // More series than --report-series: the first ones drawn, the others named.
   const std::string capped = dir.file("capped.html");
-  const CommandResult trained_capped =
-      run(train(wide, "--all-columns", dir.file("c.safetensors")) + " --report-series 2 --report " +
-          shell_quote(capped));
+  const CommandResult trained_capped = run(train(wide, "--all-columns", dir.file("c.safetensors")) +
+                                           " --report-series 2 --report " + shell_quote(capped));
   ASSERT_EQ(trained_capped.exit_code, 0) << trained_capped.err;
   const std::string capped_html = test_util::read_file(capped);
   EXPECT_EQ(count_of(capped_html, "<svg"), 1u + 2u);

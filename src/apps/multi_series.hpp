@@ -91,7 +91,8 @@ struct MeanScores {
   double mase = 0.0, smape = 0.0;
   int64_t series = 0;
 };
-std::vector<MeanScores> mean_rolling_scores(const std::vector<const RollingEvaluation*>& evaluations);
+std::vector<MeanScores> mean_rolling_scores(
+    const std::vector<const RollingEvaluation*>& evaluations);
 
 // One series' forecast as `lstm forecast` writes it.
 struct SeriesForecast {

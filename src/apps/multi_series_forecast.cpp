@@ -210,8 +210,8 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
       throw Error(series[s].path + ": too short to evaluate " + std::to_string(horizon) +
                   "-step forecasts after the model's window; give a smaller --horizon");
     const std::vector<double> y = series[s].column(0);
-    const RollingEvaluation& evaluation =
-        evaluations.emplace_back(evaluate_rolling(y, setup, all_candidates(model, one, series[s], y)));
+    const RollingEvaluation& evaluation = evaluations.emplace_back(
+        evaluate_rolling(y, setup, all_candidates(model, one, series[s], y)));
     const Selection best = select_model(evaluation, ModelChoice::best, "lstm");
     ordered_json models = ordered_json::object();
     double lstm_mase = std::numeric_limits<double>::quiet_NaN();
@@ -266,8 +266,8 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
   out["series"] = std::move(per_series);
   lines << "mean over " << series.size() << " series: one-step MASE " << one_step.mean("lstm")
         << " (naive " << one_step.mean("naive") << "); " << horizon << "-step MASE lstm "
-        << lstm_mase_mean << ", best on average "
-        << (best_name.empty() ? "n/a" : best_name) << ' ' << best_mase << '\n';
+        << lstm_mase_mean << ", best on average " << (best_name.empty() ? "n/a" : best_name) << ' '
+        << best_mase << '\n';
   table = lines.str();
   return out.dump();
 }

@@ -97,7 +97,8 @@ void add_many_series_overview(report::Document& document, const MultiSeriesInfo&
   };
   std::vector<size_t> order(series.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return rank(a) < rank(b); });
   report::Table table;
   double level = 0.8;
   for (const auto& one : chosen)
@@ -105,8 +106,9 @@ void add_many_series_overview(report::Document& document, const MultiSeriesInfo&
   table.title = "Per series at " + steps + ": the chosen forecast and the baselines (MASE; " +
                 "lower is better; coverage of the " + report::fixed(100 * level, 0) +
                 "% interval on validation)";
-  table.header = {"series",      "rows",      "forecast by",     "MASE",       "sMAPE %",
-                  "lstm MASE",   "seasonal-naive MASE", "naive MASE", "coverage %", "note"};
+  table.header = {"series",     "rows",      "forecast by",         "MASE",
+                  "sMAPE %",    "lstm MASE", "seasonal-naive MASE", "naive MASE",
+                  "coverage %", "note"};
   for (const size_t s : order) {
     std::vector<std::string> row{info.names[s], std::to_string(series[s].rows)};
     if (!chosen[s]) {
@@ -138,8 +140,9 @@ void add_many_series_charts(report::Document& document, const MultiSeriesInfo& i
                             int64_t horizon, int64_t charted) {
   const size_t shown = std::min(series.size(), static_cast<size_t>(std::max<int64_t>(charted, 0)));
   for (size_t s = 0; s < shown; ++s) {
-    const std::string title = "Series '" + info.names[s] + "': the forecast and its validation at " +
-                              std::to_string(horizon) + " steps";
+    const std::string title = "Series '" + info.names[s] +
+                              "': the forecast and its validation at " + std::to_string(horizon) +
+                              " steps";
     if (chosen[s]) {
       add_rolling_section(document, series[s], *chosen[s], title);
     } else {

@@ -374,7 +374,7 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
     const auto chosen = lstm::apps::choose_many(model, info, series, horizon,
                                                 lstm::apps::ModelChoice::combine, 0.8);
     lstm::report::Document document("Forecaster of " + std::to_string(series.size()) +
-                                     " series trained on " + options.data);
+                                    " series trained on " + options.data);
     document.paragraph(model.config().rnn.describe() + "; window " + std::to_string(data.window) +
                        "; " + std::to_string(result.epochs) + " epoch(s), stopped by " +
                        lstm::apps::stop_reason_name(result.stop) + "; best epoch " +
@@ -812,8 +812,9 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                       "of the validation text (charlm). Several series: a table of every series' "
                       "validation next to the baselines, and the charts of the first "
                       "--report-series");
-  command->add_option("--report-series", options->report_series,
-                      "Several series: how many are drawn in the --report (the first ones)")
+  command
+      ->add_option("--report-series", options->report_series,
+                   "Several series: how many are drawn in the --report (the first ones)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))
       ->capture_default_str();
   command->add_flag("--quiet", options->quiet, "Print nothing but errors");
