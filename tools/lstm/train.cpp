@@ -371,6 +371,8 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
     // choice and interval 'lstm forecast' makes.
     const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
     const int64_t horizon = lstm::apps::evaluation_horizon(info, series, 0);
+    progress.print("report: validating " + std::to_string(series.size()) + " series at " +
+                   std::to_string(horizon) + " steps from rolling origins");
     const auto chosen = lstm::apps::choose_many(model, info, series, horizon,
                                                 lstm::apps::ModelChoice::combine, 0.8);
     lstm::report::Document document("Forecaster of " + std::to_string(series.size()) +
