@@ -217,9 +217,12 @@ TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
     EXPECT_EQ(cells[9].find("beats the lstm") != std::string::npos,
               entry.at("rolling").at("lstm_beaten").get<bool>())
         << cells[9];
-    EXPECT_EQ(cells[9].find("worse than seasonal-naive") != std::string::npos,
-              std::stod(cells[3]) > std::stod(models.at("seasonal-naive").at("mase").dump()))
-        << cells[9];
+    const double seasonal_naive = models.at("seasonal-naive").at("mase").get<double>();
+    if (std::abs(std::stod(cells[3]) - seasonal_naive) > 1e-3) {  // (the cell is rounded)
+      EXPECT_EQ(cells[9].find("worse than seasonal-naive") != std::string::npos,
+                std::stod(cells[3]) > seasonal_naive)
+          << cells[9];
+    }
     const std::string printed =
         name + ": forecast by " + cells[2] + "; interval coverage on validation " + cells[8] + "%";
     EXPECT_NE(forecast.out.find(printed), std::string::npos) << printed << '\n' << forecast.out;
