@@ -1,9 +1,11 @@
 // `lstm train/forecast/eval` with several series and one global model, run as a program: the
 // same 3 series in wide (--target a,b,c) and long (--series-column) format give the same
-// forecasts for the same seed; eval's per-series and aggregate JSON; bad input is one line, exit 1,
-// no file written.
+// forecasts for the same seed; eval's per-series and aggregate JSON; train --report's overview
+// against eval's JSON and forecast's choices, its charts and their cap; bad input is one line,
+// exit 1, no file written.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -34,6 +36,47 @@ std::string value(int s, int t) {
   std::snprintf(text, sizeof text, "%.4f",
                 levels[s] + scales[s] * (std::sin(2 * 3.14159265358979 * t / 12) + 0.01 * (t % 7)));
   return text;
+}
+
+// Monthly series over `rows` rows: a and b seasonal (value()), c a random walk around 300 (a fixed
+// linear congruential sequence), where the baselines may beat the network.
+void write_report_series(const std::string& path, int rows) {
+  std::ofstream out(path);
+  out << "date,a,b,c\n";
+  uint32_t state = 12345;
+  double walk = 300;
+  for (int t = 0; t < rows; ++t) {
+    state = state * 1664525u + 1013904223u;
+    walk += static_cast<double>(state >> 8) / 16777216.0 * 10 - 5;
+    char level[32];
+    std::snprintf(level, sizeof level, "%.4f", walk);
+    out << month(t) << ',' << value(0, t) << ',' << value(1, t) << ',' << level << '\n';
+  }
+}
+
+// The cells of the first table row of `html` whose first cell is `first` (empty: none).
+std::vector<std::string> row_cells(const std::string& html, const std::string& first) {
+  const size_t start = html.find("<tr><td>" + first + "</td>");
+  if (start == std::string::npos) return {};
+  const size_t end = html.find("</tr>", start);
+  std::vector<std::string> cells;
+  for (size_t open = html.find("<td", start); open < end; open = html.find("<td", open + 1)) {
+    const size_t text = html.find('>', open) + 1;
+    cells.push_back(html.substr(text, html.find("</td>", text) - text));
+  }
+  return cells;
+}
+
+std::string three_decimals(const nlohmann::json& value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", value.get<double>());
+  return text;
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
 }
 
 class CliMultiSeries : public ::testing::Test {
@@ -124,6 +167,98 @@ TEST_F(CliMultiSeries, WideAndLongGiveTheSameForecastsAndEval) {
       {"fewer.csv", "series 'b' is missing"});
   expect_failure("eval --model " + shell_quote(model_wide) + " --data " + shell_quote(long_),
                  {"long.csv", "'a'"});
+}
+
+// The overview's numbers are eval's (its JSON, parsed) and forecast's (its choice and coverage per
+// series, as it prints them); one chart per series after the training curve, at most
+// --report-series of them.
+TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
+  const std::string data = dir.file("report.csv"), model = dir.file("r.safetensors");
+  const std::string report = dir.file("report.html");
+  write_report_series(data, 120);
+  const CommandResult trained =
+      run(train(data, "--target a,b,c", model) + " --report " + shell_quote(report));
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.out.find("report written to"), std::string::npos) << trained.out;
+  const std::string html = test_util::read_file(report);
+
+  const CommandResult eval =
+      run("eval --model " + shell_quote(model) + " --data " + shell_quote(data));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const int horizon = json.at("aggregate").at("rolling").at("horizon").get<int>();
+  EXPECT_NE(html.find("Every series at " + std::to_string(horizon) + " steps"), std::string::npos);
+  const CommandResult forecast =
+      run("forecast --model " + shell_quote(model) + " --data " + shell_quote(data) + " --steps " +
+          std::to_string(horizon) + " --output " + shell_quote(dir.file("f.csv")));
+  ASSERT_EQ(forecast.exit_code, 0) << forecast.err;
+
+  // The aggregate: the mean MASE of each model over the series.
+  for (const char* name : {"lstm", "seasonal-naive", "naive", "theta"}) {
+    const auto cells = row_cells(html, name);
+    ASSERT_EQ(cells.size(), 4u) << name;
+    EXPECT_EQ(cells[1], three_decimals(json["aggregate"]["rolling"]["models"][name]["mase"]))
+        << name;
+    EXPECT_EQ(cells[3], "3") << name;
+  }
+  // A row per series: series, rows, forecast by, MASE, sMAPE, lstm MASE, seasonal-naive MASE,
+  // naive MASE, coverage %, note.
+  std::vector<std::tuple<size_t, int, int>> placed;  // (position in the page, group, file order)
+  for (const nlohmann::json& entry : json.at("series")) {
+    const std::string name = entry.at("series");
+    SCOPED_TRACE(name);
+    const auto cells = row_cells(html, name);
+    ASSERT_EQ(cells.size(), 10u);
+    EXPECT_EQ(cells[1], std::to_string(entry.at("rows").get<int>()));
+    const nlohmann::json& models = entry.at("rolling").at("models");
+    EXPECT_EQ(cells[5], three_decimals(models.at("lstm").at("mase")));
+    EXPECT_EQ(cells[6], three_decimals(models.at("seasonal-naive").at("mase")));
+    EXPECT_EQ(cells[7], three_decimals(models.at("naive").at("mase")));
+    EXPECT_EQ(cells[9].find("beats the lstm") != std::string::npos,
+              entry.at("rolling").at("lstm_beaten").get<bool>())
+        << cells[9];
+    const double seasonal_naive = models.at("seasonal-naive").at("mase").get<double>();
+    if (std::abs(std::stod(cells[3]) - seasonal_naive) > 1e-3) {  // (the cell is rounded)
+      EXPECT_EQ(cells[9].find("worse than seasonal-naive") != std::string::npos,
+                std::stod(cells[3]) > seasonal_naive)
+          << cells[9];
+    }
+    const std::string printed =
+        name + ": forecast by " + cells[2] + "; interval coverage on validation " + cells[8] + "%";
+    EXPECT_NE(forecast.out.find(printed), std::string::npos) << printed << '\n' << forecast.out;
+    // Each series' section: its heading and one chart.
+    EXPECT_EQ(count_of(html, "Series &#39;" + name + "&#39;: the forecast"), 1u);
+    const int group = cells[9].find("worse than seasonal-naive") != std::string::npos ? 0
+                      : cells[9].find("beats the lstm") != std::string::npos          ? 1
+                                                                                      : 3;
+    placed.emplace_back(html.find("<tr><td>" + name + "</td>"), group, placed.size());
+  }
+  // The rows that need attention first, then the file's order.
+  std::sort(placed.begin(), placed.end());
+  for (size_t k = 1; k < placed.size(); ++k)
+    EXPECT_LT(std::tuple(std::get<1>(placed[k - 1]), std::get<2>(placed[k - 1])),
+              std::tuple(std::get<1>(placed[k]), std::get<2>(placed[k])));
+  EXPECT_EQ(count_of(html, "<svg"), 1u + 3u);  // the training curve, then one per series
+  EXPECT_EQ(html.find("The other series"), std::string::npos);
+
+  // More series than --report-series: the first ones drawn, the others named.
+  const std::string capped = dir.file("capped.html");
+  const CommandResult trained_capped = run(train(wide, "--all-columns", dir.file("c.safetensors")) +
+                                           " --report-series 2 --report " + shell_quote(capped));
+  ASSERT_EQ(trained_capped.exit_code, 0) << trained_capped.err;
+  const std::string capped_html = test_util::read_file(capped);
+  EXPECT_EQ(count_of(capped_html, "<svg"), 1u + 2u);
+  EXPECT_EQ(count_of(capped_html, "Series &#39;c&#39;: the forecast"), 0u);
+  EXPECT_NE(capped_html.find("1 series (c) are left out of the charts"), std::string::npos);
+  EXPECT_EQ(row_cells(capped_html, "c").size(), 10u);  // still in the overview
+
+  // A report that cannot be written: one line, before training, no file.
+  expect_failure(train(wide, "--all-columns", dir.file("m.safetensors")) + " --report " +
+                     shell_quote(dir.file("missing/r.html")),
+                 {"missing/r.html", "does not exist"});
+  expect_failure(train(wide, "--all-columns", dir.file("m.safetensors")) + " --report " +
+                     shell_quote(dir.path().string()),
+                 {"is a directory"});
 }
 
 TEST_F(CliMultiSeries, BadInputIsOneLine) {

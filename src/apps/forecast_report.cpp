@@ -8,12 +8,14 @@
 namespace lstm::apps {
 
 void add_rolling_section(report::Document& document, const Series& series,
-                         const ChosenForecast& chosen) {
+                         const ChosenForecast& chosen, const std::string& heading) {
   const RollingEvaluation& evaluation = chosen.evaluation;
   const int64_t horizon = evaluation.setup.horizon, n = series.rows;
   const std::string level =
       std::to_string(static_cast<int>(std::lround(100 * chosen.interval.level)));
-  document.heading("The forecast and its validation at " + std::to_string(horizon) + " steps");
+  document.heading(heading.empty()
+                       ? "The forecast and its validation at " + std::to_string(horizon) + " steps"
+                       : heading);
   document.paragraph(
       "Every model forecast " + std::to_string(horizon) + " steps from " +
       std::to_string(evaluation.origins.size()) + " origins (rows " +

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,28 @@ std::vector<Series> load_model_series(const MultiSeriesInfo& info, const std::st
 // next to naive and seasonal-naive, the first 20 series listed, and the means over all.
 std::string multi_series_validation_text(SequenceModel& model, const MultiSeriesInfo& info,
                                          const MultiSeriesData& data);
+
+// Every series validated at `horizon` steps from rolling origins, the network next to the
+// classical methods, with the choice and interval as `lstm forecast` makes them; nullopt for a
+// series too short to validate that horizon after the model's window.
+std::vector<std::optional<ChosenForecast>> choose_many(SequenceModel& model,
+                                                       const MultiSeriesInfo& info,
+                                                       const std::vector<Series>& series,
+                                                       int64_t horizon, ModelChoice choice,
+                                                       double level);
+// The horizon of eval's rolling-origin comparison: `requested`, else the direct model's H, else
+// the first series' M4 horizon.
+int64_t evaluation_horizon(const MultiSeriesInfo& info, const std::vector<Series>& series,
+                           int64_t requested);
+// Each candidate's mean MASE and sMAPE over the evaluations that scored it, in the order the
+// candidates first appear; `series`: how many.
+struct MeanScores {
+  std::string name;
+  double mase = 0.0, smape = 0.0;
+  int64_t series = 0;
+};
+std::vector<MeanScores> mean_rolling_scores(
+    const std::vector<const RollingEvaluation*>& evaluations);
 
 // One series' forecast as `lstm forecast` writes it.
 struct SeriesForecast {

@@ -92,33 +92,70 @@ std::string multi_series_validation_text(SequenceModel& model, const MultiSeries
          '\n';
 }
 
+std::vector<std::optional<ChosenForecast>> choose_many(SequenceModel& model,
+                                                       const MultiSeriesInfo& info,
+                                                       const std::vector<Series>& series,
+                                                       int64_t horizon, ModelChoice choice,
+                                                       double level) {
+  std::vector<std::optional<ChosenForecast>> result;
+  for (size_t s = 0; s < series.size(); ++s) {
+    const RollingSetup setup = validation_setup(info.series[s], series[s], horizon);
+    if (setup.horizon == 0) {
+      result.emplace_back();
+      continue;
+    }
+    const std::vector<double> y = series[s].column(0);
+    result.push_back(forecast_with_choice(y, all_candidates(model, info.series[s], series[s], y),
+                                          setup, choice, "lstm", level));
+  }
+  return result;
+}
+
+int64_t evaluation_horizon(const MultiSeriesInfo& info, const std::vector<Series>& series,
+                           int64_t requested) {
+  const ForecastInfo& first = info.series.front();
+  if (requested > 0) return requested;
+  return first.horizon > 1 ? first.horizon : default_horizon(series.front(), first.season);
+}
+
+std::vector<MeanScores> mean_rolling_scores(
+    const std::vector<const RollingEvaluation*>& evaluations) {
+  MeanByName mase, smape;
+  for (const RollingEvaluation* evaluation : evaluations)
+    for (const CandidateResult& result : evaluation->results) {
+      mase.add(result.name, result.scores.mase);
+      smape.add(result.name, result.scores.smape);
+    }
+  std::vector<MeanScores> means;
+  for (const std::string& name : mase.order)
+    means.push_back({name, mase.mean(name), smape.mean(name), mase.count(name)});
+  return means;
+}
+
 std::vector<SeriesForecast> forecast_many(SequenceModel& model, const MultiSeriesInfo& info,
                                           const std::vector<Series>& series, int64_t steps,
                                           ModelChoice choice, double level) {
+  const std::vector<std::optional<ChosenForecast>> chosen =
+      choose_many(model, info, series, steps, choice, level);
   std::vector<SeriesForecast> result;
   for (size_t s = 0; s < series.size(); ++s) {
-    const ForecastInfo& one = info.series[s];
     SeriesForecast forecast;
     forecast.name = info.names[s];
     forecast.index = series[s].future_index(steps);
-    const RollingSetup setup = validation_setup(one, series[s], steps);
-    if (setup.horizon == 0) {
-      forecast.mean = forecast_future(model, one, series[s], steps);
+    if (!chosen[s]) {
+      forecast.mean = forecast_future(model, info.series[s], series[s], steps);
       forecast.lower.assign(forecast.mean.size(), std::numeric_limits<double>::quiet_NaN());
       forecast.upper = forecast.lower;
       forecast.model = "lstm";
     } else {
-      const std::vector<double> y = series[s].column(0);
-      const ChosenForecast chosen = forecast_with_choice(
-          y, all_candidates(model, one, series[s], y), setup, choice, "lstm", level);
-      forecast.mean = chosen.mean;
-      forecast.lower = chosen.lower;
-      forecast.upper = chosen.upper;
-      forecast.model = chosen.selection.name;
-      forecast.validated = chosen.selection.network_validated;
-      forecast.network_beaten = chosen.selection.network_beaten;
-      forecast.best_classical = chosen.selection.best_classical;
-      forecast.coverage = chosen.interval.coverage;
+      forecast.mean = chosen[s]->mean;
+      forecast.lower = chosen[s]->lower;
+      forecast.upper = chosen[s]->upper;
+      forecast.model = chosen[s]->selection.name;
+      forecast.validated = chosen[s]->selection.network_validated;
+      forecast.network_beaten = chosen[s]->selection.network_beaten;
+      forecast.best_classical = chosen[s]->selection.best_classical;
+      forecast.coverage = chosen[s]->interval.coverage;
     }
     for (int64_t k = 0; k < steps; ++k)
       if (!std::isfinite(forecast.mean[k]))
@@ -150,11 +187,11 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
                                const std::vector<Series>& series, const std::string& path,
                                int64_t horizon, std::string& table) {
   const ForecastInfo& first = info.series.front();
-  if (horizon <= 0)
-    horizon = first.horizon > 1 ? first.horizon : default_horizon(series.front(), first.season);
+  horizon = evaluation_horizon(info, series, horizon);
   std::ostringstream lines;
   ordered_json per_series = ordered_json::array();
-  MeanByName one_step, rolling_mase, rolling_smape;
+  MeanByName one_step;
+  std::vector<RollingEvaluation> evaluations;
   for (size_t s = 0; s < series.size(); ++s) {
     const ForecastInfo& one = info.series[s];
     const ForecastReport report =
@@ -173,8 +210,8 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
       throw Error(series[s].path + ": too short to evaluate " + std::to_string(horizon) +
                   "-step forecasts after the model's window; give a smaller --horizon");
     const std::vector<double> y = series[s].column(0);
-    const RollingEvaluation evaluation =
-        evaluate_rolling(y, setup, all_candidates(model, one, series[s], y));
+    const RollingEvaluation& evaluation = evaluations.emplace_back(
+        evaluate_rolling(y, setup, all_candidates(model, one, series[s], y)));
     const Selection best = select_model(evaluation, ModelChoice::best, "lstm");
     ordered_json models = ordered_json::object();
     double lstm_mase = std::numeric_limits<double>::quiet_NaN();
@@ -182,8 +219,6 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
       models[result.name] = {{"mase", number_json(result.scores.mase)},
                              {"smape", number_json(result.scores.smape)},
                              {"rmse", number_json(result.scores.rmse)}};
-      rolling_mase.add(result.name, result.scores.mase);
-      rolling_smape.add(result.name, result.scores.smape);
       if (result.name == "lstm") lstm_mase = result.scores.mase;
     }
     entry["rolling"] = {{"origins", evaluation.origins.size()},
@@ -202,15 +237,18 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
   }
   // Aggregate: MASE and sMAPE are scale-free, so their means over the series compare models.
   ordered_json aggregate_models = ordered_json::object();
+  std::vector<const RollingEvaluation*> scored;
+  for (const RollingEvaluation& evaluation : evaluations) scored.push_back(&evaluation);
   std::string best_name;
   double best_mase = std::numeric_limits<double>::infinity();
-  for (const std::string& name : rolling_mase.order) {
-    aggregate_models[name] = {{"mase", number_json(rolling_mase.mean(name))},
-                              {"smape", number_json(rolling_smape.mean(name))},
-                              {"series", rolling_mase.count(name)}};
-    if (rolling_mase.count(name) == static_cast<int64_t>(series.size()) &&
-        rolling_mase.mean(name) < best_mase)
-      best_mase = rolling_mase.mean(name), best_name = name;
+  double lstm_mase_mean = std::numeric_limits<double>::quiet_NaN();
+  for (const MeanScores& mean : mean_rolling_scores(scored)) {
+    aggregate_models[mean.name] = {{"mase", number_json(mean.mase)},
+                                   {"smape", number_json(mean.smape)},
+                                   {"series", mean.series}};
+    if (mean.name == "lstm") lstm_mase_mean = mean.mase;
+    if (mean.series == static_cast<int64_t>(series.size()) && mean.mase < best_mase)
+      best_mase = mean.mase, best_name = mean.name;
   }
   ordered_json out = {{"file", path},
                       {"series_count", series.size()},
@@ -228,8 +266,8 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
   out["series"] = std::move(per_series);
   lines << "mean over " << series.size() << " series: one-step MASE " << one_step.mean("lstm")
         << " (naive " << one_step.mean("naive") << "); " << horizon << "-step MASE lstm "
-        << rolling_mase.mean("lstm") << ", best on average "
-        << (best_name.empty() ? "n/a" : best_name) << ' ' << best_mase << '\n';
+        << lstm_mase_mean << ", best on average " << (best_name.empty() ? "n/a" : best_name) << ' '
+        << best_mase << '\n';
   table = lines.str();
   return out.dump();
 }

@@ -42,6 +42,7 @@ struct TrainOptions {
   // forecast, several series (one global model): --target a,b,c, --all-columns, --series-column
   bool all_columns = false;
   std::string series_column, date_column;
+  int64_t report_series = 20;  // --report: the series drawn (all are in its overview table)
   int differencing = -1;
   int log_target = -1, deseasonalize = -1;  // forecast: per-series normalisation
   double validation = 0.0;
@@ -312,7 +313,6 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
   lstm::apps::ForecastSetup setup;
   std::optional<lstm::apps::MultiSeriesData> prepared;
   parallel.together([&] {
-    if (!options.report.empty()) throw lstm::Error("--report is for one series; use 'lstm eval' for several");
     checkpoint = prepare_trainer(options, root);
     if (root) {
       out_lock.emplace(options.out, "--out");
@@ -349,7 +349,9 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
     progress.print(log.str());
   }
   lstm::SequenceModel model = lstm::apps::make_multi_series_model(data, setup, layout);
+  std::vector<lstm::apps::EpochReport> epochs;
   auto on_epoch = [&](const lstm::apps::EpochReport& report) {
+    epochs.push_back(report);
     show_forecast_epoch(progress, report, 0.0);
   };
   const lstm::apps::TrainResult result = lstm::apps::train_model(
@@ -357,9 +359,31 @@ void run_multi_series_training(TrainOptions& options, const GlobalOptions& globa
   parallel.together([&] {
     if (root) finish_training(options, checkpoint, model, result, progress);
   });
-  if (!root || options.quiet) return;
+  if (!root) return;
   const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.out);
-  std::cout << lstm::apps::multi_series_validation_text(model, info, data);
+  if (!options.report.empty()) {
+    // Every series as 'lstm eval' scores it (its horizon, the file read the same way), with the
+    // choice and interval 'lstm forecast' makes.
+    const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
+    const int64_t horizon = lstm::apps::evaluation_horizon(info, series, 0);
+    progress.print("report: validating " + std::to_string(series.size()) + " series at " +
+                   std::to_string(horizon) + " steps from rolling origins");
+    const auto chosen = lstm::apps::choose_many(model, info, series, horizon,
+                                                lstm::apps::ModelChoice::combine, 0.8);
+    lstm::report::Document document("Forecaster of " + std::to_string(series.size()) +
+                                    " series trained on " + options.data);
+    document.paragraph(model.config().rnn.describe() + "; window " + std::to_string(data.window) +
+                       "; " + std::to_string(result.epochs) + " epoch(s), stopped by " +
+                       lstm::apps::stop_reason_name(result.stop) + "; best epoch " +
+                       std::to_string(result.best_epoch) + ".");
+    lstm::apps::add_many_series_overview(document, info, series, chosen, horizon);
+    lstm::apps::add_loss_curves(document, epochs, "MSE of the normalised outputs, all series");
+    lstm::apps::add_many_series_charts(document, info, series, chosen, horizon,
+                                       options.report_series);
+    lstm::report::save(document, options.report);
+    progress.print("report written to " + options.report);
+  }
+  if (!options.quiet) std::cout << lstm::apps::multi_series_validation_text(model, info, data);
 }
 
 void run_forecast_training(TrainOptions& options, const GlobalOptions& global, Parallel& parallel) {
@@ -782,7 +806,14 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--report", options->report,
                       "Also write a self-contained HTML report: loss curves, and forecasts "
                       "against actual values (forecast) or a sample and the gates over a piece "
-                      "of the validation text (charlm)");
+                      "of the validation text (charlm). Several series: a table of every series' "
+                      "validation next to the baselines, and the charts of the first "
+                      "--report-series");
+  command
+      ->add_option("--report-series", options->report_series,
+                   "Several series: how many are drawn in the --report (the first ones)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
+      ->capture_default_str();
   command->add_flag("--quiet", options->quiet, "Print nothing but errors");
   command->add_flag("--progress", options->progress,
                     "Plain progress lines even on a terminal (always when not a terminal)");
