@@ -92,7 +92,7 @@ class Network {
   int64_t num_parameters() const { return static_cast<int64_t>(parameters_.size()); }
 
   // All parameters as one flat buffer, in layout() order. Each mutable view (and init_uniform)
-  // counts as a change of the weights: --precision int8 quantizes them again on the next forward.
+  // counts as a change of the weights: the next forward packs (or quantizes) them again.
   std::span<T> parameters() {
     weights_changed();
     return parameters_;
@@ -120,7 +120,8 @@ class Network {
   ForwardRecord<T> record(const Workspace<T>& workspace, int64_t layer, int64_t direction) const;
 
   // Changes whenever the weights may have: unique across every network of the process. A
-  // Workspace keeps the int8 weights it quantized with the version they came from.
+  // Workspace keeps the int8 weights it quantized, and the weights it packed at inference, with
+  // the version they came from, and uses them again while the version is the same.
   uint64_t weights_version() const { return weights_version_; }
   // Declares a change made through a view taken earlier (parameters() and parameter() declare
   // their own).
