@@ -183,6 +183,44 @@ TEST(ForecastPool, LogArimaForecastsAGrowingSeasonBetterThanArima) {
   EXPECT_LT(log_error, raw_error);
 }
 
+TEST(ForecastPool, ArimaOrderSelectedAgainFromTheSeriesEnd) {
+  // The candidates select the order at the first validation origin and again, on every value,
+  // from the series' end, whichever is asked first: validation never uses an order chosen on
+  // values after its origins.
+  const std::vector<double> y = growing_seasonal(72, 0.03, 7);
+  const auto n = static_cast<int64_t>(y.size()), origin = n - 24;
+  const lstm::apps::ClassicalPool pool{4, true};
+  for (const std::string name : {"arima", "arima-log"}) {
+    const bool log = name == "arima-log";
+    auto expected = [&](int64_t length) {
+      const std::span<const double> part(y.data(), static_cast<size_t>(length));
+      const std::vector<double> x =
+          log ? lstm::apps::log_series(part) : std::vector<double>(part.begin(), part.end());
+      const ArimaFit fit = lstm::apps::auto_arima(x, 4);
+      const std::vector<double> f = lstm::apps::arima_forecast(fit, 8);
+      return log ? lstm::apps::exp_forecast(f) : f;
+    };
+    auto order_name = [&](int64_t length) {
+      const std::span<const double> part(y.data(), static_cast<size_t>(length));
+      const std::vector<double> x =
+          log ? lstm::apps::log_series(part) : std::vector<double>(part.begin(), part.end());
+      return lstm::apps::arima_name(lstm::apps::auto_arima(x, 4).order);
+    };
+    ASSERT_NE(order_name(origin), order_name(n)) << name << ": the test needs two orders";
+    for (bool end_first : {true, false}) {
+      for (const Candidate& candidate : lstm::apps::classical_candidates(y, pool)) {
+        if (candidate.name != name) continue;
+        std::vector<double> at_end, at_origin;
+        if (end_first) at_end = candidate.forecast(n, 8);
+        at_origin = candidate.forecast(origin, 8);
+        if (!end_first) at_end = candidate.forecast(n, 8);
+        EXPECT_EQ(at_end, expected(n)) << name;
+        EXPECT_EQ(at_origin, expected(origin)) << name;
+      }
+    }
+  }
+}
+
 TEST(ForecastPool, CombineCountsARepeatedForecastOnce) {
   const std::vector<double> y{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   auto constant = [](std::string name, double value) {

@@ -34,18 +34,24 @@ std::vector<Candidate> classical_candidates(std::span<const double> y, const Cla
   std::vector<Candidate> candidates;
   for (ClassicalMethod method : methods) {
     if (method == ClassicalMethod::arima || method == ClassicalMethod::arima_log) {
-      // The order is selected once, at the first (earliest) origin asked, and its coefficients
-      // refitted at every origin and at the series' end: a stepwise search at each of 40 origins
-      // took minutes on co2's 450 values.
+      // The order is selected once for validation, at the first (earliest) origin asked, and its
+      // coefficients refitted at every origin (a stepwise search at each of 40 origins took
+      // minutes on co2's 450 values); from the series' end it is selected again on all values,
+      // as R's auto.arima would (on the R benchmark: 0.853 -> 0.836 × ets's RMSE).
       const bool log = method == ClassicalMethod::arima_log;
-      auto order = std::make_shared<std::optional<ArimaOrder>>();
+      struct Orders {
+        std::optional<ArimaOrder> validation, final;
+      };
+      auto orders = std::make_shared<Orders>();
       candidates.push_back(
-          {method_name(method), [y, season, order, log](int64_t origin, int64_t steps) {
+          {method_name(method), [y, season, orders, log](int64_t origin, int64_t steps) {
              const auto part = y.first(static_cast<size_t>(origin));
-             const std::vector<double> x = log ? log_series(part)
-                                               : std::vector<double>(part.begin(), part.end());
-             if (!order->has_value()) *order = auto_arima(x, season).order;
-             std::vector<double> f = arima_forecast(fit_arima(x, **order), steps);
+             const std::vector<double> x =
+                 log ? log_series(part) : std::vector<double>(part.begin(), part.end());
+             std::optional<ArimaOrder>& order =
+                 origin == static_cast<int64_t>(y.size()) ? orders->final : orders->validation;
+             if (!order.has_value()) order = auto_arima(x, season).order;
+             std::vector<double> f = arima_forecast(fit_arima(x, *order), steps);
              return log ? exp_forecast(std::move(f)) : f;
            }});
       continue;
