@@ -45,7 +45,7 @@ ChoiceForecast forecast_by_choice(lstm::SequenceModel& model, const lstm::apps::
     return result;
   }
   std::vector<lstm::apps::Candidate> candidates{lstm::apps::network_candidate(model, info, series)};
-  for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+  for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
     candidates.push_back(std::move(candidate));
   result.chosen = lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", level);
   const lstm::apps::ChosenForecast& chosen = *result.chosen;

@@ -201,4 +201,20 @@ std::vector<double> arima_forecast(const ArimaFit& fit, int64_t steps) {
   return out;
 }
 
+std::vector<double> log_series(std::span<const double> y) {
+  std::vector<double> out(y.size());
+  for (size_t t = 0; t < y.size(); ++t) {
+    if (!(y[t] > 0.0))
+      throw Error("arima-log: the logarithm needs positive values; value " + std::to_string(t + 1) +
+                  " is " + std::to_string(y[t]));
+    out[t] = std::log(y[t]);
+  }
+  return out;
+}
+
+std::vector<double> exp_forecast(std::vector<double> log_forecast) {
+  for (double& v : log_forecast) v = std::exp(v);
+  return log_forecast;
+}
+
 }  // namespace lstm::apps

@@ -45,6 +45,12 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order);
 // The next `steps` values after the fit's data [steps] (future errors 0, differences undone).
 std::vector<double> arima_forecast(const ArimaFit& fit, int64_t steps);
 
+// ARIMA on the logarithm (R's Box-Cox λ = 0): log y, throwing lstm::Error naming the first value
+// ≤ 0; and exp() of a forecast of log y, the forecast median in original units (R's default,
+// biasadj = FALSE).
+std::vector<double> log_series(std::span<const double> y);
+std::vector<double> exp_forecast(std::vector<double> log_forecast);
+
 // KPSS statistic for level stationarity (urca's ur.kpss, type "mu"): Σ S_t² / (n² s²), S the
 // partial sums of y − ȳ, s² the Bartlett long-run variance with `lags` lags.
 double kpss_statistic(std::span<const double> y, int64_t lags);

@@ -149,6 +149,8 @@ std::string method_name(ClassicalMethod method) {
       return "comb";
     case ClassicalMethod::arima:
       return "arima";
+    case ClassicalMethod::arima_log:
+      return "arima-log";
   }
   return "?";
 }
@@ -214,6 +216,8 @@ std::vector<double> classical_forecast(ClassicalMethod method, std::span<const d
       return comb_forecast(y, period, steps);
     case ClassicalMethod::arima:
       return arima_forecast(auto_arima(y, period), steps);
+    case ClassicalMethod::arima_log:
+      return exp_forecast(arima_forecast(auto_arima(log_series(y), period), steps));
   }
   throw Error("unknown classical method");
 }

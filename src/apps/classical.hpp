@@ -81,12 +81,17 @@ enum class ClassicalMethod {
   theta,
   comb,   // M4: mean of SES, Holt and damped on the seasonally adjusted series, reseasonalised
   arima,  // seasonal ARIMA, order chosen by a stepwise AICc search and fitted by CSS (arima.hpp)
+  // The same on log y, forecasts exp() of the log forecasts (R's Box-Cox λ = 0 without bias
+  // adjustment: the forecast median); y must be positive. Not in classical_methods: the pool
+  // adds it for positive series with a calendar season (classical_pool, rolling_origin.hpp).
+  arima_log,
 };
 std::string method_name(ClassicalMethod method);  // "naive", "seasonal-naive", "ses", ...
-// The methods applicable to a series with this period (the seasonal ones need m > 1).
+// The methods applicable to a series with this period (the seasonal ones need m > 1; arima_log
+// is not listed).
 std::vector<ClassicalMethod> classical_methods(int64_t period);
 // The next `steps` values after y [steps]. A method that cannot be fitted (too short, values
-// ≤ 0 for the multiplicative one) throws lstm::Error.
+// ≤ 0 for the multiplicative ones and arima_log) throws lstm::Error.
 std::vector<double> classical_forecast(ClassicalMethod method, std::span<const double> y,
                                        int64_t period, int64_t steps);
 

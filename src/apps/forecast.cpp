@@ -430,6 +430,13 @@ Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, cons
           }};
 }
 
+ClassicalPool classical_pool(const ForecastInfo& info, const Series& series) {
+  const std::vector<double> y = series.column(0);
+  const auto split = static_cast<size_t>(split_point(series.rows, info.validation_fraction));
+  return classical_pool(std::span<const double>(y).first(std::min(split, y.size())), info.season,
+                        calendar_period(series.index));
+}
+
 RollingSetup validation_setup(const ForecastInfo& info, const Series& series, int64_t steps) {
   RollingSetup setup;
   setup.horizon = 0;  // until an origin fits

@@ -113,6 +113,10 @@ std::vector<double> target_predictions(SequenceModel& model, const ForecastInfo&
 // must outlive it.
 Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, const Series& series);
 
+// The classical methods' pool for a model's series (classical_pool on the training part, i.e. the
+// rows before the model's validation split, with the dates' calendar period).
+ClassicalPool classical_pool(const ForecastInfo& info, const Series& series);
+
 // The setup of a rolling-origin validation of `steps`-step forecasts on `series` for a model:
 // origins from the model's validation split of the series (trained_until), or earlier ones too
 // when fewer than 3 fit after it (then at least 5 where the series allows), none before the

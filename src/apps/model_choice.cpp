@@ -77,6 +77,18 @@ double rank_value(const Scores& scores) {
   return std::isfinite(scores.mase) ? scores.mase : scores.mae;
 }
 
+// Two candidates that forecast the same values, within 1% of MASE's scale (the training part's
+// mean (seasonal) one-step change; exactly without a scale) at every validation origin and step:
+// e.g. SES with α at its bound and naive. A combination counts such a model once, so that the mean
+// of three is not two thirds one model.
+bool same_forecasts(const CandidateResult& a, const CandidateResult& b, double mase_scale) {
+  const double tolerance = std::isfinite(mase_scale) && mase_scale > 0.0 ? 0.01 * mase_scale : 0.0;
+  if (a.forecasts.size() != b.forecasts.size()) return false;
+  for (size_t k = 0; k < a.forecasts.size(); ++k)
+    if (!(std::fabs(a.forecasts[k] - b.forecasts[k]) <= tolerance)) return false;
+  return true;
+}
+
 }  // namespace
 
 ModelChoice parse_model_choice(const std::string& text) {
@@ -118,8 +130,14 @@ Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
     if (!network_result) throw Error("model choice: the network could not be evaluated");
     members = {network_result};
   } else {
-    const size_t count = choice == ModelChoice::best ? 1 : std::min<size_t>(3, order.size());
-    for (size_t k = 0; k < count; ++k) members.push_back(&results[order[k]]);
+    const size_t count = choice == ModelChoice::best ? 1 : 3;
+    for (size_t k : order) {
+      if (members.size() == count) break;
+      const bool repeated = std::any_of(members.begin(), members.end(), [&](auto* member) {
+        return same_forecasts(*member, results[k], evaluation.mase_scale);
+      });
+      if (!repeated) members.push_back(&results[k]);
+    }
   }
   selection.validation_forecasts.assign(members.front()->forecasts.size(), 0.0);
   for (const CandidateResult* member : members) {

@@ -30,8 +30,9 @@ struct Selection {
   bool network_validated = false;
 };
 // `network` names the network's candidate ("" or absent from the results: classical only).
-// best: the lowest validation MASE; combine: the mean of the three lowest. Throws if no
-// candidate was scored.
+// best: the lowest validation MASE; combine: the mean of the three lowest, a candidate whose
+// validation forecasts equal a better one's (within 1% of MASE's scale everywhere, e.g. SES with
+// α at its bound and naive) counted once. Throws if no candidate was scored.
 Selection select_model(const RollingEvaluation& evaluation, ModelChoice choice,
                        const std::string& network);
 

@@ -30,7 +30,7 @@ ordered_json metrics_json(const ForecastMetrics& metrics) {
 std::vector<Candidate> all_candidates(SequenceModel& model, const ForecastInfo& info,
                                       const Series& series, const std::vector<double>& y) {
   std::vector<Candidate> candidates{network_candidate(model, info, series)};
-  for (auto& candidate : classical_candidates(y, info.season))
+  for (auto& candidate : classical_candidates(y, classical_pool(info, series)))
     candidates.push_back(std::move(candidate));
   return candidates;
 }

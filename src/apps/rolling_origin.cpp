@@ -13,19 +13,47 @@
 
 namespace lstm::apps {
 
+ClassicalPool classical_pool(std::span<const double> training, int64_t model_season,
+                             int64_t calendar) {
+  ClassicalPool pool;
+  pool.season = calendar > 1 && seasonal_differences(training, calendar) > 0 ? calendar
+                                                                              : model_season;
+  pool.log_arima = calendar > 1 && pool.season == calendar && !training.empty() &&
+                   std::all_of(training.begin(), training.end(), [](double v) { return v > 0.0; });
+  return pool;
+}
+
 std::vector<Candidate> classical_candidates(std::span<const double> y, int64_t season) {
+  return classical_candidates(y, ClassicalPool{season, false});
+}
+
+std::vector<Candidate> classical_candidates(std::span<const double> y, const ClassicalPool& pool) {
+  const int64_t season = pool.season;
+  std::vector<ClassicalMethod> methods = classical_methods(season);
+  if (pool.log_arima) methods.push_back(ClassicalMethod::arima_log);
   std::vector<Candidate> candidates;
-  for (ClassicalMethod method : classical_methods(season)) {
-    if (method == ClassicalMethod::arima) {
-      // The order is selected once, at the first (earliest) origin asked, and its coefficients
-      // refitted at every origin and at the series' end: a stepwise search at each of 40 origins
-      // took minutes on co2's 450 values.
-      auto order = std::make_shared<std::optional<ArimaOrder>>();
-      candidates.push_back({method_name(method), [y, season, order](int64_t origin, int64_t steps) {
-                              const auto part = y.first(static_cast<size_t>(origin));
-                              if (!order->has_value()) *order = auto_arima(part, season).order;
-                              return arima_forecast(fit_arima(part, **order), steps);
-                            }});
+  for (ClassicalMethod method : methods) {
+    if (method == ClassicalMethod::arima || method == ClassicalMethod::arima_log) {
+      // The order is selected once for validation, at the first (earliest) origin asked, and its
+      // coefficients refitted at every origin (a stepwise search at each of 40 origins took
+      // minutes on co2's 450 values); from the series' end it is selected again on all values,
+      // as R's auto.arima would (on the R benchmark: 0.853 -> 0.836 × ets's RMSE).
+      const bool log = method == ClassicalMethod::arima_log;
+      struct Orders {
+        std::optional<ArimaOrder> validation, final;
+      };
+      auto orders = std::make_shared<Orders>();
+      candidates.push_back(
+          {method_name(method), [y, season, orders, log](int64_t origin, int64_t steps) {
+             const auto part = y.first(static_cast<size_t>(origin));
+             const std::vector<double> x =
+                 log ? log_series(part) : std::vector<double>(part.begin(), part.end());
+             std::optional<ArimaOrder>& order =
+                 origin == static_cast<int64_t>(y.size()) ? orders->final : orders->validation;
+             if (!order.has_value()) order = auto_arima(x, season).order;
+             std::vector<double> f = arima_forecast(fit_arima(x, *order), steps);
+             return log ? exp_forecast(std::move(f)) : f;
+           }});
       continue;
     }
     candidates.push_back({method_name(method), [y, season, method](int64_t origin, int64_t steps) {

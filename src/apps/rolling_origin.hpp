@@ -21,7 +21,24 @@ struct Candidate {
   std::function<std::vector<double>(int64_t origin, int64_t steps)> forecast;
 };
 
-// Candidates for the classical methods applicable with this season (classical_methods).
+// Which classical methods a series gets: the season their seasonal methods use, and whether ARIMA
+// is also fitted on the logarithm ("arima-log").
+struct ClassicalPool {
+  int64_t season = 0;      // 0 or 1: none
+  bool log_arima = false;  // only for positive series
+};
+// The pool for a series, from its training part: the season is the dates' calendar period
+// (calendar > 1: monthly 12, quarterly 4, ...) when the training part's seasonal strength at that
+// period exceeds 0.64 (seasonal_differences, the test auto.arima uses for a seasonal difference),
+// as R's methods take the series' frequency; otherwise `model_season` (the network's, detected by
+// autocorrelation). arima-log is added when the season is a calendar one and the training part is
+// positive (a multiplicative season, as the network's log target).
+ClassicalPool classical_pool(std::span<const double> training, int64_t model_season,
+                             int64_t calendar);
+
+// Candidates for the classical methods applicable with this season (classical_methods), and
+// arima-log if the pool says so.
+std::vector<Candidate> classical_candidates(std::span<const double> y, const ClassicalPool& pool);
 std::vector<Candidate> classical_candidates(std::span<const double> y, int64_t season);
 
 struct Scores {

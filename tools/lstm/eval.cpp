@@ -75,7 +75,7 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
                       "; give a smaller --horizon");
   const std::vector<double> y = series.column(0);
   std::vector<lstm::apps::Candidate> candidates{lstm::apps::network_candidate(model, info, series)};
-  for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+  for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
     candidates.push_back(std::move(candidate));
   const lstm::apps::RollingEvaluation evaluation =
       lstm::apps::evaluate_rolling(y, setup, candidates);

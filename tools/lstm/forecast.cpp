@@ -96,7 +96,7 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   } else {
     std::vector<lstm::apps::Candidate> candidates{
         lstm::apps::network_candidate(model, info, series)};
-    for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+    for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
       candidates.push_back(std::move(candidate));
     const lstm::apps::ChosenForecast chosen =
         lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", options.interval);

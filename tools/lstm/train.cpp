@@ -475,7 +475,7 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global, P
     const std::vector<double> y = series.column(0);
     std::vector<lstm::apps::Candidate> candidates{
         lstm::apps::network_candidate(model, info, series)};
-    for (auto& candidate : lstm::apps::classical_candidates(y, info.season))
+    for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
       candidates.push_back(std::move(candidate));
     rolling = lstm::apps::forecast_with_choice(y, candidates, rolling_setup,
                                                lstm::apps::ModelChoice::combine, "lstm", 0.8);
