@@ -163,6 +163,13 @@ TEST(ForecastPool, SeasonFromTheCalendarWhenStrong) {
   const auto negative = lstm::apps::classical_pool(shifted, 0, 4);
   EXPECT_EQ(negative.season, 4);
   EXPECT_FALSE(negative.log_arima);
+  // Weekly dates (52) with a strong positive season: the calendar season, but no arima-log, whose
+  // order search would take seconds at that period.
+  std::vector<double> weekly;
+  for (int t = 0; t < 4 * 52; ++t) weekly.push_back(100.0 + 20.0 * std::sin(2.0 * 3.14159265 * t / 52.0));
+  const auto long_season = lstm::apps::classical_pool(weekly, 0, 52);
+  EXPECT_EQ(long_season.season, 52);
+  EXPECT_FALSE(long_season.log_arima);
 }
 
 TEST(ForecastPool, LogArimaForecastsAGrowingSeasonBetterThanArima) {
