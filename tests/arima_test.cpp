@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/arima.hpp"
 #include "apps/classical.hpp"
 #include "lstm/error.hpp"
+#include "r_reference.hpp"
 
 namespace {
 
@@ -18,24 +18,10 @@ using lstm::apps::ArimaFit;
 using lstm::apps::ArimaOrder;
 using json = nlohmann::json;
 
-const json& reference() {
-  static const json data = [] {
-    std::ifstream file(std::string(LSTM_TEST_DATA_DIR) + "/arima/r_reference.json");
-    return json::parse(file);
-  }();
-  return data;
-}
+const json& reference() { return test_util::r_reference("arima"); }
+using test_util::numbers;
 
-std::vector<double> numbers(const json& value) {
-  return value.get<std::vector<double>>();
-}
-
-ArimaOrder order_of(const json& model) {
-  const std::vector<double> o = numbers(model["order"]);
-  auto i = [&](size_t k) { return static_cast<int>(o[k]); };
-  return {i(0), i(1), i(2), i(3), i(4), i(5), model["period"].get<int64_t>(),
-          model["constant_included"].get<bool>()};
-}
+using test_util::order_of;
 
 std::string label(const json& model) {
   return model["series"].get<std::string>() + " " + lstm::apps::arima_name(order_of(model));

@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/classical.hpp"
 #include "apps/nelder_mead.hpp"
 #include "lstm/error.hpp"
+#include "r_reference.hpp"
 
 namespace {
 
@@ -19,17 +19,8 @@ using lstm::apps::SmoothingSpec;
 using lstm::apps::TrendKind;
 using json = nlohmann::json;
 
-const json& reference() {
-  static const json data = [] {
-    std::ifstream file(std::string(LSTM_TEST_DATA_DIR) + "/classical/r_reference.json");
-    return json::parse(file);
-  }();
-  return data;
-}
-
-std::vector<double> numbers(const json& value) {
-  return value.get<std::vector<double>>();
-}
+const json& reference() { return test_util::r_reference("classical"); }
+using test_util::numbers;
 
 double mean_abs(const std::vector<double>& y) {
   double sum = 0.0;
