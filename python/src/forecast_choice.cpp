@@ -44,10 +44,8 @@ ChoiceForecast forecast_by_choice(lstm::SequenceModel& model, const lstm::apps::
                               "comparing it to the classical methods");
     return result;
   }
-  std::vector<lstm::apps::Candidate> candidates{lstm::apps::network_candidate(model, info, series)};
-  for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
-    candidates.push_back(std::move(candidate));
-  result.chosen = lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", level);
+  result.chosen = lstm::apps::forecast_with_choice(
+      y, lstm::apps::forecast_candidates(model, info, series, y), setup, choice, "lstm", level);
   const lstm::apps::ChosenForecast& chosen = *result.chosen;
   result.values = chosen.mean;
   result.lower = chosen.lower;

@@ -437,6 +437,14 @@ ClassicalPool classical_pool(const ForecastInfo& info, const Series& series) {
                         calendar_period(series.index));
 }
 
+std::vector<Candidate> forecast_candidates(SequenceModel& model, const ForecastInfo& info,
+                                           const Series& series, std::span<const double> y) {
+  std::vector<Candidate> candidates{network_candidate(model, info, series)};
+  for (auto& candidate : classical_candidates(y, classical_pool(info, series)))
+    candidates.push_back(std::move(candidate));
+  return candidates;
+}
+
 RollingSetup validation_setup(const ForecastInfo& info, const Series& series, int64_t steps) {
   RollingSetup setup;
   setup.horizon = 0;  // until an origin fits

@@ -117,6 +117,11 @@ Candidate network_candidate(SequenceModel& model, const ForecastInfo& info, cons
 // rows before the model's validation split, with the dates' calendar period).
 ClassicalPool classical_pool(const ForecastInfo& info, const Series& series);
 
+// What forecast, eval and train compare for a model's series: the network, then the classical
+// pool's methods on `y`, the series' target column, which must outlive them (as `model`, `series`).
+std::vector<Candidate> forecast_candidates(SequenceModel& model, const ForecastInfo& info,
+                                           const Series& series, std::span<const double> y);
+
 // The setup of a rolling-origin validation of `steps`-step forecasts on `series` for a model:
 // origins from the model's validation split of the series (trained_until), or earlier ones too
 // when fewer than 3 fit after it (then at least 5 where the series allows), none before the

@@ -27,13 +27,6 @@ ordered_json metrics_json(const ForecastMetrics& metrics) {
           {"count", metrics.count}};
 }
 
-std::vector<Candidate> all_candidates(SequenceModel& model, const ForecastInfo& info,
-                                      const Series& series, const std::vector<double>& y) {
-  std::vector<Candidate> candidates{network_candidate(model, info, series)};
-  for (auto& candidate : classical_candidates(y, classical_pool(info, series)))
-    candidates.push_back(std::move(candidate));
-  return candidates;
-}
 
 // Mean of the finite values added per key, and how many.
 struct MeanByName {
@@ -105,8 +98,8 @@ std::vector<std::optional<ChosenForecast>> choose_many(SequenceModel& model,
       continue;
     }
     const std::vector<double> y = series[s].column(0);
-    result.push_back(forecast_with_choice(y, all_candidates(model, info.series[s], series[s], y),
-                                          setup, choice, "lstm", level));
+    result.push_back(forecast_with_choice(
+        y, forecast_candidates(model, info.series[s], series[s], y), setup, choice, "lstm", level));
   }
   return result;
 }
@@ -211,7 +204,7 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
                   "-step forecasts after the model's window; give a smaller --horizon");
     const std::vector<double> y = series[s].column(0);
     const RollingEvaluation& evaluation = evaluations.emplace_back(
-        evaluate_rolling(y, setup, all_candidates(model, one, series[s], y)));
+        evaluate_rolling(y, setup, forecast_candidates(model, one, series[s], y)));
     const Selection best = select_model(evaluation, ModelChoice::best, "lstm");
     ordered_json models = ordered_json::object();
     double lstm_mase = std::numeric_limits<double>::quiet_NaN();

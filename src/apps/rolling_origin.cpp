@@ -60,8 +60,8 @@ std::vector<Candidate> classical_candidates(std::span<const double> y, const Cla
              const std::vector<double> x =
                  log ? log_series(part) : std::vector<double>(part.begin(), part.end());
              const bool final = origin == static_cast<int64_t>(y.size());
-             if (final && !search_again && orders->validation) orders->final = orders->validation;
-             std::optional<ArimaOrder>& order = final ? orders->final : orders->validation;
+             std::optional<ArimaOrder>& order =
+                 final && search_again ? orders->final : orders->validation;
              if (!order.has_value()) order = auto_arima(x, season).order;
              std::vector<double> f = arima_forecast(fit_arima(x, *order), steps);
              return log ? exp_forecast(std::move(f)) : f;

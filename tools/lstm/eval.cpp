@@ -74,9 +74,8 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
                            : std::string()) +
                       "; give a smaller --horizon");
   const std::vector<double> y = series.column(0);
-  std::vector<lstm::apps::Candidate> candidates{lstm::apps::network_candidate(model, info, series)};
-  for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
-    candidates.push_back(std::move(candidate));
+  const std::vector<lstm::apps::Candidate> candidates =
+      lstm::apps::forecast_candidates(model, info, series, y);
   const lstm::apps::RollingEvaluation evaluation =
       lstm::apps::evaluate_rolling(y, setup, candidates);
   const lstm::apps::Selection best =

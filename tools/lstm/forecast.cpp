@@ -94,10 +94,8 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
               << options.steps << " steps; writing the LSTM's forecast without an interval and "
               << "without comparing it to the classical methods\n";
   } else {
-    std::vector<lstm::apps::Candidate> candidates{
-        lstm::apps::network_candidate(model, info, series)};
-    for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
-      candidates.push_back(std::move(candidate));
+    const std::vector<lstm::apps::Candidate> candidates =
+        lstm::apps::forecast_candidates(model, info, series, y);
     const lstm::apps::ChosenForecast chosen =
         lstm::apps::forecast_with_choice(y, candidates, setup, choice, "lstm", options.interval);
     values = chosen.mean;

@@ -473,12 +473,9 @@ void run_forecast_training(TrainOptions& options, const GlobalOptions& global, P
   std::optional<lstm::apps::ChosenForecast> rolling;
   if (rolling_setup.horizon > 0) {
     const std::vector<double> y = series.column(0);
-    std::vector<lstm::apps::Candidate> candidates{
-        lstm::apps::network_candidate(model, info, series)};
-    for (auto& candidate : lstm::apps::classical_candidates(y, lstm::apps::classical_pool(info, series)))
-      candidates.push_back(std::move(candidate));
-    rolling = lstm::apps::forecast_with_choice(y, candidates, rolling_setup,
-                                               lstm::apps::ModelChoice::combine, "lstm", 0.8);
+    rolling = lstm::apps::forecast_with_choice(
+        y, lstm::apps::forecast_candidates(model, info, series, y), rolling_setup,
+        lstm::apps::ModelChoice::combine, "lstm", 0.8);
   }
   if (!options.report.empty()) {
     lstm::report::Document document("Forecaster of '" + info.target + "' trained on " +
