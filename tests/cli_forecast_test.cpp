@@ -1,6 +1,7 @@
 // The lstm command's forecasting workflow run as a program: train on a dated CSV with a missing
 // value, forecast N steps to CSV, eval's JSON line, the same with a direct multi-horizon model,
-// and every kind of bad input to train, forecast and eval (one line naming the file, no output).
+// forecast --report and eval --report against the CSV and the JSON, and every kind of bad input
+// to train, forecast and eval (one line naming the file, no output).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -202,6 +203,104 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   expect_failure(eval + " --horizon 90", {series, "too short to evaluate 90-step forecasts"});
 }
 
+// The cells of the first table row after `from` in `html` whose first cell is `first` (empty:
+// none).
+std::vector<std::string> row_cells(const std::string& html, const std::string& first,
+                                   size_t from = 0) {
+  const size_t start = html.find("<tr><td>" + first + "</td>", from);
+  if (start == std::string::npos) return {};
+  const size_t end = html.find("</tr>", start);
+  std::vector<std::string> cells;
+  for (size_t open = html.find("<td", start); open < end; open = html.find("<td", open + 1)) {
+    const size_t text = html.find('>', open) + 1;
+    cells.push_back(html.substr(text, html.find("</td>", text) - text));
+  }
+  return cells;
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+std::string decimals(const nlohmann::json& value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value.get<double>());
+  return text;
+}
+
+// forecast --report holds what forecast wrote: the model named in the CSV's rows is the chosen one
+// in the rolling-origin table (its members marked when it is a mean), the chart's forecast line,
+// and the table of values equals the CSV's numbers. eval --report's tables are eval's JSON.
+TEST_F(CliForecast, ForecastAndEvalReports) {
+  ASSERT_EQ(run(train_args(series, model) + " --validation 0.35").exit_code, 0);
+  const std::string out_csv = dir.file("out.csv"), report = dir.file("forecast.html");
+  const CommandResult forecast =
+      run("forecast --model " + shell_quote(model) + " --data " + shell_quote(series) +
+          " --steps 12 --output " + shell_quote(out_csv) + " --report " + shell_quote(report));
+  ASSERT_EQ(forecast.exit_code, 0) << forecast.err;
+  const std::string html = test_util::read_file(report);
+  const std::vector<std::vector<std::string>> rows = csv_rows(out_csv);
+  ASSERT_EQ(rows.size(), 12u);
+  const std::string chosen = rows[0][4];
+  EXPECT_NE(html.find("forecast: " + chosen), std::string::npos) << chosen;
+  EXPECT_EQ(count_of(html, "<svg"), 1u);
+  const size_t rolling = html.find("Rolling-origin validation at 12 steps");
+  ASSERT_NE(rolling, std::string::npos);
+  const std::vector<std::string> chosen_row = row_cells(html, chosen, rolling);
+  ASSERT_EQ(chosen_row.size(), 5u) << chosen;
+  EXPECT_EQ(chosen_row[4], "chosen");
+  if (chosen.starts_with("combine(")) {  // "combine(a, b, c)": each member marked
+    std::string members = chosen.substr(8, chosen.size() - 9);
+    for (size_t comma; !members.empty();
+         members = comma == std::string::npos ? "" : members.substr(comma + 2)) {
+      comma = members.find(", ");
+      const std::string member = members.substr(0, comma);
+      const std::vector<std::string> cells = row_cells(html, member, rolling);
+      ASSERT_EQ(cells.size(), 5u) << member;
+      EXPECT_NE(cells[4].find("in the chosen mean"), std::string::npos) << member;
+    }
+  }
+  // The values written: date, forecast, lower, upper as in the CSV (8 significant digits).
+  const size_t values = html.find("The forecast written, by " + chosen);
+  ASSERT_NE(values, std::string::npos);
+  for (const std::vector<std::string>& row : rows) {
+    EXPECT_EQ(row[4], chosen);
+    const std::vector<std::string> cells = row_cells(html, row[0], values);
+    ASSERT_EQ(cells.size(), 4u) << row[0];
+    for (size_t k = 1; k < 4; ++k)
+      EXPECT_NEAR(std::stod(cells[k]), std::stod(row[k]), 1e-7 * std::abs(std::stod(row[k])))
+          << row[0] << " column " << k;
+  }
+
+  const std::string eval_report = dir.file("eval.html");
+  const CommandResult eval = run("eval --model " + shell_quote(model) + " --data " +
+                                 shell_quote(series) + " --report " + shell_quote(eval_report));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const std::string eval_html = test_util::read_file(eval_report);
+  // The errors over the file: the model's and naive's, then every model's rolling-origin scores.
+  const std::vector<std::string> model_row = row_cells(eval_html, "model");
+  ASSERT_EQ(model_row.size(), 4u);
+  EXPECT_EQ(model_row[1], decimals(json.at("rmse"), 4));
+  EXPECT_EQ(model_row[2], decimals(json.at("mae"), 4));
+  EXPECT_EQ(model_row[3], decimals(json.at("mase"), 3));
+  EXPECT_EQ(row_cells(eval_html, "naive").at(3), decimals(json.at("naive").at("mase"), 3));
+  const nlohmann::json& scores = json.at("rolling");
+  const size_t eval_rolling = eval_html.find(
+      "Rolling-origin validation at " + std::to_string(scores.at("horizon").get<int>()) + " steps");
+  ASSERT_NE(eval_rolling, std::string::npos);
+  for (const auto& [name, one] : scores.at("models").items()) {
+    const std::vector<std::string> cells = row_cells(eval_html, name, eval_rolling);
+    ASSERT_EQ(cells.size(), 5u) << name;
+    EXPECT_EQ(cells[1], decimals(one.at("mase"), 3)) << name;
+    EXPECT_EQ(cells[2], decimals(one.at("smape"), 2)) << name;
+  }
+  // The validation part, then the forecast after the last row.
+  EXPECT_EQ(count_of(eval_html, "<svg"), 2u);
+}
+
 TEST_F(CliForecast, TimeLimitKeepsCheckpointAndResumeContinues) {
   const CommandResult first = run(train_args(series, model) + " --time-limit 0.000001 --quiet");
   ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -396,6 +495,31 @@ TEST_F(CliForecast, UnwritableOutputs) {
       "forecast --model " + shell_quote(model) + " --data " + shell_quote(series) + " --steps 3";
   expect_failure(forecast + " --output " + shell_quote(series + "/out.csv"), {series + "/out.csv"});
   expect_failure(forecast + " --output " + shell_quote(directory), {directory, "is a directory"});
+
+  // A report that cannot be written: one line before any work, neither file written.
+  const std::string out_csv = shell_quote(dir.file("out.csv"));
+  const std::string missing = dir.file("missing/r.html");
+  expect_failure(forecast + " --output " + out_csv + " --report " + shell_quote(missing),
+                 {missing, "does not exist"});
+  expect_failure(forecast + " --output " + out_csv + " --report " + shell_quote(directory),
+                 {directory, "is a directory"});
+  expect_failure(forecast + " --output " + out_csv + " --report " + out_csv,
+                 {dir.file("out.csv"), "must be different files"});
+  const std::string eval = "eval --model " + shell_quote(model) + " --data " + shell_quote(series);
+  expect_failure(eval + " --report " + shell_quote(file_as_dir), {file_as_dir, "not a directory"});
+  // A language model's eval has no report: refused, no file.
+  const std::string text = dir.file("text.txt"), language = dir.file("charlm.safetensors");
+  {
+    std::ofstream out(text);
+    for (int k = 0; k < 80; ++k) out << "the quick brown fox jumps over the lazy dog. ";
+  }
+  ASSERT_EQ(run("train --task charlm --data " + shell_quote(text) + " --out " +
+                shell_quote(language) + " --window 32 --epochs 1 --hidden 8 --threads 1 --quiet")
+                .exit_code,
+            0);
+  expect_failure("eval --model " + shell_quote(language) + " --data " + shell_quote(text) +
+                     " --report " + shell_quote(dir.file("charlm.html")),
+                 {language, "--report is for forecast models"});
 }
 
 }  // namespace

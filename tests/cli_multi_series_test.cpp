@@ -1,8 +1,9 @@
 // `lstm train/forecast/eval` with several series and one global model, run as a program: the
 // same 3 series in wide (--target a,b,c) and long (--series-column) format give the same
 // forecasts for the same seed; eval's per-series and aggregate JSON; train --report's overview
-// against eval's JSON and forecast's choices, its charts and their cap; bad input is one line,
-// exit 1, no file written.
+// against eval's JSON and forecast's choices, its charts and their cap; forecast --report and
+// eval --report against forecast's CSV and eval's JSON; bad input is one line, exit 1, no file
+// written.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -259,6 +260,74 @@ TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
   expect_failure(train(wide, "--all-columns", dir.file("m.safetensors")) + " --report " +
                      shell_quote(dir.path().string()),
                  {"is a directory"});
+}
+
+// The model column of a forecast CSV per series (its first field), in the file's order.
+std::vector<std::pair<std::string, std::string>> models_written(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> models;
+  const std::vector<std::string> lines = test_util::lines_of(test_util::read_file(path));
+  for (size_t k = 1; k < lines.size(); ++k) {
+    const std::string& line = lines[k];
+    const std::string name = line.substr(0, line.find(','));
+    // The last field, quoted when it holds commas ("combine(lstm, comb, theta)").
+    const std::string model = line.ends_with('"') ? line.substr(line.rfind(",\"") + 2,
+                                                                line.size() - line.rfind(",\"") - 3)
+                                                  : line.substr(line.rfind(',') + 1);
+    if (models.empty() || models.back().first != name) models.emplace_back(name, model);
+  }
+  return models;
+}
+
+// forecast --report and eval --report on a model of three series: every series in the overview,
+// with the model forecast wrote for it (its CSV) and the scores eval gives it (its JSON, which
+// --report leaves unchanged); the charts of the first --report-series.
+TEST_F(CliMultiSeries, ForecastAndEvalReportsShowEverySeries) {
+  const std::string model = dir.file("m.safetensors");
+  ASSERT_EQ(run(train(wide, "--target a,b,c", model)).exit_code, 0);
+  const std::string out_csv = dir.file("f.csv"), report = dir.file("forecast.html");
+  const CommandResult forecast =
+      run("forecast --model " + shell_quote(model) + " --data " + shell_quote(wide) +
+          " --steps 6 --output " + shell_quote(out_csv) + " --report-series 2 --report " +
+          shell_quote(report));
+  ASSERT_EQ(forecast.exit_code, 0) << forecast.err;
+  const std::string html = test_util::read_file(report);
+  const auto written = models_written(out_csv);
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_NE(html.find("Every series at 6 steps"), std::string::npos);
+  for (const auto& [name, chosen] : written) {
+    const std::vector<std::string> cells = row_cells(html, name);
+    ASSERT_EQ(cells.size(), 10u) << name;
+    EXPECT_EQ(cells[2], chosen) << name;
+  }
+  EXPECT_EQ(count_of(html, "<svg"), 2u);
+  EXPECT_EQ(count_of(html, "Series &#39;a&#39;: the forecast"), 1u);
+  EXPECT_EQ(count_of(html, "Series &#39;c&#39;: the forecast"), 0u);
+  EXPECT_NE(html.find("1 series (c) are left out of the charts"), std::string::npos);
+
+  const std::string eval = "eval --model " + shell_quote(model) + " --data " + shell_quote(wide);
+  const std::string eval_report = dir.file("eval.html");
+  const CommandResult scored = run(eval + " --report " + shell_quote(eval_report));
+  ASSERT_EQ(scored.exit_code, 0) << scored.err;
+  const CommandResult plain = run(eval);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(test_util::lines_of(scored.out).back(), test_util::lines_of(plain.out).back());
+  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(scored.out).back());
+  const std::string eval_html = test_util::read_file(eval_report);
+  EXPECT_NE(
+      eval_html.find("Every series at " +
+                     std::to_string(json["aggregate"]["rolling"]["horizon"].get<int>()) + " steps"),
+      std::string::npos);
+  for (const nlohmann::json& entry : json.at("series")) {
+    const std::string name = entry.at("series");
+    const std::vector<std::string> cells = row_cells(eval_html, name);
+    ASSERT_EQ(cells.size(), 10u) << name;
+    const nlohmann::json& models = entry.at("rolling").at("models");
+    EXPECT_EQ(cells[5], three_decimals(models.at("lstm").at("mase"))) << name;
+    EXPECT_EQ(cells[6], three_decimals(models.at("seasonal-naive").at("mase"))) << name;
+    EXPECT_EQ(cells[7], three_decimals(models.at("naive").at("mase"))) << name;
+    EXPECT_EQ(count_of(eval_html, "Series &#39;" + name + "&#39;: the forecast"), 1u);
+  }
+  EXPECT_EQ(count_of(eval_html, "<svg"), 3u);  // no loss curve: one chart per series
 }
 
 TEST_F(CliMultiSeries, BadInputIsOneLine) {

@@ -110,6 +110,11 @@ struct SeriesForecast {
 std::vector<SeriesForecast> forecast_many(SequenceModel& model, const MultiSeriesInfo& info,
                                           const std::vector<Series>& series, int64_t steps,
                                           ModelChoice choice, double level);
+// The same from validations already made: `chosen` as choose_many returns it at `steps` (kept,
+// e.g., for a report); a series without one gets the network's forecast alone.
+std::vector<SeriesForecast> forecast_many(SequenceModel& model, const MultiSeriesInfo& info,
+                                          const std::vector<Series>& series, int64_t steps,
+                                          const std::vector<std::optional<ChosenForecast>>& chosen);
 // The long-format CSV: series,<date>,<value>,lower,upper,model (the header names: a long file's
 // own id, date and value columns; a wide file's "series", its date column and "value"; "step"
 // without a date column).
@@ -119,9 +124,12 @@ std::string many_forecasts_csv(const MultiSeriesInfo& info, const std::vector<Se
 // `lstm eval`'s JSON for a global model: per series the one-step (or every-horizon) metrics next
 // to naive and seasonal-naive and the rolling-origin scores at `horizon` steps (0: the direct
 // model's H, else each series' M4 horizon); aggregate: the mean MASE and sMAPE of every model
-// over the series. `table` receives a readable summary.
+// over the series. `table` receives a readable summary. `chosen`: choose_many's validations at
+// evaluation_horizon(info, series, horizon), used instead of validating again (e.g. when they are
+// kept for a report), or null.
 std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info,
                                const std::vector<Series>& series, const std::string& path,
-                               int64_t horizon, std::string& table);
+                               int64_t horizon, std::string& table,
+                               const std::vector<std::optional<ChosenForecast>>* chosen = nullptr);
 
 }  // namespace lstm::apps

@@ -128,8 +128,13 @@ std::vector<MeanScores> mean_rolling_scores(
 std::vector<SeriesForecast> forecast_many(SequenceModel& model, const MultiSeriesInfo& info,
                                           const std::vector<Series>& series, int64_t steps,
                                           ModelChoice choice, double level) {
-  const std::vector<std::optional<ChosenForecast>> chosen =
-      choose_many(model, info, series, steps, choice, level);
+  return forecast_many(model, info, series, steps,
+                       choose_many(model, info, series, steps, choice, level));
+}
+
+std::vector<SeriesForecast> forecast_many(
+    SequenceModel& model, const MultiSeriesInfo& info, const std::vector<Series>& series,
+    int64_t steps, const std::vector<std::optional<ChosenForecast>>& chosen) {
   std::vector<SeriesForecast> result;
   for (size_t s = 0; s < series.size(); ++s) {
     SeriesForecast forecast;
@@ -178,7 +183,8 @@ std::string many_forecasts_csv(const MultiSeriesInfo& info, const std::vector<Se
 
 std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info,
                                const std::vector<Series>& series, const std::string& path,
-                               int64_t horizon, std::string& table) {
+                               int64_t horizon, std::string& table,
+                               const std::vector<std::optional<ChosenForecast>>* chosen) {
   const ForecastInfo& first = info.series.front();
   horizon = evaluation_horizon(info, series, horizon);
   std::ostringstream lines;
@@ -204,7 +210,9 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
                   "-step forecasts after the model's window; give a smaller --horizon");
     const std::vector<double> y = series[s].column(0);
     const RollingEvaluation& evaluation = evaluations.emplace_back(
-        evaluate_rolling(y, setup, forecast_candidates(model, one, series[s], y)));
+        chosen && chosen->at(s)
+            ? chosen->at(s)->evaluation
+            : evaluate_rolling(y, setup, forecast_candidates(model, one, series[s], y)));
     const Selection best = select_model(evaluation, ModelChoice::best, "lstm");
     ordered_json models = ordered_json::object();
     double lstm_mase = std::numeric_limits<double>::quiet_NaN();

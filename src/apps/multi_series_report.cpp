@@ -32,7 +32,7 @@ std::string some_names(const std::vector<std::string>& names) {
 void add_many_series_overview(report::Document& document, const MultiSeriesInfo& info,
                               const std::vector<Series>& series,
                               const std::vector<std::optional<ChosenForecast>>& chosen,
-                              int64_t horizon) {
+                              int64_t horizon, ModelChoice choice) {
   const std::string steps = std::to_string(horizon) + " steps";
   std::vector<std::string> beaten, worse, too_short;
   std::vector<const RollingEvaluation*> evaluations;
@@ -55,8 +55,13 @@ void add_many_series_overview(report::Document& document, const MultiSeriesInfo&
       "the classical methods (refitted at every origin) forecast " +
       steps +
       " from rolling origins of its last part, scored with MASE and sMAPE; the forecast chosen "
-      "for it is the one 'lstm forecast --steps " +
-      std::to_string(horizon) + "' writes by default (the mean of the three best).";
+      "for it is " +
+      (choice == ModelChoice::combine
+           ? "the one 'lstm forecast --steps " + std::to_string(horizon) +
+                 "' writes by default (the mean of the three best)."
+       : choice == ModelChoice::best
+           ? std::string("the one with the lowest validation MASE (--model-choice best).")
+           : std::string("the network's (--model-choice lstm)."));
   if (!beaten.empty())
     summary += " A classical method beats the network on " + std::to_string(beaten.size()) +
                " series (" + some_names(beaten) + ").";

@@ -29,7 +29,8 @@ void add_loss_curves(report::Document& document, const std::vector<EpochReport>&
 
 void add_forecast_section(report::Document& document, SequenceModel& model,
                           const ForecastInfo& info, const Series& series, int64_t split,
-                          const ForecastReport& report, int64_t future) {
+                          const ForecastReport& report, int64_t future,
+                          const std::string& errors_title) {
   document.heading("Forecasts of '" + info.target + "'");
   const std::vector<double> actual = series.column(0);
   const int64_t first = std::max(split, info.window);
@@ -62,8 +63,11 @@ void add_forecast_section(report::Document& document, SequenceModel& model,
   document.add(chart);
 
   report::Table table;
-  table.title = "Validation errors, original units (" + std::to_string(report.model.count) +
-                " forecasts; MASE scaled by the seasonal-naive error in the training part)";
+  table.title = !errors_title.empty()
+                    ? errors_title
+                    : "Validation errors, original units (" + std::to_string(report.model.count) +
+                          " forecasts; MASE scaled by the seasonal-naive error in the training "
+                          "part)";
   table.header = {"", "RMSE", "MAE", "MASE"};
   table.rows = {metrics_row("model", report.model), metrics_row("naive", report.naive)};
   if (report.seasonal_naive)

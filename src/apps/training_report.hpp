@@ -19,10 +19,12 @@ void add_loss_curves(report::Document& document, const std::vector<EpochReport>&
 
 // The validation part: actual values and the model's forecasts one step ahead (a direct model:
 // its first horizon), then the forecast after the last row (`future` rows; a direct model: its
-// H), and the metrics table (`report`).
+// H), and the metrics table (`report`), titled `errors_title` (empty: the validation errors of
+// a training run, MASE scaled on the training part).
 void add_forecast_section(report::Document& document, SequenceModel& model,
                           const ForecastInfo& info, const Series& series, int64_t split,
-                          const ForecastReport& report, int64_t future);
+                          const ForecastReport& report, int64_t future,
+                          const std::string& errors_title = "");
 
 // A language model on the start of its validation text: a sample continuing it, and the gates
 // and states of every step over `window` characters of it.

@@ -1,26 +1,48 @@
 // `lstm eval`: a forecast model's errors on a CSV series (one-step, or over every horizon of a
 // direct model) next to the naive and seasonal-naive baselines, and its multi-step forecasts
 // from rolling origins over the series' last part next to the classical methods, scored alike
-// (MASE, sMAPE, RMSE); the last line is a JSON object.
+// (MASE, sMAPE, RMSE); the last line is a JSON object. --report also writes those scores, the
+// validation part and the forecast after the last row as an HTML page.
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
+#include "apps/forecast_report.hpp"
 #include "apps/model_choice.hpp"
 #include "apps/multi_series.hpp"
+#include "apps/training_report.hpp"
 #include "commands.hpp"
 
 namespace lstm_cli {
 namespace {
 
 struct EvalOptions {
-  std::string model, data;
+  std::string model, data, report;
+  int64_t report_series = 20;  // --report of several series: the series drawn
   int64_t horizon = 0;  // 0: a direct model's H, else the M4 horizon of the series
   int64_t window = 0;   // charlm: the scoring window (0: the model's training window)
 };
+
+// The report's first lines: which model was scored on which file.
+lstm::report::Document report_document(const EvalOptions& options, const lstm::SequenceModel& model,
+                                       const std::string& what, int64_t window) {
+  lstm::report::Document document(what + " on " + options.data);
+  document.paragraph("Model " + options.model + ": " + model.config().rnn.describe() + "; window " +
+                     std::to_string(window) +
+                     ". The forecasts drawn after the last row are those 'lstm forecast' writes "
+                     "by default at the horizon of the rolling-origin validation (the mean of "
+                     "the three best, with an 80% interval).");
+  return document;
+}
+
+void save_report(const EvalOptions& options, const lstm::report::Document& document) {
+  lstm::report::save(document, options.report);
+  std::cout << "report written to " << options.report << '\n';
+}
 
 nlohmann::ordered_json metrics_json(const lstm::ForecastMetrics& metrics) {
   auto number = [](double value) {
@@ -76,8 +98,13 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
   const std::vector<double> y = series.column(0);
   const std::vector<lstm::apps::Candidate> candidates =
       lstm::apps::forecast_candidates(model, info, series, y);
+  // --report: also the forecast after the last row, chosen as 'lstm forecast' does by default.
+  std::optional<lstm::apps::ChosenForecast> chosen;
+  if (!options.report.empty())
+    chosen = lstm::apps::forecast_with_choice(y, candidates, setup,
+                                              lstm::apps::ModelChoice::combine, "lstm", 0.8);
   const lstm::apps::RollingEvaluation evaluation =
-      lstm::apps::evaluate_rolling(y, setup, candidates);
+      chosen ? chosen->evaluation : lstm::apps::evaluate_rolling(y, setup, candidates);
   const lstm::apps::Selection best =
       lstm::apps::select_model(evaluation, lstm::apps::ModelChoice::best, "lstm");
   std::cout << horizon << "-step forecasts from " << evaluation.origins.size()
@@ -100,13 +127,31 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
                     {"best", best.name},
                     {"lstm_beaten", best.network_beaten},
                     {"lstm_validated", best.network_validated}};
+  if (chosen) {
+    lstm::report::Document document =
+        report_document(options, model, "Evaluation of '" + info.target + "'", info.window);
+    lstm::apps::add_forecast_section(
+        document, model, info, series, setup.trained_until, report,
+        std::max<int64_t>(info.season, 12),
+        "Errors over the file, original units (" + std::to_string(report.model.count) +
+            " forecasts from origins " + std::to_string(info.window) + ".." +
+            std::to_string(info.window + origins - 1) +
+            "; MASE scaled by the in-sample seasonal-naive error of the whole file)");
+    lstm::apps::add_rolling_section(document, series, *chosen);
+    save_report(options, document);
+  }
   std::cout << out.dump() << '\n';
 }
 
 void run_eval(const EvalOptions& options, const GlobalOptions& global) {
+  if (!options.report.empty()) check_output_path(options.report);
   apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(options.model);
   if (lstm::apps::is_charlm(model)) {
+    if (!options.report.empty())
+      throw lstm::Error(options.model +
+                        ": --report is for forecast models; this is a language "
+                        "model ('lstm train --report' writes its report)");
     eval_charlm(model, options.model, options.data, options.window);
     return;
   }
@@ -115,10 +160,26 @@ void run_eval(const EvalOptions& options, const GlobalOptions& global) {
   if (lstm::apps::is_multi_series_model(model)) {
     const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.model);
     const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
+    const int64_t horizon = lstm::apps::evaluation_horizon(info, series, options.horizon);
+    // --report: each series' validation with the forecast 'lstm forecast' writes by default.
+    std::optional<std::vector<std::optional<lstm::apps::ChosenForecast>>> chosen;
+    if (!options.report.empty())
+      chosen = lstm::apps::choose_many(model, info, series, horizon,
+                                       lstm::apps::ModelChoice::combine, 0.8);
     std::string table;
-    const std::string json =
-        lstm::apps::evaluate_many_json(model, info, series, options.data, options.horizon, table);
-    std::cout << options.data << ": " << series.size() << " series\n" << table << json << '\n';
+    const std::string json = lstm::apps::evaluate_many_json(
+        model, info, series, options.data, horizon, table, chosen ? &*chosen : nullptr);
+    std::cout << options.data << ": " << series.size() << " series\n" << table;
+    if (chosen) {
+      lstm::report::Document document = report_document(
+          options, model, "Evaluation of " + std::to_string(series.size()) + " series",
+          info.series.front().window);
+      lstm::apps::add_many_series_overview(document, info, series, *chosen, horizon);
+      lstm::apps::add_many_series_charts(document, info, series, *chosen, horizon,
+                                         options.report_series);
+      save_report(options, document);
+    }
+    std::cout << json << '\n';
   } else {
     evaluate_forecast_model(options, model);
   }
@@ -152,6 +213,17 @@ void add_eval_command(CLI::App& app, GlobalOptions& global) {
                    "charlm: characters of context per scoring window, each from a fresh state "
                    "(0: the model's training window)")
       ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+  command->add_option("--report", options->report,
+                      "forecast: also write a self-contained HTML report: the validation part "
+                      "with the one-step forecasts and the errors next to the baselines, and the "
+                      "rolling-origin scores with the forecast after the last row. Several "
+                      "series: a table of every series and the charts of the first "
+                      "--report-series");
+  command
+      ->add_option("--report-series", options->report_series,
+                   "Several series: how many are drawn in the --report (the first ones)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
+      ->capture_default_str();
   add_compute_options(*command, global);
   command->callback([options, &global] { run_eval(*options, global); });
 }

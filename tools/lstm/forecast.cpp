@@ -3,12 +3,15 @@
 // upper bounds and the model that produced the numbers). Before forecasting, the network and the
 // classical methods are validated on the series' last part at N steps (rolling origin); by
 // default the mean of the best three is used, and a network beaten by a classical method is
-// reported.
+// reported. --report also writes that forecast and its validation as an HTML page.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "apps/forecast.hpp"
+#include "apps/forecast_report.hpp"
 #include "apps/model_choice.hpp"
 #include "apps/multi_series.hpp"
 #include "commands.hpp"
@@ -17,8 +20,9 @@ namespace lstm_cli {
 namespace {
 
 struct ForecastOptions {
-  std::string model, data, output, model_choice = "combine";
+  std::string model, data, output, model_choice = "combine", report;
   int64_t steps = 1;
+  int64_t report_series = 20;  // --report of several series: the series drawn
   double interval = 0.8;
   bool quiet = false;
 };
@@ -30,13 +34,28 @@ std::string fixed_text(double value, int decimals) {
   return number;
 }
 
+// The report's first lines: what forecast what, and where it was written.
+lstm::report::Document report_document(const ForecastOptions& options,
+                                       const lstm::SequenceModel& model, const std::string& what,
+                                       int64_t window) {
+  lstm::report::Document document(what + " from " + options.data);
+  document.paragraph("Model " + options.model + ": " + model.config().rnn.describe() + "; window " +
+                     std::to_string(window) + ". 'lstm forecast --steps " +
+                     std::to_string(options.steps) + " --model-choice " + options.model_choice +
+                     " --interval " + fixed_text(options.interval, 2) + "' wrote the forecast to " +
+                     options.output + ".");
+  return document;
+}
+
 // A global model: every series forecast, validated and chosen on its own; one long CSV.
 void run_multi_series_forecast(const ForecastOptions& options, lstm::SequenceModel& model,
                                lstm::apps::ModelChoice choice) {
   const lstm::apps::MultiSeriesInfo info = lstm::apps::multi_series_info(model, options.model);
   const std::vector<lstm::Series> series = lstm::apps::load_model_series(info, options.data);
+  const std::vector<std::optional<lstm::apps::ChosenForecast>> chosen =
+      lstm::apps::choose_many(model, info, series, options.steps, choice, options.interval);
   const std::vector<lstm::apps::SeriesForecast> forecasts =
-      lstm::apps::forecast_many(model, info, series, options.steps, choice, options.interval);
+      lstm::apps::forecast_many(model, info, series, options.steps, chosen);
   std::vector<std::string> beaten, unvalidated, too_short;
   for (const auto& forecast : forecasts) {
     if (!options.quiet)
@@ -66,10 +85,28 @@ void run_multi_series_forecast(const ForecastOptions& options, lstm::SequenceMod
     std::cerr << "warning: " << too_short.size() << " series (" << names(too_short) << ") are too short to "
               << "validate " << options.steps << "-step forecasts; the LSTM's forecast without an interval\n";
   lstm::write_file_atomically(options.output, lstm::apps::many_forecasts_csv(info, series, forecasts));
+  if (options.report.empty()) return;
+  lstm::report::Document document =
+      report_document(options, model, "Forecasts of " + std::to_string(series.size()) + " series",
+                      info.series.front().window);
+  lstm::apps::add_many_series_overview(document, info, series, chosen, options.steps, choice);
+  lstm::apps::add_many_series_charts(document, info, series, chosen, options.steps,
+                                     options.report_series);
+  lstm::report::save(document, options.report);
+  if (!options.quiet) std::cout << "report written to " << options.report << '\n';
 }
 
 void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   check_output_path(options.output);
+  if (!options.report.empty()) {
+    check_output_path(options.report);
+    namespace fs = std::filesystem;
+    std::error_code report_error, output_error;  // (absolute: "f" and "./f" resolve alike)
+    const fs::path report = fs::weakly_canonical(fs::absolute(options.report), report_error);
+    const fs::path output = fs::weakly_canonical(fs::absolute(options.output), output_error);
+    if (!report_error && !output_error && report == output)
+      throw lstm::Error(options.report + ": the report and --output must be different files");
+  }
   apply_compute_options(global);
   const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(options.model_choice);
   if (!(options.interval > 0.0 && options.interval < 1.0))
@@ -85,6 +122,7 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
   const lstm::apps::RollingSetup setup = lstm::apps::validation_setup(info, series, options.steps);
   std::vector<double> values, lower, upper;
   std::string model_name = "lstm";
+  std::optional<lstm::apps::ChosenForecast> validated;  // for the report
   if (setup.horizon == 0) {
     // Too short to validate N steps: the network's forecast, without an interval.
     values = lstm::apps::forecast_future(model, info, series, options.steps);
@@ -102,6 +140,7 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
     lower = chosen.lower;
     upper = chosen.upper;
     model_name = chosen.selection.name;
+    if (!options.report.empty()) validated = chosen;
     const lstm::apps::Selection& selection = chosen.selection;
     const auto& evaluation = chosen.evaluation;
     if (!options.quiet) {
@@ -153,6 +192,16 @@ void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
             lstm::csv_number(upper[k]) + ',' + lstm::csv_field(model_name) + '\n';
   }
   lstm::write_file_atomically(options.output, text);
+  if (options.report.empty()) return;
+  lstm::report::Document document =
+      report_document(options, model, "Forecast of '" + info.target + "'", info.window);
+  if (validated)
+    lstm::apps::add_rolling_section(document, series, *validated);
+  else
+    lstm::apps::add_unvalidated_forecast_section(document, series, values, info.season);
+  lstm::apps::add_forecast_values(document, index_name, index, values, lower, upper, model_name);
+  lstm::report::save(document, options.report);
+  if (!options.quiet) std::cout << "report written to " << options.report << '\n';
 }
 
 }  // namespace
@@ -192,6 +241,16 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
                    "Central prediction interval level, from the empirical quantiles of the "
                    "chosen model's validation errors at each step")
       ->check(CLI::Range(0.01, 0.99))
+      ->capture_default_str();
+  command->add_option("--report", options->report,
+                      "Also write a self-contained HTML report: the forecast with its interval "
+                      "and the baselines' forecasts after the last rows, the rolling-origin "
+                      "validation table and the values written. Several series: a table of "
+                      "every series' validation and the charts of the first --report-series");
+  command
+      ->add_option("--report-series", options->report_series,
+                   "Several series: how many are drawn in the --report (the first ones)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
       ->capture_default_str();
   command->add_flag("--quiet", options->quiet, "Print only warnings and errors");
   add_compute_options(*command, global);
