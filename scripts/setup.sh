@@ -12,6 +12,7 @@ packages=(
   chromium fonts-dejavu-core # the report test renders an HTML report headless
   python3-dev pybind11-dev python3-pybind11  # the Python module (import lstm)
   python3-pytest             # the Python tests and bench/test_bench_tools.py
+  python3-pandas             # DataFrames in and out of lstm.Forecaster / GlobalForecaster, and their tests
   libprotobuf-dev libonnx-dev  # ONNX import/export (the generated ONNX protobuf classes)
   python3-onnx libonnx-testdata nodejs  # ONNX checks: test models, operator test data, onnxruntime-node
   libopenmpi-dev openmpi-bin  # data-parallel training (lstm train under mpiexec) and its tests
