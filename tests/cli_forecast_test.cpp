@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test_util::CommandResult;
+using test_util::row_cells;
 using test_util::shell_quote;
 
 const std::string cli = shell_quote(LSTM_CLI_PATH);
@@ -201,21 +202,6 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   EXPECT_EQ(nlohmann::json::parse(test_util::lines_of(three.out).back())["rolling"]["horizon"], 3);
   expect_failure(eval + " --window 50", {model, "--window is for language models"});
   expect_failure(eval + " --horizon 90", {series, "too short to evaluate 90-step forecasts"});
-}
-
-// The cells of the first table row after `from` in `html` whose first cell is `first` (empty:
-// none).
-std::vector<std::string> row_cells(const std::string& html, const std::string& first,
-                                   size_t from = 0) {
-  const size_t start = html.find("<tr><td>" + first + "</td>", from);
-  if (start == std::string::npos) return {};
-  const size_t end = html.find("</tr>", start);
-  std::vector<std::string> cells;
-  for (size_t open = html.find("<td", start); open < end; open = html.find("<td", open + 1)) {
-    const size_t text = html.find('>', open) + 1;
-    cells.push_back(html.substr(text, html.find("</td>", text) - text));
-  }
-  return cells;
 }
 
 size_t count_of(const std::string& text, const std::string& part) {

@@ -20,6 +20,7 @@
 namespace {
 
 using test_util::CommandResult;
+using test_util::row_cells;
 using test_util::shell_quote;
 
 const std::string cli = shell_quote(LSTM_CLI_PATH);
@@ -53,19 +54,6 @@ void write_report_series(const std::string& path, int rows) {
     std::snprintf(level, sizeof level, "%.4f", walk);
     out << month(t) << ',' << value(0, t) << ',' << value(1, t) << ',' << level << '\n';
   }
-}
-
-// The cells of the first table row of `html` whose first cell is `first` (empty: none).
-std::vector<std::string> row_cells(const std::string& html, const std::string& first) {
-  const size_t start = html.find("<tr><td>" + first + "</td>");
-  if (start == std::string::npos) return {};
-  const size_t end = html.find("</tr>", start);
-  std::vector<std::string> cells;
-  for (size_t open = html.find("<td", start); open < end; open = html.find("<td", open + 1)) {
-    const size_t text = html.find('>', open) + 1;
-    cells.push_back(html.substr(text, html.find("</td>", text) - text));
-  }
-  return cells;
 }
 
 std::string three_decimals(const nlohmann::json& value) {

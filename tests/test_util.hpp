@@ -154,6 +154,21 @@ struct CommandResult {
   std::string err;     // its stderr
 };
 
+// The cells of the first table row after `from` in an HTML report `html` whose first cell is `first` (empty:
+// none).
+inline std::vector<std::string> row_cells(const std::string& html, const std::string& first,
+                                   size_t from = 0) {
+  const size_t start = html.find("<tr><td>" + first + "</td>", from);
+  if (start == std::string::npos) return {};
+  const size_t end = html.find("</tr>", start);
+  std::vector<std::string> cells;
+  for (size_t open = html.find("<td", start); open < end; open = html.find("<td", open + 1)) {
+    const size_t text = html.find('>', open) + 1;
+    cells.push_back(html.substr(text, html.find("</td>", text) - text));
+  }
+  return cells;
+}
+
 // Runs a /bin/sh command line, capturing stdout and stderr.
 inline CommandResult run_command(const std::string& command) {
   TempDir capture;

@@ -37,6 +37,8 @@ void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
 
 // Adds --threads and --precision to `command`, bound to `global`.
 void add_compute_options(CLI::App& command, GlobalOptions& global);
+// Adds --report-series (models of several series: how many the report draws) to `command`.
+void add_report_series_option(CLI::App& command, int64_t& report_series);
 // Sets the library's thread count from --threads, $LSTM_NUM_THREADS or the core count, and the
 // matmul precision; returns the thread count. `gradients`: what needs gradients in this command
 // (int8 is then an error naming it), or null.

@@ -15,6 +15,14 @@
 
 namespace lstm_cli {
 
+void add_report_series_option(CLI::App& command, int64_t& report_series) {
+  command
+      .add_option("--report-series", report_series,
+                  "Several series: how many are drawn in the --report (the first ones)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
+      ->capture_default_str();
+}
+
 void add_compute_options(CLI::App& command, GlobalOptions& global) {
   command
       .add_option("--threads", global.threads,

@@ -219,11 +219,7 @@ void add_eval_command(CLI::App& app, GlobalOptions& global) {
                       "rolling-origin scores with the forecast after the last row. Several "
                       "series: a table of every series and the charts of the first "
                       "--report-series");
-  command
-      ->add_option("--report-series", options->report_series,
-                   "Several series: how many are drawn in the --report (the first ones)")
-      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
-      ->capture_default_str();
+  add_report_series_option(*command, options->report_series);
   add_compute_options(*command, global);
   command->callback([options, &global] { run_eval(*options, global); });
 }

@@ -247,11 +247,7 @@ void add_forecast_command(CLI::App& app, GlobalOptions& global) {
                       "and the baselines' forecasts after the last rows, the rolling-origin "
                       "validation table and the values written. Several series: a table of "
                       "every series' validation and the charts of the first --report-series");
-  command
-      ->add_option("--report-series", options->report_series,
-                   "Several series: how many are drawn in the --report (the first ones)")
-      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
-      ->capture_default_str();
+  add_report_series_option(*command, options->report_series);
   command->add_flag("--quiet", options->quiet, "Print only warnings and errors");
   add_compute_options(*command, global);
   command->callback([options, &global] { run_forecast(*options, global); });

@@ -806,11 +806,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                       "of the validation text (charlm). Several series: a table of every series' "
                       "validation next to the baselines, and the charts of the first "
                       "--report-series");
-  command
-      ->add_option("--report-series", options->report_series,
-                   "Several series: how many are drawn in the --report (the first ones)")
-      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
-      ->capture_default_str();
+  add_report_series_option(*command, options->report_series);
   command->add_flag("--quiet", options->quiet, "Print nothing but errors");
   command->add_flag("--progress", options->progress,
                     "Plain progress lines even on a terminal (always when not a terminal)");
