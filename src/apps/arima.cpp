@@ -96,16 +96,31 @@ std::string arima_name(const ArimaOrder& o) {
 
 double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals) {
   const Expanded e = expand(model);
+  // The non-zero coefficients past a[0], by increasing lag: a seasonal model's polynomials are
+  // mostly zeros, and skipping them leaves every sum as it was.
+  struct Term {
+    int64_t lag;
+    double coefficient;
+  };
+  auto terms = [](const std::vector<double>& a) {
+    std::vector<Term> out;
+    for (size_t j = 1; j < a.size(); ++j)
+      if (a[j] != 0.0) out.push_back({static_cast<int64_t>(j), a[j]});
+    return out;
+  };
+  const std::vector<Term> ar = terms(e.ar), ma = terms(e.ma);
   const auto n = static_cast<int64_t>(y.size());
   const int64_t start = conditioning(model.order);
   std::vector<double> z(y.size()), res(y.size(), 0.0);
   for (int64_t t = 0; t < n; ++t) z[t] = y[t] - constant_at(model, t);
-  const auto ar_len = static_cast<int64_t>(e.ar.size()), ma_len = static_cast<int64_t>(e.ma.size());
   double squares = 0.0;
   for (int64_t t = start; t < n; ++t) {
     double v = z[t];  // e_t = Σ_j a_j z_{t−j} − Σ_{j≥1} θ*_j e_{t−j}
-    for (int64_t j = 1; j < ar_len; ++j) v += e.ar[j] * z[t - j];
-    for (int64_t j = 1; j < ma_len && j <= t; ++j) v -= e.ma[j] * res[t - j];
+    for (const Term& a : ar) v += a.coefficient * z[t - a.lag];
+    for (const Term& b : ma) {
+      if (b.lag > t) break;
+      v -= b.coefficient * res[t - b.lag];
+    }
     res[t] = v;
     squares += v * v;
   }
