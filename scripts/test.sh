@@ -15,19 +15,21 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_REL
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -E install_and_find_package)
 
-# The time loop's threads share buffers across a barrier per step (or none, split by batch
-# rows): the naive-vs-fast grid, whose threaded cases take both splits, under ThreadSanitizer,
-# shared out between $jobs processes.
+# Under ThreadSanitizer: the time loop's threads, which share buffers across a barrier per step
+# (or none, split by batch rows), in the naive-vs-fast grid, whose threaded cases take both
+# splits, shared out between $jobs processes; and the classical forecasts spread over threads.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DLSTM_TSAN=ON -DLSTM_BUILD_BENCH=OFF
-cmake --build build-tsan -j"$jobs" --target naive_vs_fast_test
+cmake --build build-tsan -j"$jobs" --target naive_vs_fast_test model_choice_test
+export TSAN_OPTIONS=halt_on_error=1
 shards=()
 for ((shard = 0; shard < jobs; shard++)); do
-  TSAN_OPTIONS=halt_on_error=1 GTEST_TOTAL_SHARDS=$jobs GTEST_SHARD_INDEX=$shard \
-    build-tsan/tests/naive_vs_fast_test --gtest_brief=1 &
+  GTEST_TOTAL_SHARDS=$jobs GTEST_SHARD_INDEX=$shard build-tsan/tests/naive_vs_fast_test --gtest_brief=1 &
   shards+=($!)
 done
+build-tsan/tests/model_choice_test --gtest_brief=1 --gtest_filter='ModelChoice.Threads*'
 for pid in "${shards[@]}"; do wait "$pid"; done
+unset TSAN_OPTIONS
 
 # Every parser under libFuzzer (clang, ASan+UBSan) for a few seconds each on its corpus.
 bash scripts/fuzz_smoke.sh 5

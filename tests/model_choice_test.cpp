@@ -4,11 +4,17 @@
 // intervals on futures never seen; the measures by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "apps/model_choice.hpp"
 #include "lstm/error.hpp"
+#include "lstm/threads.hpp"
 
 namespace {
 
@@ -233,6 +239,66 @@ TEST(ModelChoice, ChoosesAndCombinesByValidationMase) {
   const auto with_failure = lstm::apps::evaluate_rolling(y, setup, {failing, trend});
   ASSERT_EQ(with_failure.skipped.size(), 1u);
   EXPECT_EQ(with_failure.skipped[0], "broken: cannot");
+}
+
+// The classical methods forecast from their origins on several threads: the same evaluation, skip
+// messages and forecasts, bit for bit, as on one thread; ARIMA selects its order at the first
+// origin either way. (Also run under ThreadSanitizer by scripts/test.sh.)
+TEST(ModelChoice, ThreadsGiveTheSameEvaluationAndForecast) {
+  std::mt19937_64 random(7);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  std::vector<double> y;
+  for (int t = 0; t < 96; ++t)
+    y.push_back(20.0 + 0.2 * t + 4.0 * std::sin(2 * M_PI * t / 12.0) + noise(random));
+  std::vector<Candidate> candidates{history_mean(y)};
+  for (auto& candidate : lstm::apps::classical_candidates(y, 12))
+    candidates.push_back(std::move(candidate));
+  // One that fails from one origin on, and one that notes the threads it ran on.
+  candidates.push_back({"fails-late",
+                        [](int64_t origin, int64_t steps) {
+                          if (origin >= 80) throw lstm::Error("origin " + std::to_string(origin));
+                          return std::vector<double>(static_cast<size_t>(steps), 1.0);
+                        },
+                        true});
+  std::mutex mutex;
+  std::set<std::thread::id> threads_seen;
+  candidates.push_back({"noting",
+                        [&](int64_t, int64_t steps) {
+                          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                          const std::lock_guard lock(mutex);
+                          threads_seen.insert(std::this_thread::get_id());
+                          return std::vector<double>(static_cast<size_t>(steps), 2.0);
+                        },
+                        true});
+  lstm::apps::RollingSetup setup{
+      .first = 72, .horizon = 6, .season = 12, .scale_end = 72, .max_origins = 8};
+  auto forecast_on = [&](int threads) {
+    lstm::set_num_threads(threads);
+    threads_seen.clear();
+    return lstm::apps::forecast_with_choice(y, candidates, setup, ModelChoice::combine, "lstm",
+                                            0.8);
+  };
+  const auto serial = forecast_on(1);
+  EXPECT_EQ(threads_seen.size(), 1u);
+  const auto spread = forecast_on(3);
+  lstm::set_num_threads(0);
+  EXPECT_GT(threads_seen.size(), 1u);
+  ASSERT_EQ(serial.evaluation.results.size(), spread.evaluation.results.size());
+  EXPECT_GE(serial.evaluation.results.size(), 10u);
+  for (size_t k = 0; k < serial.evaluation.results.size(); ++k) {
+    EXPECT_EQ(serial.evaluation.results[k].name, spread.evaluation.results[k].name);
+    EXPECT_EQ(serial.evaluation.results[k].forecasts, spread.evaluation.results[k].forecasts)
+        << serial.evaluation.results[k].name;
+  }
+  EXPECT_EQ(serial.evaluation.skipped, spread.evaluation.skipped);
+  EXPECT_EQ(std::count_if(serial.evaluation.skipped.begin(), serial.evaluation.skipped.end(),
+                          [](const std::string& s) { return s.starts_with("fails-late: origin 8"); }),
+            1);
+  EXPECT_EQ(serial.selection.name, spread.selection.name);
+  EXPECT_EQ(serial.future, spread.future);
+  EXPECT_EQ(serial.mean, spread.mean);
+  EXPECT_EQ(serial.lower, spread.lower);
+  EXPECT_EQ(serial.upper, spread.upper);
 }
 
 }  // namespace

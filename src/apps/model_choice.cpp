@@ -207,10 +207,18 @@ ChosenForecast forecast_with_choice(std::span<const double> y,
   const auto n = static_cast<int64_t>(y.size());
   chosen.mean.assign(static_cast<size_t>(setup.horizon), 0.0);
   const auto members = static_cast<double>(chosen.selection.members.size());
-  for (const CandidateResult& result : chosen.evaluation.results) {
-    for (const Candidate& candidate : candidates)
-      if (candidate.name == result.name)
-        chosen.future.push_back(candidate.forecast(n, setup.horizon));
+  std::vector<Attempt> future;  // from the series' end, one per candidate that was evaluated
+  for (const CandidateResult& result : chosen.evaluation.results)
+    for (size_t c = 0; c < candidates.size(); ++c)
+      if (candidates[c].name == result.name) {
+        future.push_back({c, n, {}, nullptr});
+        break;
+      }
+  run_attempts(candidates, future, setup.horizon);
+  for (size_t k = 0; k < future.size(); ++k) {
+    if (future[k].failure) std::rethrow_exception(future[k].failure);
+    chosen.future.push_back(std::move(future[k].values));
+    const CandidateResult& result = chosen.evaluation.results[k];
     const std::vector<double>& f = chosen.future.back();
     for (const std::string& name : chosen.selection.members)
       if (name == result.name)

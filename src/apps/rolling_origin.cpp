@@ -2,6 +2,7 @@
 #include "apps/rolling_origin.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -9,6 +10,7 @@
 #include <optional>
 
 #include "apps/arima.hpp"
+#include "core/thread_team.hpp"
 #include "lstm/error.hpp"
 
 namespace lstm::apps {
@@ -65,13 +67,16 @@ std::vector<Candidate> classical_candidates(std::span<const double> y, const Cla
              if (!order.has_value()) order = auto_arima(x, season).order;
              std::vector<double> f = arima_forecast(fit_arima(x, *order), steps);
              return log ? exp_forecast(std::move(f)) : f;
-           }});
+           },
+           true});
       continue;
     }
-    candidates.push_back({method_name(method), [y, season, method](int64_t origin, int64_t steps) {
+    candidates.push_back({method_name(method),
+                          [y, season, method](int64_t origin, int64_t steps) {
                             return classical_forecast(method, y.first(static_cast<size_t>(origin)),
                                                       season, steps);
-                          }});
+                          },
+                          true});
   }
   return candidates;
 }
@@ -109,6 +114,44 @@ std::vector<int64_t> rolling_origins(int64_t first, int64_t length, int64_t hori
   return origins;
 }
 
+void run_attempts(const std::vector<Candidate>& candidates, std::vector<Attempt>& attempts,
+                  int64_t steps) {
+  auto run = [&](Attempt& attempt) {
+    try {
+      attempt.values = candidates[attempt.candidate].forecast(attempt.origin, steps);
+    } catch (...) {
+      attempt.failure = std::current_exception();
+    }
+  };
+  std::vector<bool> failed(candidates.size(), false), started(candidates.size(), false);
+  std::vector<Attempt*> first, rest;  // of the concurrent candidates
+  for (Attempt& attempt : attempts) {
+    const size_t c = attempt.candidate;
+    if (!candidates[c].concurrent) {
+      if (!failed[c]) run(attempt), failed[c] = attempt.failure != nullptr;
+    } else {
+      (started[c] ? rest : first).push_back(&attempt);
+      started[c] = true;
+    }
+  }
+  auto spread = [&](const std::vector<Attempt*>& list) {
+    const int threads = static_cast<int>(
+        std::min<size_t>(static_cast<size_t>(thread_team().size()), list.size()));
+    if (threads <= 1) {
+      for (Attempt* attempt : list) run(*attempt);
+      return;
+    }
+    std::atomic<size_t> next{0};
+    thread_team().run(threads, [&](int, int) {
+      for (size_t k = next++; k < list.size(); k = next++) run(*list[k]);
+    });
+  };
+  spread(first);
+  for (const Attempt* attempt : first) failed[attempt->candidate] = attempt->failure != nullptr;
+  std::erase_if(rest, [&](const Attempt* attempt) { return failed[attempt->candidate]; });
+  spread(rest);
+}
+
 RollingEvaluation evaluate_rolling(std::span<const double> y, const RollingSetup& setup,
                                    const std::vector<Candidate>& candidates) {
   const auto n = static_cast<int64_t>(y.size());
@@ -125,12 +168,19 @@ RollingEvaluation evaluate_rolling(std::span<const double> y, const RollingSetup
                              y.begin() + origin + horizon);
   const int64_t lag = setup.season > 1 && setup.scale_end > setup.season ? setup.season : 1;
   evaluation.mase_scale = mase_scale(y.first(static_cast<size_t>(setup.scale_end)), lag);
-  for (const Candidate& candidate : candidates) {
+  const size_t origins = evaluation.origins.size();
+  std::vector<Attempt> attempts;  // [candidates, origins]
+  for (size_t c = 0; c < candidates.size(); ++c)
+    for (int64_t origin : evaluation.origins) attempts.push_back({c, origin, {}, nullptr});
+  run_attempts(candidates, attempts, horizon);
+  for (size_t c = 0; c < candidates.size(); ++c) {
     CandidateResult result;
-    result.name = candidate.name;
+    result.name = candidates[c].name;
     try {
-      for (int64_t origin : evaluation.origins) {
-        const std::vector<double> f = candidate.forecast(origin, horizon);
+      for (size_t o = 0; o < origins; ++o) {
+        const Attempt& attempt = attempts[c * origins + o];
+        if (attempt.failure) std::rethrow_exception(attempt.failure);
+        const std::vector<double>& f = attempt.values;
         if (static_cast<int64_t>(f.size()) != horizon)
           throw Error(std::to_string(f.size()) + " values for a horizon of " +
                       std::to_string(horizon));
@@ -139,15 +189,14 @@ RollingEvaluation evaluate_rolling(std::span<const double> y, const RollingSetup
         result.forecasts.insert(result.forecasts.end(), f.begin(), f.end());
       }
     } catch (const Error& error) {
-      evaluation.skipped.push_back(candidate.name + ": " + error.what());
+      evaluation.skipped.push_back(candidates[c].name + ": " + error.what());
       continue;
     }
     result.scores = score_forecasts(evaluation.actual, result.forecasts, evaluation.mase_scale);
     result.mae_by_step.assign(static_cast<size_t>(horizon), 0.0);
-    const double origins = static_cast<double>(evaluation.origins.size());
     for (size_t k = 0; k < result.forecasts.size(); ++k)
       result.mae_by_step[k % static_cast<size_t>(horizon)] +=
-          std::fabs(result.forecasts[k] - evaluation.actual[k]) / origins;
+          std::fabs(result.forecasts[k] - evaluation.actual[k]) / static_cast<double>(origins);
     evaluation.results.push_back(std::move(result));
   }
   return evaluation;

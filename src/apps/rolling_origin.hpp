@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <span>
 #include <string>
@@ -19,7 +20,24 @@ namespace lstm::apps {
 struct Candidate {
   std::string name;
   std::function<std::vector<double>(int64_t origin, int64_t steps)> forecast;
+  // forecast() may run on several of the library's threads at once (set_num_threads), once its
+  // first call of an evaluation has returned: the classical methods. The network's forecasts
+  // use the threads themselves and run one at a time.
+  bool concurrent = false;
 };
+
+// A forecast asked of a candidate, and what came of it: the values, or the exception it threw.
+struct Attempt {
+  size_t candidate = 0;  // index into the candidates
+  int64_t origin = 0;
+  std::vector<double> values;
+  std::exception_ptr failure;
+};
+// Runs the attempts: the concurrent candidates' spread over the library's threads (each one's
+// first attempt before its others), the others in turn on this thread. After a candidate's
+// attempt fails, its later ones may not run.
+void run_attempts(const std::vector<Candidate>& candidates, std::vector<Attempt>& attempts,
+                  int64_t steps);
 
 // Which classical methods a series gets: the season their seasonal methods use, and whether ARIMA
 // is also fitted on the logarithm ("arima-log").
