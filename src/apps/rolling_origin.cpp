@@ -8,10 +8,12 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <system_error>
+#include <thread>
 
 #include "apps/arima.hpp"
-#include "core/thread_team.hpp"
 #include "lstm/error.hpp"
+#include "lstm/threads.hpp"
 
 namespace lstm::apps {
 
@@ -134,17 +136,24 @@ void run_attempts(const std::vector<Candidate>& candidates, std::vector<Attempt>
       started[c] = true;
     }
   }
+  // A forecast takes milliseconds to seconds: plain threads, joined (blocking), rather than the
+  // time loop's team, whose caller spins until the last one is done.
   auto spread = [&](const std::vector<Attempt*>& list) {
-    const int threads = static_cast<int>(
-        std::min<size_t>(static_cast<size_t>(thread_team().size()), list.size()));
-    if (threads <= 1) {
-      for (Attempt* attempt : list) run(*attempt);
-      return;
-    }
+    const size_t threads = std::min(static_cast<size_t>(std::max(num_threads(), 1)), list.size());
     std::atomic<size_t> next{0};
-    thread_team().run(threads, [&](int, int) {
+    auto work = [&] {
       for (size_t k = next++; k < list.size(); k = next++) run(*list[k]);
-    });
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < threads; ++t) {
+      try {
+        helpers.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // no more threads to be had: the ones there are do the rest
+      }
+    }
+    work();
+    for (std::thread& helper : helpers) helper.join();
   };
   spread(first);
   for (const Attempt* attempt : first) failed[attempt->candidate] = attempt->failure != nullptr;

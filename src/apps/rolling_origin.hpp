@@ -20,7 +20,7 @@ namespace lstm::apps {
 struct Candidate {
   std::string name;
   std::function<std::vector<double>(int64_t origin, int64_t steps)> forecast;
-  // forecast() may run on several of the library's threads at once (set_num_threads), once its
+  // forecast() may run on several threads at once (as many as set_num_threads), once its
   // first call of an evaluation has returned: the classical methods. The network's forecasts
   // use the threads themselves and run one at a time.
   bool concurrent = false;
@@ -33,7 +33,7 @@ struct Attempt {
   std::vector<double> values;
   std::exception_ptr failure;
 };
-// Runs the attempts: the concurrent candidates' spread over the library's threads (each one's
+// Runs the attempts: the concurrent candidates' spread over num_threads() threads (each one's
 // first attempt before its others), the others in turn on this thread. After a candidate's
 // attempt fails, its later ones may not run.
 void run_attempts(const std::vector<Candidate>& candidates, std::vector<Attempt>& attempts,
