@@ -11,34 +11,49 @@
 namespace lstm::apps {
 namespace {
 
-// Coefficients a [L+1] (a[0] = 1) of the product of polynomials in B.
-std::vector<double> multiply(const std::vector<double>& left, const std::vector<double>& right) {
-  std::vector<double> out(left.size() + right.size() - 1, 0.0);
+// The product of two polynomials' coefficients (a[0] = 1) into `out`, which reuses its storage.
+void multiply(std::span<const double> left, std::span<const double> right,
+              std::vector<double>& out) {
+  out.assign(left.size() + right.size() - 1, 0.0);
   for (size_t i = 0; i < left.size(); ++i)
     for (size_t j = 0; j < right.size(); ++j) out[i + j] += left[i] * right[j];
-  return out;
 }
 
-// 1 + sign·Σ c_i B^{lag·i} [lag·len + 1].
-std::vector<double> polynomial(const std::vector<double>& c, double sign, int64_t lag) {
-  std::vector<double> out(static_cast<size_t>(lag) * c.size() + 1, 0.0);
+// 1 + sign·Σ c_i B^{lag·i} [lag·len + 1] into `out`.
+void polynomial(std::span<const double> c, double sign, int64_t lag, std::vector<double>& out) {
+  out.assign(static_cast<size_t>(lag) * c.size() + 1, 0.0);
   out[0] = 1.0;
   for (size_t i = 0; i < c.size(); ++i) out[(i + 1) * static_cast<size_t>(lag)] = sign * c[i];
-  return out;
 }
 
-// The full AR side φ(B)Φ(B^m)(1−B)^d(1−B^m)^D and MA side θ(B)Θ(B^m), as polynomials in B.
+// The full AR side φ(B)Φ(B^m)(1−B)^d(1−B^m)^D and MA side θ(B)Θ(B^m), as polynomials in B, with
+// the scratch that builds them: the fit rebuilds them for every trial of its coefficients, into
+// the same storage.
 struct Expanded {
   std::vector<double> ar, ma;  // [L+1], a[0] = 1
+  std::vector<double> left, right;
 };
-Expanded expand(const ArimaFit& model) {
+void expand(const ArimaFit& model, Expanded& e) {
   const ArimaOrder& o = model.order;
   const int64_t m = std::max<int64_t>(o.period, 1);
+  constexpr double one[] = {1.0};
+  auto times = [&](int64_t lag) {  // e.ar ← e.ar · (1 − B^lag)
+    polynomial(one, -1.0, lag, e.right);
+    e.left.swap(e.ar);
+    multiply(e.left, e.right, e.ar);
+  };
+  polynomial(model.ar, -1.0, 1, e.left);
+  polynomial(model.seasonal_ar, -1.0, m, e.right);
+  multiply(e.left, e.right, e.ar);
+  for (int k = 0; k < o.d; ++k) times(1);
+  for (int k = 0; k < o.D; ++k) times(m);
+  polynomial(model.ma, 1.0, 1, e.left);
+  polynomial(model.seasonal_ma, 1.0, m, e.right);
+  multiply(e.left, e.right, e.ma);
+}
+Expanded expand(const ArimaFit& model) {
   Expanded e;
-  e.ar = multiply(polynomial(model.ar, -1.0, 1), polynomial(model.seasonal_ar, -1.0, m));
-  for (int k = 0; k < o.d; ++k) e.ar = multiply(e.ar, polynomial({1.0}, -1.0, 1));
-  for (int k = 0; k < o.D; ++k) e.ar = multiply(e.ar, polynomial({1.0}, -1.0, m));
-  e.ma = multiply(polynomial(model.ma, 1.0, 1), polynomial(model.seasonal_ma, 1.0, m));
+  expand(model, e);
   return e;
 }
 
@@ -94,39 +109,59 @@ std::string arima_name(const ArimaOrder& o) {
   return name;
 }
 
-double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals) {
-  const Expanded e = expand(model);
-  // The non-zero coefficients past a[0], by increasing lag: a seasonal model's polynomials are
-  // mostly zeros, and skipping them leaves every sum as it was.
-  struct Term {
-    int64_t lag;
-    double coefficient;
-  };
-  auto terms = [](const std::vector<double>& a) {
-    std::vector<Term> out;
-    for (size_t j = 1; j < a.size(); ++j)
-      if (a[j] != 0.0) out.push_back({static_cast<int64_t>(j), a[j]});
-    return out;
-  };
-  const std::vector<Term> ar = terms(e.ar), ma = terms(e.ma);
+namespace {
+
+// A seasonal model's polynomials are mostly zeros: the residual recursion walks only the non-zero
+// coefficients past a[0], by increasing lag, which leaves every sum as it was.
+struct Term {
+  int64_t lag;
+  double coefficient;
+};
+void nonzero_terms(const std::vector<double>& a, std::vector<Term>& out) {
+  out.clear();
+  for (size_t j = 1; j < a.size(); ++j)
+    if (a[j] != 0.0) out.push_back({static_cast<int64_t>(j), a[j]});
+}
+
+// What the residual recursion needs besides y, kept between the fit's thousands of calls.
+struct CssWork {
+  Expanded expanded;
+  std::vector<Term> ar, ma;
+  std::vector<double> z, res;  // [n]
+};
+
+double css(std::span<const double> y, const ArimaFit& model, CssWork& work) {
+  expand(model, work.expanded);
+  nonzero_terms(work.expanded.ar, work.ar);
+  nonzero_terms(work.expanded.ma, work.ma);
   const auto n = static_cast<int64_t>(y.size());
   const int64_t start = conditioning(model.order);
-  std::vector<double> z(y.size()), res(y.size(), 0.0);
+  std::vector<double>&z = work.z, &res = work.res;
+  z.resize(y.size());
+  res.assign(y.size(), 0.0);
   for (int64_t t = 0; t < n; ++t) z[t] = y[t] - constant_at(model, t);
   double squares = 0.0;
   for (int64_t t = start; t < n; ++t) {
     double v = z[t];  // e_t = Σ_j a_j z_{t−j} − Σ_{j≥1} θ*_j e_{t−j}
-    for (const Term& a : ar) v += a.coefficient * z[t - a.lag];
-    for (const Term& b : ma) {
+    for (const Term& a : work.ar) v += a.coefficient * z[t - a.lag];
+    for (const Term& b : work.ma) {
       if (b.lag > t) break;
       v -= b.coefficient * res[t - b.lag];
     }
     res[t] = v;
     squares += v * v;
   }
-  if (residuals) *residuals = std::move(res);
   return n > start ? squares / static_cast<double>(n - start)
                    : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace
+
+double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals) {
+  CssWork work;
+  const double value = css(y, model, work);
+  if (residuals) *residuals = std::move(work.res);
+  return value;
 }
 
 ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order) {
@@ -137,8 +172,7 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order) {
   const std::string name = arima_name(o);
   if (o.p < 0 || o.d < 0 || o.q < 0 || o.P < 0 || o.D < 0 || o.Q < 0)
     throw Error(name + ": negative order");
-  if (o.constant && o.d + o.D > 1)
-    throw Error(name + ": a constant needs at most one difference");
+  if (o.constant && o.d + o.D > 1) throw Error(name + ": a constant needs at most one difference");
   const auto n = static_cast<int64_t>(y.size());
   for (double v : y)
     if (!std::isfinite(v)) throw Error(name + ": a value that is not a finite number");
@@ -177,9 +211,10 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order) {
                   1e-3 * std::fabs(mean) + 1e-12;
   }
   ArimaFit trial = fit;
+  CssWork work;
   auto objective = [&](std::span<const double> x) {
     unpack(x, trial);
-    const double value = arima_css(y, trial, nullptr);
+    const double value = css(y, trial, work);
     return std::isfinite(value) ? value : std::numeric_limits<double>::infinity();
   };
   if (params > 0) {

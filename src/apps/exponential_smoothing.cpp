@@ -172,16 +172,18 @@ namespace {
 // The recursion over y: returns the MSE (+inf once a multiplicative state leaves (0, ∞)), writes
 // μ_t into `fitted` [n] when given, and leaves the final states in level, trend and `seasonal`
 // (seasonal[t mod m] is y_t's state; it starts as params.seasonal). No allocation: the fit's
-// objective runs it thousands of times.
+// objective runs it thousands of times. Its time is the chain from one step's level to the
+// next, so the states live in registers (not behind the output references, which the stores to
+// `seasonal` might alias) until the end.
 double recursion(std::span<const double> y, const SmoothingSpec& spec,
                  const SmoothingParams& params, std::vector<double>& seasonal, double* fitted,
-                 double& level, double& trend) {
+                 double& final_level, double& final_trend) {
   const size_t m = has_season(spec) ? static_cast<size_t>(spec.period) : 0;
   const bool ratio = multiplicative(spec);
   const double phi = spec.trend == TrendKind::damped ? params.phi : 1.0;
   const double alpha = params.alpha, beta = params.beta, gamma = params.gamma;
-  level = params.level;
-  trend = has_trend(spec) ? params.trend : 0.0;
+  double level = params.level;
+  double trend = has_trend(spec) ? params.trend : 0.0;
   seasonal.assign(params.seasonal.begin(), params.seasonal.end());
   double squares = 0.0;
   size_t position = 0;  // t mod m
@@ -192,7 +194,11 @@ double recursion(std::span<const double> y, const SmoothingSpec& spec,
     const double e = y[t] - mu;
     if (fitted) fitted[t] = mu;
     squares += e * e;
-    if (ratio && !(base > 0.0 && s > 0.0)) return kInfinity;
+    if (ratio && !(base > 0.0 && s > 0.0)) {
+      final_level = level;
+      final_trend = trend;
+      return kInfinity;
+    }
     const double scaled = ratio ? e / s : e;
     level = base + alpha * scaled;
     trend = phi * trend + beta * scaled;
@@ -201,6 +207,8 @@ double recursion(std::span<const double> y, const SmoothingSpec& spec,
       if (++position == m) position = 0;
     }
   }
+  final_level = level;
+  final_trend = trend;
   return std::isfinite(squares) ? squares / static_cast<double>(y.size()) : kInfinity;
 }
 
