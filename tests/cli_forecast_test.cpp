@@ -490,7 +490,18 @@ TEST_F(CliForecast, UnwritableOutputs) {
   expect_failure(forecast + " --output " + out_csv + " --report " + shell_quote(directory),
                  {directory, "is a directory"});
   expect_failure(forecast + " --output " + out_csv + " --report " + out_csv,
-                 {dir.file("out.csv"), "must be different files"});
+                 {dir.file("out.csv"), "--output and --report name the same file"});
+  // The same file spelled two ways ("f" and "./f", from the directory), or the default
+  // checkpoint (--out's name + .ckpt) as the report: refused before any work.
+  const std::string here = "cd " + shell_quote(dir.path().string()) + " && " + cli + " ";
+  test_util::expect_cli_failure(here + forecast + " --output out.csv --report ./out.csv",
+                                dir.path(), {"./out.csv", "--output and --report"});
+  test_util::expect_cli_failure(
+      here + train_args(series, "m2.safetensors") + " --checkpoint ./m2.safetensors", dir.path(),
+      {"./m2.safetensors", "--out and --checkpoint name the same file"});
+  expect_failure(train_args(series, dir.file("m2.safetensors")) + " --report " +
+                     shell_quote(dir.file("m2.safetensors.ckpt")),
+                 {"m2.safetensors.ckpt", "--checkpoint and --report"});
   const std::string eval = "eval --model " + shell_quote(model) + " --data " + shell_quote(series);
   expect_failure(eval + " --report " + shell_quote(file_as_dir), {file_as_dir, "not a directory"});
   // A language model's eval has no report: refused, no file.

@@ -225,6 +225,15 @@ TEST_F(CliInspect, BadInput) {
   expect_failure(
       "inspect gradients --model " + shell_quote(dir.file("missing.safetensors")) + report,
       {"missing.safetensors"});
+  // The CSV and the report in one file: refused before any work.
+  expect_failure("inspect gradients --cell rnn_tanh --seq-len 5 --output " +
+                     shell_quote(dir.file("g.csv")) + " --report " +
+                     shell_quote(dir.path().string() + "/./g.csv"),
+                 {"g.csv", "--output and --report name the same file"});
+  expect_failure("inspect gates --model " + shell_quote(forecast) + " --data " +
+                     shell_quote(series) + " --output " + shell_quote(dir.file("o.csv")) +
+                     " --report " + shell_quote(dir.file("o.csv")),
+                 {"o.csv", "--output and --report"});
 }
 
 }  // namespace

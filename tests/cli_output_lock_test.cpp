@@ -85,7 +85,7 @@ TEST(CliOutputLock, CheckpointAndOutputMustDiffer) {
   const std::string data = dir.file("t.txt"), model = dir.file("m.safetensors");
   std::ofstream(data) << "abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc";
   test_util::expect_cli_failure(train(data, model, "--checkpoint " + shell_quote(model)),
-                                dir.path(), {model, "must be different"});
+                                dir.path(), {model, "--out and --checkpoint name the same file"});
 }
 
 }  // namespace

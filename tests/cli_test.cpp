@@ -407,6 +407,10 @@ TEST_F(CliForward, BadOutputPaths) {
                  {nowhere});
   expect_failure("--input " + shell_quote(x) + " --output " + shell_quote(dir.path().string()),
                  {"directory"});
+  // Two outputs in one file: the second write would replace the first.
+  expect_failure("--input " + shell_quote(x) + " --output " + shell_quote(dir.file("Y.npy")) +
+                     " --state-out " + shell_quote(dir.path().string() + "/./Y.npy"),
+                 {"Y.npy", "--output and --state-out name the same file"});
 }
 
 TEST_F(CliForward, OutputMayReplaceInput) {

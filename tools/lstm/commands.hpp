@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,6 +73,15 @@ void check_finite(std::span<const float> values, const std::vector<int64_t>& sha
 lstm::HostTensor swap_leading_axes(const lstm::HostTensor& tensor);
 // Throws unless `path` can be created: its directory exists and it is not itself a directory.
 void check_output_path(const std::string& path);
+// A command's output file and the option that names it.
+struct OutputFile {
+  const char* option;
+  const std::string& path;  // empty: not asked for
+};
+// check_output_path for each output asked for, and that no two name the same file ("f", "./f"
+// and a symbolic link to f alike), which the later write would replace; throws "<file>: --a
+// and --b name the same file".
+void check_output_files(std::initializer_list<OutputFile> outputs);
 // --forget-bias of experiment and train: "chrono" (NaN) or a finite number; throws otherwise.
 double parse_forget_bias(const std::string& text);
 // --residual and --highway against --layers (train, bench): each needs 2 layers or more, and

@@ -138,6 +138,23 @@ void check_output_path(const std::string& path) {
     throw lstm::Error(path + ": output directory '" + directory.string() + "' is not writable");
 }
 
+void check_output_files(std::initializer_list<OutputFile> outputs) {
+  namespace fs = std::filesystem;
+  std::vector<std::pair<fs::path, const char*>> seen;  // resolved path, option
+  for (const OutputFile& output : outputs) {
+    if (output.path.empty()) continue;
+    check_output_path(output.path);
+    std::error_code error;
+    fs::path resolved = fs::weakly_canonical(fs::absolute(output.path), error);
+    if (error) resolved = fs::absolute(output.path).lexically_normal();
+    for (const auto& [earlier, option] : seen)
+      if (earlier == resolved)
+        throw lstm::Error(output.path + ": " + option + " and " + output.option +
+                          " name the same file");
+    seen.emplace_back(resolved, output.option);
+  }
+}
+
 double parse_forget_bias(const std::string& text) {
   if (text == "chrono") return std::numeric_limits<double>::quiet_NaN();
   double value = 0.0;

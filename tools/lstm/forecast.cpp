@@ -6,7 +6,6 @@
 // reported. --report also writes that forecast and its validation as an HTML page.
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -97,16 +96,7 @@ void run_multi_series_forecast(const ForecastOptions& options, lstm::SequenceMod
 }
 
 void run_forecast(const ForecastOptions& options, const GlobalOptions& global) {
-  check_output_path(options.output);
-  if (!options.report.empty()) {
-    check_output_path(options.report);
-    namespace fs = std::filesystem;
-    std::error_code report_error, output_error;  // (absolute: "f" and "./f" resolve alike)
-    const fs::path report = fs::weakly_canonical(fs::absolute(options.report), report_error);
-    const fs::path output = fs::weakly_canonical(fs::absolute(options.output), output_error);
-    if (!report_error && !output_error && report == output)
-      throw lstm::Error(options.report + ": the report and --output must be different files");
-  }
+  check_output_files({{"--output", options.output}, {"--report", options.report}});
   apply_compute_options(global);
   const lstm::apps::ModelChoice choice = lstm::apps::parse_model_choice(options.model_choice);
   if (!(options.interval > 0.0 && options.interval < 1.0))

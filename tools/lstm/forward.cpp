@@ -1,7 +1,5 @@
 // `lstm forward`: runs a model over an input file; optionally backpropagates a given dY.
-#include <filesystem>
 #include <memory>
-#include <set>
 
 #include "commands.hpp"
 
@@ -94,13 +92,9 @@ lstm::HostTensor read_grad_output(const std::string& path, const std::vector<int
 
 // Throws unless every output can be written and no two outputs name the same file.
 void check_outputs(const ForwardOptions& options) {
-  std::set<std::string> seen;
-  for (const std::string* path : {&options.output, &options.state_out, &options.grads}) {
-    if (path->empty()) continue;
-    check_output_path(*path);
-    if (!seen.insert(std::filesystem::absolute(*path).lexically_normal().string()).second)
-      throw lstm::Error(*path + ": named by more than one output option");
-  }
+  check_output_files({{"--output", options.output},
+                      {"--state-out", options.state_out},
+                      {"--grads", options.grads}});
 }
 
 lstm::HostTensor make_tensor(std::vector<int64_t> shape) {

@@ -97,8 +97,7 @@ ordered_json curve_json(const GradientCurve& curve) {
 }
 
 void run_gradients(const GradientOptions& o, const GlobalOptions& global) {
-  if (!o.output.empty()) check_output_path(o.output);
-  if (!o.report.empty()) check_output_path(o.report);
+  check_output_files({{"--output", o.output}, {"--report", o.report}});
   const std::vector<lstm::CellType> cells = parse_cells(o.cells);
   apply_compute_options(global, "inspect gradients");
 
@@ -187,8 +186,7 @@ lstm::apps::GateTrace trace_model(lstm::SequenceModel& model, const GateOptions&
 void run_gates(const GateOptions& o, const GlobalOptions& global) {
   if (o.data.empty() && o.text.empty())
     throw lstm::Error("inspect gates: give the input as --data FILE or --text STRING");
-  if (!o.output.empty()) check_output_path(o.output);
-  if (!o.report.empty()) check_output_path(o.report);
+  check_output_files({{"--output", o.output}, {"--report", o.report}});
   apply_compute_options(global);
   lstm::SequenceModel model = lstm::load_sequence_model(o.model);
   const lstm::apps::GateTrace trace = trace_model(model, o);

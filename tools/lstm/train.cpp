@@ -217,12 +217,8 @@ std::string prepare_trainer(TrainOptions& options, bool root) {
   const std::string checkpoint =
       options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
   if (root) {
-    check_output_path(options.out);
-    if (!options.report.empty()) check_output_path(options.report);
-    check_output_path(checkpoint);
-    if (std::filesystem::weakly_canonical(checkpoint) ==
-        std::filesystem::weakly_canonical(options.out))
-      throw lstm::Error(checkpoint + ": the checkpoint and --out must be different files");
+    check_output_files(
+        {{"--out", options.out}, {"--checkpoint", checkpoint}, {"--report", options.report}});
     if (options.resume && !std::filesystem::exists(checkpoint))
       throw lstm::Error(checkpoint + ": no checkpoint to resume from");
   }
