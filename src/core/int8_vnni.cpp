@@ -93,10 +93,14 @@ __attribute__((target("avx2,fma,avxvnni"))) void tile256(const uint8_t* a, int64
 
 using Tile = void (*)(const uint8_t*, int64_t, const int8_t*, int64_t, int64_t, int64_t, int32_t*);
 
-// Tiles of MaxRows rows (fewer for the last) over NP panels, by chunks of kDepthChunk depths: the
-// panels' chunk (NP·16·256 bytes, 16 KiB for 4) is read from L2 once and from L1 by every tile
-// of rows after the first, instead of every tile streaming all depths from L2.
-constexpr int64_t kDepthChunk = 256;
+// Tiles of MaxRows rows (fewer for the last) over NP panels, by chunks of kDepthChunk depths.
+// Shorter chunks, whose panels (16 KiB for 4 panels of 256) the tiles after the first would read
+// from L1, were slower on Zen 4 at every depth measured: each chunk stores and reloads the sums,
+// and a tile's 4 rows of A, 1 KiB apart or more, share few L1 sets with the panels (int8 infer,
+// 2 threads, ms, chunks of 256 → 2048: lstm 512/512/64/50 20.1 → 19.4, 1024/1024/64/25 37.5 →
+// 35.1, 2048/2048/64/10 65 → 58; gru 512/512/64/50 15.4 → 14.7). Chunks bound the depth that
+// each tile streams from L2 for deeper products.
+constexpr int64_t kDepthChunk = 2048;
 template <int NP, int MaxRows, template <int, int> class Pick>
 void run_rows(const uint8_t* a, int64_t lda, int64_t rows, const int8_t* panels, int64_t kpad,
               int32_t* sums) {
