@@ -129,6 +129,10 @@ TEST_F(CliExperiment, BadOptionsGiveOneLine) {
   expect_failure("adding --compare --save " + shell_quote(dir.file("m.safetensors")), "--save");
   expect_failure("adding --report " + shell_quote(dir.file("no/such/dir/r.html")) + tiny,
                  "does not exist");
+  // The report and the model in one file: the later write would replace the other.
+  expect_failure("adding --report " + shell_quote(dir.file("m.x")) + " --save " +
+                     shell_quote(dir.path().string() + "/./m.x") + tiny,
+                 "--report and --save name the same file");
 }
 
 }  // namespace

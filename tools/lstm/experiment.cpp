@@ -126,8 +126,7 @@ void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& 
   options.run.validate();
   if (options.compare && !options.save.empty())
     throw lstm::Error("--save keeps one model: use it with --cell, not --compare");
-  if (!options.report.empty()) check_output_path(options.report);
-  if (!options.save.empty()) check_output_path(options.save);
+  check_output_files({{"--report", options.report}, {"--save", options.save}});
   const int threads = apply_compute_options(global, "lstm experiment");
 
   const std::vector<std::string> cells =

@@ -90,13 +90,6 @@ lstm::HostTensor read_grad_output(const std::string& path, const std::vector<int
   return batch_first ? swap_leading_axes(grad) : grad;
 }
 
-// Throws unless every output can be written and no two outputs name the same file.
-void check_outputs(const ForwardOptions& options) {
-  check_output_files({{"--output", options.output},
-                      {"--state-out", options.state_out},
-                      {"--grads", options.grads}});
-}
-
 lstm::HostTensor make_tensor(std::vector<int64_t> shape) {
   lstm::HostTensor tensor;
   tensor.data.assign(static_cast<size_t>(shape_numel(shape)), 0.0f);
@@ -105,7 +98,9 @@ lstm::HostTensor make_tensor(std::vector<int64_t> shape) {
 }
 
 void run_forward(const ForwardOptions& options) {
-  check_outputs(options);
+  check_output_files({{"--output", options.output},
+                      {"--state-out", options.state_out},
+                      {"--grads", options.grads}});
   lstm::ConfigOverrides overrides;
   if (!options.cell.empty()) {
     lstm::NetworkConfig variant;
