@@ -21,10 +21,11 @@ cmake --build build-asan -j"$jobs"
 
 # Under ThreadSanitizer: the time loop's threads, which share buffers across a barrier per step
 # (or none, split by batch rows), in the naive-vs-fast grid, whose threaded cases take both
-# splits, shared out between $jobs processes; and the classical forecasts spread over threads.
+# splits, shared out between $jobs processes; the classical forecasts spread over threads; and
+# user threads sharing a network, whose team threads add up their phase times.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DLSTM_TSAN=ON -DLSTM_BUILD_BENCH=OFF
-cmake --build build-tsan -j"$jobs" --target naive_vs_fast_test model_choice_test
+cmake --build build-tsan -j"$jobs" --target naive_vs_fast_test model_choice_test concurrency_test
 export TSAN_OPTIONS=halt_on_error=1
 shards=()
 for ((shard = 0; shard < jobs; shard++)); do
@@ -32,6 +33,7 @@ for ((shard = 0; shard < jobs; shard++)); do
   shards+=($!)
 done
 build-tsan/tests/model_choice_test --gtest_brief=1 --gtest_filter='ModelChoice.Threads*'
+build-tsan/tests/concurrency_test --gtest_brief=1
 for pid in "${shards[@]}"; do wait "$pid"; done
 unset TSAN_OPTIONS
 

@@ -512,6 +512,58 @@ TEST(CliBench, JsonHasTheContractKeys) {
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
+// --phases: the products' times and rates agree with their FLOPs (2*G*H*I_k*B*T input,
+// 2*G*H*H*B*T recurrent per layer and direction; training adds the recurrent ones backward, the
+// weight gradients of both and dx), and the phases are parts of the timed calls.
+TEST(CliBench, PhasesAccountForTheWork) {
+  struct Case {
+    const char* args;
+    double input_flops, recurrent_flops;  // of one forward
+  };
+  const double rows = 4 * 6;  // B*T
+  for (const Case& c :
+       {Case{"--cell lstm --mode infer", 2 * 4 * 16 * 5 * rows, 2 * 4 * 16 * 16 * rows},
+        Case{"--cell gru_reset_before --mode train --layers 2", 2 * 3 * 16 * (5 + 16) * rows,
+             2 * 2 * 3 * 16 * 16 * rows},
+        Case{"--cell lstm --mode train --bidirectional", 2 * 2 * 4 * 16 * 5 * rows,
+             2 * 2 * 4 * 16 * 16 * rows}}) {
+    const CommandResult result = test_util::run_command(
+        cli + " bench " + c.args +
+        " --input-size 5 --hidden-size 16 --batch 4 --seq-len 6 --iters 4 --warmup 1 "
+        "--threads 2 --phases --json");
+    ASSERT_EQ(result.exit_code, 0) << c.args << ": " << result.err;
+    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    const bool train = parsed["mode"] == "train";
+    const nlohmann::json& phases = parsed["phases"];
+    std::vector<std::pair<std::string, double>> products = {
+        {"input_products", c.input_flops},
+        {"recurrent_products", c.recurrent_flops * (train ? 2 : 1)}};
+    if (train) {
+      products.emplace_back("weight_gradients", c.input_flops + c.recurrent_flops);
+      products.emplace_back("input_gradients", c.input_flops);
+    }
+    double counted = phases["cells"]["thread_ms"].get<double>();
+    EXPECT_GT(counted, 0.0) << c.args;
+    for (const auto& [name, flops] : products) {
+      ASSERT_TRUE(phases.contains(name)) << c.args << ": " << name;
+      const double ms = phases[name]["thread_ms"].get<double>();
+      EXPECT_GT(ms, 0.0) << c.args << ": " << name;
+      EXPECT_NEAR(phases[name]["gflops_per_thread"].get<double>() * ms * 1e6, flops, 1e-6 * flops)
+          << c.args << ": " << name;
+      counted += ms;
+    }
+    EXPECT_EQ(phases.contains("weight_gradients"), train) << c.args;
+    EXPECT_LE(counted, 2 * parsed["ms_mean"].get<double>() * 1.001) << c.args;
+    EXPECT_GE(phases["other"]["thread_ms"].get<double>(), 0.0) << c.args;
+  }
+  // Without --phases there is no "phases" key.
+  const CommandResult plain = test_util::run_command(
+      cli +
+      " bench --input-size 5 --hidden-size 16 --batch 4 --seq-len 6 --iters 1 --warmup 0 --json");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out).contains("phases"));
+}
+
 // The instruction-set path: by default the CPU's best (from /proc/cpuinfo, read here, not by the
 // library), capped by LSTM_MAX_ISA, reported by bench --json, info --system and --version; a bad
 // name is one line and exit 1; bf16 under a cap without bf16 products is refused naming the cap.

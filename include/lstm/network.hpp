@@ -46,6 +46,18 @@ struct BackwardArgs {
   T* grad_c0 = nullptr;            // [L*D, B, H] if not null (LSTM only)
 };
 
+// Thread-seconds (summed over the threads) that forward and backward calls spent in each kind of
+// work, counted in a Workspace while its count_phases is set (`lstm bench --phases`). The rest of
+// a call — packing weights, copies, threads waiting for each other, highway gates — is in none.
+struct PhaseSeconds {
+  double input_products = 0;  // x W_ihᵀ (+ b_ih), over every step before the loop (forward)
+  double recurrent_products =
+      0;                        // each step's products with W_hh (W_hn, W_hr), forward and backward
+  double cells = 0;             // the cells' elementwise work, forward and backward
+  double weight_gradients = 0;  // dW_ih, dW_hh (dW_hr) and the bias gradients, over every step
+  double input_gradients = 0;   // dx = dgates W_ih, over every step
+};
+
 // Memory a network uses during forward and backward. It grows to the largest call and is
 // reused afterwards, so that steady-state calls do not allocate. One per concurrent caller.
 template <typename T>
@@ -57,6 +69,9 @@ class Workspace {
   Workspace& operator=(Workspace&&) noexcept;
   struct State;                      // defined by the driver
   std::unique_ptr<State> state;
+  bool count_phases =
+      false;  // add each call's PhaseSeconds to `phases` (reads a clock a few times a step)
+  PhaseSeconds phases;
 };
 
 // What the last TRAINING forward kept for one layer and direction, as read-only views into its

@@ -163,6 +163,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   if (d.lstm) copy_block(g.grad_c_n, sc.dc, d.H, b0, b1, u0, u1);
   // Split by units, the loop's barriers come before each packed product; by rows, there are none.
   if (by_batch) g.loop.barrier.wait(count);
+  PhaseClock clock(g.s.phases);
 
   for (int64_t step = d.T - 1; step >= 0; --step) {
     const int64_t t = g.direction == 0 ? step : d.T - 1 - step;
@@ -186,7 +187,9 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     // Through the projection: dL/d(o⊙tanh c) = dh W_hr     [B, H], needs every column of dh.
     if (d.proj) {
       if (!by_batch) g.loop.barrier.wait(count);
+      clock.lap(nullptr);
       g.loop.packed_hr.multiply(b1 - b0, dh_step + b0 * d.P, d.P, sc.dm + b0 * d.H, d.H, u0, u1, false);
+      clock.lap(&PhaseSeconds::recurrent_products);
     }
 
     CellBackward<T> cell;  // rows b0.. of every buffer
@@ -219,19 +222,26 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
       cell.dbias_ih = own && g.grads.b_ih ? own + gains : g.grads.b_ih;
       cell.dbias_hh = own && g.grads.b_hh ? own + gains + d.GH : g.grads.b_hh;
     }
+    clock.lap(nullptr);
     g.kernels.backward(cell);
+    clock.lap(&PhaseSeconds::cells);
     if (!by_batch) g.loop.barrier.wait(count);
+    clock.lap(nullptr);
     if (d.reset_before) {
       // dL/d(r⊙h_{t-1}) = da_n W_hn     [B, H], needs every unit of da_n; then the reset gate.
       g.loop.packed_hn.multiply(b1 - b0, cell.dgates_hh + 2 * d.H, d.GH, sc.dm + b0 * d.H, d.H, u0, u1, false);
+      clock.lap(&PhaseSeconds::recurrent_products);
       cell.d_reset_h = sc.dm + b0 * d.H;
       g.kernels.reset_backward(cell);
+      clock.lap(&PhaseSeconds::cells);
       if (!by_batch) g.loop.barrier.wait(count);
+      clock.lap(nullptr);
     }
 
     // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
     g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
                               g.kernels.direct_hidden_path);
+    clock.lap(&PhaseSeconds::recurrent_products);
     if (g.zoneout > 0) merge_zoneout(g, b0, b1, u0, u1, o0, o1, active, dh_before, d.lstm ? sc.dc : nullptr);
     if (active) {
       for (int64_t b = b0; b < b1; ++b)
@@ -243,6 +253,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   if (g.grad_c0 && d.lstm) copy_block<T>(sc.dc, g.grad_c0, d.H, b0, b1, u0, u1);
   g.loop.barrier.wait(count);
   if (d.layer_norm && count > 1) sum_layer_norm_grads(g, index, count);
+  clock.lap(nullptr);
 
   // Weight gradients over all steps at once, each thread its share of output rows.
   const auto [k0, k1] = split_range(d.GH, count, index);
@@ -278,6 +289,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     gemm<T>(true, false, q1 - q0, d.H, rows, T(1), sc.dh_step + q0, d.P, buf.cell_out, d.H, T(1),
             g.grads.w_hr + q0 * d.H, d.H);
   }
+  clock.lap(&PhaseSeconds::weight_gradients);
 }
 
 // Packs W_hhᵀ (and W_hrᵀ) for direction g's loop on at most `team` threads.
@@ -311,9 +323,11 @@ void backward_layer(const DirectionBackward<T>* directions, int64_t count, T* d_
     const DirectionBackward<T>& first = directions[0];
     const int64_t rows = first.d.T * first.d.B, in = first.in, gh = first.d.GH;
     const auto [r0, r1] = split_range(rows, threads, index);
+    PhaseClock clock(first.s.phases);
     for (int64_t k = 0; k < count; ++k)
       weight_product<T>(directions[k].loop.packed_hh.bf16(), false, false, r1 - r0, in, gh,
                         directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih, in, k > 0, d_in + r0 * in, in);
+    clock.lap(&PhaseSeconds::input_gradients);
   });
 }
 
@@ -322,6 +336,7 @@ void backward_layer(const DirectionBackward<T>* directions, int64_t count, T* d_
 template <typename T>
 void Network<T>::backward(const BackwardArgs<T>& a, Workspace<T>& workspace) const {
   State<T>& s = *workspace.state;
+  s.phases.into = workspace.count_phases ? &workspace.phases : nullptr;
   if (!s.has_training_forward || s.network != this)
     throw Error("backward: run forward in training mode with this network and workspace first");
   if (!a.grad_params) throw Error("backward: grad_params is required");

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "core/bf16_gemm.hpp"
@@ -13,6 +15,41 @@
 #include "network/workspace.hpp"
 
 namespace lstm::driver {
+
+// One thread's clock for PhaseSeconds: lap(&PhaseSeconds::cells) adds the time since the last lap
+// to that phase, lap(nullptr) to none; the sums go to the counter when the clock is destroyed.
+// Without a counter it reads no clock.
+class PhaseClock {
+ public:
+  explicit PhaseClock(PhaseCounter& counter) : counter_(counter.into ? &counter : nullptr) {
+    if (counter_) last_ = Clock::now();
+  }
+  ~PhaseClock() {
+    if (!counter_) return;
+    const std::lock_guard<std::mutex> lock(counter_->mutex);
+    PhaseSeconds& into = *counter_->into;
+    into.input_products += own_.input_products;
+    into.recurrent_products += own_.recurrent_products;
+    into.cells += own_.cells;
+    into.weight_gradients += own_.weight_gradients;
+    into.input_gradients += own_.input_gradients;
+  }
+  PhaseClock(const PhaseClock&) = delete;
+  PhaseClock& operator=(const PhaseClock&) = delete;
+
+  void lap(double PhaseSeconds::*phase) {
+    if (!counter_) return;
+    const Clock::time_point now = Clock::now();
+    if (phase) own_.*phase += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  PhaseCounter* counter_;
+  PhaseSeconds own_;
+  Clock::time_point last_;
+};
 
 // Every size the loops need, derived once from the configuration and the call.
 struct Dims {

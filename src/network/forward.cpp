@@ -184,10 +184,13 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
 
   const int8::AmxScope tiles(f.int8 ? b1 - b0 : 0);  // the tiles stay configured for the whole loop
   const bool input_per_step = f.int8 && int8_input_per_step(d, f.in, by_batch, count);
+  PhaseClock clock(f.s.phases);
   if (f.int8) {
     input_part_int8(f, sl.pack_u0, sl.pack_u1, index, count, input_per_step);
+    clock.lap(&PhaseSeconds::input_products);
   } else {
     input_part(f, sl.pack_u0, sl.pack_u1, index, count);
+    clock.lap(&PhaseSeconds::input_products);
     if (f.loop.pack_weights) {
       f.loop.packed_hh.pack(p.w_hh, d.Hout, sl.pack_u0, sl.pack_u1);
       if (d.reset_before) f.loop.packed_hn.pack(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_u0, sl.pack_u1);
@@ -243,6 +246,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
     }
     T* reset_h = d.reset_before ? buf.gru_saved + kept * d.B * d.H : nullptr;  // [B, H] r⊙h_{t-1}
 
+    clock.lap(nullptr);
     if (f.int8) {
       // The same products and cell as below, fused tile by tile (int8_cell_tiles).
       int8::Rows& q = f.loop.int8_state[static_cast<size_t>(index)];
@@ -250,26 +254,35 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
                                      d.layer_norm ? nullptr : p.b_ih};
       const Int8StepInput<T>* input = input_per_step ? &step_input : nullptr;
       quantize_rows(q, h_prev, d.Hout, b0, b1);
+      clock.lap(&PhaseSeconds::recurrent_products);
       if (d.reset_before) {
-        int8_cell_tiles(d, cell, f.kernels.reset_gates, q, f.int8->w_hh, recurrent + b0 * d.GH, 0, input);
+        int8_cell_tiles(d, cell, f.kernels.reset_gates, q, f.int8->w_hh, recurrent + b0 * d.GH, 0,
+                        input, clock);
         if (!by_batch) f.loop.barrier.wait(count);
+        clock.lap(nullptr);
         quantize_rows(q, reset_h, d.H, b0, b1);
         int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hn, recurrent + b0 * d.GH, 2 * d.H,
-                        static_cast<const Int8StepInput<T>*>(nullptr));
+                        static_cast<const Int8StepInput<T>*>(nullptr), clock);
       } else {
-        int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hh, recurrent + b0 * d.GH, 0, input);
+        int8_cell_tiles(d, cell, f.kernels.forward, q, f.int8->w_hh, recurrent + b0 * d.GH, 0,
+                        input, clock);
       }
     } else {
       // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
       // (of r and z only when the reset gate comes before the product).
       f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH, d.GH, u0, u1, false);
+      clock.lap(&PhaseSeconds::recurrent_products);
       if (d.reset_before) {
         // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
         f.kernels.reset_gates(cell);
+        clock.lap(&PhaseSeconds::cells);
         if (!by_batch) f.loop.barrier.wait(count);
+        clock.lap(nullptr);
         f.loop.packed_hn.multiply(b1 - b0, cell.saved, d.H, recurrent + b0 * d.GH + 2 * d.H, d.GH, u0, u1, false);
+        clock.lap(&PhaseSeconds::recurrent_products);
       }
       f.kernels.forward(cell);
+      clock.lap(&PhaseSeconds::cells);
     }
 
     // Projection: h_t = (o⊙tanh c_t) W_hrᵀ     [B, P], needs every unit of the cell output. The
@@ -279,11 +292,13 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
       for (int64_t b = b0; active && b < b1; ++b)
         if (!active[b]) std::fill(cell_h + b * d.H + u0, cell_h + b * d.H + u1, T(0));
       if (!by_batch) f.loop.barrier.wait(count);
+      clock.lap(nullptr);
       if (f.int8)
         int8_product(f.loop.int8_state[static_cast<size_t>(index)], cell_h, d.H, b0, b1, f.int8->w_hr, h_next, d.P,
                      o0, o1, false);
       else
         f.loop.packed_hr.multiply(b1 - b0, cell.h, d.H, h_next + b0 * d.Hout, d.P, o0, o1, false);
+      clock.lap(&PhaseSeconds::recurrent_products);
     }
 
     if (f.zoneout > 0)
@@ -405,6 +420,7 @@ void Network<T>::forward(Mode mode, const ForwardArgs<T>& a, Workspace<T>& works
   const Dims d(config_, a.seq_len, a.batch);
   State<T>& s = *workspace.state;
   s.has_training_forward = false;
+  s.phases.into = workspace.count_phases ? &workspace.phases : nullptr;
 
   s.active.assign(static_cast<size_t>(d.T * d.B), 1);
   s.step_has_inactive.assign(static_cast<size_t>(d.T), 0);

@@ -67,9 +67,10 @@ inline bool int8_input_per_step(const Dims& d, int64_t in, bool by_batch, int th
 // `gates` first. The layer-normalised cell needs every unit of its rows at once: its tiles are 32
 // rows by all units.
 template <typename T>
-void int8_cell_tiles(const Dims& d, const CellForward<T>& cell, void (*phase)(const CellForward<T>&),
-                     const int8::Rows& q, const int8::Weights& w, T* recurrent, int64_t column,
-                     const Int8StepInput<T>* input) {
+void int8_cell_tiles(const Dims& d, const CellForward<T>& cell,
+                     void (*phase)(const CellForward<T>&), const int8::Rows& q,
+                     const int8::Weights& w, T* recurrent, int64_t column,
+                     const Int8StepInput<T>* input, PhaseClock& clock) {
   if constexpr (std::is_same_v<T, float>) {
     const int64_t units = d.layer_norm ? cell.unit_end - cell.unit_begin : kInt8TileUnits;
     for (int64_t r = 0; r < cell.batch; r += int8::kRowBlock) {
@@ -81,6 +82,7 @@ void int8_cell_tiles(const Dims& d, const CellForward<T>& cell, void (*phase)(co
         if (input) {
           int8::multiply(*input->x, input->first_row + r, input->first_row + r + rows, *input->w_ih, tile.gates, d.GH, j,
                          tile.unit_end, false, input->bias);
+          clock.lap(&PhaseSeconds::input_products);
         } else {
           // The tile's input part comes from memory (it was computed for every step before the
           // loop): asked for now, it arrives while the tile's sums are computed.
@@ -89,7 +91,9 @@ void int8_cell_tiles(const Dims& d, const CellForward<T>& cell, void (*phase)(co
               for (int64_t k = j; k < tile.unit_end; k += 16) __builtin_prefetch(tile.gates + b * d.GH + g * d.H + k, 1, 3);
         }
         int8::multiply(q, r, r + rows, w, recurrent + r * d.GH + column, d.GH, j, tile.unit_end, false);
+        clock.lap(&PhaseSeconds::recurrent_products);
         phase(tile);
+        clock.lap(&PhaseSeconds::cells);
       }
     }
   }

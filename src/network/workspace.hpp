@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "core/int8_gemm.hpp"
@@ -58,6 +59,13 @@ struct LoopScratch {
   std::vector<int8::Rows> int8_state;  // [threads]
 };
 
+// Where the threads of a call add the PhaseSeconds they timed (Workspace::count_phases), or
+// nowhere (into null).
+struct PhaseCounter {
+  PhaseSeconds* into = nullptr;
+  std::mutex mutex;
+};
+
 // One layer-direction's weights in int8, quantized once per weights version.
 struct Int8Direction {
   int8::Weights w_ih, w_hh, w_hr;
@@ -90,6 +98,8 @@ struct Workspace<T>::State {
   uint64_t int8_version = 0;
 
   driver::HighwayState<T> highway;  // the gates between layers (NetworkConfig::highway)
+
+  PhaseCounter phases;  // the calling Workspace's `phases` while it counts them
 };
 
 }  // namespace lstm

@@ -19,6 +19,7 @@ struct BenchOptions {
   int64_t input_size = 256, hidden_size = 256, batch = 32, seq_len = 100, layers = 1;
   std::string mode = "infer";
   bool bidirectional = false, json = false;
+  bool phases = false;  // --phases: time the kinds of work inside each call (PhaseSeconds)
   bool layer_norm = false;                 // --layer-norm: with --cell lstm or cifg
   bool residual = false, highway = false;  // how stacked layers connect (NetworkConfig)
   double zoneout = 0.0;
@@ -42,6 +43,31 @@ double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t s
     flops += static_cast<double>(config.directions()) * 2.0 * gates *
              static_cast<double>(config.layer_input_size(layer) + config.hidden_size) * rows;
     if (config.highway && layer > 0) flops += 2.0 * width * width * rows;
+  }
+  return flops;
+}
+
+// FLOPs of one call in each product phase of lstm::PhaseSeconds, by the same formula: the input
+// products 2*G*H*I_k*B*T and the recurrent ones 2*G*H*H*B*T per layer and direction; training
+// runs the recurrent products again backward, the weight gradients both, and dx the input part's.
+struct PhaseFlops {
+  double input_products = 0, recurrent_products = 0, weight_gradients = 0, input_gradients = 0;
+};
+
+PhaseFlops phase_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len,
+                       bool train) {
+  const double per_input = static_cast<double>(config.directions()) * 2.0 *
+                           static_cast<double>(lstm::gate_count(config) * config.hidden_size) *
+                           static_cast<double>(batch * seq_len);
+  PhaseFlops flops;
+  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+    flops.input_products += per_input * static_cast<double>(config.layer_input_size(layer));
+    flops.recurrent_products += per_input * static_cast<double>(config.hidden_size);
+  }
+  if (train) {
+    flops.weight_gradients = flops.input_products + flops.recurrent_products;
+    flops.input_gradients = flops.input_products;
+    flops.recurrent_products *= 2.0;
   }
   return flops;
 }
@@ -112,6 +138,7 @@ void run_bench(const BenchOptions& options, int threads) {
 
   using clock = std::chrono::steady_clock;
   for (int k = 0; k < options.warmup; ++k) step();
+  workspace.count_phases = options.phases;
   std::vector<double> ms;
   const clock::time_point start = clock::now();
   for (;;) {
@@ -135,33 +162,66 @@ void run_bench(const BenchOptions& options, int threads) {
   const double flops = forward_flops(config, batch, seq_len) * (train ? 3.0 : 1.0);
   const double gflops = flops / (median * 1e-3) * 1e-9;
 
+  // --phases: each phase's thread-milliseconds per call, and the products' GFLOP/s per thread.
+  struct Phase {
+    const char* name;
+    double ms, flops;
+  };
+  std::vector<Phase> phases;
+  if (options.phases) {
+    const lstm::PhaseSeconds& s = workspace.phases;
+    const PhaseFlops f = phase_flops(config, batch, seq_len, train);
+    const double per_call = 1e3 / static_cast<double>(n);
+    phases = {{"input_products", s.input_products * per_call, f.input_products},
+              {"recurrent_products", s.recurrent_products * per_call, f.recurrent_products},
+              {"cells", s.cells * per_call, 0}};
+    if (train)
+      phases.insert(phases.end(),
+                    {{"weight_gradients", s.weight_gradients * per_call, f.weight_gradients},
+                     {"input_gradients", s.input_gradients * per_call, f.input_gradients}});
+    double counted = 0;
+    for (const Phase& phase : phases) counted += phase.ms;
+    phases.push_back({"other", std::max(0.0, mean * threads - counted), 0});
+  }
+  auto phase_gflops = [](const Phase& phase) {
+    return phase.ms > 0 ? phase.flops / (phase.ms * 1e-3) * 1e-9 : 0.0;
+  };
+
   if (options.json) {
-    const nlohmann::ordered_json out = {{"cell", std::string(lstm::cell_name(config.cell))},
-                                        {"mode", options.mode},
-                                        {"input_size", config.input_size},
-                                        {"hidden_size", config.hidden_size},
-                                        {"batch", batch},
-                                        {"seq_len", seq_len},
-                                        {"layers", config.num_layers},
-                                        {"bidirectional", config.bidirectional},
-                                        {"peephole", config.peephole},
-                                        {"coupled_gates", config.coupled_gates},
-                                        {"reset_before", config.reset_before},
-                                        {"layer_norm", config.layer_norm},
-                                        {"residual", config.residual},
-                                        {"highway", config.highway},
-                                        {"zoneout", config.zoneout},
-                                        {"threads", threads},
-                                        {"precision", precision_name()},
-                                        {"isa", isa_in_force()},
-                                        {"warmup", options.warmup},
-                                        {"iters", static_cast<int64_t>(n)},
-                                        {"ms_median", median},
-                                        {"ms_min", sorted.front()},
-                                        {"ms_mean", mean},
-                                        {"ms_max", sorted.back()},
-                                        {"flops", flops},
-                                        {"gflops", gflops}};
+    nlohmann::ordered_json out = {{"cell", std::string(lstm::cell_name(config.cell))},
+                                  {"mode", options.mode},
+                                  {"input_size", config.input_size},
+                                  {"hidden_size", config.hidden_size},
+                                  {"batch", batch},
+                                  {"seq_len", seq_len},
+                                  {"layers", config.num_layers},
+                                  {"bidirectional", config.bidirectional},
+                                  {"peephole", config.peephole},
+                                  {"coupled_gates", config.coupled_gates},
+                                  {"reset_before", config.reset_before},
+                                  {"layer_norm", config.layer_norm},
+                                  {"residual", config.residual},
+                                  {"highway", config.highway},
+                                  {"zoneout", config.zoneout},
+                                  {"threads", threads},
+                                  {"precision", precision_name()},
+                                  {"isa", isa_in_force()},
+                                  {"warmup", options.warmup},
+                                  {"iters", static_cast<int64_t>(n)},
+                                  {"ms_median", median},
+                                  {"ms_min", sorted.front()},
+                                  {"ms_mean", mean},
+                                  {"ms_max", sorted.back()},
+                                  {"flops", flops},
+                                  {"gflops", gflops}};
+    if (options.phases) {
+      nlohmann::ordered_json times;
+      for (const Phase& phase : phases) {
+        times[phase.name] = {{"thread_ms", phase.ms}};
+        if (phase.flops > 0) times[phase.name]["gflops_per_thread"] = phase_gflops(phase);
+      }
+      out["phases"] = times;
+    }
     std::cout << out.dump() << '\n';
     return;
   }
@@ -185,6 +245,17 @@ void run_bench(const BenchOptions& options, int threads) {
   std::printf("  median      %.3f ms\n  min         %.3f ms\n  mean        %.3f ms\n", median,
               sorted.front(), mean);
   std::printf("  throughput  %.2f GFLOP/s (at the median)\n", gflops);
+  if (options.phases) {
+    std::printf(
+        "  phases      thread-ms per call (summed over %d threads; other = threads x mean - the "
+        "rest)\n",
+        threads);
+    for (const Phase& phase : phases) {
+      std::printf("    %-19s %10.3f ms", phase.name, phase.ms);
+      if (phase.flops > 0) std::printf("  %8.2f GFLOP/s per thread", phase_gflops(phase));
+      std::printf("\n");
+    }
+  }
 }
 
 }  // namespace
@@ -229,6 +300,11 @@ void add_bench_command(CLI::App& app, GlobalOptions& global) {
   command->add_option("--seed", options->seed, "Seed of the random weights, input and dY");
   command->add_flag("--json", options->json,
                     "Print one JSON object (ms_median, ms_min, gflops, ...)");
+  command->add_flag(
+      "--phases", options->phases,
+      "Also time the kinds of work inside each call (input and recurrent products, cells, weight "
+      "and "
+      "input gradients): thread-milliseconds per call and each product's GFLOP/s per thread");
   add_compute_options(*command, global);
   command->footer(
       "Each iteration is timed with a steady clock. FLOPs of one forward = sum over layers k and "
