@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -241,12 +242,12 @@ TEST(Bf16, GemmFormsMatchARoundedDoubleReference) {
 }
 
 // x W_ihᵀ + b_ih as the input part over every step computes it: the bias added as C is stored,
-// in a product small enough to stay in the caches and in one large enough (over 4 MiB of C, 64-byte
-// aligned) to stream past them; both against the rounded double reference.
+// in a product small enough to stay in the caches, in one large enough (over 4 MiB of C, 64-byte
+// aligned) to stream past them, and in one of several blocks of rows (the vector path's blocks
+// of 256 KiB of A: 312 rows at depth 400); all against the rounded double reference.
 TEST(Bf16, GemmWithBiasMatchesARoundedDoubleReference) {
   if (!lstm::bf16_available()) GTEST_SKIP() << "the " << lstm::isa_name(lstm::active_isa()) << " path has no bf16 products";
-  for (const auto& [m, n] : {std::pair<int64_t, int64_t>{37, 97}, {1100, 1024}}) {
-    const int64_t k = 40;
+  for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{37, 97, 40}, {1100, 1024, 40}, {700, 97, 400}}) {
     const auto a = random_values<float>(static_cast<size_t>(m * k), 15);
     const auto b = random_values<float>(static_cast<size_t>(n * k), 16);
     const auto bias = random_values<float>(static_cast<size_t>(n), 17);
@@ -263,7 +264,7 @@ TEST(Bf16, GemmWithBiasMatchesARoundedDoubleReference) {
       }
     lstm::bf16::gemm(false, true, m, n, k, a.data(), k, b.data(), k, false, c.data(), n, bias.data());
     const std::vector<double> got(c.begin(), c.end());
-    EXPECT_TRUE(test_util::compare_tensors("m=" + std::to_string(m) + " n=" + std::to_string(n),
+    EXPECT_TRUE(test_util::compare_tensors("m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k),
                                            std::span<const double>(expected), std::span<const double>(got), 1e-5));
   }
   std::vector<float> c(4, 0.0f), a(4, 1.0f), bias(2, 1.0f);
