@@ -13,7 +13,13 @@ namespace lstm::LSTM_ISA_NS {
 namespace {
 
 constexpr int64_t kPanel = 32;       // columns per packed panel
-constexpr int64_t kDepthBlock = 256;  // depth of one pass over a panel: 256 × 32 floats = 32 KiB, in L1
+// Depth of one pass over a panel: 512 × 32 floats = 64 KiB, from L2 for the row tiles after the
+// first. Blocks of 256, whose slice fits L1, were slower on Zen 4: each block stores and reloads
+// the tile's sums (`lstm bench --phases --threads 2`, recurrent products, GFLOP/s a thread, 256 →
+// 512: lstm 512/512/64/50 infer 104 → 110, train 106 → 109; 1024/1024/64/25 infer 95 → 97–99,
+// train 97 → 100; gru 512/512/64/50 108 → 111; batch 1 and 128/128/32/100 unchanged; 1024 gave
+// the same as 512).
+constexpr int64_t kDepthBlock = 512;
 
 template <typename T>
 using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, int64_t, bool, const T*, int64_t);
@@ -81,7 +87,7 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
   const T* block = p.panels + b * p.panels_per_block * panel_stride;
   const T* tile_panels = block + unit / kPanel * panel_stride + unit % kPanel;
   T* c_tile = p.c + b * p.rows_per_block + unit;
-  // Depth in blocks, so that a panel's slice stays in L1 while every row tile uses it.
+  // Depth in blocks, so that a panel's slice stays in L2 while every row tile uses it.
   for (int64_t k0 = 0; k0 < p.k; k0 += kDepthBlock) {
     const int64_t depth = std::min(kDepthBlock, p.k - k0);
     // With one panel per tile and panels over 1 MiB, the row tiles share out asking for the
