@@ -50,12 +50,16 @@ struct BackwardArgs {
 // work, counted in a Workspace while its count_phases is set (`lstm bench --phases`). The rest of
 // a call — packing weights, copies, threads waiting for each other, highway gates — is in none.
 struct PhaseSeconds {
-  double input_products = 0;  // x W_ihᵀ (+ b_ih), over every step before the loop (forward)
-  double recurrent_products =
-      0;                        // each step's products with W_hh (W_hn, W_hr), forward and backward
-  double cells = 0;             // the cells' elementwise work, forward and backward
-  double weight_gradients = 0;  // dW_ih, dW_hh (dW_hr) and the bias gradients, over every step
-  double input_gradients = 0;   // dx = dgates W_ih, over every step
+  // x W_ihᵀ (+ b_ih), over every step before the loop (forward)
+  double input_products = 0;
+  // each step's products with W_hh (W_hn, W_hr), forward and backward
+  double recurrent_products = 0;
+  // the cells' elementwise work, forward and backward
+  double cells = 0;
+  // dW_ih, dW_hh (dW_hr) and the bias gradients, over every step
+  double weight_gradients = 0;
+  // dx = dgates W_ih, over every step
+  double input_gradients = 0;
 };
 
 // Memory a network uses during forward and backward. It grows to the largest call and is
@@ -69,8 +73,8 @@ class Workspace {
   Workspace& operator=(Workspace&&) noexcept;
   struct State;                      // defined by the driver
   std::unique_ptr<State> state;
-  bool count_phases =
-      false;  // add each call's PhaseSeconds to `phases` (reads a clock a few times a step)
+  // Whether each call adds its PhaseSeconds to `phases` (it then reads a clock a few times a step).
+  bool count_phases = false;
   PhaseSeconds phases;
 };
 
