@@ -32,23 +32,8 @@ constexpr double auto_seconds = 1.0;   // auto iteration count: run at least thi
 constexpr int auto_min_iters = 5;      // ...and at least this many times...
 constexpr int auto_max_iters = 10000;  // ...but never more than this
 
-// FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (SPEC §5), plus with
-// highway gates the gate's product x W_tᵀ, 2*W*W*B*T with W = D*Hout, for each layer k ≥ 1.
-double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len) {
-  double flops = 0;
-  const double gates = static_cast<double>(lstm::gate_count(config) * config.hidden_size);
-  const double rows = static_cast<double>(batch * seq_len);
-  const double width = static_cast<double>(config.layer_output_size());
-  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
-    flops += static_cast<double>(config.directions()) * 2.0 * gates *
-             static_cast<double>(config.layer_input_size(layer) + config.hidden_size) * rows;
-    if (config.highway && layer > 0) flops += 2.0 * width * width * rows;
-  }
-  return flops;
-}
-
-// FLOPs of one call in each product phase of lstm::PhaseSeconds, by the same formula: the input
-// products 2*G*H*I_k*B*T and the recurrent ones 2*G*H*H*B*T per layer and direction; training
+// FLOPs of one call in each product phase of lstm::PhaseSeconds: the input products
+// 2*G*H*I_k*B*T and the recurrent ones 2*G*H*H*B*T per layer k and direction (SPEC §5); training
 // runs the recurrent products again backward, the weight gradients both, and dx the input part's.
 struct PhaseFlops {
   double input_products = 0, recurrent_products = 0, weight_gradients = 0, input_gradients = 0;
@@ -70,6 +55,17 @@ PhaseFlops phase_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t
     flops.recurrent_products *= 2.0;
   }
   return flops;
+}
+
+// FLOPs of one forward: 2*G*H*(I_k + H)*B*T per layer k and direction (the two product phases),
+// plus with highway gates the gate's product x W_tᵀ, 2*W*W*B*T with W = D*Hout, for each layer
+// k ≥ 1.
+double forward_flops(const lstm::NetworkConfig& config, int64_t batch, int64_t seq_len) {
+  const PhaseFlops products = phase_flops(config, batch, seq_len, false);
+  const double width = static_cast<double>(config.layer_output_size());
+  const double highway_layers = config.highway ? static_cast<double>(config.num_layers - 1) : 0.0;
+  return products.input_products + products.recurrent_products +
+         highway_layers * 2.0 * width * width * static_cast<double>(batch * seq_len);
 }
 
 std::vector<float> random_values(size_t count, uint64_t seed) {
