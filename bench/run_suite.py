@@ -233,6 +233,8 @@ def describe_run(args, state, suite):
     versions = {"lstm": "lstm bench"}
     isas = sorted({obj["isa"] for obj in state["raw"] if obj.get("suite_peer") in ("lstm", "lstm_fp32")
                    and "isa" in obj})
+    blas = sorted({obj["blas"] for obj in state["raw"] if obj.get("suite_peer") in ("lstm", "lstm_fp32")
+                   and "blas" in obj})
     for obj in state["raw"]:
         if obj.get("suite_peer") == "dnnl" and "version" in obj:
             versions["dnnl"] = f"oneDNN {obj['version']}"
@@ -247,7 +249,7 @@ def describe_run(args, state, suite):
         cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={onednn_cap(args)}"
         cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]}" if args.isa in OPENBLAS_CORE else ""
     text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
-            f"{', '.join(isas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
+            f"{', '.join(isas) or 'n/a'}; its BLAS: {', '.join(blas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
             f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "
             f"FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train.")
     if args.precision == "int8":

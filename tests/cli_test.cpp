@@ -595,4 +595,45 @@ TEST(Cli, InstructionSetPaths) {
                                   {"bf16", "LSTM_MAX_ISA", "avx512"});
 }
 
+// AMD family 25 (19h) with AVX-512, by what Linux lists for the first CPU.
+bool zen4_from_cpuinfo() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, vendor, family;
+  while (std::getline(in, line) && !line.empty()) {
+    const std::string value = line.substr(line.find(':') + 1);
+    if (line.rfind("vendor_id", 0) == 0) vendor = value;
+    if (line.rfind("cpu family", 0) == 0) family = value;
+  }
+  return vendor.find("AuthenticAMD") != std::string::npos && std::stoi(family) == 25 &&
+         test_util::isa_from_cpuinfo() >= lstm::Isa::avx512;
+}
+
+// The kernels OpenBLAS runs (bench --json's and info --system's "blas"): its Haswell ones on AMD
+// Zen 4, else its own choice; the cap's under LSTM_MAX_ISA; the user's under OPENBLAS_CORETYPE.
+TEST(Cli, OpenBlasKernels) {
+  const std::string bench =
+      " bench --input-size 3 --hidden-size 4 --batch 2 --seq-len 2 --iters 1 --json";
+  auto blas = [](const std::string& env, const std::string& args) {
+    const CommandResult result = test_util::run_command(
+        "env -u LSTM_MAX_ISA -u OPENBLAS_CORETYPE " + env + " " + cli + args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.exit_code == 0 ? nlohmann::json::parse(result.out)["blas"].get<std::string>()
+                                 : std::string();
+  };
+  const std::string plain = blas("", bench);
+  if (zen4_from_cpuinfo()) {
+    EXPECT_EQ(plain, "OpenBLAS Haswell (chosen for AMD Zen 4)");
+  } else {
+    EXPECT_NE(plain.find("(OpenBLAS's own choice)"), std::string::npos) << plain;
+  }
+  EXPECT_EQ(blas("", " info --system --json"), plain);
+  EXPECT_EQ(blas("OPENBLAS_CORETYPE=Nehalem", bench), "OpenBLAS Nehalem (OPENBLAS_CORETYPE)");
+  if (test_util::isa_from_cpuinfo() > lstm::Isa::avx2) {
+    EXPECT_EQ(blas("LSTM_MAX_ISA=avx2", bench), "OpenBLAS Haswell (LSTM_MAX_ISA)");
+  }
+  if (test_util::isa_from_cpuinfo() > lstm::Isa::scalar) {
+    EXPECT_EQ(blas("LSTM_MAX_ISA=scalar", bench), "OpenBLAS Nehalem (LSTM_MAX_ISA)");
+  }
+}
+
 }  // namespace

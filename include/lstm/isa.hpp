@@ -31,6 +31,11 @@ bool isa_supported(Isa isa);  // isa <= cpu_isa()
 std::string cpu_name();
 std::string cpu_features();
 
+// The BLAS behind the products the library does not compute itself (the input products and the
+// weight gradients in float), with its kernels and how they were chosen, as "OpenBLAS Haswell
+// (chosen for AMD Zen 4)" (core/blas.cpp). Opens OpenBLAS if it is not open yet.
+std::string blas_kernels();
+
 // How many times the network driver took its kernels from each path's table (tests use it to
 // check that a capped run computes with the capped path).
 unsigned long long isa_dispatch_count(Isa isa);

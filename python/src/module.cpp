@@ -49,6 +49,9 @@ void save(const std::string& path, const lstm::Network<T>& network,
 
 PYBIND11_MODULE(_lstm, m) {
   m.doc() = "Bindings of the lstm C++ library (use the `lstm` package, not this module).";
+  // Opens OpenBLAS now, before `lstm` imports NumPy, so that its kernels are lstm's choice
+  // (core/blas.cpp); after NumPy they are the ones NumPy's OpenBLAS already took.
+  lstm::blas_kernels();
   py::register_exception<lstm::Error>(m, "Error", PyExc_ValueError);
   py::register_exception<FileError>(m, "FileError", PyExc_OSError);
 
@@ -77,4 +80,5 @@ PYBIND11_MODULE(_lstm, m) {
   });
   m.def("precision", [] { return std::string(lstm::precision_name(lstm::matmul_precision())); });
   m.def("int8_kernel", &lstm::int8_kernel_name);
+  m.def("blas_kernels", &lstm::blas_kernels);
 }

@@ -5,6 +5,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -290,3 +291,19 @@ def test_precision_bf16_where_available():
     assert not np.array_equal(rounded, exact), "bf16 products must change the result"
     assert np.abs(rounded - exact).max() < 2e-2  # about three significant digits per product
     np.testing.assert_array_equal(model(x)[0], exact)
+
+
+def test_import_before_numpy_chooses_the_blas_kernels_as_the_cli():
+    """`import lstm` opens OpenBLAS before NumPy does, so its kernels are the CLI's choice; imported
+    after NumPy, lstm uses the OpenBLAS NumPy loaded (core/blas.cpp)."""
+    cli = os.environ.get("LSTM_CLI") or shutil.which("lstm")
+    if not cli:
+        pytest.skip("LSTM_CLI is not set (ctest sets it)")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "LSTM_MAX_ISA")}
+    cli_blas = json.loads(subprocess.run([cli, "info", "--system", "--json"], env=env, check=True,
+                                         capture_output=True, text=True).stdout)["blas"]
+    def python_blas(code):
+        return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                              text=True).stdout.strip()
+    assert python_blas("import lstm; print(lstm._lstm.blas_kernels())") == cli_blas
+    assert python_blas("import numpy, lstm; print(lstm._lstm.blas_kernels())").endswith("(loaded before lstm)")

@@ -158,6 +158,19 @@ std::string cpu_features() {
   return out;
 }
 
+bool cpu_is_amd_zen4() {
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "AuthenticAMD"
+  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const unsigned family = ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu);  // base + extended family
+  return family == 0x19 && features().avx512f;
+#else
+  return false;
+#endif
+}
+
 bool cpu_has_avx_vnni() { return features().avx_vnni && isa_supported(Isa::avx2); }
 bool cpu_has_avx512_vnni() { return features().avx512_vnni && isa_supported(Isa::avx512); }
 bool cpu_has_amx_int8() {

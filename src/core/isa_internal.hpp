@@ -18,6 +18,10 @@ bool cpu_has_avx_vnni();
 bool cpu_has_avx512_vnni();
 bool cpu_has_amx_int8();
 
+// An AMD Zen 4 (family 19h with AVX-512), where OpenBLAS's AVX2 kernels beat its AVX-512 ones
+// (core/blas.cpp).
+bool cpu_is_amd_zen4();
+
 // Counted by the network driver each time it takes the kernels of the active path.
 void count_dispatch(Isa isa);
 

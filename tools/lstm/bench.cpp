@@ -202,6 +202,7 @@ void run_bench(const BenchOptions& options, int threads) {
                                   {"threads", threads},
                                   {"precision", precision_name()},
                                   {"isa", isa_in_force()},
+                                  {"blas", lstm::blas_kernels()},
                                   {"warmup", options.warmup},
                                   {"iters", static_cast<int64_t>(n)},
                                   {"ms_median", median},

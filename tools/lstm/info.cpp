@@ -27,10 +27,14 @@ nlohmann::ordered_json system_json() {
   nlohmann::ordered_json precisions = {"fp32"};
   if (lstm::bf16_available()) precisions.push_back("bf16");
   precisions.push_back("int8");
-  return {{"cpu", lstm::cpu_name()},          {"features", lstm::cpu_features()},
-          {"paths", paths},                   {"best", lstm::isa_name(lstm::cpu_isa())},
-          {"in_force", lstm::isa_name(lstm::active_isa())}, {"precisions", precisions},
+  return {{"cpu", lstm::cpu_name()},
+          {"features", lstm::cpu_features()},
+          {"paths", paths},
+          {"best", lstm::isa_name(lstm::cpu_isa())},
+          {"in_force", lstm::isa_name(lstm::active_isa())},
+          {"precisions", precisions},
           {"int8_kernel", lstm::int8_kernel_name()},
+          {"blas", lstm::blas_kernels()},
           {"threads", lstm::num_threads()}};
 }
 
@@ -43,6 +47,7 @@ void print_system(const nlohmann::ordered_json& s) {
             << s["best"].get<std::string>() << "; LSTM_MAX_ISA caps it)\nprecisions:";
   for (const auto& p : s["precisions"]) std::cout << ' ' << p.get<std::string>();
   std::cout << " (int8 products: " << s["int8_kernel"].get<std::string>() << ")";
+  std::cout << "\nblas: " << s["blas"].get<std::string>();
   std::cout << "\nthreads: " << s["threads"].get<int>() << '\n';
 }
 
