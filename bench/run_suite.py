@@ -31,8 +31,8 @@ ONEDNN_ISA = {"scalar": "SSE41", "avx2": "AVX2", "avx512": "AVX512_CORE", "avx51
 # Under int8, lstm's avx2 and avx512 paths use VPDPBUSD where the CPU has it (AVX-VNNI, AVX512-VNNI):
 # oneDNN gets the same instructions (its caps are maxima, so a CPU without VNNI runs without).
 ONEDNN_ISA_INT8 = dict(ONEDNN_ISA, avx2="AVX2_VNNI", avx512="AVX512_CORE_VNNI")
-# ...and OpenBLAS (lstm's input GEMMs, sgemm_peak, PyTorch) under OPENBLAS_CORETYPE where it would
-# otherwise use wider registers than the path allows.
+# ...and OpenBLAS (sgemm_peak, PyTorch) under OPENBLAS_CORETYPE where it would otherwise use wider
+# registers than the path allows; lstm asks OpenBLAS for the same kernels itself under LSTM_MAX_ISA.
 OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
 BANDWIDTH_SIZES = "256K,512K,1M,2M,4M,8M,16M,64M"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,13 +106,14 @@ class Peers:
         return [p for p in PEERS[self.args.precision] if ONLY_NAME[p] in self.args.only and p not in self.missing]
 
     def env(self, peer):
-        """Under --isa: LSTM_MAX_ISA for lstm, ONEDNN_MAX_CPU_ISA for oneDNN and PyTorch, and
-        OPENBLAS_CORETYPE for everything that calls OpenBLAS (not oneDNN)."""
+        """Under --isa: LSTM_MAX_ISA for lstm (which then asks OpenBLAS for the cap's kernels
+        itself), ONEDNN_MAX_CPU_ISA for oneDNN and PyTorch, and OPENBLAS_CORETYPE for the other
+        callers of OpenBLAS (PyTorch, sgemm_peak)."""
         if not self.args.isa:
             return {}
         blas = {"OPENBLAS_CORETYPE": OPENBLAS_CORE[self.args.isa]} if self.args.isa in OPENBLAS_CORE else {}
         if peer in ("lstm", "lstm_fp32"):
-            return dict(blas, LSTM_MAX_ISA=self.args.isa)
+            return {"LSTM_MAX_ISA": self.args.isa}
         if peer == "dnnl":
             return {"ONEDNN_MAX_CPU_ISA": onednn_cap(self.args)}
         return dict(blas, ONEDNN_MAX_CPU_ISA=onednn_cap(self.args))  # torch, sgemm
@@ -247,7 +248,8 @@ def describe_run(args, state, suite):
     cap = "no cap (each library's best path)"
     if args.isa:
         cap = f"LSTM_MAX_ISA={args.isa}, ONEDNN_MAX_CPU_ISA={onednn_cap(args)}"
-        cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]}" if args.isa in OPENBLAS_CORE else ""
+        cap += f", OPENBLAS_CORETYPE={OPENBLAS_CORE[args.isa]} for PyTorch and sgemm" if args.isa in OPENBLAS_CORE \
+            else ""
     text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
             f"{', '.join(isas) or 'n/a'}; its BLAS: {', '.join(blas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
             f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "

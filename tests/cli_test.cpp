@@ -604,8 +604,8 @@ bool zen4_from_cpuinfo() {
     if (line.rfind("vendor_id", 0) == 0) vendor = value;
     if (line.rfind("cpu family", 0) == 0) family = value;
   }
-  return vendor.find("AuthenticAMD") != std::string::npos && std::stoi(family) == 25 &&
-         test_util::isa_from_cpuinfo() >= lstm::Isa::avx512;
+  return vendor.find("AuthenticAMD") != std::string::npos && !family.empty() &&
+         std::stoi(family) == 25 && test_util::isa_from_cpuinfo() >= lstm::Isa::avx512;
 }
 
 // The kernels OpenBLAS runs (bench --json's and info --system's "blas"): its Haswell ones on AMD
