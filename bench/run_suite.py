@@ -232,10 +232,10 @@ def describe_peaks(state):
 def describe_run(args, state, suite):
     """The header: peers and versions, paths in force, how the columns are computed."""
     versions = {"lstm": "lstm bench"}
-    isas = sorted({obj["isa"] for obj in state["raw"] if obj.get("suite_peer") in ("lstm", "lstm_fp32")
-                   and "isa" in obj})
-    blas = sorted({obj["blas"] for obj in state["raw"] if obj.get("suite_peer") in ("lstm", "lstm_fp32")
-                   and "blas" in obj})
+    def lstm_reported(key):  # the values lstm's runs gave for `key` ("isa", "blas")
+        return sorted({obj[key] for obj in state["raw"] if obj.get("suite_peer") in ("lstm", "lstm_fp32")
+                       and key in obj})
+    isas, blas = lstm_reported("isa"), lstm_reported("blas")
     for obj in state["raw"]:
         if obj.get("suite_peer") == "dnnl" and "version" in obj:
             versions["dnnl"] = f"oneDNN {obj['version']}"

@@ -595,19 +595,6 @@ TEST(Cli, InstructionSetPaths) {
                                   {"bf16", "LSTM_MAX_ISA", "avx512"});
 }
 
-// AMD family 25 (19h) with AVX-512, by what Linux lists for the first CPU.
-bool zen4_from_cpuinfo() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, vendor, family;
-  while (std::getline(in, line) && !line.empty()) {
-    const std::string value = line.substr(line.find(':') + 1);
-    if (line.rfind("vendor_id", 0) == 0) vendor = value;
-    if (line.rfind("cpu family", 0) == 0) family = value;
-  }
-  return vendor.find("AuthenticAMD") != std::string::npos && !family.empty() &&
-         std::stoi(family) == 25 && test_util::isa_from_cpuinfo() >= lstm::Isa::avx512;
-}
-
 // The kernels OpenBLAS runs (bench --json's and info --system's "blas"): its Haswell ones on AMD
 // Zen 4, else its own choice; the cap's under LSTM_MAX_ISA; the user's under OPENBLAS_CORETYPE.
 TEST(Cli, OpenBlasKernels) {
@@ -621,7 +608,7 @@ TEST(Cli, OpenBlasKernels) {
                                  : std::string();
   };
   const std::string plain = blas("", bench);
-  if (zen4_from_cpuinfo()) {
+  if (test_util::zen4_from_cpuinfo()) {
     EXPECT_EQ(plain, "OpenBLAS Haswell (chosen for AMD Zen 4)");
   } else {
     EXPECT_NE(plain.find("(OpenBLAS's own choice)"), std::string::npos) << plain;

@@ -15,17 +15,19 @@
 
 namespace test_util {
 
+// The value of the first line of /proc/cpuinfo that starts with `key` (the first CPU's), or "".
+inline std::string cpuinfo_value(const std::string& key) {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0 && line.find(':') != std::string::npos) return line.substr(line.find(':') + 1);
+  return "";
+}
+
 // The best path by the flags Linux lists for the first CPU.
 inline lstm::Isa isa_from_cpuinfo() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
   std::set<std::string> flags;
-  while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0) {
-      std::istringstream words(line.substr(line.find(':') + 1));
-      for (std::string w; words >> w;) flags.insert(w);
-      break;
-    }
+  std::istringstream words(cpuinfo_value("flags"));
+  for (std::string w; words >> w;) flags.insert(w);
   auto has = [&](std::initializer_list<const char*> names) {
     for (const char* n : names)
       if (!flags.count(n)) return false;
@@ -35,6 +37,13 @@ inline lstm::Isa isa_from_cpuinfo() {
   if (!has({"avx512f", "avx512bw", "avx512dq", "avx512vl"})) return lstm::Isa::avx2;
   if (has({"amx_bf16", "amx_tile"})) return lstm::Isa::amx;
   return has({"avx512_bf16"}) ? lstm::Isa::avx512_bf16 : lstm::Isa::avx512;
+}
+
+// An AMD family 25 (19h) CPU with AVX-512: Zen 4.
+inline bool zen4_from_cpuinfo() {
+  const std::string family = cpuinfo_value("cpu family");
+  return cpuinfo_value("vendor_id").find("AuthenticAMD") != std::string::npos && !family.empty() &&
+         std::stoi(family) == 25 && isa_from_cpuinfo() >= lstm::Isa::avx512;
 }
 
 // The path LSTM_MAX_ISA asks for, or the CPU's best when it is unset.

@@ -26,13 +26,17 @@ struct Features {
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512_vnni = false;
   bool avx512_bf16 = false, avx_vnni = false, amx_tile = false, amx_bf16 = false, amx_int8 = false;
   bool os_avx = false, os_avx512 = false, os_amx = false;
+  bool amd_family_19h = false;  // AMD Zen 3 and Zen 4 (core/blas.cpp's choice of OpenBLAS kernels)
 };
 
 Features read_features() {
   Features f;
 #if defined(__x86_64__)
   unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "AuthenticAMD"
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  f.amd_family_19h = amd && ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu) == 0x19;  // base + extended family
   const bool osxsave = c & (1u << 27), avx = c & (1u << 28);
   f.fma = c & (1u << 12);
   f.f16c = c & (1u << 29);
@@ -158,18 +162,7 @@ std::string cpu_features() {
   return out;
 }
 
-bool cpu_is_amd_zen4() {
-#if defined(__x86_64__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
-  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "AuthenticAMD"
-  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
-  const unsigned family = ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu);  // base + extended family
-  return family == 0x19 && features().avx512f;
-#else
-  return false;
-#endif
-}
+bool cpu_is_amd_zen4() { return features().amd_family_19h && features().avx512f; }
 
 bool cpu_has_avx_vnni() { return features().avx_vnni && isa_supported(Isa::avx2); }
 bool cpu_has_avx512_vnni() { return features().avx512_vnni && isa_supported(Isa::avx512); }
