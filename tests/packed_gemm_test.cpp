@@ -14,8 +14,9 @@
 #include "core/blas.hpp"
 #include "core/packed_gemm.hpp"
 #include "core/random.hpp"
-#include "lstm/lstm.hpp"
+#include "core/vector_kernels.hpp"
 #include "isa_test_util.hpp"
+#include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
 LSTM_TEST_PER_ISA_PATH();
@@ -97,6 +98,39 @@ TEST(PackedGemm, MatchesNaiveDouble) {
   for (int64_t m : {1, 3, 13})
     for (int64_t rows : {5, 33})
       for (int64_t k : {7, 300}) check_product<double>(m, rows, 3, k, m % 2 == 1, 1e-13);
+}
+
+// The bias gradients' column sums against a double sum: widths around the vector paths' blocks
+// of 4 vectors (16 and 64 floats wide), from an offset column of a wider matrix, into two targets.
+TEST(ColumnSums, MatchNaiveDoubleSums) {
+  const lstm::VectorKernels<float> kernels = lstm::vector_kernels<float>();
+  const int64_t lda = 150, offset = 3;
+  for (int64_t rows : {1, 7, 200})
+    for (int64_t width : {1, 5, 15, 16, 17, 31, 32, 63, 64, 65, 100, 130, 147}) {
+      const auto a = random_values<float>(static_cast<size_t>(rows * lda), 5);
+      auto sum = random_values<float>(static_cast<size_t>(width), 6),
+           also = random_values<float>(static_cast<size_t>(width), 7);
+      auto past_end = sum;
+      past_end.push_back(42.0f);  // the sums stop at `width`
+      std::vector<double> want(static_cast<size_t>(width)), want_also(want.size());
+      for (int64_t k = 0; k < width; ++k) {
+        double total = 0;
+        for (int64_t r = 0; r < rows; ++r) total += a[static_cast<size_t>(r * lda + offset + k)];
+        want[static_cast<size_t>(k)] = sum[static_cast<size_t>(k)] + total;
+        want_also[static_cast<size_t>(k)] = also[static_cast<size_t>(k)] + total;
+      }
+      kernels.add_column_sums(a.data() + offset, rows, lda, width, sum.data(), also.data());
+      kernels.add_column_sums(a.data() + offset, rows, lda, width, past_end.data(), nullptr);
+      for (int64_t k = 0; k < width; ++k) {
+        const size_t i = static_cast<size_t>(k);
+        EXPECT_NEAR(sum[i], want[i], 1e-6 * rows)
+            << "rows " << rows << " width " << width << " column " << k;
+        EXPECT_NEAR(also[i], want_also[i], 1e-6 * rows)
+            << "rows " << rows << " width " << width << " column " << k;
+        EXPECT_EQ(past_end[i], sum[i]);
+      }
+      EXPECT_EQ(past_end.back(), 42.0f) << "rows " << rows << " width " << width;
+    }
 }
 
 // bf16 rounding done independently of bf16::from_float: 8 significant bits, ties to even

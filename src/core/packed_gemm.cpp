@@ -96,16 +96,23 @@ VectorKernels<T> vector_kernels() {
   return scalar::vector_kernels<T>();
 }
 
+template <typename T>
+const VectorKernels<T>& chosen_vector_kernels() {
+  static const VectorKernels<T> kernels = vector_kernels<T>();
+  return kernels;
+}
+
 template VectorKernels<float> vector_kernels<float>();
 template VectorKernels<double> vector_kernels<double>();
+template const VectorKernels<float>& chosen_vector_kernels<float>();
+template const VectorKernels<double>& chosen_vector_kernels<double>();
 
 template <typename T>
 void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc,
                              int64_t unit_begin, int64_t unit_end, bool accumulate) const {
   unit_end = std::min(unit_end, rows_per_block_);
   if (unit_begin >= unit_end || m == 0) return;
-  // Chosen once: the path does not change while the program runs.
-  static const VectorKernels<T> kernels = vector_kernels<T>();
+  const VectorKernels<T>& kernels = chosen_vector_kernels<T>();
   if (in_place_) {
     kernels.multiply_in_place({m, a, lda, c, ldc, in_place_, in_place_ld_, blocks_, rows_per_block_, k_,
                                unit_begin, unit_end, accumulate});

@@ -258,6 +258,33 @@ void adam(const AdamStep<T>& s) {
   }
 }
 
+// Four vectors of columns at a time, summed in registers down the rows, then added to sum.
+template <typename T>
+void add_column_sums(const T* a, int64_t rows, int64_t lda, int64_t width, T* sum, T* also) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  auto add = [&](int64_t k, V total, int64_t n) {
+    S::store(sum + k, S::load(sum + k, n) + total, n);
+    if (also) S::store(also + k, S::load(also + k, n) + total, n);
+  };
+  constexpr int64_t kVectors = 4;
+  int64_t k = 0;
+  for (; k + kVectors * S::width <= width; k += kVectors * S::width) {
+    V total[kVectors];
+    for (V& v : total) v = S::zero();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t v = 0; v < kVectors; ++v)
+        total[v] = total[v] + S::loadu(a + r * lda + k + v * S::width);
+    for (int64_t v = 0; v < kVectors; ++v) add(k + v * S::width, total[v], S::width);
+  }
+  for (; k < width; k += S::width) {
+    const int64_t n = std::min(S::width, width - k);
+    V total = S::zero();
+    for (int64_t r = 0; r < rows; ++r) total = total + S::load(a + r * lda + k, n);
+    add(k, total, n);
+  }
+}
+
 template <typename T>
 void activation(int kind, const T* in, T* out, int64_t n) {
   using S = Simd<T>;
@@ -276,7 +303,7 @@ namespace lstm::LSTM_ISA_NS {
 
 template <typename T>
 VectorKernels<T> vector_kernels() {
-  return {multiply_panels<T>, multiply_in_place<T>, adam<T>, activation<T>};
+  return {multiply_panels<T>, multiply_in_place<T>, adam<T>, add_column_sums<T>, activation<T>};
 }
 
 template VectorKernels<float> vector_kernels<float>();

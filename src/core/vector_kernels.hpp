@@ -59,6 +59,9 @@ struct VectorKernels {
   void (*multiply_panels)(const PanelProduct<T>&);
   void (*multiply_in_place)(const InPlaceProduct<T>&);
   void (*adam)(const AdamStep<T>&);
+  // sum[k] += Σ_r a[r·lda + k] for r < rows, k < width, and the same sums into `also` unless it
+  // is null: the bias gradients, as column sums of the gate gradients [rows, lda].
+  void (*add_column_sums)(const T* a, int64_t rows, int64_t lda, int64_t width, T* sum, T* also);
   // out[i] = f(in[i]) for i < n with the path's vector activations: 0 exp, 1 sigmoid, 2 tanh
   // (for the activation tests).
   void (*activation)(int kind, const T* in, T* out, int64_t n);
@@ -67,6 +70,10 @@ struct VectorKernels {
 // The active path's kernels for float, the portable ones for double.
 template <typename T>
 VectorKernels<T> vector_kernels();
+
+// The same, chosen once for the program (the path does not change while it runs).
+template <typename T>
+const VectorKernels<T>& chosen_vector_kernels();
 
 #define LSTM_VECTOR_ENTRY_POINTS template <typename T> VectorKernels<T> vector_kernels();
 namespace scalar { LSTM_VECTOR_ENTRY_POINTS }

@@ -7,6 +7,7 @@
 #include "cells/cell.hpp"
 #include "core/bf16_gemm.hpp"
 #include "core/blas.hpp"
+#include "core/vector_kernels.hpp"
 #include "lstm/error.hpp"
 #include "lstm/precision.hpp"
 #include "network/driver.hpp"
@@ -273,15 +274,14 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     weight_product<T>(bf16, true, false, k1 - n0, d.Hout, rows, sc.dgates_hh + n0, d.GH, buf.gru_saved, d.H, true,
                       g.grads.w_hh + n0 * d.Hout, d.Hout);
   }
+  // db_ih += Σ_rows dgates, db_hh += Σ_rows dgates_hh     [G*H]
   if (g.grads.b_ih && !d.layer_norm) {  // the layer-normalised cell accumulated its own
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* dgate = sc.dgates + r * d.GH;
-      const T* dgate_hh = sc.dgates_hh + r * d.GH;
-      for (int64_t k = k0; k < k1; ++k) {
-        g.grads.b_ih[k] += dgate[k];
-        g.grads.b_hh[k] += dgate_hh[k];
-      }
-    }
+    const VectorKernels<T>& vector = chosen_vector_kernels<T>();
+    const bool same = sc.dgates_hh == sc.dgates;
+    vector.add_column_sums(sc.dgates + k0, rows, d.GH, k1 - k0, g.grads.b_ih + k0,
+                           same ? g.grads.b_hh + k0 : nullptr);
+    if (!same)
+      vector.add_column_sums(sc.dgates_hh + k0, rows, d.GH, k1 - k0, g.grads.b_hh + k0, nullptr);
   }
   // dW_hr += dhᵀ (o⊙tanh c)     [P, H]
   if (d.proj) {

@@ -129,7 +129,7 @@ void Optimizer::step(std::span<const ParameterView> parameters, double lr) {
         parameters[k].grad.size() != parameters[k].value.size())
       optimizer_error("parameter " + std::to_string(k) + " ('" + parameters[k].name +
                       "') is not the one the optimizer was built for ('" + slots_[k].name + "')");
-  static const VectorKernels<float> kernels = vector_kernels<float>();  // the path is chosen once
+  const VectorKernels<float>& kernels = chosen_vector_kernels<float>();
   const AdamStep<float> adam = adam_step(config_, step_count_ + 1, lr);
   // Each thread of the library's team steps its share of every tensor: the update is elementwise,
   // so the result does not depend on the split. Small models stay on this thread.
