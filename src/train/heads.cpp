@@ -8,6 +8,7 @@
 
 #include "core/blas.hpp"
 #include "core/random.hpp"
+#include "core/vector_kernels.hpp"
 #include "lstm/error.hpp"
 
 namespace lstm {
@@ -36,8 +37,7 @@ void linear_backward(int64_t rows, int64_t in, int64_t out, const T* x, const T*
     gemm<T>(true, false, out, in, rows, T(1), grad_y, out, x, in, T(1), grad_weight, in);
   // grad_bias [out] += Σ_n dy [n, :]
   if (grad_bias)
-    for (int64_t n = 0; n < rows; ++n)
-      for (int64_t o = 0; o < out; ++o) grad_bias[o] += grad_y[n * out + o];
+    chosen_vector_kernels<T>().add_column_sums(grad_y, rows, out, out, grad_bias, nullptr);
 }
 
 template <typename T>
