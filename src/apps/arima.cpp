@@ -1,9 +1,11 @@
-// Seasonal ARIMA by conditional sum of squares: the residual recursion, the fit and forecasts.
+// Seasonal ARIMA: the conditional residual recursion, the exact likelihood by a Kalman filter,
+// the fit by both and forecasts.
 #include "apps/arima.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 #include "apps/nelder_mead.hpp"
 #include "lstm/error.hpp"
@@ -155,6 +157,179 @@ double css(std::span<const double> y, const ArimaFit& model, CssWork& work) {
                    : std::numeric_limits<double>::infinity();
 }
 
+// The ARMA part of a model in Harvey's state-space form, for the exact Gaussian likelihood (as
+// R's arima(method = "ML")) and the forecasts of a fit by it: w_t = α_t[0] and
+// α_{t+1} = T α_t + R e_{t+1}, T with φ_1..φ_r down its first column and ones above the
+// diagonal, R = (1, θ_1, .., θ_{r−1}), r = max(p*, q* + 1) for the expanded orders p*, q*.
+struct ArmaState {
+  int64_t r = 0;
+  std::vector<double> phi, theta;  // [r] each, theta[0] = 1
+  std::vector<double> a, P;        // [r] the predicted state, [r, r] its covariance / σ²
+};
+
+// φ and θ of the model's stationary part (no differences) into s; false when the AR side has a
+// root on or inside the unit circle (no stationary covariance).
+bool arma_state(const ArimaFit& model, Expanded& e, ArmaState& s) {
+  ArimaFit stationary_part;
+  stationary_part.order = model.order;
+  stationary_part.order.d = stationary_part.order.D = 0;
+  stationary_part.ar = model.ar, stationary_part.ma = model.ma;
+  stationary_part.seasonal_ar = model.seasonal_ar, stationary_part.seasonal_ma = model.seasonal_ma;
+  expand(stationary_part, e);
+  std::vector<double> ar(e.ar.begin() + 1, e.ar.end());
+  for (double& v : ar) v = -v;  // φ_i: the AR side is 1 − Σ φ_i B^i
+  if (!roots_outside(ar, 1.0)) return false;
+  s.r = std::max<int64_t>(static_cast<int64_t>(ar.size()), static_cast<int64_t>(e.ma.size()));
+  const auto r = static_cast<size_t>(s.r);
+  s.phi.assign(r, 0.0);
+  s.theta.assign(r, 0.0);
+  std::copy(ar.begin(), ar.end(), s.phi.begin());
+  std::copy(e.ma.begin(), e.ma.end(), s.theta.begin());
+  return true;
+}
+
+// X ← T X Tᵀ + R Rᵀ in place for a symmetric X [r, r] given by its upper triangle, in O(r²) (T
+// is a companion matrix): (T X Tᵀ)_ij = φ_i φ_j X_00 + φ_i X_0,j+1 + φ_j X_0,i+1 + X_i+1,j+1.
+// Row by row, each entry reads the old first row (kept in `row`) and an old entry below it; the
+// lower triangle is mirrored last.
+void predict_covariance(const ArmaState& s, std::vector<double>& X, std::vector<double>& row) {
+  const int64_t r = s.r;
+  row.assign(X.begin(), X.begin() + r);
+  row.push_back(0.0);  // X_0,r = 0
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = i; j < r; ++j) {
+      const double below = j + 1 < r ? X[(i + 1) * r + j + 1] : 0.0;
+      X[i * r + j] = s.phi[i] * (s.phi[j] * row[0] + row[j + 1]) + s.phi[j] * row[i + 1] + below +
+                     s.theta[i] * s.theta[j];
+    }
+  for (int64_t i = 1; i < r; ++i)
+    for (int64_t j = 0; j < i; ++j) X[i * r + j] = X[j * r + i];
+}
+
+// The state's stationary covariance / σ², P = T P Tᵀ + R Rᵀ, by doubling: P = Σ_k T^k R Rᵀ T^kᵀ
+// summed 2^j terms at a time. False when it does not settle (a root too near the unit circle).
+bool stationary_covariance(ArmaState& s) {
+  const int64_t r = s.r;
+  const auto rr = static_cast<size_t>(r * r);
+  s.P.assign(rr, 0.0);
+  std::vector<double> power(rr, 0.0), product(rr), next(rr);  // T^(2^j)
+  for (int64_t i = 0; i < r; ++i) {
+    for (int64_t j = 0; j < r; ++j) s.P[i * r + j] = s.theta[i] * s.theta[j];
+    power[i * r] = s.phi[i];
+    if (i + 1 < r) power[i * r + i + 1] = 1.0;
+  }
+  for (int doubling = 0; doubling < 64; ++doubling) {
+    double largest = 0.0;
+    for (double v : power) largest = std::max(largest, std::fabs(v));
+    if (largest < 1e-13) return true;
+    // P += A P Aᵀ, A ← A² (A = power; rows times rows, zeros skipped while A is sparse)
+    std::fill(product.begin(), product.end(), 0.0);
+    std::fill(next.begin(), next.end(), 0.0);
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t k = 0; k < r; ++k) {
+        const double a = power[i * r + k];
+        if (a == 0.0) continue;
+        for (int64_t j = 0; j < r; ++j) {
+          product[i * r + j] += a * s.P[k * r + j];
+          next[i * r + j] += a * power[k * r + j];
+        }
+      }
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = i; j < r; ++j) {
+        double sum = 0.0;
+        for (int64_t k = 0; k < r; ++k) sum += product[i * r + k] * power[j * r + k];
+        s.P[i * r + j] += sum;
+        s.P[j * r + i] = s.P[i * r + j];
+      }
+    power.swap(next);
+    if (!std::isfinite(s.P[0])) return false;
+  }
+  return false;
+}
+
+struct Likelihood {
+  double squares = 0.0;    // Σ v_t² / F_t
+  double log_gains = 0.0;  // Σ log F_t
+  int64_t count = 0;
+  // R's arima objective: 0.5 log σ̂² + 0.5 Σ log F_t / n, σ̂² = Σ v²/F / n.
+  double objective() const {
+    const double n = static_cast<double>(count);
+    return 0.5 * std::log(squares / n) + 0.5 * log_gains / n;
+  }
+};
+
+// The Kalman filter over w, from the stationary state in s.P: the innovations' sums, and in s.a
+// and s.P the prediction for the step after w. Once P stops changing (the filter has settled, as
+// it does geometrically for an invertible MA side) only the state is updated.
+Likelihood kalman_filter(std::span<const double> w, ArmaState& s) {
+  const int64_t r = s.r;
+  const auto n = static_cast<size_t>(r);
+  s.a.assign(n, 0.0);
+  std::vector<double> gain(n), column(n), before, row;
+  Likelihood like;
+  bool settled = false;
+  for (double value : w) {
+    const double F = s.P[0];
+    if (!(F > 0.0) || !std::isfinite(F))
+      return Likelihood{std::numeric_limits<double>::infinity(), 0.0, 1};
+    const double v = value - s.a[0];
+    like.squares += v * v / F;
+    like.log_gains += std::log(F);
+    ++like.count;
+    for (int64_t i = 0; i < r; ++i) column[i] = s.P[i * r], gain[i] = column[i] / F;
+    // a ← T (a + K v)
+    const double first = s.a[0] + gain[0] * v;
+    for (int64_t i = 0; i < r; ++i)
+      s.a[i] = s.phi[i] * first + (i + 1 < r ? s.a[i + 1] + gain[i + 1] * v : 0.0);
+    if (settled) continue;
+    // P ← T (P − P e₁ e₁ᵀ P / F) Tᵀ + R Rᵀ, the update in the upper triangle, which is all
+    // the prediction reads
+    before = s.P;
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = i; j < r; ++j) s.P[i * r + j] -= gain[i] * column[j];
+    predict_covariance(s, s.P, row);
+    double change = 0.0;
+    for (size_t k = 0; k < before.size(); ++k)
+      change = std::max(change, std::fabs(s.P[k] - before[k]));
+    settled = change < 1e-12 * std::max(1.0, s.P[0]);
+  }
+  return like;
+}
+
+// w = (1−B)^d (1−B^m)^D (y − c), the series the ARMA part models [n − d − Dm]; in e.ar the
+// differencing polynomial.
+void differenced(std::span<const double> y, const ArimaFit& model, Expanded& e,
+                 std::vector<double>& w) {
+  ArimaFit differences;
+  differences.order = model.order;
+  expand(differences, e);
+  const auto lag = static_cast<int64_t>(e.ar.size()) - 1, n = static_cast<int64_t>(y.size());
+  w.assign(static_cast<size_t>(std::max<int64_t>(n - lag, 0)), 0.0);
+  for (int64_t t = lag; t < n; ++t)
+    for (int64_t j = 0; j <= lag; ++j)
+      if (e.ar[j] != 0.0) w[t - lag] += e.ar[j] * (y[t - j] - constant_at(model, t - j));
+}
+
+struct MlWork {
+  Expanded expanded;
+  ArmaState state;
+  std::vector<double> w;
+};
+
+// R's exact-likelihood objective at the model's coefficients (+inf outside the stationary
+// region), leaving the filter's final prediction in work.state and the differencing polynomial
+// in work.expanded.ar.
+double ml_objective(std::span<const double> y, const ArimaFit& model, MlWork& work,
+                    Likelihood* out = nullptr) {
+  if (!arma_state(model, work.expanded, work.state) || !stationary_covariance(work.state))
+    return std::numeric_limits<double>::infinity();
+  differenced(y, model, work.expanded, work.w);
+  const Likelihood like = kalman_filter(work.w, work.state);
+  if (out) *out = like;
+  const double value = like.objective();
+  return std::isfinite(value) ? value : std::numeric_limits<double>::infinity();
+}
+
 }  // namespace
 
 double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals) {
@@ -164,9 +339,10 @@ double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<d
   return value;
 }
 
-ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order) {
+ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order, ArimaMethod method) {
   ArimaFit fit;
   fit.order = order;
+  fit.method = method;
   if (order.period < 2) fit.order.P = fit.order.D = fit.order.Q = 0, fit.order.period = 1;
   const ArimaOrder& o = fit.order;
   const std::string name = arima_name(o);
@@ -217,23 +393,80 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order) {
     const double value = css(y, trial, work);
     return std::isfinite(value) ? value : std::numeric_limits<double>::infinity();
   };
+  NelderMeadOptions options;
+  options.max_evaluations = 400 * params;
   if (params > 0) {
-    NelderMeadOptions options;
-    options.max_evaluations = 400 * params;
     const Minimum best = nelder_mead(objective, start, step, options);
     unpack(best.point, fit);
+    start = best.point;
   }
   fit.sigma2 = arima_css(y, fit, &fit.residuals);
   fit.used = n - conditioning(o);
   const double nstar = static_cast<double>(differenced), kk = static_cast<double>(k);
   fit.aicc = nstar * std::log(fit.sigma2) + 2.0 * kk + 2.0 * kk * (kk + 1.0) / (nstar - kk - 1.0);
+  if (method == ArimaMethod::css_ml) {
+    // The exact likelihood from the CSS estimates (from zero when their AR side is not
+    // stationary), as R's default "CSS-ML"; σ² and AICc from it.
+    MlWork ml;
+    auto likelihood = [&](std::span<const double> x) {
+      unpack(x, trial);
+      return ml_objective(y, trial, ml);
+    };
+    if (params > 0) {
+      if (!std::isfinite(likelihood(start)))
+        for (int64_t i = 0; i < o.p + o.q + o.P + o.Q; ++i) start[static_cast<size_t>(i)] = 0.0;
+      for (int64_t i = 0; i < o.p + o.q + o.P + o.Q; ++i) step[static_cast<size_t>(i)] = 0.05;
+      NelderMeadOptions refine = options;
+      refine.restarts = 0;
+      refine.tolerance = 1e-8;
+      unpack(nelder_mead(likelihood, start, step, refine).point, fit);
+    }
+    Likelihood like;
+    const double value = ml_objective(y, fit, ml, &like);
+    const double used = static_cast<double>(like.count);
+    fit.sigma2 = like.squares / used;
+    fit.used = like.count;
+    const double minus_two_loglik =
+        2.0 * used * value + used + used * std::log(2.0 * std::numbers::pi);
+    fit.aicc = minus_two_loglik + 2.0 * kk + 2.0 * kk * (kk + 1.0) / (used - kk - 1.0);
+    arima_css(y, fit, &fit.residuals);
+  }
   if (!std::isfinite(fit.aicc)) fit.aicc = std::numeric_limits<double>::infinity();
   fit.stationary_invertible = model_is_stable(fit);
   fit.y.assign(y.begin(), y.end());
   return fit;
 }
 
+namespace {
+
+// The forecast of a fit by exact likelihood, as R's: the filter's prediction of the state after
+// the data, carried forward by T, the differences undone.
+std::vector<double> state_space_forecast(const ArimaFit& fit, int64_t steps) {
+  MlWork ml;
+  if (!std::isfinite(ml_objective(fit.y, fit, ml)))
+    throw Error(arima_name(fit.order) + ": the fit is not stationary");
+  const std::vector<double>& delta = ml.expanded.ar;  // (1−B)^d (1−B^m)^D
+  ArmaState& s = ml.state;
+  const auto n = static_cast<int64_t>(fit.y.size());
+  std::vector<double> z(static_cast<size_t>(n + steps)), out(static_cast<size_t>(steps)),
+      next(s.a.size());
+  for (int64_t t = 0; t < n; ++t) z[t] = fit.y[t] - constant_at(fit, t);
+  for (int64_t t = n; t < n + steps; ++t) {
+    double v = s.a[0];
+    for (size_t j = 1; j < delta.size(); ++j) v -= delta[j] * z[t - static_cast<int64_t>(j)];
+    z[t] = v;
+    out[t - n] = v + constant_at(fit, t);
+    for (int64_t i = 0; i < s.r; ++i)
+      next[i] = s.phi[i] * s.a[0] + (i + 1 < s.r ? s.a[i + 1] : 0.0);
+    s.a.swap(next);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<double> arima_forecast(const ArimaFit& fit, int64_t steps) {
+  if (fit.method == ArimaMethod::css_ml) return state_space_forecast(fit, steps);
   const Expanded e = expand(fit);
   const auto n = static_cast<int64_t>(fit.y.size());
   std::vector<double> z(static_cast<size_t>(n + steps)), res(z.size(), 0.0);

@@ -1,6 +1,6 @@
-// Seasonal ARIMA(p,d,q)(P,D,Q)_m models fitted by conditional sum of squares (CSS, as R's
-// arima(method = "CSS")), their forecasts, and an automatic order choice in the spirit of R
-// forecast's auto.arima (Hyndman & Khandakar 2008; arima_select.cpp says where it differs).
+// Seasonal ARIMA(p,d,q)(P,D,Q)_m models fitted as R's arima() (conditional sum of squares, then
+// the exact likelihood), their forecasts, and the automatic order choice of R forecast's
+// auto.arima (Hyndman & Khandakar 2008; arima_select.cpp says where it differs).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,16 @@ struct ArimaOrder {
   // with more differences (as R's Arima: include.mean / include.drift).
   bool constant = false;
 };
-std::string arima_name(const ArimaOrder& order);  // "ARIMA(0,1,1)(0,1,1)[12]", "+ drift"
+std::string arima_name(const ArimaOrder& order);
+
+// How the coefficients are estimated: css minimises the conditional sum of squares (R's
+// arima(method = "CSS")); css_ml starts there and maximises the exact Gaussian likelihood of the
+// differenced series by a Kalman filter (R's default, "CSS-ML"), whose forecasts then come
+// from the filter's last state, as R's.
+enum class ArimaMethod { css, css_ml };
+// auto.arima's choice for a series of n values with season `period`: CSS when the series or its
+// season is long (n > 150 or period > 12), where R compares its candidates by CSS too.
+ArimaMethod arima_method(int64_t n, int64_t period);  // "ARIMA(0,1,1)(0,1,1)[12]", "+ drift"
 
 // The model, with R's sign conventions: for z_t = y_t − c_t (c_t the mean μ, or δ·t with drift)
 // and w = (1−B)^d (1−B^m)^D z,
@@ -27,21 +36,27 @@ struct ArimaFit {
   ArimaOrder order;
   std::vector<double> ar, ma, seasonal_ar, seasonal_ma;  // [p] φ, [q] θ, [P] Φ, [Q] Θ
   double constant = 0.0;                                  // μ or δ (0 without a constant)
-  double sigma2 = 0.0;  // mean squared residual over the `used` conditional residuals
-  int64_t used = 0;     // residuals in the sum: n − d − Dm − p − Pm
-  double aicc = 0.0;    // n* log σ² + 2k + 2k(k+1)/(n* − k − 1), n* = n − d − Dm, k = params + 1
+  ArimaMethod method = ArimaMethod::css;
+  // css: the mean squared conditional residual, over `used` = n − d − Dm − p − Pm of them;
+  // css_ml: the likelihood's σ² (Σ v_t²/F_t over the `used` = n − d − Dm innovations).
+  double sigma2 = 0.0;
+  int64_t used = 0;
+  // −2 log L + 2k + 2k(k+1)/(n* − k − 1), n* = n − d − Dm, k = params + 1; css: with auto.arima's
+  // approximation n* log σ² for −2 log L.
+  double aicc = 0.0;
   bool stationary_invertible = false;  // all AR and MA roots outside |z| = 1.01 (auto.arima's)
   std::vector<double> y;               // [n] the data, for forecasting
-  std::vector<double> residuals;       // [n] e_t (0 for the first n − used)
+  std::vector<double> residuals;       // [n] conditional e_t (0 for the first d + Dm + p + Pm)
 };
 
 // The residuals e_t of the model for y at given coefficients (layout of ArimaFit), and their
 // mean square. Exposed for tests.
 double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals);
-// Fits φ, θ, Φ, Θ and the constant by minimising the CSS (Nelder-Mead, from 0 and the
-// differenced series' mean, as R). Throws lstm::Error when y has too few values for the orders
-// (fewer than d + Dm + p + Pm + k + 2) or a non-finite value.
-ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order);
+// Fits φ, θ, Φ, Θ and the constant (Nelder-Mead: the CSS from 0 and the differenced series'
+// mean, as R; then the likelihood from there). Throws lstm::Error when y has too few values for
+// the orders (fewer than d + Dm + p + Pm + k + 2) or a non-finite value.
+ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order,
+                   ArimaMethod method = ArimaMethod::css_ml);
 // The next `steps` values after the fit's data [steps] (future errors 0, differences undone).
 std::vector<double> arima_forecast(const ArimaFit& fit, int64_t steps);
 

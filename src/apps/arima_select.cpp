@@ -1,10 +1,8 @@
 // The automatic ARIMA order: differences by tests, then a stepwise search on AICc after
-// Hyndman & Khandakar (2008), the algorithm of R forecast's auto.arima. What differs from R:
-// every model is fitted by CSS and compared by auto.arima's CSS approximation of AICc
-// (n* log σ² + 2k + 2k(k+1)/(n*−k−1); R refits the candidates by exact likelihood unless the
-// series is long, and always refits the chosen one so); the seasonal difference is decided on
-// the seasonal strength of a moving-average decomposition where R's nsdiffs uses STL; R's
-// fallbacks (a non-stepwise search when the stepwise one fails) are absent.
+// Hyndman & Khandakar (2008), the algorithm of R forecast's auto.arima, its starting models and
+// order of moves. What differs from R: the seasonal difference is decided on the seasonal
+// strength of a moving-average decomposition where R's nsdiffs uses STL; R's fallbacks (a
+// non-stepwise search when the stepwise one fails) are absent.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -97,6 +95,10 @@ int seasonal_differences(std::span<const double> y, int64_t period) {
   return strength > 0.64 ? 1 : 0;
 }
 
+ArimaMethod arima_method(int64_t n, int64_t period) {
+  return n > 150 || period > 12 ? ArimaMethod::css : ArimaMethod::css_ml;
+}
+
 ArimaFit auto_arima(std::span<const double> y, int64_t period) {
   const int64_t m = period > 1 ? period : 1;
   const int D = m > 1 ? seasonal_differences(y, m) : 0;
@@ -108,6 +110,10 @@ ArimaFit auto_arima(std::span<const double> y, int64_t period) {
   const int max_p = static_cast<int>(std::min<int64_t>(5, length / 3));
   const int max_sp = m > 1 ? static_cast<int>(std::min<int64_t>(2, length / 3 / m)) : 0;
 
+  // As auto.arima: candidates by exact likelihood, unless the series is long or its season is,
+  // when they are compared by CSS and the chosen one is refitted.
+  const ArimaMethod search = arima_method(static_cast<int64_t>(y.size()), m);
+  const bool approximate = search == ArimaMethod::css;
   using Key = std::tuple<int, int, int, int, bool>;  // p, q, P, Q, constant
   std::map<Key, ArimaFit> tried;
   const ArimaFit* best = nullptr;
@@ -119,7 +125,7 @@ ArimaFit auto_arima(std::span<const double> y, int64_t period) {
     if (tried.contains(key) || tried.size() >= 94) return false;  // R's nmodels
     ArimaFit fit;
     try {
-      fit = fit_arima(y, {p, d, q, P, D, Q, m, constant});
+      fit = fit_arima(y, {p, d, q, P, D, Q, m, constant}, search);
       if (!fit.stationary_invertible) fit.aicc = std::numeric_limits<double>::infinity();
     } catch (const Error&) {
       fit.aicc = std::numeric_limits<double>::infinity();
@@ -131,30 +137,48 @@ ArimaFit auto_arima(std::span<const double> y, int64_t period) {
     }
     return false;
   };
-  const bool c = constant_allowed;
-  consider(2, 2, 1, 1, c);
-  consider(0, 0, 0, 0, c);
-  consider(1, 0, 1, 0, c);
-  consider(0, 1, 0, 1, c);
-  if (c) consider(0, 0, 0, 0, false);
+  // R's starting models and its order of moves from the best so far, restarting at the first
+  // that improves on it. As in R, the moves keep the constant of the first model unless the last
+  // move (toggling it) improves, even when the model without it started best.
+  bool constant = constant_allowed;
+  const int seasonal = m > 1 && max_sp > 0 ? 1 : 0, first = max_p > 0 ? 1 : 0;
+  int p = std::min(2, max_p), q = p, P = std::min(1, max_sp), Q = P;
+  consider(p, q, P, Q, constant);
+  if (consider(0, 0, 0, 0, constant)) p = q = P = Q = 0;
+  if (consider(first, 0, seasonal, 0, constant)) p = first, q = 0, P = seasonal, Q = 0;
+  if (consider(0, first, 0, seasonal, constant)) p = 0, q = first, P = 0, Q = seasonal;
+  if (constant && consider(0, 0, 0, 0, false)) p = q = P = Q = 0;
+  auto move = [&](int dp, int dq, int dP, int dQ) {
+    if (!consider(p + dp, q + dq, P + dP, Q + dQ, constant)) return false;
+    p += dp, q += dq, P += dP, Q += dQ;
+    return true;
+  };
   bool improved = best != nullptr;
   while (improved) {
-    const ArimaOrder o = best->order;
-    const int p = o.p, q = o.q, P = o.P, Q = o.Q;
-    const bool k = o.constant;
-    improved = consider(p, q, P - 1, Q, k) || consider(p, q, P + 1, Q, k) ||
-               consider(p, q, P, Q - 1, k) || consider(p, q, P, Q + 1, k) ||
-               consider(p, q, P - 1, Q - 1, k) || consider(p, q, P - 1, Q + 1, k) ||
-               consider(p, q, P + 1, Q - 1, k) || consider(p, q, P + 1, Q + 1, k) ||
-               consider(p - 1, q, P, Q, k) || consider(p + 1, q, P, Q, k) ||
-               consider(p, q - 1, P, Q, k) || consider(p, q + 1, P, Q, k) ||
-               consider(p - 1, q - 1, P, Q, k) || consider(p - 1, q + 1, P, Q, k) ||
-               consider(p + 1, q - 1, P, Q, k) || consider(p + 1, q + 1, P, Q, k) ||
-               consider(p, q, P, Q, !k);
+    improved = move(0, 0, -1, 0) || move(0, 0, 0, -1) || move(0, 0, 1, 0) || move(0, 0, 0, 1) ||
+               move(0, 0, -1, -1) || move(0, 0, -1, 1) || move(0, 0, 1, -1) || move(0, 0, 1, 1) ||
+               move(-1, 0, 0, 0) || move(0, -1, 0, 0) || move(1, 0, 0, 0) || move(0, 1, 0, 0) ||
+               move(-1, -1, 0, 0) || move(-1, 1, 0, 0) || move(1, -1, 0, 0) || move(1, 1, 0, 0);
+    if (!improved && constant_allowed && consider(p, q, P, Q, !constant)) {
+      constant = !constant;
+      improved = true;
+    }
   }
   if (!best)
     throw Error("arima: no model could be fitted to " + std::to_string(y.size()) + " values");
-  return *best;
+  if (!approximate) return *best;
+  // Refitted by exact likelihood in the order of their CSS AICc, the first that stays stationary
+  // and invertible (as auto.arima).
+  std::vector<const ArimaFit*> order;
+  for (const auto& [key, fit] : tried)
+    if (std::isfinite(fit.aicc)) order.push_back(&fit);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const ArimaFit* a, const ArimaFit* b) { return a->aicc < b->aicc; });
+  for (const ArimaFit* candidate : order) {
+    ArimaFit refit = fit_arima(y, candidate->order);
+    if (refit.stationary_invertible) return refit;
+  }
+  throw Error("arima: no stationary, invertible model for " + std::to_string(y.size()) + " values");
 }
 
 }  // namespace lstm::apps

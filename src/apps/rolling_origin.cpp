@@ -67,7 +67,8 @@ std::vector<Candidate> classical_candidates(std::span<const double> y, const Cla
              std::optional<ArimaOrder>& order =
                  final && search_again ? orders->final : orders->validation;
              if (!order.has_value()) order = auto_arima(x, season).order;
-             std::vector<double> f = arima_forecast(fit_arima(x, *order), steps);
+             const ArimaMethod fit_by = arima_method(static_cast<int64_t>(x.size()), season);
+             std::vector<double> f = arima_forecast(fit_arima(x, *order, fit_by), steps);
              return log ? exp_forecast(std::move(f)) : f;
            },
            true});

@@ -2,8 +2,9 @@
 # (Debian: apt-get install r-base-core r-cran-forecast; here forecast 8.20, R 4.2.2):
 #   Rscript tests/data/arima/make_reference.R > tests/data/arima/r_reference.json
 # On R `datasets` series that bench/forecast_vs_r.R does not use: for each model, the
-# coefficients, CSS σ² and point forecasts of Arima(method = "CSS"); for each series, urca's KPSS
-# statistic, ndiffs(), nsdiffs() and the order auto.arima() picks (reported, not matched).
+# coefficients, CSS σ² and point forecasts of Arima(method = "CSS"), and the coefficients, AICc and
+# forecasts of R's default fit ("CSS-ML"); for each series, urca's KPSS statistic, ndiffs(),
+# nsdiffs() and the order auto.arima() picks.
 suppressMessages(library(forecast))
 
 num <- function(x) paste0("[", paste(sprintf("%.17g", as.numeric(x)), collapse = ","), "]")
@@ -20,6 +21,23 @@ models <- list(
   list(series = "lh", order = c(1, 0, 1), seasonal = c(0, 0, 0), drift = FALSE, h = 8),
   list(series = "uspop", order = c(0, 2, 1), seasonal = c(0, 0, 0), drift = FALSE, h = 5),
   list(series = "nhtemp", order = c(0, 1, 1), seasonal = c(0, 0, 0), drift = FALSE, h = 6))
+
+# The same model by R's default, CSS then exact likelihood ("CSS-ML"): coefficients, σ², log
+# likelihood, AICc and forecasts.
+ml_entry <- function(y, spec) {
+  fit <- Arima(y, order = spec$order, seasonal = spec$seasonal, include.drift = spec$drift,
+               method = "CSS-ML")
+  co <- coef(fit)
+  pick <- function(prefix) co[grepl(paste0("^", prefix, "[0-9]+$"), names(co))]
+  constant <- if ("intercept" %in% names(co)) co[["intercept"]] else if ("drift" %in% names(co)) co[["drift"]] else 0
+  paste0("{", field("ar", num(pick("ar"))), ",", field("ma", num(pick("ma"))), ",",
+         field("sar", num(pick("sar"))), ",", field("sma", num(pick("sma"))), ",",
+         field("constant", sprintf("%.17g", constant)), ",",
+         field("sigma2", sprintf("%.17g", fit$sigma2)), ",",
+         field("loglik", sprintf("%.17g", fit$loglik)), ",",
+         field("aicc", sprintf("%.17g", fit$aicc)), ",",
+         field("forecast", num(forecast(fit, h = spec$h)$mean)), "}")
+}
 
 entries <- c()
 for (spec in models) {
@@ -44,7 +62,8 @@ for (spec in models) {
     field("sar", num(pick("sar"))), ",", field("sma", num(pick("sma"))), ",",
     field("constant", sprintf("%.17g", constant)), ",",
     field("sigma2", sprintf("%.17g", css)), ",",
-    field("forecast", num(forecast(fit, h = spec$h)$mean)), "}"))
+    field("forecast", num(forecast(fit, h = spec$h)$mean)), ",",
+    field("ml", ml_entry(y, spec)), "}"))
 }
 
 selections <- c()
