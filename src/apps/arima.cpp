@@ -188,24 +188,6 @@ bool arma_state(const ArimaFit& model, Expanded& e, ArmaState& s) {
   return true;
 }
 
-// X ← T X Tᵀ + R Rᵀ in place for a symmetric X [r, r] given by its upper triangle, in O(r²) (T
-// is a companion matrix): (T X Tᵀ)_ij = φ_i φ_j X_00 + φ_i X_0,j+1 + φ_j X_0,i+1 + X_i+1,j+1.
-// Row by row, each entry reads the old first row (kept in `row`) and an old entry below it; the
-// lower triangle is mirrored last.
-void predict_covariance(const ArmaState& s, std::vector<double>& X, std::vector<double>& row) {
-  const int64_t r = s.r;
-  row.assign(X.begin(), X.begin() + r);
-  row.push_back(0.0);  // X_0,r = 0
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = i; j < r; ++j) {
-      const double below = j + 1 < r ? X[(i + 1) * r + j + 1] : 0.0;
-      X[i * r + j] = s.phi[i] * (s.phi[j] * row[0] + row[j + 1]) + s.phi[j] * row[i + 1] + below +
-                     s.theta[i] * s.theta[j];
-    }
-  for (int64_t i = 1; i < r; ++i)
-    for (int64_t j = 0; j < i; ++j) X[i * r + j] = X[j * r + i];
-}
-
 // The state's stationary covariance / σ², P = T P Tᵀ + R Rᵀ, by doubling: P = Σ_k T^k R Rᵀ T^kᵀ
 // summed 2^j terms at a time. False when it does not settle (a root too near the unit circle).
 bool stationary_covariance(ArmaState& s) {
@@ -259,15 +241,20 @@ struct Likelihood {
 };
 
 // The Kalman filter over w, from the stationary state in s.P: the innovations' sums, and in s.a
-// and s.P the prediction for the step after w. Once P stops changing (the filter has settled, as
-// it does geometrically for an invertible MA side) only the state is updated.
+// and s.P the prediction for the step after w. Observing w_t = α_t[0] leaves the first element
+// known (the updated covariance U = P − P e₁ e₁ᵀ P / F has a zero first row and column), so the
+// next prediction's covariance T U Tᵀ + R Rᵀ is U shifted up and left by one, plus R Rᵀ:
+// P'_ij = P_i+1,j+1 − c_i+1 c_j+1 / F + θ_i θ_j, with c = P e₁ (P_r,· = 0). A change of P reaches
+// its first column within r steps, so when that column has kept still for r steps running P
+// has settled (geometrically fast for an invertible MA side), and only the state is updated.
 Likelihood kalman_filter(std::span<const double> w, ArmaState& s) {
   const int64_t r = s.r;
-  const auto n = static_cast<size_t>(r);
-  s.a.assign(n, 0.0);
-  std::vector<double> gain(n), column(n), before, row;
+  s.a.assign(static_cast<size_t>(r), 0.0);
+  // c and the gain c / F, each with a zero at [r]
+  std::vector<double> column(static_cast<size_t>(r + 1), 0.0),
+      gain(static_cast<size_t>(r + 1), 0.0);
   Likelihood like;
-  bool settled = false;
+  int64_t still = 0;  // steps in a row without a change of the first column
   for (double value : w) {
     const double F = s.P[0];
     if (!(F > 0.0) || !std::isfinite(F))
@@ -277,21 +264,23 @@ Likelihood kalman_filter(std::span<const double> w, ArmaState& s) {
     like.log_gains += std::log(F);
     ++like.count;
     for (int64_t i = 0; i < r; ++i) column[i] = s.P[i * r], gain[i] = column[i] / F;
-    // a ← T (a + K v)
-    const double first = s.a[0] + gain[0] * v;
+    // a ← T (a + K v), K = c / F (K_0 = 1)
+    const double first = s.a[0] + v;
     for (int64_t i = 0; i < r; ++i)
       s.a[i] = s.phi[i] * first + (i + 1 < r ? s.a[i + 1] + gain[i + 1] * v : 0.0);
-    if (settled) continue;
-    // P ← T (P − P e₁ e₁ᵀ P / F) Tᵀ + R Rᵀ, the update in the upper triangle, which is all
-    // the prediction reads
-    before = s.P;
-    for (int64_t i = 0; i < r; ++i)
-      for (int64_t j = i; j < r; ++j) s.P[i * r + j] -= gain[i] * column[j];
-    predict_covariance(s, s.P, row);
+    if (still >= r) continue;
+    for (int64_t i = 0; i < r; ++i) {  // row by row: (i, j) reads (i+1, j+1), not yet replaced
+      double* row = s.P.data() + i * r;
+      const double* below = row + r + 1;
+      const double c = column[i + 1], theta = s.theta[i];
+      const int64_t shifted = i + 1 < r ? r - 1 : 0;
+      for (int64_t j = 0; j < shifted; ++j)
+        row[j] = below[j] - c * gain[j + 1] + theta * s.theta[j];
+      for (int64_t j = shifted; j < r; ++j) row[j] = -c * gain[j + 1] + theta * s.theta[j];
+    }
     double change = 0.0;
-    for (size_t k = 0; k < before.size(); ++k)
-      change = std::max(change, std::fabs(s.P[k] - before[k]));
-    settled = change < 1e-12 * std::max(1.0, s.P[0]);
+    for (int64_t i = 0; i < r; ++i) change = std::max(change, std::fabs(s.P[i * r] - column[i]));
+    still = change < 1e-12 * std::max(1.0, s.P[0]) ? still + 1 : 0;
   }
   return like;
 }
