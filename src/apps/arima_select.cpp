@@ -106,9 +106,11 @@ ArimaFit auto_arima(std::span<const double> y, int64_t period) {
       D > 0 ? difference(y, m) : std::vector<double>(y.begin(), y.end());
   const int d = kpss_differences(seasonally_differenced);
   const bool constant_allowed = d + D <= 1;
-  const auto length = static_cast<int64_t>(seasonally_differenced.size()) - d;
-  const int max_p = static_cast<int>(std::min<int64_t>(5, length / 3));
+  // R's bounds, from the length before differencing: p, q ≤ 5 and P, Q ≤ 2, each at most a third
+  // of the values (in seasons for P, Q); with a seasonal part, p, q < m.
+  const auto length = static_cast<int64_t>(y.size());
   const int max_sp = m > 1 ? static_cast<int>(std::min<int64_t>(2, length / 3 / m)) : 0;
+  const int max_p = static_cast<int>(std::min<int64_t>({5, length / 3, max_sp > 0 ? m - 1 : 5}));
 
   // As auto.arima: candidates by exact likelihood, unless the series is long or its season is,
   // when they are compared by CSS and the chosen one is refitted.

@@ -5,7 +5,7 @@
 # `datasets` series that bench/forecast_vs_r.R does not use: for each model, the coefficients
 # (of the model for log y) and the point forecasts in original units of
 # Arima(y, lambda = 0, method = "CSS"); for each series, the order auto.arima(y, lambda = 0)
-# picks (reported, not matched).
+# picks.
 suppressMessages(library(forecast))
 
 num <- function(x) paste0("[", paste(sprintf("%.17g", as.numeric(x)), collapse = ","), "]")
