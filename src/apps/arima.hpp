@@ -18,7 +18,7 @@ struct ArimaOrder {
   // with more differences (as R's Arima: include.mean / include.drift).
   bool constant = false;
 };
-std::string arima_name(const ArimaOrder& order);
+std::string arima_name(const ArimaOrder& order);  // "ARIMA(0,1,1)(0,1,1)[12]", "+ drift"
 
 // How the coefficients are estimated: css minimises the conditional sum of squares (R's
 // arima(method = "CSS")); css_ml starts there and maximises the exact Gaussian likelihood of the
@@ -27,7 +27,7 @@ std::string arima_name(const ArimaOrder& order);
 enum class ArimaMethod { css, css_ml };
 // auto.arima's choice for a series of n values with season `period`: CSS when the series or its
 // season is long (n > 150 or period > 12), where R compares its candidates by CSS too.
-ArimaMethod arima_method(int64_t n, int64_t period);  // "ARIMA(0,1,1)(0,1,1)[12]", "+ drift"
+ArimaMethod arima_method(int64_t n, int64_t period);
 
 // The model, with R's sign conventions: for z_t = y_t − c_t (c_t the mean μ, or δ·t with drift)
 // and w = (1−B)^d (1−B^m)^D z,
