@@ -30,12 +30,12 @@ void polynomial(std::span<const double> c, double sign, int64_t lag, std::vector
 
 // The full AR side φ(B)Φ(B^m)(1−B)^d(1−B^m)^D and MA side θ(B)Θ(B^m), as polynomials in B, with
 // the scratch that builds them: the fit rebuilds them for every trial of its coefficients, into
-// the same storage.
+// the same storage. Without `differences`, the AR side is the stationary part φ(B)Φ(B^m) alone.
 struct Expanded {
   std::vector<double> ar, ma;  // [L+1], a[0] = 1
   std::vector<double> left, right;
 };
-void expand(const ArimaFit& model, Expanded& e) {
+void expand(const ArimaFit& model, Expanded& e, bool differences = true) {
   const ArimaOrder& o = model.order;
   const int64_t m = std::max<int64_t>(o.period, 1);
   constexpr double one[] = {1.0};
@@ -47,8 +47,8 @@ void expand(const ArimaFit& model, Expanded& e) {
   polynomial(model.ar, -1.0, 1, e.left);
   polynomial(model.seasonal_ar, -1.0, m, e.right);
   multiply(e.left, e.right, e.ar);
-  for (int k = 0; k < o.d; ++k) times(1);
-  for (int k = 0; k < o.D; ++k) times(m);
+  for (int k = 0; differences && k < o.d; ++k) times(1);
+  for (int k = 0; differences && k < o.D; ++k) times(m);
   polynomial(model.ma, 1.0, 1, e.left);
   polynomial(model.seasonal_ma, 1.0, m, e.right);
   multiply(e.left, e.right, e.ma);
@@ -86,9 +86,8 @@ bool roots_outside(std::vector<double> a, double radius) {
 }
 
 bool model_is_stable(const ArimaFit& model) {
-  ArimaFit stationary_part = model;  // the AR side without the differences
-  stationary_part.order.d = stationary_part.order.D = 0;
-  const Expanded e = expand(stationary_part);
+  Expanded e;
+  expand(model, e, false);
   std::vector<double> a(e.ar.begin() + 1, e.ar.end()), b(e.ma.begin() + 1, e.ma.end());
   for (double& v : a) v = -v;  // 1 − Σ a_i z^i: the AR side is 1 + Σ ar[i] z^i
   for (double& v : b) v = -v;
@@ -170,12 +169,7 @@ struct ArmaState {
 // φ and θ of the model's stationary part (no differences) into s; false when the AR side has a
 // root on or inside the unit circle (no stationary covariance).
 bool arma_state(const ArimaFit& model, Expanded& e, ArmaState& s) {
-  ArimaFit stationary_part;
-  stationary_part.order = model.order;
-  stationary_part.order.d = stationary_part.order.D = 0;
-  stationary_part.ar = model.ar, stationary_part.ma = model.ma;
-  stationary_part.seasonal_ar = model.seasonal_ar, stationary_part.seasonal_ma = model.seasonal_ma;
-  expand(stationary_part, e);
+  expand(model, e, false);
   std::vector<double> ar(e.ar.begin() + 1, e.ar.end());
   for (double& v : ar) v = -v;  // φ_i: the AR side is 1 − Σ φ_i B^i
   if (!roots_outside(ar, 1.0)) return false;
@@ -341,17 +335,17 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order, ArimaMeth
   const auto n = static_cast<int64_t>(y.size());
   for (double v : y)
     if (!std::isfinite(v)) throw Error(name + ": a value that is not a finite number");
-  const int64_t m = o.period, differenced = n - o.d - o.D * m;
+  const int64_t m = o.period, n_star = n - o.d - o.D * m;
   const int params = o.p + o.q + o.P + o.Q + (o.constant ? 1 : 0), k = params + 1;
-  if (n - conditioning(o) < params + 2 || differenced <= k + 1)
+  if (n - conditioning(o) < params + 2 || n_star <= k + 1)
     throw Error(name + ": " + std::to_string(n) + " values, too few for its orders");
   // The differenced series' mean and spread, for the constant's start and step.
-  ArimaFit plain = fit;
-  plain.order.p = plain.order.q = plain.order.P = plain.order.Q = 0;
+  ArimaFit plain;
+  plain.order = o;
   plain.order.constant = false;
+  Expanded scratch;
   std::vector<double> w;
-  arima_css(y, plain, &w);
-  w.erase(w.begin(), w.begin() + (n - differenced));
+  differenced(y, plain, scratch, w);
   double mean = 0.0, spread = 0.0;
   for (double v : w) mean += v / static_cast<double>(w.size());
   for (double v : w) spread += (v - mean) * (v - mean) / static_cast<double>(w.size());
@@ -389,11 +383,15 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order, ArimaMeth
     unpack(best.point, fit);
     start = best.point;
   }
-  fit.sigma2 = arima_css(y, fit, &fit.residuals);
-  fit.used = n - conditioning(o);
-  const double nstar = static_cast<double>(differenced), kk = static_cast<double>(k);
-  fit.aicc = nstar * std::log(fit.sigma2) + 2.0 * kk + 2.0 * kk * (kk + 1.0) / (nstar - kk - 1.0);
-  if (method == ArimaMethod::css_ml) {
+  const double kk = static_cast<double>(k), nstar = static_cast<double>(n_star);
+  auto aicc = [&](double minus_two_loglik) {
+    return minus_two_loglik + 2.0 * kk + 2.0 * kk * (kk + 1.0) / (nstar - kk - 1.0);
+  };
+  if (method == ArimaMethod::css) {
+    fit.sigma2 = arima_css(y, fit, &fit.residuals);
+    fit.used = n - conditioning(o);
+    fit.aicc = aicc(nstar * std::log(fit.sigma2));
+  } else {
     // The exact likelihood from the CSS estimates (from zero when their AR side is not
     // stationary), as R's default "CSS-ML"; σ² and AICc from it.
     MlWork ml;
@@ -412,13 +410,10 @@ ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order, ArimaMeth
     }
     Likelihood like;
     const double value = ml_objective(y, fit, ml, &like);
-    const double used = static_cast<double>(like.count);
-    fit.sigma2 = like.squares / used;
+    fit.sigma2 = like.squares / nstar;  // the filter's innovations: one per differenced value
     fit.used = like.count;
-    const double minus_two_loglik =
-        2.0 * used * value + used + used * std::log(2.0 * std::numbers::pi);
-    fit.aicc = minus_two_loglik + 2.0 * kk + 2.0 * kk * (kk + 1.0) / (used - kk - 1.0);
-    arima_css(y, fit, &fit.residuals);
+    fit.aicc = aicc(2.0 * nstar * value + nstar + nstar * std::log(2.0 * std::numbers::pi));
+    arima_css(y, fit, &fit.residuals);  // at the likelihood's coefficients
   }
   if (!std::isfinite(fit.aicc)) fit.aicc = std::numeric_limits<double>::infinity();
   fit.stationary_invertible = model_is_stable(fit);
