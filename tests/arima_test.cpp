@@ -147,6 +147,62 @@ TEST(Arima, AirlineModelByHand) {
   EXPECT_DOUBLE_EQ(f[1], f[0] + 5 - 6);
 }
 
+// P = T P Tᵀ + R Rᵀ iterated from R Rᵀ, densely: the definition the filter's start solves.
+std::vector<double> lyapunov_by_iteration(const std::vector<double>& phi,
+                                          const std::vector<double>& theta) {
+  const size_t r = std::max(phi.size(), theta.size() + 1);
+  std::vector<double> t(r * r, 0.0), g(r, 0.0), p(r * r, 0.0), tp(r * r), next(r * r);
+  for (size_t i = 0; i < r; ++i) {
+    t[i * r] = i < phi.size() ? phi[i] : 0.0;
+    if (i + 1 < r) t[i * r + i + 1] = 1.0;
+    g[i] = i == 0 ? 1.0 : (i - 1 < theta.size() ? theta[i - 1] : 0.0);
+  }
+  for (int iteration = 0; iteration < 5000; ++iteration) {
+    for (size_t i = 0; i < r; ++i)
+      for (size_t j = 0; j < r; ++j) {
+        tp[i * r + j] = 0.0;
+        for (size_t k = 0; k < r; ++k) tp[i * r + j] += t[i * r + k] * p[k * r + j];
+      }
+    for (size_t i = 0; i < r; ++i)
+      for (size_t j = 0; j < r; ++j) {
+        next[i * r + j] = g[i] * g[j];
+        for (size_t k = 0; k < r; ++k) next[i * r + j] += tp[i * r + k] * t[j * r + k];
+      }
+    p.swap(next);
+  }
+  return p;
+}
+
+TEST(Arima, StateCovarianceSolvesItsEquation) {
+  // By hand: AR(1) γ_0 = 1/(1 − φ²); MA(1) Cov((w_t, θe_t)) = [[1 + θ², θ], [θ, θ²]].
+  const std::vector<double> ar1 = lstm::apps::arma_state_covariance(std::vector<double>{0.5}, {});
+  ASSERT_EQ(ar1.size(), 1u);
+  EXPECT_NEAR(ar1[0], 4.0 / 3.0, 1e-14);
+  const std::vector<double> ma1 = lstm::apps::arma_state_covariance({}, std::vector<double>{0.4});
+  ASSERT_EQ(ma1.size(), 4u);
+  EXPECT_NEAR(ma1[0], 1.16, 1e-14);
+  EXPECT_NEAR(ma1[1], 0.4, 1e-14);
+  EXPECT_NEAR(ma1[2], 0.4, 1e-14);
+  EXPECT_NEAR(ma1[3], 0.16, 1e-14);
+  // Against the iterated equation: ARMA(2,1); AR(3) with q = 0; seasonal (1 − 0.5B)(1 − 0.8B⁴)
+  // and (1 + 0.3B)(1 − 0.6B⁴), multiplied out; MA longer than AR.
+  const std::vector<std::pair<std::vector<double>, std::vector<double>>> models{
+      {{0.6, -0.3}, {0.5}},
+      {{0.2, 0.1, 0.6}, {}},
+      {{0.5, 0, 0, 0.8, -0.4}, {0.3, 0, 0, -0.6, -0.18}},
+      {{-0.7}, {0.2, 0.4, -0.3, 0.1}}};
+  for (const auto& [phi, theta] : models) {
+    const std::vector<double> fast = lstm::apps::arma_state_covariance(phi, theta);
+    const std::vector<double> slow = lyapunov_by_iteration(phi, theta);
+    ASSERT_EQ(fast.size(), slow.size());
+    for (size_t i = 0; i < fast.size(); ++i)
+      EXPECT_NEAR(fast[i], slow[i], 1e-10 * std::fabs(slow[0])) << i;
+  }
+  // No stationary covariance for a unit or explosive root.
+  EXPECT_TRUE(lstm::apps::arma_state_covariance(std::vector<double>{1.0}, {}).empty());
+  EXPECT_TRUE(lstm::apps::arma_state_covariance(std::vector<double>{0.5, 0.6}, {}).empty());
+}
+
 TEST(Arima, BadInput) {
   const std::vector<double> short_series{1, 2, 3, 4, 5};
   EXPECT_THROW(lstm::apps::fit_arima(short_series, {0, 1, 1, 0, 1, 1, 12, false}), lstm::Error);

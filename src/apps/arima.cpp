@@ -164,6 +164,7 @@ struct ArmaState {
   int64_t r = 0;
   std::vector<double> phi, theta;  // [r] each, theta[0] = 1
   std::vector<double> a, P;        // [r] the predicted state, [r, r] its covariance / σ²
+  std::vector<double> psi, shock, system, autocovariance;  // the covariance's scratch
 };
 
 // φ and θ of the model's stationary part (no differences) into s; false when the AR side has a
@@ -182,45 +183,77 @@ bool arma_state(const ArimaFit& model, Expanded& e, ArmaState& s) {
   return true;
 }
 
-// The state's stationary covariance / σ², P = T P Tᵀ + R Rᵀ, by doubling: P = Σ_k T^k R Rᵀ T^kᵀ
-// summed 2^j terms at a time. False when it does not settle (a root too near the unit circle).
+// The state's stationary covariance / σ², P = T P Tᵀ + R Rᵀ, in O(r² + p³) for AR order p.
+// Written out, P_ij = P_i+1,j+1 + φ_i φ_j P_00 + φ_i P_0,j+1 + φ_j P_0,i+1 + θ_i θ_j (indices ≥ r
+// are zero), so the first row gives the rest, filled from the bottom-right corner. The first
+// row is Cov(w_t, α_t[j]), and α_t[j] = Σ_{k≥j} φ_k w_{t−1−k+j} + θ_k e_{t−k+j}: it takes the
+// autocovariances γ of w (a linear system in γ_0..γ_p, as R's ARMAacf) and the weights ψ of w on
+// the shocks. False when the system is singular or the variance not positive.
 bool stationary_covariance(ArmaState& s) {
   const int64_t r = s.r;
-  const auto rr = static_cast<size_t>(r * r);
-  s.P.assign(rr, 0.0);
-  std::vector<double> power(rr, 0.0), product(rr), next(rr);  // T^(2^j)
-  for (int64_t i = 0; i < r; ++i) {
-    for (int64_t j = 0; j < r; ++j) s.P[i * r + j] = s.theta[i] * s.theta[j];
-    power[i * r] = s.phi[i];
-    if (i + 1 < r) power[i * r + i + 1] = 1.0;
+  const std::vector<double>&phi = s.phi, &theta = s.theta;  // φ_1.. at [0], θ_0 = 1 at [0]
+  int64_t p = r;
+  while (p > 0 && phi[p - 1] == 0.0) --p;
+  // ψ_h = θ_h + Σ_k φ_k ψ_{h−k}, and c_h = Σ_{j≥h} θ_j ψ_{j−h} = Cov(Σ_j θ_j e_{t−j}, w_{t−h})
+  std::vector<double>& psi = s.psi;
+  std::vector<double>& c = s.shock;
+  psi.assign(static_cast<size_t>(r), 0.0);
+  c.assign(static_cast<size_t>(r + 1), 0.0);
+  for (int64_t h = 0; h < r; ++h) {
+    psi[h] = theta[h];
+    for (int64_t k = 1; k <= std::min(h, p); ++k) psi[h] += phi[k - 1] * psi[h - k];
   }
-  for (int doubling = 0; doubling < 64; ++doubling) {
-    double largest = 0.0;
-    for (double v : power) largest = std::max(largest, std::fabs(v));
-    if (largest < 1e-13) return true;
-    // P += A P Aᵀ, A ← A² (A = power; rows times rows, zeros skipped while A is sparse)
-    std::fill(product.begin(), product.end(), 0.0);
-    std::fill(next.begin(), next.end(), 0.0);
-    for (int64_t i = 0; i < r; ++i)
-      for (int64_t k = 0; k < r; ++k) {
-        const double a = power[i * r + k];
-        if (a == 0.0) continue;
-        for (int64_t j = 0; j < r; ++j) {
-          product[i * r + j] += a * s.P[k * r + j];
-          next[i * r + j] += a * power[k * r + j];
-        }
-      }
-    for (int64_t i = 0; i < r; ++i)
-      for (int64_t j = i; j < r; ++j) {
-        double sum = 0.0;
-        for (int64_t k = 0; k < r; ++k) sum += product[i * r + k] * power[j * r + k];
-        s.P[i * r + j] += sum;
-        s.P[j * r + i] = s.P[i * r + j];
-      }
-    power.swap(next);
-    if (!std::isfinite(s.P[0])) return false;
+  for (int64_t h = 0; h < r; ++h)
+    for (int64_t j = h; j < r; ++j) c[h] += theta[j] * psi[j - h];
+  // γ_h − Σ_k φ_k γ_|h−k| = c_h for h = 0..p [p+1, p+2], solved with partial pivoting
+  const int64_t size = p + 1, width = p + 2;
+  std::vector<double>& a = s.system;
+  a.assign(static_cast<size_t>(size * width), 0.0);
+  for (int64_t h = 0; h <= p; ++h) {
+    a[h * width + h] += 1.0;
+    for (int64_t k = 1; k <= p; ++k) a[h * width + std::abs(h - k)] -= phi[k - 1];
+    a[h * width + p + 1] = c[h];
   }
-  return false;
+  for (int64_t col = 0; col < size; ++col) {
+    int64_t pivot = col;
+    for (int64_t i = col + 1; i < size; ++i)
+      if (std::fabs(a[i * width + col]) > std::fabs(a[pivot * width + col])) pivot = i;
+    if (!(std::fabs(a[pivot * width + col]) > 1e-12)) return false;
+    for (int64_t j = 0; j < width; ++j) std::swap(a[col * width + j], a[pivot * width + j]);
+    for (int64_t i = col + 1; i < size; ++i) {
+      const double f = a[i * width + col] / a[col * width + col];
+      for (int64_t j = col; j < width; ++j) a[i * width + j] -= f * a[col * width + j];
+    }
+  }
+  std::vector<double>& gamma = s.autocovariance;  // [r + 1]
+  gamma.assign(static_cast<size_t>(std::max(r, p) + 1), 0.0);
+  for (int64_t i = p; i >= 0; --i) {
+    double v = a[i * width + p + 1];
+    for (int64_t j = i + 1; j <= p; ++j) v -= a[i * width + j] * gamma[j];
+    gamma[i] = v / a[i * width + i];
+  }
+  for (int64_t h = p + 1; h <= r; ++h) {
+    gamma[h] = c[h];
+    for (int64_t k = 1; k <= p; ++k) gamma[h] += phi[k - 1] * gamma[h - k];
+  }
+  if (!(gamma[0] > 0.0) || !std::isfinite(gamma[0])) return false;
+  s.P.assign(static_cast<size_t>(r * r), 0.0);
+  double* first = s.P.data();  // the first row, P_0j
+  for (int64_t j = 0; j < r; ++j) {
+    first[j] = c[j];
+    for (int64_t k = j; k < r; ++k) first[j] += phi[k] * gamma[k - j + 1];
+  }
+  auto first_at = [&](int64_t j) { return j < r ? first[j] : 0.0; };
+  const double p00 = first[0];
+  for (int64_t i = r - 1; i >= 1; --i)
+    for (int64_t j = r - 1; j >= i; --j) {
+      const double below = j + 1 < r ? s.P[(i + 1) * r + j + 1] : 0.0;
+      s.P[i * r + j] = below + phi[i] * phi[j] * p00 + phi[i] * first_at(j + 1) +
+                       phi[j] * first_at(i + 1) + theta[i] * theta[j];
+    }
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < i; ++j) s.P[i * r + j] = s.P[j * r + i];
+  return std::isfinite(s.P[r * r - 1]);
 }
 
 struct Likelihood {
@@ -320,6 +353,19 @@ double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<d
   const double value = css(y, model, work);
   if (residuals) *residuals = std::move(work.res);
   return value;
+}
+
+std::vector<double> arma_state_covariance(std::span<const double> phi,
+                                          std::span<const double> theta) {
+  ArmaState s;
+  s.r = static_cast<int64_t>(std::max(phi.size(), theta.size() + 1));
+  s.phi.assign(static_cast<size_t>(s.r), 0.0);
+  s.theta.assign(static_cast<size_t>(s.r), 0.0);
+  std::copy(phi.begin(), phi.end(), s.phi.begin());
+  s.theta[0] = 1.0;
+  std::copy(theta.begin(), theta.end(), s.theta.begin() + 1);
+  if (!roots_outside({phi.begin(), phi.end()}, 1.0) || !stationary_covariance(s)) return {};
+  return s.P;
 }
 
 ArimaFit fit_arima(std::span<const double> y, const ArimaOrder& order, ArimaMethod method) {

@@ -52,6 +52,11 @@ struct ArimaFit {
 // The residuals e_t of the model for y at given coefficients (layout of ArimaFit), and their
 // mean square. Exposed for tests.
 double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<double>* residuals);
+// The stationary covariance / σ² of the ARMA state in Harvey's form, where the likelihood's
+// filter starts: [r, r] row-major, r = max(p, q + 1), for φ [p] and θ [q] in R's signs; empty
+// when φ is not stationary. Exposed for tests.
+std::vector<double> arma_state_covariance(std::span<const double> phi,
+                                          std::span<const double> theta);
 // Fits φ, θ, Φ, Θ and the constant (Nelder-Mead: the CSS from 0 and the differenced series'
 // mean, as R; then the likelihood from there). Throws lstm::Error when y has too few values for
 // the orders (fewer than d + Dm + p + Pm + k + 2) or a non-finite value.

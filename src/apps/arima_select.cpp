@@ -169,8 +169,9 @@ ArimaFit auto_arima(std::span<const double> y, int64_t period) {
   if (!best)
     throw Error("arima: no model could be fitted to " + std::to_string(y.size()) + " values");
   // Refitted by exact likelihood in the order of their CSS AICc, the first that stays stationary
-  // and invertible (as auto.arima), unless the season is over 12: one likelihood then costs
-  // O(m³) and the refits took half a minute on 480 weekly values, so the CSS choice stands.
+  // and invertible (as auto.arima), unless the season is over 12: the state then has over m
+  // dimensions, and the refits made the search on 480 weekly values take 3.3 s instead of
+  // 0.6 s, so the CSS choice stands.
   if (!approximate || m > 12) return *best;
   std::vector<const ArimaFit*> order;
   for (const auto& [key, fit] : tried)
