@@ -223,8 +223,45 @@ void dot_rows(int64_t k, const T* a, const T* w, int64_t ldw, T* c, int64_t n, b
   }
 }
 
+// c[j] (+)= Σ_i a[i] v[i·ldv + j] for j < n: v's rows added into c (in L1) four at a time, each
+// row a contiguous stream, where reading v by columns would jump a row at every element.
+template <typename T>
+void add_weighted_rows(int64_t k, const T* a, const T* v, int64_t ldv, T* c, int64_t n,
+                       bool accumulate) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int64_t W = S::width;
+  if (!accumulate) std::fill(c, c + n, T(0));
+  int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const T* row = v + i * ldv;
+    const V a0 = S::set(a[i]), a1 = S::set(a[i + 1]), a2 = S::set(a[i + 2]), a3 = S::set(a[i + 3]);
+    for (int64_t j = 0; j < n; j += W) {
+      const int64_t count = std::min(W, n - j);
+      V sum = S::fmadd(a0, S::load(row + j, count), S::load(c + j, count));
+      sum = S::fmadd(a1, S::load(row + ldv + j, count), sum);
+      sum = S::fmadd(a2, S::load(row + 2 * ldv + j, count), sum);
+      sum = S::fmadd(a3, S::load(row + 3 * ldv + j, count), sum);
+      S::store(c + j, sum, count);
+    }
+  }
+  for (; i < k; ++i) {
+    const V ai = S::set(a[i]);
+    for (int64_t j = 0; j < n; j += W) {
+      const int64_t count = std::min(W, n - j);
+      S::store(c + j, S::fmadd(ai, S::load(v + i * ldv + j, count), S::load(c + j, count)), count);
+    }
+  }
+}
+
 template <typename T>
 void multiply_in_place(const InPlaceProduct<T>& p) {
+  if (p.transposed) {
+    for (int64_t r = 0; r < p.m; ++r)
+      add_weighted_rows(p.k, p.a + r * p.lda, p.w + p.unit_begin, p.ldw,
+                        p.c + r * p.ldc + p.unit_begin, p.unit_end - p.unit_begin, p.accumulate);
+    return;
+  }
   for (int64_t r = 0; r < p.m; ++r)
     for (int64_t b = 0; b < p.blocks; ++b) {
       const int64_t first = b * p.rows_per_block + p.unit_begin;

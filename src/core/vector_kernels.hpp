@@ -22,7 +22,8 @@ struct PanelProduct {
   bool stream_next = false;        // ask for the next slice of panels into L2 (panels over 1 MiB)
 };
 
-// The same product with W [blocks*rows_per_block, k] read where it lies (leading dimension ldw).
+// The same product with W [blocks*rows_per_block, k] read where it lies (leading dimension ldw);
+// `transposed`: with one block, C = A W for W [k, rows_per_block] instead.
 template <typename T>
 struct InPlaceProduct {
   int64_t m = 0;
@@ -35,6 +36,7 @@ struct InPlaceProduct {
   int64_t blocks = 0, rows_per_block = 0, k = 0;
   int64_t unit_begin = 0, unit_end = 0;
   bool accumulate = false;
+  bool transposed = false;
 };
 
 // One Adam or AdamW step on n values, PyTorch 1.13's float update in its order of operations

@@ -155,7 +155,8 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   const int64_t u0 = sl.u0, u1 = sl.u1, o0 = sl.o0, o1 = sl.o1, b0 = sl.b0, b1 = sl.b1;
   const int64_t rows = d.T * d.B;
 
-  g.loop.packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
+  if (g.loop.partial_dh.empty())
+    g.loop.packed_hh.pack_transposed(p.w_hh, d.Hout, sl.pack_o0, sl.pack_o1);
   if (d.reset_before) g.loop.packed_hn.pack_transposed(p.w_hh + 2 * d.H * d.Hout, d.Hout, sl.pack_o0, sl.pack_o1);
   if (d.proj) g.loop.packed_hr.pack_transposed(p.w_hr, d.H, sl.pack_u0, sl.pack_u1);
   T* dh_after = sc.dh[0];   // dL/dh_t flowing back from later steps
@@ -226,22 +227,46 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     clock.lap(nullptr);
     g.kernels.backward(cell);
     clock.lap(&PhaseSeconds::cells);
-    if (!by_batch) g.loop.barrier.wait(count);
-    clock.lap(nullptr);
-    if (d.reset_before) {
-      // dL/d(r⊙h_{t-1}) = da_n W_hn     [B, H], needs every unit of da_n; then the reset gate.
-      g.loop.packed_hn.multiply(b1 - b0, cell.dgates_hh + 2 * d.H, d.GH, sc.dm + b0 * d.H, d.H, u0, u1, false);
+    if (!g.loop.partial_dh.empty()) {
+      // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path) with W_hh in place: this thread's
+      // share from the rows of its units, then, after the barrier, its columns of the shares' sum.
+      T* shares =
+          g.loop.partial_dh.data() + (step % 2) * count * d.B * d.Hout;  // [threads, B, Hout]
+      T* own = shares + index * d.B * d.Hout;
+      const VectorKernels<T>& vector = chosen_vector_kernels<T>();
+      for (int64_t gate = 0; gate < d.hh_blocks(); ++gate) {
+        const int64_t k0 = gate * d.H + u0;
+        vector.multiply_in_place({d.B, cell.dgates_hh + k0, d.GH, own, d.Hout, p.w_hh + k0 * d.Hout,
+                                  d.Hout, 1, d.Hout, u1 - u0, 0, d.Hout, gate > 0, true});
+      }
       clock.lap(&PhaseSeconds::recurrent_products);
-      cell.d_reset_h = sc.dm + b0 * d.H;
-      g.kernels.reset_backward(cell);
-      clock.lap(&PhaseSeconds::cells);
+      g.loop.barrier.wait(count);
+      clock.lap(nullptr);
+      for (int64_t b = 0; b < d.B; ++b)
+        for (int64_t o = o0; o < o1; ++o) {
+          T sum = g.kernels.direct_hidden_path ? dh_before[b * d.Hout + o] : T(0);
+          for (int k = 0; k < count; ++k) sum += shares[(k * d.B + b) * d.Hout + o];
+          dh_before[b * d.Hout + o] = sum;
+        }
+    } else {
       if (!by_batch) g.loop.barrier.wait(count);
       clock.lap(nullptr);
-    }
+      if (d.reset_before) {
+        // dL/d(r⊙h_{t-1}) = da_n W_hn     [B, H], needs every unit of da_n; then the reset gate.
+        g.loop.packed_hn.multiply(b1 - b0, cell.dgates_hh + 2 * d.H, d.GH, sc.dm + b0 * d.H, d.H,
+                                  u0, u1, false);
+        clock.lap(&PhaseSeconds::recurrent_products);
+        cell.d_reset_h = sc.dm + b0 * d.H;
+        g.kernels.reset_backward(cell);
+        clock.lap(&PhaseSeconds::cells);
+        if (!by_batch) g.loop.barrier.wait(count);
+        clock.lap(nullptr);
+      }
 
-    // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
-    g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
-                              g.kernels.direct_hidden_path);
+      // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path)     [B, Hout], needs every gate.
+      g.loop.packed_hh.multiply(b1 - b0, cell.dgates_hh, d.GH, cell.dh_prev, d.Hout, o0, o1,
+                                g.kernels.direct_hidden_path);
+    }
     clock.lap(&PhaseSeconds::recurrent_products);
     if (g.zoneout > 0) merge_zoneout(g, b0, b1, u0, u1, o0, o1, active, dh_before, d.lstm ? sc.dc : nullptr);
     if (active) {
@@ -292,21 +317,46 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   clock.lap(&PhaseSeconds::weight_gradients);
 }
 
-// Packs W_hhᵀ (and W_hrᵀ) for direction g's loop on at most `team` threads.
+// Whether BPTT reads W_hh where it lies, as the forward does (read_in_place), for float products:
+// each thread adds up the rows of W_hh of its own units, weighted by their gate gradients, into
+// its share of dL/dh_{t-1}, and the shares are summed after the step's barrier. Nothing is packed,
+// and each thread streams the rows it streams forward. (By columns of W_hh, each thread would read
+// half of every row, short runs that the prefetchers follow badly: lstm 1024/1024/1/25 train, 2
+// threads, recurrent products 14.4–15.9 thread-ms packed (plus 2–3 packing), 18.0–18.4 by columns
+// in place, 16.4–16.7 by own rows.) Not with a projection or the GRU's reset gate before the
+// product, whose products stay packed.
+template <typename T>
+bool backward_by_own_rows(const Dims& d, const LoopPlan& plan) {
+  const bool bf16 = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+  return !bf16 && !plan.by_batch && !d.proj && !d.reset_before &&
+         read_in_place(d, plan.threads, sizeof(T));
+}
+
+// Packs W_hhᵀ (and W_hrᵀ) for direction g's loop on at most `team` threads, unless it is read in
+// place.
 template <typename T>
 LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
-  g.loop.packed_for = {};  // W_hhᵀ replaces the forward's packing
-  g.loop.packed_hh.shape(1, g.d.Hout, g.d.hh_blocks() * g.d.H);
-  if (g.d.reset_before) g.loop.packed_hn.shape(1, g.d.Hout, g.d.H);
-  if (g.d.proj) g.loop.packed_hr.shape(1, g.d.H, g.d.P);
-  if (g.d.layer_norm) {
-    const LoopPlan plan = layer_norm_plan(g.d, team);
+  const Dims& d = g.d;
+  LoopPlan plan;
+  if (d.layer_norm) {
+    plan = layer_norm_plan(d, team);
     if (plan.threads > 1)
-      g.loop.layer_norm_grads.assign(static_cast<size_t>(plan.threads * layer_norm_grads_width(g.d)), T(0));
+      g.loop.layer_norm_grads.assign(static_cast<size_t>(plan.threads * layer_norm_grads_width(d)),
+                                     T(0));
+  } else {
+    plan.by_batch = split_by_batch(d, sizeof(T), team);
+    plan.threads = loop_threads(d, plan.by_batch, team);
+  }
+  g.loop.packed_for = {};  // W_hhᵀ replaces the forward's packing
+  g.loop.partial_dh.clear();
+  if (backward_by_own_rows<T>(d, plan)) {
+    g.loop.partial_dh.resize(static_cast<size_t>(2 * plan.threads * d.B * d.Hout));
     return plan;
   }
-  const bool by_batch = split_by_batch(g.d, sizeof(T), team);
-  return {by_batch, loop_threads(g.d, by_batch, team)};
+  g.loop.packed_hh.shape(1, d.Hout, d.hh_blocks() * d.H);
+  if (d.reset_before) g.loop.packed_hn.shape(1, d.Hout, d.H);
+  if (d.proj) g.loop.packed_hr.shape(1, d.H, d.P);
+  return plan;
 }
 
 // BPTT through the directions of one layer (at once, each on half of the team, as in forward),
@@ -322,11 +372,18 @@ void backward_layer(const DirectionBackward<T>* directions, int64_t count, T* d_
   team.run(team.size(), [directions, count, d_in](int index, int threads) {
     const DirectionBackward<T>& first = directions[0];
     const int64_t rows = first.d.T * first.d.B, in = first.in, gh = first.d.GH;
-    const auto [r0, r1] = split_range(rows, threads, index);
+    // Each thread its rows of dx, or, with fewer rows than inputs, its columns: then it reads
+    // only its columns of W_ih, not all of it.
+    const bool by_columns = rows < in;
+    const auto [r0, r1] =
+        by_columns ? std::pair<int64_t, int64_t>{0, rows} : split_range(rows, threads, index);
+    const auto [c0, c1] =
+        by_columns ? split_range(in, threads, index, 16) : std::pair<int64_t, int64_t>{0, in};
     PhaseClock clock(first.s.phases);
     for (int64_t k = 0; k < count; ++k)
-      weight_product<T>(directions[k].loop.packed_hh.bf16(), false, false, r1 - r0, in, gh,
-                        directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih, in, k > 0, d_in + r0 * in, in);
+      weight_product<T>(directions[k].loop.packed_hh.bf16(), false, false, r1 - r0, c1 - c0, gh,
+                        directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih + c0,
+                        in, k > 0, d_in + r0 * in + c0, in);
     clock.lap(&PhaseSeconds::input_gradients);
   });
 }

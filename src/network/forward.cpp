@@ -148,7 +148,7 @@ void zone_out(const DirectionForward<T>& f, int64_t t, int64_t b0, int64_t b1, i
 
 // Input part of every step: gates = x W_ihᵀ + b_ih     [T*B, G*H] (without b_ih for the
 // layer-normalised LSTM, whose cell adds it after normalising). Thread `index` of `count`
-// computes its rows, or, by rows of W_ih, its units [u0, u1) of every gate for every row.
+// computes its rows or its units [u0, u1) of every gate for every row.
 template <typename T>
 void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index, int count) {
   const Dims& d = f.d;
@@ -165,6 +165,18 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
       for (int64_t g = 0; g < d.G; ++g)
         for (int64_t k = g * d.H + u0; k < g * d.H + u1; ++k)
           gates[r * d.GH + k] = part[k * rows + r] + (p.b_ih ? p.b_ih[k] : T(0));
+    return;
+  }
+  // With fewer rows than gate columns, each thread takes its units of every gate for all rows,
+  // and the BLAS packs only those rows of W_ih, not all of them for each thread's few rows (lstm
+  // 256/256/1/100 infer, 2 threads: 0.65 → 0.57 thread-ms).
+  if (count > 1 && rows < d.GH) {
+    for (int64_t g = 0; g < d.G; ++g) {
+      const int64_t k = g * d.H + u0;
+      weight_product<T>(f.loop.packed_hh.bf16(), false, true, rows, u1 - u0, f.in, f.x, f.in,
+                        p.w_ih + k * f.in, f.in, false, gates + k, d.GH,
+                        p.b_ih ? p.b_ih + k : nullptr);
+    }
     return;
   }
   const auto [r0, r1] = split_range(rows, count, index);

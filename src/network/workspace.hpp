@@ -37,6 +37,9 @@ struct LoopScratch {
   PackedWeights<T> packed_hn;  // W_hn (forward) or W_hnᵀ (backward), GRU with reset_before
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
+  // Backward with W_hh read in place (backward_by_own_rows): each thread's share of dL/dh_{t-1}
+  // from its units' rows, for odd and even steps [2, threads, B, Hout]; empty otherwise.
+  std::vector<T> partial_dh;
   SpinBarrier barrier;         // where the threads running the loop meet
   // At inference, which forward weights packed_hh, packed_hn and packed_hr hold: a forward of the
   // same layer with the same weights_version() and precision uses them as they are instead of
