@@ -139,10 +139,14 @@ void run_tiles(const PanelProduct<T>& p) {
 // of L1 (64 sets of 64 bytes: the index repeats every 4 KiB), and a tile's 12 rows then evict each
 // other before their lines are used up. Such an A is copied once per product to rows 64 bytes
 // further apart, each in another set (Zen 4, lstm 1024/1024/64/25 fp32, 1 thread: infer 284 → 270
-// ms; 2 threads: infer about 156 → 152, train 470 → 450; 512/512/64/50 unchanged).
+// ms; 2 threads: infer about 156 → 152, train 470 → 450; 512/512/64/50 unchanged). Only an A that
+// more than one panel of columns reads: copying an A read once (W_ih by the few rows of a batch-1
+// input part) is a pass for nothing (gru 1024/1024/1/25 infer: input products 50–57 → 63–70
+// GFLOP/s a thread without it).
 template <typename T>
 bool rows_share_l1_sets(const PanelProduct<T>& p) {
-  return p.m >= 4 && (p.lda * static_cast<int64_t>(sizeof(T))) % 2048 == 0;
+  return p.m >= 4 && (p.lda * static_cast<int64_t>(sizeof(T))) % 2048 == 0 &&
+         p.blocks * (p.unit_end - p.unit_begin) > kPanel;
 }
 
 template <typename T>
