@@ -172,42 +172,47 @@ namespace {
 // The recursion over y: returns the MSE (+inf once a multiplicative state leaves (0, ∞)), writes
 // μ_t into `fitted` [n] when given, and leaves the final states in level, trend and `seasonal`
 // (seasonal[t mod m] is y_t's state; it starts as params.seasonal). No allocation: the fit's
-// objective runs it thousands of times. Its time is the chain from one step's level to the
-// next, so the states live in registers (not behind the output references, which the stores to
-// `seasonal` might alias) until the end.
+// objective runs it thousands of times, and its time is the chain from one step to the next.
+// Written as R's ets, a step's level waits for the forecast μ = b + s or b·s (b = ℓ + φ·trend),
+// the error and, multiplicative, a division by s. Here the state carried is b itself: with the
+// scaled error ε = d − b, where d = y − s or y / s does not wait for the chain (s was set a
+// season ago), ℓ' = b + αε and trend' = φ·trend + βε give b' = (1 − K)·b + K·d + φ²·trend,
+// K = α + φβ: a multiply and an add a step (the same values up to rounding).
 double recursion(std::span<const double> y, const SmoothingSpec& spec,
                  const SmoothingParams& params, std::vector<double>& seasonal, double* fitted,
                  double& final_level, double& final_trend) {
   const size_t m = has_season(spec) ? static_cast<size_t>(spec.period) : 0;
   const bool ratio = multiplicative(spec);
   const double phi = spec.trend == TrendKind::damped ? params.phi : 1.0;
-  const double alpha = params.alpha, beta = params.beta, gamma = params.gamma;
-  double level = params.level;
+  const double alpha = params.alpha, beta = has_trend(spec) ? params.beta : 0.0,
+               gamma = params.gamma;
+  const double gain = alpha + phi * beta, keep = 1.0 - gain, phi_squared = phi * phi;
   double trend = has_trend(spec) ? params.trend : 0.0;
+  double base = params.level + phi * trend;
   seasonal.assign(params.seasonal.begin(), params.seasonal.end());
   double squares = 0.0;
   size_t position = 0;  // t mod m
   for (size_t t = 0; t < y.size(); ++t) {
-    const double base = level + phi * trend;
     const double s = m > 0 ? seasonal[position] : 0.0;
     const double mu = ratio ? base * s : base + s;
     const double e = y[t] - mu;
     if (fitted) fitted[t] = mu;
     squares += e * e;
     if (ratio && !(base > 0.0 && s > 0.0)) {
-      final_level = level;
+      final_level = base - phi * trend;
       final_trend = trend;
       return kInfinity;
     }
-    const double scaled = ratio ? e / s : e;
-    level = base + alpha * scaled;
-    trend = phi * trend + beta * scaled;
+    const double d = ratio ? y[t] / s : y[t] - s;
+    const double next_base = keep * base + (gain * d + phi_squared * trend);
+    trend = phi * trend + beta * (d - base);
     if (m > 0) {
       seasonal[position] = s + gamma * (ratio ? e / base : e);
       if (++position == m) position = 0;
     }
+    base = next_base;
   }
-  final_level = level;
+  final_level = base - phi * trend;
   final_trend = trend;
   return std::isfinite(squares) ? squares / static_cast<double>(y.size()) : kInfinity;
 }
