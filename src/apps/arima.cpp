@@ -167,20 +167,24 @@ struct ArmaState {
   std::vector<double> psi, shock, system, autocovariance;  // the covariance's scratch
 };
 
-// φ and θ of the model's stationary part (no differences) into s; false when the AR side has a
-// root on or inside the unit circle (no stationary covariance).
+// φ [p] and the MA polynomial (1, θ_1, .., θ_q) into s, padded to r = max(p, q + 1); false when
+// φ has a root on or inside the unit circle (no stationary covariance).
+bool arma_state(std::span<const double> phi, std::span<const double> ma, ArmaState& s) {
+  if (!roots_outside({phi.begin(), phi.end()}, 1.0)) return false;
+  s.r = static_cast<int64_t>(std::max(phi.size(), ma.size()));
+  s.phi.assign(static_cast<size_t>(s.r), 0.0);
+  s.theta.assign(static_cast<size_t>(s.r), 0.0);
+  std::copy(phi.begin(), phi.end(), s.phi.begin());
+  std::copy(ma.begin(), ma.end(), s.theta.begin());
+  return true;
+}
+
+// The same for the model's stationary part (no differences).
 bool arma_state(const ArimaFit& model, Expanded& e, ArmaState& s) {
   expand(model, e, false);
   std::vector<double> ar(e.ar.begin() + 1, e.ar.end());
   for (double& v : ar) v = -v;  // φ_i: the AR side is 1 − Σ φ_i B^i
-  if (!roots_outside(ar, 1.0)) return false;
-  s.r = std::max<int64_t>(static_cast<int64_t>(ar.size()), static_cast<int64_t>(e.ma.size()));
-  const auto r = static_cast<size_t>(s.r);
-  s.phi.assign(r, 0.0);
-  s.theta.assign(r, 0.0);
-  std::copy(ar.begin(), ar.end(), s.phi.begin());
-  std::copy(e.ma.begin(), e.ma.end(), s.theta.begin());
-  return true;
+  return arma_state(ar, e.ma, s);
 }
 
 // The state's stationary covariance / σ², P = T P Tᵀ + R Rᵀ, in O(r² + p³) for AR order p.
@@ -225,8 +229,8 @@ bool stationary_covariance(ArmaState& s) {
       for (int64_t j = col; j < width; ++j) a[i * width + j] -= f * a[col * width + j];
     }
   }
-  std::vector<double>& gamma = s.autocovariance;  // [r + 1]
-  gamma.assign(static_cast<size_t>(std::max(r, p) + 1), 0.0);
+  std::vector<double>& gamma = s.autocovariance;  // [r + 1] (p ≤ r)
+  gamma.assign(static_cast<size_t>(r + 1), 0.0);
   for (int64_t i = p; i >= 0; --i) {
     double v = a[i * width + p + 1];
     for (int64_t j = i + 1; j <= p; ++j) v -= a[i * width + j] * gamma[j];
@@ -357,14 +361,10 @@ double arima_css(std::span<const double> y, const ArimaFit& model, std::vector<d
 
 std::vector<double> arma_state_covariance(std::span<const double> phi,
                                           std::span<const double> theta) {
+  std::vector<double> ma{1.0};
+  ma.insert(ma.end(), theta.begin(), theta.end());
   ArmaState s;
-  s.r = static_cast<int64_t>(std::max(phi.size(), theta.size() + 1));
-  s.phi.assign(static_cast<size_t>(s.r), 0.0);
-  s.theta.assign(static_cast<size_t>(s.r), 0.0);
-  std::copy(phi.begin(), phi.end(), s.phi.begin());
-  s.theta[0] = 1.0;
-  std::copy(theta.begin(), theta.end(), s.theta.begin() + 1);
-  if (!roots_outside({phi.begin(), phi.end()}, 1.0) || !stationary_covariance(s)) return {};
+  if (!arma_state(phi, ma, s) || !stationary_covariance(s)) return {};
   return s.P;
 }
 
