@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -266,7 +266,7 @@ TEST(CliBenchStacks, JsonReportsResidualHighwayAndZoneout) {
     SCOPED_TRACE(c.options);
     const CommandResult result = test_util::run_command(base + c.options);
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    const nlohmann::json parsed = lstm::json_text::parse(result.out);
     EXPECT_EQ(parsed["residual"], c.residual);
     EXPECT_EQ(parsed["highway"], c.highway);
     EXPECT_DOUBLE_EQ(parsed["zoneout"].get<double>(), c.zoneout);
@@ -297,7 +297,7 @@ TEST(CliBenchStacks, JsonReportsTheCellVariant) {
     SCOPED_TRACE(c.options);
     const CommandResult result = test_util::run_command(base + c.options);
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    const nlohmann::json parsed = lstm::json_text::parse(result.out);
     EXPECT_EQ(parsed["peephole"], c.peephole);
     EXPECT_EQ(parsed["coupled_gates"], c.coupled);
     EXPECT_EQ(parsed["reset_before"], c.reset_before);

@@ -4,19 +4,19 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -105,7 +105,7 @@ TEST_F(CliCharLm, TrainGenerateAndEvalAgreeWithPyTorch) {
   const CommandResult eval = run("eval --model " + shell_quote(model) + " --data " +
                                  shell_quote(text) + " --threads 1");
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json score = nlohmann::json::parse(last_line(eval.out));
+  const nlohmann::json score = lstm::json_text::parse(last_line(eval.out));
   const double bits = score.at("bits_per_char").get<double>();
   EXPECT_NEAR(score.at("loss").get<double>(), bits * std::log(2.0), 1e-9);
   EXPECT_EQ(score.at("characters").get<int64_t>(), static_cast<int64_t>(test_util::read_file(text).size()) - 1);
@@ -122,7 +122,7 @@ TEST_F(CliCharLm, TrainGenerateAndEvalAgreeWithPyTorch) {
   const CommandResult short_eval = run("eval --model " + shell_quote(model) + " --data " + shell_quote(text) +
                                        " --threads 1 --window 7");
   ASSERT_EQ(short_eval.exit_code, 0) << short_eval.err;
-  const nlohmann::json short_score = nlohmann::json::parse(last_line(short_eval.out));
+  const nlohmann::json short_score = lstm::json_text::parse(last_line(short_eval.out));
   EXPECT_EQ(short_score.at("window").get<int64_t>(), 7);
   const double short_bits = short_score.at("bits_per_char").get<double>();
   const CommandResult short_torch = test_util::run_command(

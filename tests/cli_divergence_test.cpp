@@ -6,10 +6,10 @@
 
 #include <cmath>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <numbers>
 #include <string>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -133,7 +133,7 @@ TEST(CliOverflow, SeriesNear1e308TrainsEvaluatesAndForecastsFinitely) {
   const test_util::CommandResult eval = test_util::run_command(
       cli + " eval --model " + shell_quote(model) + " --data " + shell_quote(data));
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json scores = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const nlohmann::json scores = lstm::json_text::parse(test_util::lines_of(eval.out).back());
   for (const char* key : {"rmse", "mae", "mase"}) {
     EXPECT_TRUE(std::isfinite(scores[key].get<double>())) << key;
     EXPECT_TRUE(std::isfinite(scores["naive"][key].get<double>())) << key;

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -25,7 +25,7 @@ const std::string tiny =
 nlohmann::json last_json(const std::string& out) {
   const std::vector<std::string> lines = test_util::lines_of(out);
   if (lines.empty()) return nullptr;
-  return nlohmann::json::parse(lines.back(), nullptr, false);
+  return lstm::json_text::parse(lines.back());
 }
 
 class CliExperiment : public ::testing::Test {
@@ -111,7 +111,7 @@ TEST_F(CliExperiment, SaveWritesALoadableModel) {
   EXPECT_TRUE(model.network().config().peephole);
   EXPECT_EQ(model.config().head_mode, lstm::HeadMode::last_step);
   EXPECT_EQ(model.config().rnn.input_size, 2);
-  const nlohmann::json about = nlohmann::json::parse(model.metadata().at("experiment"));
+  const nlohmann::json about = lstm::json_text::parse(model.metadata().at("experiment"));
   EXPECT_EQ(about["task"], "adding");
   EXPECT_EQ(about["seq_len"], 6);
   EXPECT_EQ(about["cell"], "peephole");

@@ -8,12 +8,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -78,7 +78,7 @@ TEST_F(CliForecast, TrainForecastEval) {
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   const std::vector<std::string> eval_lines = test_util::lines_of(eval.out);
   ASSERT_FALSE(eval_lines.empty());
-  const nlohmann::json metrics = nlohmann::json::parse(eval_lines.back());
+  const nlohmann::json metrics = lstm::json_text::parse(eval_lines.back());
   EXPECT_TRUE(metrics.at("rmse").is_number());
   EXPECT_TRUE(metrics.at("mae").is_number());
   EXPECT_TRUE(metrics.at("mase").is_number());
@@ -123,7 +123,7 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
       run("eval --model " + shell_quote(model) + " --data " + shell_quote(series));
   ASSERT_EQ(unvalidated.exit_code, 0) << unvalidated.err;
   const nlohmann::json unvalidated_json =
-      nlohmann::json::parse(test_util::lines_of(unvalidated.out).back())["rolling"];
+      lstm::json_text::parse(test_util::lines_of(unvalidated.out).back())["rolling"];
   EXPECT_FALSE(unvalidated_json.at("lstm_validated").get<bool>());
   EXPECT_FALSE(unvalidated_json.at("lstm_beaten").get<bool>());
 
@@ -187,7 +187,8 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   const std::string eval = "eval --model " + shell_quote(model) + " --data " + shell_quote(series);
   const CommandResult scored = run(eval);
   ASSERT_EQ(scored.exit_code, 0) << scored.err;
-  const nlohmann::json rolling = nlohmann::json::parse(test_util::lines_of(scored.out).back())["rolling"];
+  const nlohmann::json rolling =
+      lstm::json_text::parse(test_util::lines_of(scored.out).back())["rolling"];
   EXPECT_EQ(rolling.at("horizon").get<int>(), 18);  // monthly: M4's horizon
   for (const char* name : {"lstm", "naive", "seasonal-naive", "ses", "holt", "damped",
                            "holt-winters-additive", "holt-winters-multiplicative",
@@ -199,7 +200,7 @@ TEST_F(CliForecast, ModelChoiceIntervalsAndRollingEvaluation) {
   EXPECT_TRUE(rolling.at("lstm_validated").get<bool>());
   const CommandResult three = run(eval + " --horizon 3");
   ASSERT_EQ(three.exit_code, 0) << three.err;
-  EXPECT_EQ(nlohmann::json::parse(test_util::lines_of(three.out).back())["rolling"]["horizon"], 3);
+  EXPECT_EQ(lstm::json_text::parse(test_util::lines_of(three.out).back())["rolling"]["horizon"], 3);
   expect_failure(eval + " --window 50", {model, "--window is for language models"});
   expect_failure(eval + " --horizon 90", {series, "too short to evaluate 90-step forecasts"});
 }
@@ -264,7 +265,7 @@ TEST_F(CliForecast, ForecastAndEvalReports) {
   const CommandResult eval = run("eval --model " + shell_quote(model) + " --data " +
                                  shell_quote(series) + " --report " + shell_quote(eval_report));
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const nlohmann::json json = lstm::json_text::parse(test_util::lines_of(eval.out).back());
   const std::string eval_html = test_util::read_file(eval_report);
   // The errors over the file: the model's and naive's, then every model's rolling-origin scores.
   const std::vector<std::string> model_row = row_cells(eval_html, "model");
@@ -334,7 +335,7 @@ TEST_F(CliForecast, DirectModelForecastsItsHorizonAtOnce) {
   const CommandResult eval =
       run("eval --model " + shell_quote(model) + " --data " + shell_quote(series));
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json metrics = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const nlohmann::json metrics = lstm::json_text::parse(test_util::lines_of(eval.out).back());
   EXPECT_EQ(metrics.at("horizon").get<int>(), 6);
   const int origins = 96 - metrics.at("window").get<int>() - 6 + 1;
   EXPECT_EQ(metrics.at("count").get<int>(), origins * 6);

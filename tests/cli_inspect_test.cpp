@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -25,7 +25,7 @@ const std::string cli = shell_quote(LSTM_CLI_PATH);
 json last_line_json(const std::string& out) {
   const std::vector<std::string> lines = test_util::lines_of(out);
   if (lines.empty()) throw std::runtime_error("no output");
-  return json::parse(lines.back());
+  return lstm::json_text::parse(lines.back());
 }
 
 class CliInspect : public ::testing::Test {
@@ -149,7 +149,7 @@ TEST_F(CliInspect, GatesOfAForecastModel) {
   }
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"c", "f", "g", "h", "i", "o"}));
-  const json about = json::parse(contents.metadata.at("inspect"));
+  const json about = lstm::json_text::parse(contents.metadata.at("inspect"));
   const std::vector<std::string> labels = about.at("labels").get<std::vector<std::string>>();
   ASSERT_EQ(labels.size(), 10u);
   EXPECT_EQ(labels.front(), "2005-03-01");  // rows 62..71 of 72 monthly rows from 2000-01
@@ -190,7 +190,7 @@ TEST_F(CliInspect, GatesOfALanguageModel) {
     ASSERT_NE(contents.find(name), nullptr) << name;
     EXPECT_EQ(contents.find(name)->shape, (std::vector<int64_t>{6, 16})) << name;
   }
-  const json about = json::parse(contents.metadata.at("inspect"));
+  const json about = lstm::json_text::parse(contents.metadata.at("inspect"));
   EXPECT_EQ(about.at("labels").get<std::vector<std::string>>(),
             (std::vector<std::string>{"a", "\u2423", "c", "a", "t", "."}));
   // --chars takes the first N characters of a file.

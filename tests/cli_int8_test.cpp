@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -27,7 +27,7 @@ nlohmann::json last_json(const std::string& text) {
   std::string line, last;
   while (std::getline(in, line))
     if (!line.empty()) last = line;
-  return nlohmann::json::parse(last);
+  return lstm::json_text::parse(last);
 }
 
 TEST(CliInt8, LanguageModel) {
@@ -53,7 +53,7 @@ TEST(CliInt8, LanguageModel) {
 
   const CommandResult info = run("info --json " + model);
   ASSERT_EQ(info.exit_code, 0) << info.err;
-  const nlohmann::json network = nlohmann::json::parse(info.out)["network"];
+  const nlohmann::json network = lstm::json_text::parse(info.out)["network"];
   const int64_t bytes_fp32 = network["bytes_fp32"], bytes_int8 = network["bytes_int8"];
   EXPECT_EQ(bytes_fp32, 4 * network["num_parameters"].get<int64_t>());
   EXPECT_LT(bytes_int8, bytes_fp32 / 2);  // the matrices' 4 bytes become 1 (and 8 per row)

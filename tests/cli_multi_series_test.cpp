@@ -9,11 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "data/json_text.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
 
@@ -128,7 +128,7 @@ TEST_F(CliMultiSeries, WideAndLongGiveTheSameForecastsAndEval) {
   const CommandResult eval = run("eval --model " + shell_quote(model_long) + " --data " +
                                  shell_quote(long_) + " --horizon 6");
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const nlohmann::json json = lstm::json_text::parse(test_util::lines_of(eval.out).back());
   EXPECT_EQ(json.at("series_count"), 3);
   ASSERT_EQ(json.at("series").size(), 3u);
   EXPECT_EQ(json.at("series")[2].at("series"), "c");
@@ -174,7 +174,7 @@ TEST_F(CliMultiSeries, TrainReportShowsEverySeries) {
   const CommandResult eval =
       run("eval --model " + shell_quote(model) + " --data " + shell_quote(data));
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(eval.out).back());
+  const nlohmann::json json = lstm::json_text::parse(test_util::lines_of(eval.out).back());
   const int horizon = json.at("aggregate").at("rolling").at("horizon").get<int>();
   EXPECT_NE(html.find("Every series at " + std::to_string(horizon) + " steps"), std::string::npos);
   const CommandResult forecast =
@@ -299,7 +299,7 @@ TEST_F(CliMultiSeries, ForecastAndEvalReportsShowEverySeries) {
   const CommandResult plain = run(eval);
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(test_util::lines_of(scored.out).back(), test_util::lines_of(plain.out).back());
-  const nlohmann::json json = nlohmann::json::parse(test_util::lines_of(scored.out).back());
+  const nlohmann::json json = lstm::json_text::parse(test_util::lines_of(scored.out).back());
   const std::string eval_html = test_util::read_file(eval_report);
   EXPECT_NE(
       eval_html.find("Every series at " +

@@ -5,11 +5,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/random.hpp"
+#include "data/json_text.hpp"
 #include "isa_test_util.hpp"
 #include "lstm/lstm.hpp"
 #include "test_util.hpp"
@@ -445,7 +445,7 @@ TEST(CliInfo, ValidAndInvalidFiles) {
 
   const CommandResult json = test_util::run_command(cli + " info --json " + shell_quote(model));
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  const nlohmann::json parsed = nlohmann::json::parse(json.out);
+  const nlohmann::json parsed = lstm::json_text::parse(json.out);
   EXPECT_EQ(parsed["network"]["cell"], "lstm");
   EXPECT_EQ(parsed["network"]["num_parameters"], 736);
   EXPECT_EQ(parsed["tensors"].size(), 16u);
@@ -476,7 +476,7 @@ TEST(CliBench, JsonHasTheContractKeys) {
                                " --input-size 5 --hidden-size 6 --batch 2 --seq-len 3 --iters 3 "
                                "--warmup 1 --threads 1 --json");
     ASSERT_EQ(result.exit_code, 0) << args << ": " << result.err;
-    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    const nlohmann::json parsed = lstm::json_text::parse(result.out);
     ASSERT_TRUE(parsed.is_object());
     for (const char* key : {"ms_median", "ms_min", "gflops", "cell", "mode", "input_size",
                             "hidden_size", "batch", "seq_len", "threads", "iters"})
@@ -494,7 +494,7 @@ TEST(CliBench, JsonHasTheContractKeys) {
             "--iters 1 --precision bf16 --json");
   if (lstm::bf16_available()) {
     ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
-    EXPECT_EQ(nlohmann::json::parse(bf16.out)["precision"], "bf16");
+    EXPECT_EQ(lstm::json_text::parse(bf16.out)["precision"], "bf16");
   } else {
     EXPECT_EQ(bf16.exit_code, 1);
     EXPECT_NE(bf16.err.find("bf16"), std::string::npos) << bf16.err;
@@ -505,7 +505,7 @@ TEST(CliBench, JsonHasTheContractKeys) {
                              " bench --cell lstm --mode train --input-size 5 --hidden-size 6 "
                              "--batch 2 --seq-len 3 --iters 1 --json");
   ASSERT_EQ(train.exit_code, 0) << train.err;
-  EXPECT_DOUBLE_EQ(nlohmann::json::parse(train.out)["flops"].get<double>(),
+  EXPECT_DOUBLE_EQ(lstm::json_text::parse(train.out)["flops"].get<double>(),
                    3.0 * 2 * 4 * 6 * (5 + 6) * 2 * 3);
   const CommandResult bad = test_util::run_command(cli + " bench --cell lstm --mode fly --json");
   EXPECT_NE(bad.exit_code, 0);
@@ -532,7 +532,7 @@ TEST(CliBench, PhasesAccountForTheWork) {
         " --input-size 5 --hidden-size 16 --batch 4 --seq-len 6 --iters 4 --warmup 1 "
         "--threads 2 --phases --json");
     ASSERT_EQ(result.exit_code, 0) << c.args << ": " << result.err;
-    const nlohmann::json parsed = nlohmann::json::parse(result.out);
+    const nlohmann::json parsed = lstm::json_text::parse(result.out);
     const bool train = parsed["mode"] == "train";
     const nlohmann::json& phases = parsed["phases"];
     std::vector<std::pair<std::string, double>> products = {
@@ -561,7 +561,7 @@ TEST(CliBench, PhasesAccountForTheWork) {
       cli +
       " bench --input-size 5 --hidden-size 16 --batch 4 --seq-len 6 --iters 1 --warmup 0 --json");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
-  EXPECT_FALSE(nlohmann::json::parse(plain.out).contains("phases"));
+  EXPECT_FALSE(lstm::json_text::parse(plain.out).contains("phases"));
 }
 
 // The instruction-set path: by default the CPU's best (from /proc/cpuinfo, read here, not by the
@@ -572,16 +572,16 @@ TEST(Cli, InstructionSetPaths) {
   const std::string bench = " bench --cell gru --mode infer --input-size 3 --hidden-size 4 --batch 2 --seq-len 2 --iters 1 --json";
   const CommandResult plain = test_util::run_command("env -u LSTM_MAX_ISA " + cli + bench);
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
-  EXPECT_EQ(nlohmann::json::parse(plain.out)["isa"], best);
+  EXPECT_EQ(lstm::json_text::parse(plain.out)["isa"], best);
   for (const lstm::Isa isa : lstm::all_isas()) {
     if (!lstm::isa_supported(isa)) continue;
     const CommandResult capped = test_util::run_command("LSTM_MAX_ISA=" + std::string(lstm::isa_name(isa)) + " " + cli + bench);
     ASSERT_EQ(capped.exit_code, 0) << capped.err;
-    EXPECT_EQ(nlohmann::json::parse(capped.out)["isa"], lstm::isa_name(isa));
+    EXPECT_EQ(lstm::json_text::parse(capped.out)["isa"], lstm::isa_name(isa));
   }
   const CommandResult system = test_util::run_command("LSTM_MAX_ISA=avx2 " + cli + " info --system --json");
   ASSERT_EQ(system.exit_code, 0) << system.err;
-  const nlohmann::json info = nlohmann::json::parse(system.out);
+  const nlohmann::json info = lstm::json_text::parse(system.out);
   EXPECT_EQ(info["best"], best);
   EXPECT_EQ(info["in_force"], test_util::isa_from_cpuinfo() >= lstm::Isa::avx2 ? "avx2" : "scalar");
   EXPECT_EQ(info["paths"].back(), best);
@@ -604,7 +604,7 @@ TEST(Cli, OpenBlasKernels) {
     const CommandResult result = test_util::run_command(
         "env -u LSTM_MAX_ISA -u OPENBLAS_CORETYPE " + env + " " + cli + args);
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    return result.exit_code == 0 ? nlohmann::json::parse(result.out)["blas"].get<std::string>()
+    return result.exit_code == 0 ? lstm::json_text::parse(result.out)["blas"].get<std::string>()
                                  : std::string();
   };
   const std::string plain = blas("", bench);

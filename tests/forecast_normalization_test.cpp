@@ -11,12 +11,11 @@
 #include <random>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/classical.hpp"
 #include "apps/forecast.hpp"
 #include "apps/forecast_normalization.hpp"
 #include "apps/trainer.hpp"
+#include "data/json_text.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -27,11 +26,8 @@ using lstm::apps::ForecastSetup;
 using lstm::apps::TargetTransform;
 
 const json& reference() {
-  static const json data = [] {
-    std::ifstream file(std::string(LSTM_TEST_DATA_DIR) +
-                       "/forecast_normalization/decompose_reference.json");
-    return json::parse(file);
-  }();
+  static const json data = lstm::json_text::parse(test_util::read_file(
+      std::string(LSTM_TEST_DATA_DIR) + "/forecast_normalization/decompose_reference.json"));
   return data;
 }
 
@@ -216,12 +212,12 @@ TEST(ForecastNormalization, MetadataRoundTripAndOldModels) {
   const ForecastData plain_data = lstm::apps::prepare_forecast_data(path, off);
   EXPECT_FALSE(plain_data.target_transform.active());
   lstm::SequenceModel old = lstm::apps::make_forecast_model(plain_data, off);
-  json forecast = json::parse(old.metadata().at("forecast"));
+  json forecast = lstm::json_text::parse(old.metadata().at("forecast"));
   EXPECT_FALSE(forecast.contains("target_transform"));
   EXPECT_FALSE(lstm::apps::forecast_info(old, "old").target_transform.active());
   // A season of another length than the model's is inconsistent.
-  forecast["target_transform"] = json::parse(R"({"log":false,"seasonal":[1.0,-1.0]})");
-  old.metadata()["forecast"] = forecast.dump();
+  forecast["target_transform"] = lstm::json_text::parse(R"({"log":false,"seasonal":[1.0,-1.0]})");
+  old.metadata()["forecast"] = lstm::json_text::dump(forecast);
   EXPECT_THROW(lstm::apps::forecast_info(old, "old"), lstm::Error);
   // A non-positive value where the model takes logarithms is an error naming the row.
   lstm::Series negative = data.series;

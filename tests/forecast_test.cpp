@@ -9,11 +9,10 @@
 #include <numbers>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/forecast.hpp"
 #include "apps/trainer.hpp"
 #include "core/random.hpp"
+#include "data/json_text.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -245,13 +244,13 @@ TEST(ForecastDirect, MetadataRoundTripAndForecastLength) {
   one_step.horizon = 1;
   lstm::SequenceModel old = lstm::apps::make_forecast_model(
       lstm::apps::prepare_forecast_data(write_linear(dir), one_step), one_step);
-  nlohmann::json forecast = nlohmann::json::parse(old.metadata().at("forecast"));
+  nlohmann::json forecast = lstm::json_text::parse(old.metadata().at("forecast"));
   ASSERT_EQ(forecast.erase("horizon"), 1u);
-  old.metadata()["forecast"] = forecast.dump();
+  old.metadata()["forecast"] = lstm::json_text::dump(forecast);
   EXPECT_EQ(lstm::apps::forecast_info(old, "old").horizon, 1);
   // A direct model's metadata on a one-step model does not match it.
   forecast["horizon"] = 3;
-  old.metadata()["forecast"] = forecast.dump();
+  old.metadata()["forecast"] = lstm::json_text::dump(forecast);
   EXPECT_THROW(lstm::apps::forecast_info(old, "old"), lstm::Error);
 }
 

@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <limits>
-#include <nlohmann/json.hpp>
 
+#include "data/json_text.hpp"
 #include "io_test_util.hpp"
 #include "lstm/io.hpp"
 
@@ -150,7 +150,7 @@ TEST(ModelFile, ConfigMetadataRecordsEveryField) {
   config.bidirectional = true;
   config.bias = false;
   config.dropout = 0.5;
-  const auto json = nlohmann::json::parse(lstm::config_metadata(config));
+  const auto json = lstm::json_text::parse(lstm::config_metadata(config));
   EXPECT_EQ(json.size(), 9u);
   EXPECT_EQ(json["cell"], "rnn_relu");
   EXPECT_EQ(json["input_size"], 3);
@@ -164,10 +164,10 @@ TEST(ModelFile, ConfigMetadataRecordsEveryField) {
   // The variants are written only when on (files without them stay as they were).
   NetworkConfig coupled = make_config(CellType::lstm, 3, 8, 1);
   coupled.coupled_gates = true;
-  EXPECT_EQ(nlohmann::json::parse(lstm::config_metadata(coupled))["coupled_gates"], true);
+  EXPECT_EQ(lstm::json_text::parse(lstm::config_metadata(coupled))["coupled_gates"], true);
   NetworkConfig reset_before = make_config(CellType::gru, 3, 8, 1);
   reset_before.reset_before = true;
-  EXPECT_EQ(nlohmann::json::parse(lstm::config_metadata(reset_before))["reset_before"], true);
+  EXPECT_EQ(lstm::json_text::parse(lstm::config_metadata(reset_before))["reset_before"], true);
 }
 
 TEST(ModelFile, TrainedModelsKeepTheNetworkUnderRnnPrefix) {
@@ -372,7 +372,7 @@ TEST(ModelFile, CoupledLayerNormTensorShapes) {
   }
   const std::string path = dir.file("cifg_ln.safetensors");
   lstm::save_network(path, network);
-  const auto json = nlohmann::json::parse(lstm::read_safetensors(path).metadata.at("config"));
+  const auto json = lstm::json_text::parse(lstm::read_safetensors(path).metadata.at("config"));
   EXPECT_EQ(json["coupled_gates"], true);
   EXPECT_EQ(json["layer_norm"], true);
   EXPECT_NE(config.describe().find("coupled-gates layer-norm"), std::string::npos) << config.describe();

@@ -5,11 +5,11 @@
 
 #include <cmath>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "apps/multi_series.hpp"
+#include "data/json_text.hpp"
 #include "io_test_util.hpp"
 #include "lstm/lstm.hpp"
 
@@ -229,13 +229,13 @@ TEST(MultiSeries, InconsistentMetadataIsAnError) {
   const auto before = model.metadata();
   EXPECT_EQ(lstm::apps::multi_series_info(model, "m.safetensors").series.size(), 3u);
   EXPECT_EQ(model.metadata(), before);  // each series' view was read in place, then restored
-  auto text = nlohmann::json::parse(model.metadata().at("multi_series"));
+  auto text = lstm::json_text::parse(model.metadata().at("multi_series"));
   text["names"] = {"a", "b"};
-  model.metadata()["multi_series"] = text.dump();
+  model.metadata()["multi_series"] = lstm::json_text::dump(text);
   EXPECT_TRUE(throws_error([&] { lstm::apps::multi_series_info(model, "m.safetensors"); },
                            {"m.safetensors", "names and series differ"}));
   text["names"] = {"a", "b", "x"};
-  model.metadata()["multi_series"] = text.dump();
+  model.metadata()["multi_series"] = lstm::json_text::dump(text);
   EXPECT_TRUE(throws_error([&] { lstm::apps::multi_series_info(model, "m.safetensors"); },
                            {"m.safetensors (series 'x')", "inconsistent"}));
   model.metadata()["multi_series"] = "{";

@@ -6,13 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "apps/arima.hpp"
+#include "data/json_text.hpp"
+#include "test_util.hpp"
 
 namespace test_util {
 
@@ -20,8 +20,8 @@ inline const nlohmann::json& r_reference(const std::string& directory) {
   static std::map<std::string, nlohmann::json> loaded;
   auto [entry, inserted] = loaded.try_emplace(directory);
   if (inserted) {
-    std::ifstream file(std::string(LSTM_TEST_DATA_DIR) + "/" + directory + "/r_reference.json");
-    entry->second = nlohmann::json::parse(file);
+    entry->second = lstm::json_text::parse(
+        read_file(std::string(LSTM_TEST_DATA_DIR) + "/" + directory + "/r_reference.json"));
   }
   return entry->second;
 }

@@ -7,13 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
-#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/random.hpp"
 
+#include "data/json_text.hpp"
 #include "lstm/io.hpp"
 #include "lstm/train.hpp"
 #include "test_util.hpp"
@@ -41,7 +41,7 @@ struct Reference {
     return {values.begin(), values.end()};
   }
   nlohmann::json json(const std::string& key) const {
-    return nlohmann::json::parse(contents.metadata.at(key));
+    return lstm::json_text::parse(contents.metadata.at(key));
   }
 };
 

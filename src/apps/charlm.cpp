@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <numbers>
 
 #include "core/random.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm::apps {
 namespace {
@@ -289,8 +289,9 @@ SequenceModel make_charlm_model(const CharLmData& data, const CharLmSetup& setup
     model.set_chrono_forget_bias(setup.window, setup.seed);
   else if (setup.forget_bias)
     model.set_forget_bias(static_cast<float>(*setup.forget_bias));
-  const json info{{"window", setup.window}, {"vocabulary", json::parse(data.vocabulary.to_json())}};
-  model.metadata()[kCharLmKey] = info.dump();
+  const json info{{"window", setup.window},
+                  {"vocabulary", json_text::parse(data.vocabulary.to_json())}};
+  model.metadata()[kCharLmKey] = json_text::dump(info);
   return model;
 }
 
@@ -308,11 +309,11 @@ CharLmInfo charlm_info(const SequenceModel& model, const std::string& path) {
   CharLmInfo info;
   const std::string where = path + ": metadata 'charlm'";
   try {
-    const json object = json::parse(entry->second);
+    const json object = json_text::parse(entry->second);
     // A number that is not an integer (9.2e20) must not be converted (undefined; found by fuzzing).
     if (!object.at("window").is_number_integer()) fail(where, "'window' is not an integer");
     info.window = object.at("window").get<int64_t>();
-    info.vocabulary = Vocabulary::from_json(where, object.at("vocabulary").dump());
+    info.vocabulary = Vocabulary::from_json(where, json_text::dump(object.at("vocabulary")));
   } catch (const json::exception& error) {
     fail(where, error.what());
   }

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <numbers>
 #include <string>
 
@@ -17,6 +16,7 @@
 #endif
 
 #include "core/random.hpp"
+#include "data/json_text.hpp"
 #include "train/names.hpp"
 
 namespace lstm::apps {
@@ -172,7 +172,7 @@ SequenceModel make_experiment_model(const ExperimentOptions& options) {
     model.set_chrono_forget_bias(options.seq_len, options.seed);
   else if (config.rnn.cell == CellType::lstm)
     model.set_forget_bias(static_cast<float>(options.forget_bias));
-  model.metadata()["experiment"] = experiment_metadata(options).dump();
+  model.metadata()["experiment"] = json_text::dump(experiment_metadata(options));
   return model;
 }
 
@@ -259,7 +259,7 @@ void record_result(SequenceModel& model, const ExperimentOptions& options,
   about["test_loss"] = result.test.loss;
   about["solved"] = result.solved;
   if (options.task == ExperimentTask::temporal_order) about["test_accuracy"] = result.test.accuracy;
-  model.metadata()["experiment"] = about.dump();
+  model.metadata()["experiment"] = json_text::dump(about);
 }
 
 }  // namespace lstm::apps

@@ -9,8 +9,8 @@
 #include <utility>
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
+#include "data/json_text.hpp"
 #include "data/safe_scale.hpp"
 
 namespace lstm::apps {
@@ -258,8 +258,8 @@ SequenceModel make_forecast_model(const ForecastData& data, const ForecastSetup&
             {"difference_scale", data.difference_scale},
             {"validation_fraction", setup.validation_fraction}};
   if (data.target_transform.active())
-    info["target_transform"] = json::parse(target_transform_json(data.target_transform));
-  model.metadata()[kForecastKey] = info.dump();
+    info["target_transform"] = json_text::parse(target_transform_json(data.target_transform));
+  model.metadata()[kForecastKey] = json_text::dump(info);
   model.metadata()[kNormalizationKey] = data.normalization.to_json();
   return model;
 }
@@ -273,7 +273,7 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
                 "'lstm train --task forecast'");
   ForecastInfo info;
   try {
-    const json value = json::parse(entry->second);
+    const json value = json_text::parse(entry->second);
     info.target = value.at("target").get<std::string>();
     info.columns = value.at("columns").get<std::vector<std::string>>();
     // Numbers that are not integers (9.2e20) must not be converted: undefined behaviour.
@@ -290,7 +290,8 @@ ForecastInfo forecast_info(const SequenceModel& model, const std::string& path) 
     if (value.contains("validation_fraction"))
       info.validation_fraction = value.at("validation_fraction").get<double>();
     if (value.contains("target_transform"))
-      info.target_transform = target_transform_from_json(path, value.at("target_transform").dump());
+      info.target_transform =
+          target_transform_from_json(path, json_text::dump(value.at("target_transform")));
   } catch (const json::exception& error) {
     throw Error(path + ": metadata 'forecast' is invalid: " + std::string(error.what()));
   }

@@ -5,9 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/classical.hpp"
+#include "data/json_text.hpp"
 #include "lstm/error.hpp"
 
 namespace lstm::apps {
@@ -105,13 +104,13 @@ double invert_target(const TargetTransform& transform, double z, int64_t row) {
 }
 
 std::string target_transform_json(const TargetTransform& transform) {
-  return nlohmann::json{{"log", transform.log}, {"seasonal", transform.seasonal}}.dump();
+  return json_text::dump(nlohmann::json{{"log", transform.log}, {"seasonal", transform.seasonal}});
 }
 
 TargetTransform target_transform_from_json(const std::string& path, const std::string& text) {
   TargetTransform transform;
   try {
-    const nlohmann::json value = nlohmann::json::parse(text);
+    const nlohmann::json value = json_text::parse(text);
     transform.log = value.at("log").get<bool>();
     transform.seasonal = value.at("seasonal").get<std::vector<double>>();
   } catch (const nlohmann::json::exception& error) {

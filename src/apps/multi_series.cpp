@@ -2,13 +2,12 @@
 // window/season/differencing and its own normalisation, pooling their windows, and the model's
 // metadata (every series' single-series view) written and read back.
 #include "apps/multi_series.hpp"
+#include "data/json_text.hpp"
 
 #include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 namespace lstm::apps {
 namespace {
@@ -233,7 +232,7 @@ SequenceModel make_multi_series_model(const MultiSeriesData& data, const Forecas
              {"date_column", layout.date_column},
              {"names", names},
              {"series", entries}};
-  model.metadata()[kMultiSeriesKey] = value.dump();
+  model.metadata()[kMultiSeriesKey] = json_text::dump(value);
   return model;
 }
 
@@ -249,7 +248,7 @@ MultiSeriesInfo multi_series_info(SequenceModel& model, const std::string& path)
   MultiSeriesInfo info;
   std::vector<std::map<std::string, std::string>> per_series;  // [S] metadata entries
   try {
-    const json value = json::parse(entry->second);
+    const json value = json_text::parse(entry->second);
     const std::string layout = value.at("layout").get<std::string>();
     info.layout.series_column = value.at("series_column").get<std::string>();
     info.layout.value_column = value.at("value_column").get<std::string>();

@@ -7,9 +7,8 @@
 #include <map>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/multi_series.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm::apps {
 namespace {
@@ -270,7 +269,7 @@ std::string evaluate_many_json(SequenceModel& model, const MultiSeriesInfo& info
         << lstm_mase_mean << ", best on average " << (best_name.empty() ? "n/a" : best_name) << ' '
         << best_mase << '\n';
   table = lines.str();
-  return out.dump();
+  return json_text::dump(out);
 }
 
 }  // namespace lstm::apps

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <initializer_list>
-#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm::detail {
 
@@ -18,7 +18,7 @@ inline nlohmann::json parse_metadata_object(std::string_view name, std::string_v
                                             std::initializer_list<std::string_view> keys) {
   nlohmann::json value;
   try {
-    value = nlohmann::json::parse(text.begin(), text.end());
+    value = json_text::parse(text);
   } catch (const nlohmann::json::exception&) {
     fail(name, what + ": not valid JSON");
   }

@@ -2,11 +2,11 @@
 // configuration is inferred from names and shapes and completed by the "config" metadata entry.
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 #include "lstm/onnx.hpp"
@@ -43,7 +43,7 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
   const std::string where = "metadata 'config': ";
   json stated;
   try {
-    stated = json::parse(entry->second);
+    stated = json_text::parse(entry->second);
   } catch (const json::exception&) {
     fail(path, where + "not valid JSON");
   }
@@ -120,7 +120,7 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
       const bool same = value.is_number_unsigned()
                             ? value.get<uint64_t>() == static_cast<uint64_t>(inferred)
                             : value.get<int64_t>() == inferred;
-      if (!same) disagree(value.dump(), std::to_string(inferred));
+      if (!same) disagree(json_text::dump(value), std::to_string(inferred));
       continue;
     }
     const auto bool_field = std::find_if(std::begin(bool_fields), std::end(bool_fields),
@@ -128,7 +128,8 @@ void apply_config_metadata(const SafetensorsContents& contents, const std::strin
     if (bool_field != std::end(bool_fields)) {
       if (!value.is_boolean()) fail(path, where + quote_name(key) + " is not true or false");
       const bool inferred = config.*(bool_field->member);
-      if (value.get<bool>() != inferred) disagree(value.dump(), inferred ? "true" : "false");
+      if (value.get<bool>() != inferred)
+        disagree(json_text::dump(value), inferred ? "true" : "false");
       continue;
     }
     fail(path, where + "unknown key " + quote_name(key));
@@ -288,7 +289,7 @@ std::string config_metadata(const NetworkConfig& config) {
   if (config.zoneout > 0) json["zoneout"] = config.zoneout;
   if (config.residual) json["residual"] = true;  // absent otherwise: older readers load the file
   if (config.highway) json["highway"] = true;    // the tensors say it too
-  return json.dump();
+  return json_text::dump(json);
 }
 
 void save_network(const std::string& path, const Network<float>& network,

@@ -2,12 +2,12 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <tuple>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 #include "lstm/error.hpp"
 #include "lstm/io.hpp"
 
@@ -53,7 +53,7 @@ json parse_header(const std::string& name, const char* begin, const char* end) {
   };
   json header;
   try {
-    header = json::parse(begin, end, callback);
+    header = json_text::parse(std::string_view(begin, end - begin), callback);
   } catch (const json::exception& error) {
     std::string what = error.what();
     const size_t bracket = what.find("] ");
@@ -71,7 +71,7 @@ json parse_header(const std::string& name, const char* begin, const char* end) {
 // A short description of a JSON value for a message: numbers as written, anything else by type
 // (dumping it could be long, or recurse deeply on nested input).
 std::string describe(const json& value) {
-  return value.is_number() ? value.dump() : std::string("a JSON ") + value.type_name();
+  return value.is_number() ? json_text::dump(value) : std::string("a JSON ") + value.type_name();
 }
 
 // A JSON integer >= 0 (integers written as 1.0 or -1 are rejected).
@@ -265,7 +265,7 @@ void write_safetensors(const std::string& path,
   }
   std::string text;
   try {
-    text = header.dump();
+    text = json_text::dump(header);
   } catch (const nlohmann::json::exception&) {
     fail(path, "a tensor name or metadata entry is not valid UTF-8");
   }

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 #include "data/metadata_json.hpp"
 #include "data/safe_scale.hpp"
 #include "lstm/data.hpp"
@@ -35,7 +35,7 @@ std::vector<double> number_list(std::string_view name, const json& value, const 
   for (const json& item : value[key]) {
     if (!item.is_number() || !std::isfinite(item.get<double>()))
       fail(name, std::string("normalization: '") + key + "'[" + std::to_string(numbers.size()) +
-                     "] is not a finite number: " + item.dump());
+                     "] is not a finite number: " + json_text::dump(item));
     numbers.push_back(item.get<double>());
   }
   return numbers;
@@ -113,7 +113,7 @@ std::string Normalization::to_json() const {
   json value = json::object();
   value["mean"] = mean;
   value["std"] = stddev;
-  return value.dump();
+  return json_text::dump(value);
 }
 
 Normalization Normalization::from_json(std::string_view name, std::string_view text) {

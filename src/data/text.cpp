@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 #include "data/metadata_json.hpp"
 #include "lstm/data.hpp"
 #include "lstm/error.hpp"
@@ -283,7 +283,7 @@ std::string Vocabulary::to_json() const {
   json symbols = json::array();
   for (char32_t symbol : symbols_) symbols.push_back(static_cast<uint32_t>(symbol));
   value["symbols"] = std::move(symbols);
-  return value.dump();
+  return json_text::dump(value);
 }
 
 Vocabulary Vocabulary::from_json(std::string_view name, std::string_view text) {
@@ -300,7 +300,7 @@ Vocabulary Vocabulary::from_json(std::string_view name, std::string_view text) {
     if (!symbol.is_number_integer() || symbol.get<int64_t>() < 0 ||
         symbol.get<int64_t>() > 0x10FFFF)
       fail(name, "vocabulary: 'symbols'[" + std::to_string(symbols.size()) +
-                     "] is not a code point: " + symbol.dump());
+                     "] is not a code point: " + json_text::dump(symbol));
     symbols.push_back(static_cast<char32_t>(symbol.get<int64_t>()));
   }
   return from_symbols(name, kind == "char" ? VocabularyKind::chars : VocabularyKind::bytes,

@@ -1,10 +1,10 @@
 // Checkpoints: model tensors, optimiser state and training progress in one safetensors file.
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 #include "lstm/error.hpp"
 #include "lstm/train.hpp"
 #include "train/file_keys.hpp"
@@ -130,7 +130,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
                                    : json(p.best_validation_loss)},
       {"optimizer", optimizer_json(checkpoint.optimizer)},
       {"metadata", checkpoint.metadata}};
-  metadata[train_keys::kCheckpoint] = state.dump();
+  metadata[train_keys::kCheckpoint] = json_text::dump(state);
   write_safetensors(path, tensors, metadata);
 }
 
@@ -151,7 +151,7 @@ Checkpoint checkpoint_from_contents(SafetensorsContents contents, const std::str
   if (entry == contents.metadata.end()) fail(path, "not a checkpoint: no metadata 'checkpoint'");
   json state;
   try {
-    state = json::parse(entry->second);
+    state = json_text::parse(entry->second);
   } catch (const json::exception&) {
     fail(path, "metadata 'checkpoint': not valid JSON");
   }

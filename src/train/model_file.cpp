@@ -2,11 +2,11 @@
 // head.weight, head.bias), the network's config and the head mode in the metadata.
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
 #include "data/io_detail.hpp"
+#include "data/json_text.hpp"
 #include "lstm/error.hpp"
 #include "lstm/onnx.hpp"
 #include "lstm/train.hpp"
@@ -47,7 +47,7 @@ HeadMode read_head_mode(const SafetensorsContents& contents, const std::string& 
   const std::string where = std::string("metadata '") + train_keys::kModel + "': ";
   nlohmann::json stated;
   try {
-    stated = nlohmann::json::parse(entry->second);
+    stated = json_text::parse(entry->second);
   } catch (const nlohmann::json::exception&) {
     fail(path, where + "not valid JSON");
   }
@@ -84,7 +84,7 @@ std::map<std::string, std::string> SequenceModel::file_metadata() const {
   out["config"] = config_metadata(config_.rnn);
   nlohmann::ordered_json model;
   model["head_mode"] = std::string(head_mode_name(config_.head_mode));
-  out[train_keys::kModel] = model.dump();
+  out[train_keys::kModel] = json_text::dump(model);
   return out;
 }
 

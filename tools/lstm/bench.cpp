@@ -5,10 +5,9 @@
 #include <iostream>
 #include <memory>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "core/random.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -219,7 +218,7 @@ void run_bench(const BenchOptions& options, int threads) {
       }
       out["phases"] = times;
     }
-    std::cout << out.dump() << '\n';
+    std::cout << lstm::json_text::dump(out) << '\n';
     return;
   }
   char zoneout[40] = "";

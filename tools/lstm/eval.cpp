@@ -7,8 +7,6 @@
 #include <iostream>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/charlm.hpp"
 #include "apps/forecast.hpp"
 #include "apps/forecast_report.hpp"
@@ -16,6 +14,7 @@
 #include "apps/multi_series.hpp"
 #include "apps/training_report.hpp"
 #include "commands.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -140,7 +139,7 @@ void evaluate_forecast_model(const EvalOptions& options, lstm::SequenceModel& mo
     lstm::apps::add_rolling_section(document, series, *chosen);
     save_report(options, document);
   }
-  std::cout << out.dump() << '\n';
+  std::cout << lstm::json_text::dump(out) << '\n';
 }
 
 void run_eval(const EvalOptions& options, const GlobalOptions& global) {

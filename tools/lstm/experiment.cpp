@@ -9,10 +9,9 @@
 #include <iostream>
 #include <limits>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/experiment.hpp"
 #include "commands.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -137,7 +136,7 @@ void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& 
     lstm::report::save(lstm::apps::experiment_report(options.run, results), options.report);
 
   if (!options.compare) {
-    std::cout << result_json(options, results[0], threads).dump() << '\n';
+    std::cout << lstm::json_text::dump(result_json(options, results[0], threads)) << '\n';
     return;
   }
   if (!options.quiet) print_table(options.run.task, results);
@@ -146,7 +145,7 @@ void run_experiment_command(ExperimentCliOptions& options, const GlobalOptions& 
   for (const ExperimentResult& result : results)
     rows.push_back(result_json(options, result, threads));
   out["cells"] = rows;
-  std::cout << out.dump() << '\n';
+  std::cout << lstm::json_text::dump(out) << '\n';
 }
 
 }  // namespace

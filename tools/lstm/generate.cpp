@@ -2,10 +2,9 @@
 // model part of `lstm eval` (bits per character on a text).
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/charlm.hpp"
 #include "commands.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -49,7 +48,7 @@ void eval_charlm(lstm::SequenceModel& model, const std::string& model_path,
                                       {"loss", score.loss},
                                       {"characters", score.predicted},
                                       {"window", window}};
-  std::cout << out.dump() << '\n';
+  std::cout << lstm::json_text::dump(out) << '\n';
 }
 
 void add_generate_command(CLI::App& app, GlobalOptions& global) {

@@ -5,9 +5,8 @@
 #include <memory>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
+#include "data/json_text.hpp"
 #include "lstm/precision.hpp"
 
 namespace lstm_cli {
@@ -188,14 +187,15 @@ void add_info_command(CLI::App& app, GlobalOptions& global) {
     if (options->system) {
       apply_compute_options(global);
       const nlohmann::ordered_json system = system_json();
-      if (options->json) std::cout << system.dump(2) << '\n';
+      if (options->json)
+        std::cout << lstm::json_text::dump(system, 2) << '\n';
       else print_system(system);
       if (options->file.empty()) return;
     }
     if (options->file.empty()) throw CLI::RequiredError("file (or --system)");
     const FileInfo info = inspect(options->file);
     if (options->json)
-      std::cout << to_json(options->file, info).dump(2) << '\n';
+      std::cout << lstm::json_text::dump(to_json(options->file, info), 2) << '\n';
     else
       print_text(options->file, info);
   });

@@ -7,12 +7,11 @@
 #include <iostream>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/charlm.hpp"
 #include "apps/inspect.hpp"
 #include "apps/report.hpp"
 #include "commands.hpp"
+#include "data/json_text.hpp"
 
 namespace lstm_cli {
 namespace {
@@ -162,7 +161,7 @@ void run_gradients(const GradientOptions& o, const GlobalOptions& global) {
   if (!o.output.empty()) lstm::write_file_atomically(o.output, gradient_csv(curves, columns));
   if (!o.report.empty())
     lstm::report::save(lstm::apps::gradient_report(curves, o.seq_len, o.batch, o.seed), o.report);
-  std::cout << json.dump() << std::endl;
+  std::cout << lstm::json_text::dump(json) << std::endl;
 }
 
 lstm::apps::GateTrace trace_model(lstm::SequenceModel& model, const GateOptions& o) {
@@ -219,10 +218,10 @@ void run_gates(const GateOptions& o, const GlobalOptions& global) {
   }
   if (!o.output.empty()) {
     const ordered_json about = {{"cell", cell}, {"layer", trace.layer}, {"labels", trace.labels}};
-    lstm::write_safetensors(o.output, trace.tensors, {{"inspect", about.dump()}});
+    lstm::write_safetensors(o.output, trace.tensors, {{"inspect", lstm::json_text::dump(about)}});
     json["output"] = o.output;
   }
-  std::cout << json.dump() << std::endl;
+  std::cout << lstm::json_text::dump(json) << std::endl;
 }
 
 void add_gradients_command(CLI::App& inspect, GlobalOptions& global) {
