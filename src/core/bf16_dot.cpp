@@ -75,8 +75,11 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
     for (int64_t first = 0; first < columns; first += NP * 32) {
       const int64_t width = std::min<int64_t>(NP * 32, columns - first);
       const int64_t panels_here = (width + 31) / 32;
-      for (int64_t row = block; row < std::min(m, block + block_rows); row += MaxRows) {
-        const int64_t rows = std::min<int64_t>(MaxRows, m - row);
+      const int64_t block_end = std::min(m, block + block_rows);
+      const int64_t tiles = (block_end - block + MaxRows - 1) / MaxRows;
+      for (int64_t t = 0, row = block; t < tiles; ++t) {  // the block's rows shared evenly
+        const int64_t rows =
+            (block_end - block) / tiles + (t < (block_end - block) % tiles ? 1 : 0);
         const uint16_t* tile_panels = panels + first / 32 * panel_stride;
         DotTile tile = pick_tile<NP, MaxRows>(rows);
         if constexpr (NP == 4) {
@@ -87,6 +90,7 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
         }
         tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
         store_block(out, panels_here * 32, rows, width, c, ldc, row, first, store);
+        row += rows;
       }
     }
 }
