@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/bf16_gemm.hpp"
+#include "core/thread_team.hpp"
 
 #if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
 #include <immintrin.h>
@@ -77,9 +78,9 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
       const int64_t panels_here = (width + 31) / 32;
       const int64_t block_end = std::min(m, block + block_rows);
       const int64_t tiles = (block_end - block + MaxRows - 1) / MaxRows;
-      for (int64_t t = 0, row = block; t < tiles; ++t) {  // the block's rows shared evenly
-        const int64_t rows =
-            (block_end - block) / tiles + (t < (block_end - block) % tiles ? 1 : 0);
+      for (int t = 0; t < tiles; ++t) {  // the block's rows shared evenly
+        const auto [begin, end] = split_range(block_end - block, static_cast<int>(tiles), t);
+        const int64_t row = block + begin, rows = end - begin;
         const uint16_t* tile_panels = panels + first / 32 * panel_stride;
         DotTile tile = pick_tile<NP, MaxRows>(rows);
         if constexpr (NP == 4) {
@@ -90,7 +91,6 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
         }
         tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
         store_block(out, panels_here * 32, rows, width, c, ldc, row, first, store);
-        row += rows;
       }
     }
 }

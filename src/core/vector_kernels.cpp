@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/simd.hpp"
+#include "core/thread_team.hpp"
 
 LSTM_BEGIN_TARGET
 namespace lstm::LSTM_ISA_NS {
@@ -103,17 +104,16 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
       if (next) next_depth = std::min(kDepthBlock, k0 + depth < p.k ? p.k - k0 - depth : p.k);
     }
     const int64_t per_tile = (next_depth + row_tiles - 1) / row_tiles;  // depth steps of `next`
-    // The rows shared evenly between the tiles: 32 rows on AVX2 as 6 6 5 5 5 5, not 6 6 6 6 6 2,
+    // The rows shared evenly between the tiles: 32 rows on AVX2 as 5 5 6 5 5 6, not 6 6 6 6 6 2,
     // whose 2-row tile ran at half the others' rate (lstm 512/512/64/50 infer, avx2, recurrent
     // products 97 → 101 GFLOP/s a thread; the avx512 path unchanged).
-    for (int64_t tile = 0, row = 0; tile < row_tiles; ++tile) {
-      const int64_t rows = p.m / row_tiles + (tile < p.m % row_tiles ? 1 : 0);
+    for (int tile = 0; tile < row_tiles; ++tile) {
+      const auto [row, row_end] = split_range(p.m, static_cast<int>(row_tiles), tile);
       const int64_t from = std::min(next_depth, tile * per_tile);
-      pick_kernel<S, T, NV, MaxRows>(rows)(
+      pick_kernel<S, T, NV, MaxRows>(row_end - row)(
           depth, p.a + row * p.lda + k0, p.lda, tile_panels + k0 * kPanel, panel_stride,
           c_tile + row * p.ldc, p.ldc, columns, p.accumulate || k0 > 0,
           next ? next + from * kPanel : nullptr, std::min(per_tile, next_depth - from));
-      row += rows;
     }
   }
 }
