@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <set>
@@ -260,13 +261,23 @@ TEST(ModelChoice, ThreadsGiveTheSameEvaluationAndForecast) {
                           return std::vector<double>(static_cast<size_t>(steps), 1.0);
                         },
                         true});
+  // On several threads, a call after the first (which runs alone, before the others are shared
+  // out) waits until a second thread has called too: while it waits, the other threads take the
+  // remaining origins, so the check does not hang on how a loaded machine schedules them.
   std::mutex mutex;
+  std::condition_variable second_thread;
   std::set<std::thread::id> threads_seen;
+  int calls = 0;
+  bool wait_for_second = false;
   candidates.push_back({"noting",
                         [&](int64_t, int64_t steps) {
-                          std::this_thread::sleep_for(std::chrono::milliseconds(2));
-                          const std::lock_guard lock(mutex);
+                          std::unique_lock lock(mutex);
                           threads_seen.insert(std::this_thread::get_id());
+                          second_thread.notify_all();
+                          if (wait_for_second && ++calls > 1)  // at most one wait
+                            wait_for_second =
+                                second_thread.wait_for(lock, std::chrono::seconds(60),
+                                                       [&] { return threads_seen.size() > 1; });
                           return std::vector<double>(static_cast<size_t>(steps), 2.0);
                         },
                         true});
@@ -275,6 +286,8 @@ TEST(ModelChoice, ThreadsGiveTheSameEvaluationAndForecast) {
   auto forecast_on = [&](int threads) {
     lstm::set_num_threads(threads);
     threads_seen.clear();
+    calls = 0;
+    wait_for_second = threads > 1;
     return lstm::apps::forecast_with_choice(y, candidates, setup, ModelChoice::combine, "lstm",
                                             0.8);
   };
