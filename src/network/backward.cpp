@@ -284,7 +284,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
   // Weight gradients over all steps at once, each thread its share of output rows.
   const auto [k0, k1] = split_range(d.GH, count, index);
   // dW_ih += dgatesᵀ x     [G*H, in]
-  const bool bf16 = g.loop.packed_hh.bf16();
+  const bool bf16 = g.loop.bf16;
   weight_product<T>(bf16, true, false, k1 - k0, g.in, rows, sc.dgates + k0, d.GH, g.x, g.in, true,
                     g.grads.w_ih + k0 * g.in, g.in);
   // dW_hh += dgates_hhᵀ h_prev; in time order h_prev starts at slot 0 (forward) or 1 (reverse).
@@ -326,8 +326,7 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
 // in place, 16.4–16.7 by own rows.) Not with a projection or the GRU's reset gate before the
 // product, whose products stay packed.
 template <typename T>
-bool backward_by_own_rows(const Dims& d, const LoopPlan& plan) {
-  const bool bf16 = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+bool backward_by_own_rows(const Dims& d, const LoopPlan& plan, bool bf16) {
   return !bf16 && !plan.by_batch && !d.proj && !d.reset_before &&
          read_in_place(d, plan.threads, sizeof(T));
 }
@@ -349,7 +348,8 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   }
   g.loop.packed_for = {};  // W_hhᵀ replaces the forward's packing
   g.loop.partial_dh.clear();
-  if (backward_by_own_rows<T>(d, plan)) {
+  g.loop.bf16 = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+  if (backward_by_own_rows<T>(d, plan, g.loop.bf16)) {
     g.loop.partial_dh.resize(static_cast<size_t>(2 * plan.threads * d.B * d.Hout));
     return plan;
   }
@@ -381,7 +381,7 @@ void backward_layer(const DirectionBackward<T>* directions, int64_t count, T* d_
         by_columns ? split_range(in, threads, index, 16) : std::pair<int64_t, int64_t>{0, in};
     PhaseClock clock(first.s.phases);
     for (int64_t k = 0; k < count; ++k)
-      weight_product<T>(directions[k].loop.packed_hh.bf16(), false, false, r1 - r0, c1 - c0, gh,
+      weight_product<T>(directions[k].loop.bf16, false, false, r1 - r0, c1 - c0, gh,
                         directions[k].scratch.dgates + r0 * gh, gh, directions[k].params.w_ih + c0,
                         in, k > 0, d_in + r0 * in + c0, in);
     clock.lap(&PhaseSeconds::input_gradients);

@@ -173,15 +173,14 @@ void input_part(const DirectionForward<T>& f, int64_t u0, int64_t u1, int index,
   if (count > 1 && rows < d.GH) {
     for (int64_t g = 0; g < d.G; ++g) {
       const int64_t k = g * d.H + u0;
-      weight_product<T>(f.loop.packed_hh.bf16(), false, true, rows, u1 - u0, f.in, f.x, f.in,
-                        p.w_ih + k * f.in, f.in, false, gates + k, d.GH,
-                        p.b_ih ? p.b_ih + k : nullptr);
+      weight_product<T>(f.loop.bf16, false, true, rows, u1 - u0, f.in, f.x, f.in, p.w_ih + k * f.in,
+                        f.in, false, gates + k, d.GH, p.b_ih ? p.b_ih + k : nullptr);
     }
     return;
   }
   const auto [r0, r1] = split_range(rows, count, index);
-  weight_product<T>(f.loop.packed_hh.bf16(), false, true, r1 - r0, d.GH, f.in, f.x + r0 * f.in, f.in, p.w_ih, f.in,
-                    false, gates + r0 * d.GH, d.GH, p.b_ih);
+  weight_product<T>(f.loop.bf16, false, true, r1 - r0, d.GH, f.in, f.x + r0 * f.in, f.in, p.w_ih,
+                    f.in, false, gates + r0 * d.GH, d.GH, p.b_ih);
 }
 
 // The part of the loop one thread runs: units [u0, u1) of the cell and columns [o0, o1) of h,
@@ -344,6 +343,7 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
                                      : LoopPlan{split_by_batch(d, element, team), 0};
   const bool by_batch = plan.by_batch;
   const int threads = d.layer_norm ? plan.threads : loop_threads(d, by_batch, team);
+  f.loop.bf16 = !f.int8 && std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
   if (f.int8) {
     f.loop.int8_input.shape(d.T * d.B, f.in);
     f.loop.int8_state.resize(static_cast<size_t>(threads));
@@ -352,8 +352,7 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   }
   const T* w_hn = f.params.w_hh + 2 * d.H * d.Hout;  // GRU's n block, with reset_before
   using PackedFor = typename LoopScratch<T>::PackedFor;
-  const PackedFor wanted{f.weights_version, f.layer,
-                         std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16};
+  const PackedFor wanted{f.weights_version, f.layer, f.loop.bf16};
   f.loop.pack_weights = true;
   if (!wanted.bf16 && read_in_place(d, threads, sizeof(T))) {
     f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.hh_blocks(), d.H, d.Hout);

@@ -53,6 +53,9 @@ struct LoopScratch {
   };
   PackedFor packed_for;
   bool pack_weights = true;  // whether this call's forward threads pack them (prepare_direction)
+  // Whether this call's products with the weights take bf16 operands: read once from
+  // matmul_precision() by prepare_direction, so that every thread of the call agrees.
+  bool bf16 = false;
   // The layer-normalised LSTM's backward split by rows: each thread's gradients of the gains and
   // biases [threads, 4GH+2H] (γ_ih, γ_hh [G*H], γ_c, β_c [H], then b_ih, b_hh [G*H]), summed after the loop.
   std::vector<T> layer_norm_grads;
