@@ -261,9 +261,10 @@ TEST(ModelChoice, ThreadsGiveTheSameEvaluationAndForecast) {
                           return std::vector<double>(static_cast<size_t>(steps), 1.0);
                         },
                         true});
-  // On several threads, a call after the first (which runs alone, before the others are shared
-  // out) waits until a second thread has called too: while it waits, the other threads take the
-  // remaining origins, so the check does not hang on how a loaded machine schedules them.
+  // On several threads, the first of its calls for the later origins waits (at most a minute)
+  // until a second thread has called too: meanwhile the other threads take the remaining origins,
+  // so that a loaded machine cannot let one thread run them all. (Its first origin is run in a
+  // round of its own, with each candidate's first, where no other call of it could come.)
   std::mutex mutex;
   std::condition_variable second_thread;
   std::set<std::thread::id> threads_seen;
