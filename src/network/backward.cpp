@@ -348,7 +348,7 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   }
   g.loop.packed_for = {};  // W_hhᵀ replaces the forward's packing
   g.loop.partial_dh.clear();
-  g.loop.bf16 = std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+  g.loop.bf16 = bf16_products<T>();
   if (backward_by_own_rows<T>(d, plan, g.loop.bf16)) {
     g.loop.partial_dh.resize(static_cast<size_t>(2 * plan.threads * d.B * d.Hout));
     return plan;

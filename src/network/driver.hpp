@@ -12,6 +12,7 @@
 #include "core/random.hpp"
 #include "core/thread_team.hpp"
 #include "lstm/network.hpp"
+#include "lstm/precision.hpp"
 #include "network/workspace.hpp"
 
 namespace lstm::driver {
@@ -249,6 +250,13 @@ inline bool read_in_place(const Dims& d, int threads, size_t element_size) {
 // infer: 10.3 → 8.8 ms). A smaller W_ih stays in cache, and the BLAS is as fast or faster.
 inline bool input_by_weight_rows(const Dims& d, int64_t in) {
   return d.T * d.B <= 2 * PackedWeights<float>::kPanel && d.GH * in >= (int64_t{1} << 18);
+}
+
+// Whether a network of T's products with the weights take bf16 operands now: float networks
+// while the matmul precision is bf16 (double ones never do).
+template <typename T>
+bool bf16_products() {
+  return std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
 }
 
 // C (+)= op(A) op(B) for a product with weights or their gradient: by the BLAS, or with bf16

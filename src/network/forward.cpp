@@ -343,7 +343,7 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
                                      : LoopPlan{split_by_batch(d, element, team), 0};
   const bool by_batch = plan.by_batch;
   const int threads = d.layer_norm ? plan.threads : loop_threads(d, by_batch, team);
-  f.loop.bf16 = !f.int8 && std::is_same_v<T, float> && matmul_precision() == MatmulPrecision::bf16;
+  f.loop.bf16 = !f.int8 && bf16_products<T>();
   if (f.int8) {
     f.loop.int8_input.shape(d.T * d.B, f.in);
     f.loop.int8_state.resize(static_cast<size_t>(threads));

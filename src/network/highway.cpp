@@ -35,10 +35,6 @@ T sigmoid(T a) {
   return T(1) / (T(1) + std::exp(-a));
 }
 
-bool bf16_products() {
-  return matmul_precision() == MatmulPrecision::bf16;
-}
-
 // W_t of every layer k ≥ 1 in int8, quantized again only when the weights changed.
 void quantize_highway(const NetworkConfig& config, const std::vector<ParameterInfo>& layout,
                       const float* parameters, uint64_t version, HighwayState<float>& state) {
@@ -101,8 +97,8 @@ void highway_forward(const NetworkConfig& config, const std::vector<ParameterInf
       }
     }
     if (!int8) {
-      weight_product<T>(bf16_products(), false, true, r1 - r0, n, n, x + r0 * n, n, weight, n, false,
-                        gate + r0 * n, n, bias);
+      weight_product<T>(bf16_products<T>(), false, true, r1 - r0, n, n, x + r0 * n, n, weight, n,
+                        false, gate + r0 * n, n, bias);
     }
     // t = σ(a);  y = t ⊙ h + (1 − t) ⊙ x = x + t ⊙ (h − x)
     for (int64_t k = r0 * n; k < r1 * n; ++k) {
@@ -140,7 +136,7 @@ const T* highway_backward_gate(const NetworkConfig& config,
   team.run(team.size(), [&](int index, int count) {
     // dW_t += daᵀ x     [Hcat, Hcat], db_t += Σ_rows da: this thread's rows of W_t
     const auto [k0, k1] = split_range(n, count, index);
-    weight_product<T>(bf16_products(), true, false, k1 - k0, n, rows, d_gate + k0, n, x, n, true,
+    weight_product<T>(bf16_products<T>(), true, false, k1 - k0, n, rows, d_gate + k0, n, x, n, true,
                       d_weight + k0 * n, n);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t k = k0; k < k1; ++k) d_bias[k] += d_gate[r * n + k];
@@ -160,8 +156,8 @@ void highway_backward_input(const NetworkConfig& config, const std::vector<Param
     const auto [r0, r1] = split_range(rows, count, index);
     // dL/dx += (1 − t) ⊙ dL/dy + da W_t     [rows, Hcat]
     for (int64_t k = r0 * n; k < r1 * n; ++k) d_in[k] += (T(1) - gate[k]) * d_out[k];
-    weight_product<T>(bf16_products(), false, false, r1 - r0, n, n, d_gate + r0 * n, n, weight, n,
-                      true, d_in + r0 * n, n);
+    weight_product<T>(bf16_products<T>(), false, false, r1 - r0, n, n, d_gate + r0 * n, n, weight,
+                      n, true, d_in + r0 * n, n);
   });
 }
 
