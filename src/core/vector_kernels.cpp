@@ -26,10 +26,11 @@ template <typename T>
 using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t, int64_t, bool, const T*, int64_t);
 
 // C tile [MR rows, NV·width columns] (+)= A[MR, k] × panels, with `panels` at the tile's first
-// column (panels follow each other at panel_stride) and `columns` bounding the last ones.
+// column (panels follow each other at panel_stride) and `columns` bounding the last ones. A's
+// rows lie lda apart, or, Interleaved, side by side: A[r, i] at a[i·MR + r].
 // With one panel per tile, it also asks for `next_steps` depth steps of panel at `next` into
 // L2; with several, for each panel's lines a few depth steps ahead.
-template <typename S, typename T, int MR, int NV>
+template <typename S, typename T, int MR, int NV, bool Interleaved>
 void tile_kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t panel_stride, T* c,
                  int64_t ldc, int64_t columns, bool accumulate, const T* next, int64_t next_steps) {
   using V = typename S::V;
@@ -58,7 +59,7 @@ void tile_kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t pa
     V w[NV];
     for (int v = 0; v < NV; ++v) w[v] = S::loadu(panels + (v * W / kPanel) * panel_stride + i * kPanel + (v * W) % kPanel);
     for (int r = 0; r < MR; ++r) {
-      const V x = S::set(a[r * lda + i]);
+      const V x = S::set(Interleaved ? a[i * MR + r] : a[r * lda + i]);
       for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(x, w[v], acc[r][v]);
     }
   }
@@ -73,15 +74,18 @@ void tile_kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t pa
 }
 
 // The kernel for `rows` (≤ R) rows.
-template <typename S, typename T, int NV, int R>
+template <typename S, typename T, int NV, int R, bool Interleaved>
 Kernel<T> pick_kernel(int64_t rows) {
-  if constexpr (R == 1) return tile_kernel<S, T, 1, NV>;
-  else return rows >= R ? tile_kernel<S, T, R, NV> : pick_kernel<S, T, NV, R - 1>(rows);
+  if constexpr (R == 1)
+    return tile_kernel<S, T, 1, NV, Interleaved>;
+  else
+    return rows >= R ? tile_kernel<S, T, R, NV, Interleaved>
+                     : pick_kernel<S, T, NV, R - 1, Interleaved>(rows);
 }
 
 // One column tile of the product, `columns` (≤ NV·width) columns from `unit` of block b, in row
 // tiles of up to MaxRows rows.
-template <typename S, typename T, int NV, int MaxRows>
+template <typename S, typename T, int NV, int MaxRows, bool Interleaved>
 void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns) {
   constexpr int64_t kPanels = (NV * S::width + kPanel - 1) / kPanel;
   const int64_t panel_stride = p.k * kPanel, row_tiles = (p.m + MaxRows - 1) / MaxRows;
@@ -110,84 +114,116 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
     for (int tile = 0; tile < row_tiles; ++tile) {
       const auto [row, row_end] = split_range(p.m, static_cast<int>(row_tiles), tile);
       const int64_t from = std::min(next_depth, tile * per_tile);
-      pick_kernel<S, T, NV, MaxRows>(row_end - row)(
-          depth, p.a + row * p.lda + k0, p.lda, tile_panels + k0 * kPanel, panel_stride,
-          c_tile + row * p.ldc, p.ldc, columns, p.accumulate || k0 > 0,
-          next ? next + from * kPanel : nullptr, std::min(per_tile, next_depth - from));
+      const T* a = p.a + row * p.lda + k0 * (Interleaved ? row_end - row : 1);
+      pick_kernel<S, T, NV, MaxRows, Interleaved>(row_end - row)(
+          depth, a, p.lda, tile_panels + k0 * kPanel, panel_stride, c_tile + row * p.ldc, p.ldc,
+          columns, p.accumulate || k0 > 0, next ? next + from * kPanel : nullptr,
+          std::min(per_tile, next_depth - from));
     }
   }
 }
 
 // A last tile that spans fewer panels than NV vectors would: the kernel with one panel less
 // until it fits (kernels read whole panels, which must exist).
-template <typename S, typename T, int NV, int MaxRows>
+template <typename S, typename T, int NV, int MaxRows, bool Interleaved>
 void run_last_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns) {
   constexpr int kPerPanel = static_cast<int>(kPanel / S::width);
   if constexpr (NV > kPerPanel) {
-    if ((columns + kPanel - 1) / kPanel * kPerPanel < NV) return run_last_tile<S, T, NV - kPerPanel, MaxRows>(p, b, unit, columns);
+    if ((columns + kPanel - 1) / kPanel * kPerPanel < NV)
+      return run_last_tile<S, T, NV - kPerPanel, MaxRows, Interleaved>(p, b, unit, columns);
   }
-  run_tile<S, T, NV, MaxRows>(p, b, unit, columns);
+  run_tile<S, T, NV, MaxRows, Interleaved>(p, b, unit, columns);
 }
 
 // Every tile of the product: NV vectors of columns by up to MaxRows rows each.
-template <typename S, typename T, int NV, int MaxRows>
+template <typename S, typename T, int NV, int MaxRows, bool Interleaved>
 void run_tiles(const PanelProduct<T>& p) {
   constexpr int64_t kColumns = NV * S::width;
   for (int64_t b = 0; b < p.blocks; ++b)
     for (int64_t unit = p.unit_begin; unit < p.unit_end; unit += kColumns) {
       const int64_t columns = std::min(kColumns, p.unit_end - unit);
-      if (columns == kColumns) run_tile<S, T, NV, MaxRows>(p, b, unit, columns);
-      else run_last_tile<S, T, NV, MaxRows>(p, b, unit, columns);
+      if (columns == kColumns)
+        run_tile<S, T, NV, MaxRows, Interleaved>(p, b, unit, columns);
+      else
+        run_last_tile<S, T, NV, MaxRows, Interleaved>(p, b, unit, columns);
     }
 }
 
-// A's rows 2 KiB apart or a multiple of it (h of 512 or 1024 floats) fall into the same few sets
-// of L1 (64 sets of 64 bytes: the index repeats every 4 KiB), and a tile's 12 rows then evict each
-// other before their lines are used up. Such an A is copied once per product to rows 64 bytes
-// further apart, each in another set (Zen 4, lstm 1024/1024/64/25 fp32, 1 thread: infer 284 → 270
-// ms; 2 threads: infer about 156 → 152, train 470 → 450; 512/512/64/50 unchanged). Only an A that
-// more than one panel of columns reads: copying an A read once (W_ih by the few rows of a batch-1
-// input part) is a pass for nothing (gru 1024/1024/1/25 infer: input products 50–57 → 63–70
-// GFLOP/s a thread without it).
+// The rows [first, first + N) of A [., k] (leading dimension lda) interleaved: out[i·N + r] =
+// A[first + r, i], so that a tile reads its rows' values for one depth step side by side.
+template <typename T, int N>
+void interleave_rows(const T* a, int64_t lda, int64_t k, T* out) {
+  for (int64_t i = 0; i < k; ++i)
+    for (int r = 0; r < N; ++r) out[i * N + r] = a[r * lda + i];
+}
+
+template <typename T, int R>
+auto pick_interleave(int64_t rows) -> void (*)(const T*, int64_t, int64_t, T*) {
+  if constexpr (R == 1)
+    return interleave_rows<T, 1>;
+  else
+    return rows >= R ? interleave_rows<T, R> : pick_interleave<T, R - 1>(rows);
+}
+
+// A copied once per product, row tile by row tile (the tiles of run_tile), each tile's rows
+// interleaved: one stream for the tile's broadcasts instead of one per row, in place of rows up
+// to 4 KiB apart that fall into one set of the 8-way L1 and evict each other (h of 512 or 1024
+// floats: the L1 index repeats every 4 KiB).
+//
+// Only for an A that more than one panel of columns reads (copying an A read once, W_ih by the
+// few rows of a batch-1 input part, is a pass for nothing), and only at depths of 512 or more
+// (every A whose rows share L1 sets in the library's products): below, the copy costs more
+// than it gains. Zen 4, one thread, the product alone, GFLOP/s, rows as they lie (or 64 bytes
+// further apart, the copy this replaced, where they were 2 KiB apart) → interleaved: AVX2, 64
+// rows by 4096 columns at depth 1024 94 → 100, depth 4096 (the backward's dgates W_hh) 80 → 98,
+// depth 512 103 → 106; the AVX-512 path within ±3%; at depth 256, AVX2 even and AVX-512 110 →
+// 104; 32 rows at depth 128 on AVX2, 107 → 102.
 template <typename T>
-bool rows_share_l1_sets(const PanelProduct<T>& p) {
-  return p.m >= 4 && (p.lda * static_cast<int64_t>(sizeof(T))) % 2048 == 0 &&
-         p.blocks * (p.unit_end - p.unit_begin) > kPanel;
+bool interleaving_pays(const PanelProduct<T>& p) {
+  return p.blocks * (p.unit_end - p.unit_begin) > kPanel && p.k >= 512;
 }
 
 template <typename T>
-PanelProduct<T> with_rows_apart(PanelProduct<T> p, std::vector<T>& copy) {
-  int64_t ld = (p.k + 15) / 16 * 16 + 16;
-  while ((ld * static_cast<int64_t>(sizeof(T))) % 2048 == 0) ld += 16;
-  if (static_cast<int64_t>(copy.size()) < p.m * ld) copy.resize(p.m * ld);
-  for (int64_t r = 0; r < p.m; ++r)
-    std::copy(p.a + r * p.lda, p.a + r * p.lda + p.k, copy.data() + r * ld);
+PanelProduct<T> with_rows_interleaved(PanelProduct<T> p, int64_t max_rows, std::vector<T>& copy) {
+  if (static_cast<int64_t>(copy.size()) < p.m * p.k) copy.resize(p.m * p.k);
+  const int64_t row_tiles = (p.m + max_rows - 1) / max_rows;
+  for (int tile = 0; tile < row_tiles; ++tile) {
+    const auto [row, row_end] = split_range(p.m, static_cast<int>(row_tiles), tile);
+    pick_interleave<T, 12>(row_end - row)(p.a + row * p.lda, p.lda, p.k, copy.data() + row * p.k);
+  }
   p.a = copy.data();
-  p.lda = ld;
+  p.lda = p.k;
   return p;
+}
+
+// The tiles for many rows, on A as it lies or interleaved.
+template <typename S, typename T, int NV, int MaxRows>
+void run_row_tiles(const PanelProduct<T>& p) {
+  // The kernels own no workspace: one copy buffer per thread, grown to the largest A it has seen.
+  thread_local std::vector<T> a_copy;
+  if (S::width > 1 && interleaving_pays(p))
+    run_tiles<S, T, NV, MaxRows, true>(with_rows_interleaved(p, MaxRows, a_copy));
+  else
+    run_tiles<S, T, NV, MaxRows, false>(p);
 }
 
 // Few rows (small batches) leave the FMA units idle unless a tile spans more columns: each
 // path's tiles keep about 8-24 accumulators and the weights of one depth step in registers.
 template <typename T>
-void multiply_panels(const PanelProduct<T>& product) {
+void multiply_panels(const PanelProduct<T>& p) {
   using S = Simd<T>;
-  // The kernels own no workspace: one copy buffer per thread, grown to the largest A it has seen.
-  thread_local std::vector<T> a_copy;
-  const PanelProduct<T> p =
-      S::width > 1 && rows_share_l1_sets(product) ? with_rows_apart(product, a_copy) : product;
   if constexpr (S::width == 16) {  // 32 registers
-    if (p.m >= 4) run_tiles<S, T, 2, 12>(p);
-    else if (p.m == 3) run_tiles<S, T, 4, 3>(p);
-    else run_tiles<S, T, 8, 2>(p);
+    if (p.m >= 4) run_row_tiles<S, T, 2, 12>(p);
+    else if (p.m == 3) run_tiles<S, T, 4, 3, false>(p);
+    else run_tiles<S, T, 8, 2, false>(p);
   } else if constexpr (S::width == 8) {  // 16 registers
-    if (p.m >= 3) run_tiles<S, T, 2, 6>(p);
-    else if (p.m == 2) run_tiles<S, T, 4, 2>(p);
-    else run_tiles<S, T, 8, 1>(p);
+    if (p.m >= 3) run_row_tiles<S, T, 2, 6>(p);
+    else if (p.m == 2) run_tiles<S, T, 4, 2, false>(p);
+    else run_tiles<S, T, 8, 1, false>(p);
   } else {
-    if (p.m >= 4) run_tiles<S, T, 32, 12>(p);
-    else if (p.m == 3) run_tiles<S, T, 64, 3>(p);
-    else run_tiles<S, T, 128, 2>(p);
+    if (p.m >= 4) run_tiles<S, T, 32, 12, false>(p);
+    else if (p.m == 3) run_tiles<S, T, 64, 3, false>(p);
+    else run_tiles<S, T, 128, 2, false>(p);
   }
 }
 
