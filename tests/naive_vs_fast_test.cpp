@@ -104,8 +104,8 @@ std::vector<Case> grid() {
   add("gru_threaded", make_config(CellType::gru, 2, true, 24, 80), {6, 1, 4, 6, 2, 6, 5, 3}, true, 6, 8);
   add("rnn_tanh_threaded", make_config(CellType::rnn_tanh, 1, true, 24, 200), {6, 1, 4, 6, 2, 6, 5, 3},
       true, 6, 8);
-  // Batch 1 with W_hh larger than a core's L2 reads it in place (a hidden size that is not a
-  // multiple of the 32-unit slices, and a sequence shorter than T).
+  // Batch 1 with W_hh larger than a core's L2: training reads it in place, inference packs it
+  // (a hidden size that is not a multiple of the 32-unit slices, and a sequence shorter than T).
   add("lstm_batch1_in_place", make_config(CellType::lstm, 2, true, 24, 370), {7}, true, 9, 1);
   add("gru_batch1_in_place", make_config(CellType::gru, 1, false, 24, 430), {}, true, 9, 1);
   c = make_config(CellType::lstm, 1, false, 24, 370), c.proj_size = 300;

@@ -104,9 +104,9 @@ void check_product(int64_t m, int64_t rows_per_block, int64_t blocks, int64_t k,
 }
 
 // k = 512, 600 and 1100: the vector paths first copy A with each row tile's rows interleaved
-// (m ≥ 3 on AVX2, ≥ 4 on AVX-512; tiles of unequal heights from m = 7, 13, 31 and 64); 600 and
-// 1100 cross their depth blocks of 512 once and twice. A float sum's rounding error grows with
-// its length: the tolerance with it, past 600 terms.
+// (m ≥ 3 on AVX2, ≥ 4 on AVX-512, more than 64 columns; tiles of unequal heights from m = 7, 13,
+// 31 and 64); 600 and 1100 cross their depth blocks of 512 once and twice. A float sum's rounding
+// error grows with its length: the tolerance with it, past 600 terms.
 TEST(PackedGemm, MatchesNaiveFloat) {
   for (int64_t m : {1, 2, 3, 4, 5, 7, 12, 13, 31, 64})
     for (int64_t rows : {1, 5, 16, 32, 33, 70, 160})

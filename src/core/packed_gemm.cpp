@@ -52,11 +52,9 @@ void PackedWeights<T>::pack(const T* w, int64_t ldw, int64_t unit_begin, int64_t
     for (int64_t p = unit_begin / kPanel; p * kPanel < unit_end; ++p) {
       T* panel = data_.data() + (b * panels_per_block_ + p) * k_ * kPanel;
       const int64_t columns = std::min(kPanel, rows_per_block_ - p * kPanel);
-      for (int64_t i = 0; i < k_; ++i) {
-        T* out = panel + i * kPanel;
-        for (int64_t col = 0; col < columns; ++col) out[col] = w[(b * rows_per_block_ + p * kPanel + col) * ldw + i];
-        std::fill(out + columns, out + kPanel, T(0));
-      }
+      transpose_rows(w + (b * rows_per_block_ + p * kPanel) * ldw, ldw, columns, k_, panel, kPanel);
+      for (int64_t i = 0; columns < kPanel && i < k_; ++i)
+        std::fill(panel + i * kPanel + columns, panel + (i + 1) * kPanel, T(0));
     }
   }
 }

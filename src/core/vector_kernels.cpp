@@ -29,7 +29,7 @@ using Kernel = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64
 // column (panels follow each other at panel_stride) and `columns` bounding the last ones. A's
 // rows lie lda apart, or, Interleaved, side by side: A[r, i] at a[i·MR + r].
 // With one panel per tile, it also asks for `next_steps` depth steps of panel at `next` into
-// L2; with several, for each panel's lines a few depth steps ahead.
+// L2; with several and next_steps > 0, for each panel's lines a few depth steps ahead.
 template <typename S, typename T, int MR, int NV, bool Interleaved>
 void tile_kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t panel_stride, T* c,
                  int64_t ldc, int64_t columns, bool accumulate, const T* next, int64_t next_steps) {
@@ -43,11 +43,13 @@ void tile_kernel(int64_t k, const T* a, int64_t lda, const T* panels, int64_t pa
     if constexpr (W > 1 && kPanels > 1) {
       // With few rows the product streams the panels from L2, and runs faster when each
       // panel's lines are asked for 8 depth steps ahead (lstm 256/256/1/100 infer 1.23 → 1.14 ms).
-      const int64_t ahead = std::min(i + 8, k - 1);
-      for (int64_t p = 0; p < kPanels; ++p) {
-        const T* line = panels + p * panel_stride + ahead * kPanel;
-        __builtin_prefetch(line, 0, 3);
-        __builtin_prefetch(line + 16, 0, 3);
+      if (next_steps > 0) {
+        const int64_t ahead = std::min(i + 8, k - 1);
+        for (int64_t p = 0; p < kPanels; ++p) {
+          const T* line = panels + p * panel_stride + ahead * kPanel;
+          __builtin_prefetch(line, 0, 3);
+          __builtin_prefetch(line + 16, 0, 3);
+        }
       }
     }
     if constexpr (W > 1 && kPanels == 1) {
@@ -108,6 +110,12 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
       if (next) next_depth = std::min(kDepthBlock, k0 + depth < p.k ? p.k - k0 - depth : p.k);
     }
     const int64_t per_tile = (next_depth + row_tiles - 1) / row_tiles;  // depth steps of `next`
+    // Tiles of several panels ask for their lines ahead, except for a single row of A with panels
+    // over 1 MiB: those stream from L3, and the hardware streams them faster alone, the prefetches
+    // taking load slots that the stream needs (2 threads each reading 8 MiB of panels 50 times:
+    // 70–72 → 79–87 GB/s a thread). With two rows, lstm 1024/1024/2/25 infer was 2–3% slower
+    // without them.
+    const int64_t several_ahead = p.stream_next && p.m == 1 ? 0 : 1;
     // The rows shared evenly between the tiles: 32 rows on AVX2 as 5 5 6 5 5 6, not 6 6 6 6 6 2,
     // whose 2-row tile ran at half the others' rate (lstm 512/512/64/50 infer, avx2, recurrent
     // products 97 → 101 GFLOP/s a thread; the avx512 path unchanged).
@@ -118,7 +126,7 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
       pick_kernel<S, T, NV, MaxRows, Interleaved>(row_end - row)(
           depth, a, p.lda, tile_panels + k0 * kPanel, panel_stride, c_tile + row * p.ldc, p.ldc,
           columns, p.accumulate || k0 > 0, next ? next + from * kPanel : nullptr,
-          std::min(per_tile, next_depth - from));
+          kPanels > 1 ? several_ahead : std::min(per_tile, next_depth - from));
     }
   }
 }
@@ -149,38 +157,21 @@ void run_tiles(const PanelProduct<T>& p) {
     }
 }
 
-// The rows [first, first + N) of A [., k] (leading dimension lda) interleaved: out[i·N + r] =
-// A[first + r, i], so that a tile reads its rows' values for one depth step side by side.
-template <typename T, int N>
-void interleave_rows(const T* a, int64_t lda, int64_t k, T* out) {
-  for (int64_t i = 0; i < k; ++i)
-    for (int r = 0; r < N; ++r) out[i * N + r] = a[r * lda + i];
-}
-
-template <typename T, int R>
-auto pick_interleave(int64_t rows) -> void (*)(const T*, int64_t, int64_t, T*) {
-  if constexpr (R == 1)
-    return interleave_rows<T, 1>;
-  else
-    return rows >= R ? interleave_rows<T, R> : pick_interleave<T, R - 1>(rows);
-}
-
 // A copied once per product, row tile by row tile (the tiles of run_tile), each tile's rows
-// interleaved: one stream for the tile's broadcasts instead of one per row, in place of rows up
-// to 4 KiB apart that fall into one set of the 8-way L1 and evict each other (h of 512 or 1024
+// interleaved: one stream for the tile's broadcasts instead of one per row, and no rows up to
+// 4 KiB apart that fall into one set of the 8-way L1 and evict each other (h of 512 or 1024
 // floats: the L1 index repeats every 4 KiB).
 //
-// Only for an A that more than one panel of columns reads (copying an A read once, W_ih by the
-// few rows of a batch-1 input part, is a pass for nothing), and only at depths of 512 or more
-// (every A whose rows share L1 sets in the library's products): below, the copy costs more
-// than it gains. Zen 4, one thread, the product alone, GFLOP/s, rows as they lie (or 64 bytes
-// further apart, the copy this replaced, where they were 2 KiB apart) → interleaved: AVX2, 64
-// rows by 4096 columns at depth 1024 94 → 100, depth 4096 (the backward's dgates W_hh) 80 → 98,
-// depth 512 103 → 106; the AVX-512 path within ±3%; at depth 256, AVX2 even and AVX-512 110 →
-// 104; 32 rows at depth 128 on AVX2, 107 → 102.
+// Only at depths of 512 or more, and only for an A that more than two panels of columns read:
+// below either, the copy costs more than it gains. Zen 4, one thread, the product alone, 64 rows
+// by 4096 columns, GFLOP/s, A where it lies → interleaved: AVX2 at depth 1024 93 → 102, at depth
+// 4096 (the backward's dgates W_hh) 90 → 99, at depth 512 105 → 108; AVX-512 97 → 102, 100 →
+// 105, 110 → 111; at depth 256, AVX2 103 → 106 but AVX-512 110 → 108; 32 rows at depth 128,
+// AVX2 106 → 103, AVX-512 111 → 108. An A read by two panels is W_ih at batch 2 (lstm
+// 1024/1024/2/25 infer: input products 65–68 → 60 GFLOP/s a thread with the copy).
 template <typename T>
 bool interleaving_pays(const PanelProduct<T>& p) {
-  return p.blocks * (p.unit_end - p.unit_begin) > kPanel && p.k >= 512;
+  return p.blocks * (p.unit_end - p.unit_begin) > 2 * kPanel && p.k >= 512;
 }
 
 template <typename T>
@@ -189,7 +180,8 @@ PanelProduct<T> with_rows_interleaved(PanelProduct<T> p, int64_t max_rows, std::
   const int64_t row_tiles = (p.m + max_rows - 1) / max_rows;
   for (int tile = 0; tile < row_tiles; ++tile) {
     const auto [row, row_end] = split_range(p.m, static_cast<int>(row_tiles), tile);
-    pick_interleave<T, 12>(row_end - row)(p.a + row * p.lda, p.lda, p.k, copy.data() + row * p.k);
+    transpose_rows(p.a + row * p.lda, p.lda, row_end - row, p.k, copy.data() + row * p.k,
+                   row_end - row);
   }
   p.a = copy.data();
   p.lda = p.k;

@@ -231,13 +231,16 @@ void run_directions(const Direction* directions, int64_t count, Prepare prepare,
   });
 }
 
-// Whether the forward loop reads W_hh where it lies instead of packing it: in float, with a
-// batch of one, when each thread's share is over 1 MiB (half of a core's L2 here). Every step then
-// streams that share from L3 either way, and packing would add a pass over all of it (lstm
-// 1024/1024/1/25 runs about 12% faster in place); a share that stays in L2 is about 10% faster
-// packed (256/256/1). With bf16 products the weights are always packed: half the bytes, packed
-// once for repeated inference calls (LoopScratch::packed_for), so that generate's share of a
-// 512-unit W_hh stays in L2 (15 100 characters a second instead of 8 700 in fp32's place).
+// Whether a training loop reads W_hh where it lies instead of packing it: in float, with a batch
+// of one, when each thread's share is over 1 MiB (half of a core's L2 here). Every step then
+// streams that share from L3 either way, and packing would add a pass over all of it in every
+// call (lstm 1024/1024/1/25 train, 2 threads: 14.4–16.1 ms in place, 16.0–16.7 packed); a share
+// that stays in L2 is about 10% faster packed (256/256/1). Inference always packs: the packed
+// weights are kept for the next call from the same weights (LoopScratch::packed_for), and the
+// packed panels stream faster than the rows in place (lstm 1024/1024/1/25 infer, 2 threads, 5.2–5.8
+// → 4.5–4.7 ms; the first call adds the packing, about 1.4 ms). With bf16 products the weights
+// are packed in training too: half the bytes, so that generate's share of a 512-unit W_hh stays
+// in L2 (15 100 characters a second instead of 8 700 in fp32's place).
 inline bool read_in_place(const Dims& d, int threads, size_t element_size) {
   const int64_t share_bytes = d.GH * d.Hout * static_cast<int64_t>(element_size) / threads;
   return d.B == 1 && share_bytes > (int64_t{1} << 20);

@@ -354,7 +354,7 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   using PackedFor = typename LoopScratch<T>::PackedFor;
   const PackedFor wanted{f.weights_version, f.layer, f.loop.bf16};
   f.loop.pack_weights = true;
-  if (!wanted.bf16 && read_in_place(d, threads, sizeof(T))) {
+  if (!wanted.bf16 && f.training && read_in_place(d, threads, sizeof(T))) {
     f.loop.packed_hh.read_in_place(f.params.w_hh, d.Hout, d.hh_blocks(), d.H, d.Hout);
     if (d.proj) f.loop.packed_hr.read_in_place(f.params.w_hr, d.H, 1, d.P, d.H);
     if (d.reset_before) f.loop.packed_hn.read_in_place(w_hn, d.Hout, 1, d.H, d.Hout);
