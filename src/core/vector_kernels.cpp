@@ -94,6 +94,12 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
   const T* block = p.panels + b * p.panels_per_block * panel_stride;
   const T* tile_panels = block + unit / kPanel * panel_stride + unit % kPanel;
   T* c_tile = p.c + b * p.rows_per_block + unit;
+  // Tiles of several panels ask for their lines ahead, except for a single row of A with panels
+  // over 1 MiB: those stream from L3, and the hardware streams them faster alone, the prefetches
+  // taking load slots that the stream needs (2 threads each reading 8 MiB of panels 50 times:
+  // 70–72 → 79–87 GB/s a thread). With two rows, lstm 1024/1024/2/25 infer was 2–3% slower
+  // without them.
+  const int64_t several_ahead = p.stream_next && p.m == 1 ? 0 : 1;
   // Depth in blocks, so that a panel's slice stays in L2 while every row tile uses it.
   for (int64_t k0 = 0; k0 < p.k; k0 += kDepthBlock) {
     const int64_t depth = std::min(kDepthBlock, p.k - k0);
@@ -110,12 +116,6 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
       if (next) next_depth = std::min(kDepthBlock, k0 + depth < p.k ? p.k - k0 - depth : p.k);
     }
     const int64_t per_tile = (next_depth + row_tiles - 1) / row_tiles;  // depth steps of `next`
-    // Tiles of several panels ask for their lines ahead, except for a single row of A with panels
-    // over 1 MiB: those stream from L3, and the hardware streams them faster alone, the prefetches
-    // taking load slots that the stream needs (2 threads each reading 8 MiB of panels 50 times:
-    // 70–72 → 79–87 GB/s a thread). With two rows, lstm 1024/1024/2/25 infer was 2–3% slower
-    // without them.
-    const int64_t several_ahead = p.stream_next && p.m == 1 ? 0 : 1;
     // The rows shared evenly between the tiles: 32 rows on AVX2 as 5 5 6 5 5 6, not 6 6 6 6 6 2,
     // whose 2-row tile ran at half the others' rate (lstm 512/512/64/50 infer, avx2, recurrent
     // products 97 → 101 GFLOP/s a thread; the avx512 path unchanged).

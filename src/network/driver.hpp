@@ -237,10 +237,10 @@ void run_directions(const Direction* directions, int64_t count, Prepare prepare,
 // call (lstm 1024/1024/1/25 train, 2 threads: 14.4–16.1 ms in place, 16.0–16.7 packed); a share
 // that stays in L2 is about 10% faster packed (256/256/1). Inference always packs: the packed
 // weights are kept for the next call from the same weights (LoopScratch::packed_for), and the
-// packed panels stream faster than the rows in place (lstm 1024/1024/1/25 infer, 2 threads, 5.2–5.8
-// → 4.5–4.7 ms; the first call adds the packing, about 1.4 ms). With bf16 products the weights
-// are packed in training too: half the bytes, so that generate's share of a 512-unit W_hh stays
-// in L2 (15 100 characters a second instead of 8 700 in fp32's place).
+// packed panels stream faster than the rows in place (lstm 1024/1024/1/25 infer, 2 threads,
+// 5.2–5.8 → 4.5–4.7 ms; the first call adds the packing, about 1.4 ms). With bf16 products the
+// weights are packed in training too: half the bytes, so that generate's share of a 512-unit
+// W_hh stays in L2 (15 100 characters a second instead of 8 700 in fp32's place).
 inline bool read_in_place(const Dims& d, int threads, size_t element_size) {
   const int64_t share_bytes = d.GH * d.Hout * static_cast<int64_t>(element_size) / threads;
   return d.B == 1 && share_bytes > (int64_t{1} << 20);
