@@ -340,8 +340,9 @@ TEST(Bf16, UnavailablePrecisionIsAnError) {
 }
 
 // Inference with one workspace, as generate calls it once a character.
-std::vector<float> infer(const lstm::Network<float>& net, const std::vector<float>& x, lstm::Workspace<float>& ws) {
-  const int64_t steps = 5, batch = 3;
+std::vector<float> infer(const lstm::Network<float>& net, const std::vector<float>& x,
+                         lstm::Workspace<float>& ws, int64_t batch = 3) {
+  const int64_t steps = 5;
   std::vector<float> y(static_cast<size_t>(steps * batch * net.config().layer_output_size()));
   lstm::ForwardArgs<float> args;
   args.seq_len = steps;
@@ -356,44 +357,53 @@ std::vector<float> infer(const lstm::Network<float>& net, const std::vector<floa
 // whenever they may have changed: through parameter(), through an earlier view declared by
 // weights_changed(), through a view the optimizer writes after a training step (which declares
 // nothing: the training forward and the backward clear what the workspace kept), or with the
-// precision. Each result must equal a fresh workspace's.
+// precision. Each result must equal a fresh workspace's. The last case is a batch of one with
+// W_hh over 1 MiB a thread (on up to 5 threads), which training reads in place and inference
+// packs.
 TEST(PackedReuse, InferenceRepacksWheneverTheWeightsMayHaveChanged) {
-  for (const char* cell : {"lstm", "gru_reset_before"}) {
-    SCOPED_TRACE(cell);
+  struct ReuseCase {
+    const char* cell;
+    int64_t hidden, batch;
+  };
+  for (const ReuseCase& c : {ReuseCase{"lstm", 40, 3}, ReuseCase{"gru_reset_before", 40, 3},
+                             ReuseCase{"lstm", 600, 1}}) {
+    SCOPED_TRACE(std::string(c.cell) + " hidden " + std::to_string(c.hidden) + " batch " +
+                 std::to_string(c.batch));
     lstm::NetworkConfig config;
-    lstm::apply_cell_variant(config, cell);
+    lstm::apply_cell_variant(config, c.cell);
     config.input_size = 12;
-    config.hidden_size = 40;
-    if (config.cell == lstm::CellType::lstm) config.proj_size = 24;
+    config.hidden_size = c.hidden;
+    if (config.cell == lstm::CellType::lstm && c.batch > 1) config.proj_size = 24;
     lstm::Network<float> net(config);
     net.init_uniform(5);
-    const std::vector<float> x = random_values<float>(5 * 3 * 12, 9);
+    const std::vector<float> x = random_values<float>(static_cast<size_t>(5 * c.batch * 12), 9);
+    auto run = [&](lstm::Workspace<float>& ws) { return infer(net, x, ws, c.batch); };
     auto fresh = [&] {
       lstm::Workspace<float> ws;
-      return infer(net, x, ws);
+      return run(ws);
     };
     lstm::Workspace<float> kept;
-    const std::vector<float> first = infer(net, x, kept);
-    EXPECT_EQ(infer(net, x, kept), first);
+    const std::vector<float> first = run(kept);
+    EXPECT_EQ(run(kept), first);
 
     for (float& v : net.parameter("weight_hh_l0")) v *= -1.0f;
-    const std::vector<float> negated = infer(net, x, kept);
+    const std::vector<float> negated = run(kept);
     EXPECT_EQ(negated, fresh());
     EXPECT_NE(negated, first);
 
     const std::span<float> view = net.parameters();
-    (void)infer(net, x, kept);
+    (void)run(kept);
     for (float& v : view) v *= 0.5f;
     net.weights_changed();
-    EXPECT_EQ(infer(net, x, kept), fresh());
+    EXPECT_EQ(run(kept), fresh());
 
     // The trainer's order: views taken once, a training forward and backward, the optimizer
     // writing through the views, then a validation forward.
-    (void)infer(net, x, kept);
+    (void)run(kept);
     std::vector<float> y(first.size()), grads(static_cast<size_t>(net.num_parameters()));
     lstm::ForwardArgs<float> args;
     args.seq_len = 5;
-    args.batch = 3;
+    args.batch = c.batch;
     args.input = x.data();
     args.output = y.data();
     net.forward(lstm::Mode::training, args, kept);
@@ -402,14 +412,14 @@ TEST(PackedReuse, InferenceRepacksWheneverTheWeightsMayHaveChanged) {
     back.grad_params = grads.data();
     net.backward(back, kept);
     for (size_t k = 0; k < view.size(); ++k) view[k] -= 0.1f * grads[k];
-    EXPECT_EQ(infer(net, x, kept), fresh());
+    EXPECT_EQ(run(kept), fresh());
 
     if (lstm::bf16_available()) {
-      (void)infer(net, x, kept);
+      (void)run(kept);
       const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
-      const std::vector<float> rounded = infer(net, x, kept);
+      const std::vector<float> rounded = run(kept);
       EXPECT_EQ(rounded, fresh());
-      EXPECT_EQ(infer(net, x, kept), rounded);
+      EXPECT_EQ(run(kept), rounded);
     }
   }
 }
