@@ -4,7 +4,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <barrier>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -196,6 +198,49 @@ Bandwidth measure_bandwidth(const peak::CpuFeatures& cpu, const Options& o) {
   return bandwidth;
 }
 
+// The best of `repeats` times for one round trip of a cache line between the process's first two
+// CPUs: two threads pinned there take turns to advance a counter. On a virtual machine the host
+// places those CPUs, near (sharing an L3) or far apart, and may move them between runs; every
+// step of a loop split over two threads meets at a barrier and exchanges h across that distance.
+// Empty with fewer than two threads or CPUs.
+void spin_until(const std::atomic<std::int64_t>& turn, std::int64_t value) {
+  while (turn.load(std::memory_order_acquire) != value) {
+  }
+}
+
+std::optional<double> core_round_trip_ns(const Options& o) {
+  if (o.threads < 2 || allowed_cpus().size() < 2) return {};
+  constexpr std::int64_t kTrips = 100000;
+  double best = 0;
+  for (int r = 0; r < o.repeats; ++r) {
+    alignas(64) std::atomic<std::int64_t> turn{-1};  // odd: the answering thread's turn
+    double seconds = 0;
+    std::thread asking([&] {
+      spin_until(turn, 0);  // until both are pinned
+      const auto start = std::chrono::steady_clock::now();
+      for (std::int64_t i = 0; i < kTrips; ++i) {
+        turn.store(2 * i + 1, std::memory_order_release);
+        spin_until(turn, 2 * i + 2);
+      }
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+    std::thread answering([&] {
+      for (std::int64_t i = 0; i < kTrips; ++i) {
+        spin_until(turn, 2 * i + 1);
+        turn.store(2 * i + 2, std::memory_order_release);
+      }
+    });
+    pin_to_cpu(asking, 0);
+    pin_to_cpu(answering, 1);
+    turn.store(0, std::memory_order_release);
+    asking.join();
+    answering.join();
+    const double ns = seconds * 1e9 / kTrips;
+    best = r == 0 ? ns : std::min(best, ns);
+  }
+  return best;
+}
+
 struct Report {
   std::string cpu;
   std::optional<bool> amx_permission;  // empty: no AMX on this CPU
@@ -203,6 +248,7 @@ struct Report {
   std::vector<Peak> peaks;
   std::optional<double> fp32_peak, fma512_flops_per_cycle;
   Bandwidth bandwidth;
+  std::optional<double> round_trip_ns;
 };
 
 void print_json(const Report& r, const Options& o) {
@@ -214,7 +260,7 @@ void print_json(const Report& r, const Options& o) {
               json_number(r.fp32_peak).c_str(), json_number(r.fma512_flops_per_cycle).c_str());
   for (std::size_t i = 0; i < r.bandwidth.size(); ++i)
     std::printf("%s\"%s\": %.3f", i ? ", " : "", size_label(r.bandwidth[i].first).c_str(), r.bandwidth[i].second);
-  std::printf("}}\n");
+  std::printf("}, \"core_round_trip_ns\": %s}\n", json_number(r.round_trip_ns).c_str());
 }
 
 void print_text(const Report& r, const Options& o) {
@@ -229,6 +275,9 @@ void print_text(const Report& r, const Options& o) {
     std::printf("  fp32 512-bit FMA: %.1f flops per cycle per core\n", *r.fma512_flops_per_cycle);
   for (const auto& [bytes, gbs] : r.bandwidth)
     std::printf("  read %-8s per thread: %8.1f GB/s (all threads)\n", size_label(bytes).c_str(), gbs);
+  if (r.round_trip_ns)
+    std::printf("  a cache line from the first CPU to the second and back: %.0f ns\n",
+                *r.round_trip_ns);
 }
 
 int run(const Options& o) {
@@ -255,6 +304,7 @@ int run(const Options& o) {
   const Kernel clock = [](int, std::int64_t reps) { return peak::clock_chain(reps); };
   r.ghz = measure(clock, peak::clock_cycles_per_rep, o) * 1e-9 / o.threads;
   r.bandwidth = measure_bandwidth(cpu, o);
+  r.round_trip_ns = core_round_trip_ns(o);
 
   const Peak &fma256 = r.peaks[0], &fma512 = r.peaks[1];
   if (fma256.giga || fma512.giga) r.fp32_peak = std::max(fma256.giga.value_or(0.0), fma512.giga.value_or(0.0));

@@ -163,12 +163,16 @@ def measure_peaks(args, peers, rnd, state):
                 bw = state["bandwidth"].setdefault(threads, {})
                 for size, gbs in obj.get("bandwidth_gbs", {}).items():
                     bw[size] = max(bw.get(size, 0.0), gbs)
+                if obj.get("core_round_trip_ns"):
+                    state["round_trips"].append(obj["core_round_trip_ns"])
+                    log(f"[round {rnd}] a cache line between the first two CPUs and back: "
+                        f"{obj['core_round_trip_ns']:.0f} ns")
 
 
 def run_suite(args, peers, suite):
     """Interleaves every peer over rounds; keeps per (shape, mode, peer) the best median, its thread
     count and its JSON object."""
-    state = {"best": {}, "raw": [], "sgemm": {}, "peaks": {}, "bandwidth": {}}
+    state = {"best": {}, "raw": [], "sgemm": {}, "peaks": {}, "bandwidth": {}, "round_trips": []}
     for rnd in range(1, args.rounds + 1):
         measure_peaks(args, peers, rnd, state)
         order = peers.order()
@@ -223,6 +227,11 @@ def describe_peaks(state):
         bw = ", ".join(f"{size} {gbs:.0f}" for size, gbs in sorted(state["bandwidth"].get(threads, {}).items(),
                                                                     key=lambda kv: tables.parse_size(kv[0])))
         lines.append(f"FMA peak, {threads} thread(s), GFLOP/s: {figures or 'n/a'}; read GB/s: {bw or 'n/a'}")
+    if state["round_trips"]:
+        lines.append("A cache line between the first two CPUs and back, at each round: "
+                     + ", ".join(f"{ns:.0f}" for ns in state["round_trips"])
+                     + " ns (a host that places the two CPUs far apart, 300 ns or more, slows the loops' "
+                     "barriers and exchanges: see the README's Speed section)")
     if state["sgemm"]:
         lines.append("OpenBLAS sgemm peak GFLOP/s: "
                      + ", ".join(f"{t} thread(s) {state['sgemm'][t]:.1f}" for t in sorted(state["sgemm"])))

@@ -63,6 +63,17 @@ def test_fma_peak_json_is_consistent(fma_json):
         assert 4 < fma_json["fma512_flops_per_cycle_per_core"] < 72
 
 
+def test_fma_peak_times_a_line_between_two_cpus(fma_json):
+    assert fma_json["core_round_trip_ns"] is None  # one thread: nobody to answer
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: no round trip between two")
+    proc = run([FMA_PEAK, "--threads", "2", "--ms", "2", "--repeats", "1", "--sizes", "none", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    # Between two cores a line takes tens of nanoseconds at least (one L3) and microseconds at
+    # most (another socket); a loop without the answering thread would not come back at all.
+    assert 5 < json.loads(proc.stdout)["core_round_trip_ns"] < 20000
+
+
 @pytest.mark.parametrize("args, message", [(["--sizes", "5K"], "multiples of 4 KiB"),
                                            (["--sizes", "4X"], "unknown unit"),
                                            (["--threads", "0"], "must be positive"),

@@ -41,8 +41,9 @@ BackwardScratch<T> lay_out_backward(State<T>& s, const Dims& d) {
   const bool separate_hh = (d.gru && !d.reset_before) || d.layer_norm;  // dgates_hh differs from dgates
   const int64_t per_direction =
       gates * (separate_hh ? 2 : 1) + 3 * d.B * d.Hout + d.T * d.B * d.Hout + 3 * d.B * d.H;
-  s.backward.resize(static_cast<size_t>(2 * d.T * d.B * d.Hcat + d.D * per_direction));
-  T* next = s.backward.data();
+  s.backward.resize(
+      static_cast<size_t>(2 * d.T * d.B * d.Hcat + d.D * per_direction + kLineSlack<T>));
+  T* next = first_line(s.backward.data());
   auto take = [&next](int64_t count) {
     T* p = next;
     next += count;
@@ -230,8 +231,8 @@ void backward_direction_thread(const DirectionBackward<T>& g, bool by_batch, int
     if (!g.loop.partial_dh.empty()) {
       // dL/dh_{t-1} = dgates_hh W_hh (+ the cell's direct path) with W_hh in place: this thread's
       // share from the rows of its units, then, after the barrier, its columns of the shares' sum.
-      T* shares =
-          g.loop.partial_dh.data() + (step % 2) * count * d.B * d.Hout;  // [threads, B, Hout]
+      T* shares = first_line(g.loop.partial_dh.data()) +
+                  (step % 2) * count * d.B * d.Hout;  // [threads, B, Hout]
       T* own = shares + index * d.B * d.Hout;
       const VectorKernels<T>& vector = chosen_vector_kernels<T>();
       for (int64_t gate = 0; gate < d.hh_blocks(); ++gate) {
@@ -350,7 +351,7 @@ LoopPlan prepare_direction(const DirectionBackward<T>& g, int team) {
   g.loop.partial_dh.clear();
   g.loop.bf16 = bf16_products<T>();
   if (backward_by_own_rows<T>(d, plan, g.loop.bf16)) {
-    g.loop.partial_dh.resize(static_cast<size_t>(2 * plan.threads * d.B * d.Hout));
+    g.loop.partial_dh.resize(static_cast<size_t>(2 * plan.threads * d.B * d.Hout + kLineSlack<T>));
     return plan;
   }
   g.loop.packed_hh.shape(1, d.Hout, d.hh_blocks() * d.H);

@@ -42,13 +42,12 @@ void lay_out_forward(State<T>& s, const Dims& d, Mode mode) {
                                 (training && d.zoneout > 0 && d.lstm ? d.T * d.B * d.H : 0);
   const int64_t direction_sets = training ? d.L * d.D : d.D;
   const int64_t layer_buffers = training ? d.L - 1 : std::min<int64_t>(d.L - 1, 2);
-  // Starts on a 64-byte line, so that the input part over every step can stream whole lines.
-  constexpr int64_t slack = 64 / sizeof(T);
-  s.saved.resize(static_cast<size_t>(direction_sets * per_direction + layer_buffers * d.T * d.B * d.Hcat + slack));
+  s.saved.resize(static_cast<size_t>(direction_sets * per_direction +
+                                     layer_buffers * d.T * d.B * d.Hcat + kLineSlack<T>));
   for (int64_t direction = 0; direction < d.D; ++direction)
-    s.loops[direction].recurrent.resize(static_cast<size_t>(d.B * d.GH));
+    s.loops[direction].recurrent.resize(static_cast<size_t>(d.B * d.GH + kLineSlack<T>));
 
-  T* next = s.saved.data() + (64 - reinterpret_cast<uintptr_t>(s.saved.data()) % 64) % 64 / sizeof(T);
+  T* next = first_line(s.saved.data());
   auto take = [&next](int64_t count) {
     T* p = next;
     next += count;
@@ -214,7 +213,7 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   if (d.lstm) copy_block(f.c0, buf.c_states + first_slot * d.B * d.H, d.H, b0, b1, u0, u1);
   f.loop.barrier.wait(count);
 
-  T* recurrent = f.loop.recurrent.data();  // [B, G*H]
+  T* recurrent = first_line(f.loop.recurrent.data());  // [B, G*H]
   for (int64_t step = 0; step < d.T; ++step) {
     const int64_t t = f.direction == 0 ? step : d.T - 1 - step;
     const int64_t prev = state_slot(f.training, f.direction, step, t, false);

@@ -13,6 +13,18 @@
 
 namespace lstm {
 
+// Threads write neighbouring column ranges of the loops' buffers (their units of every row). A
+// range that starts on a 64-byte line shares no line with the next, so no line bounces between
+// cores at every step; but malloc aligns large blocks to 16 bytes only. So each buffer gets
+// kLineSlack<T> more elements and is used from its first whole line. Measured on the machine of
+// 2026-12-06 (lstm bench, 2 threads): see the README, "Buffers on cache lines".
+template <typename T>
+constexpr int64_t kLineSlack = 64 / sizeof(T);
+template <typename T>
+T* first_line(T* p) {
+  return p + (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64 / sizeof(T);
+}
+
 // Per layer and direction, the buffers one direction's time loop reads and writes.
 template <typename T>
 struct DirectionBuffers {
@@ -31,14 +43,15 @@ struct DirectionBuffers {
 // that the two directions of a layer can run at once (forward and backward alike).
 template <typename T>
 struct LoopScratch {
-  std::vector<T> recurrent;  // [B, G*H] h_{t-1} W_hhᵀ for the current step
+  std::vector<T> recurrent;    // [B, G*H] h_{t-1} W_hhᵀ for the current step, from first_line()
   PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward)
   PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
   PackedWeights<T> packed_hn;  // W_hn (forward) or W_hnᵀ (backward), GRU with reset_before
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   // Backward with W_hh read in place (backward_by_own_rows): each thread's share of dL/dh_{t-1}
-  // from its units' rows, for odd and even steps [2, threads, B, Hout]; empty otherwise.
+  // from its units' rows, for odd and even steps [2, threads, B, Hout] from first_line(); empty
+  // otherwise.
   std::vector<T> partial_dh;
   SpinBarrier barrier;         // where the threads running the loop meet
   // At inference, which forward weights packed_hh, packed_hn and packed_hr hold: a forward of the
