@@ -228,7 +228,7 @@ def describe_peaks(state):
                                                                     key=lambda kv: tables.parse_size(kv[0])))
         lines.append(f"FMA peak, {threads} thread(s), GFLOP/s: {figures or 'n/a'}; read GB/s: {bw or 'n/a'}")
     if state["round_trips"]:
-        lines.append("A cache line between the first two CPUs and back, at each round: "
+        lines.append("A cache line between the first two CPUs and back, at the start of each round: "
                      + ", ".join(f"{ns:.0f}" for ns in state["round_trips"])
                      + " ns (a host that places the two CPUs far apart, 300 ns or more, slows the loops' "
                      "barriers and exchanges: see the README's Speed section)")
