@@ -28,6 +28,7 @@ struct Options {
   double ms = 100;  // target duration of one timed run
   std::vector<std::size_t> sizes{256u << 10, 1u << 20, 2u << 20, 4u << 20, 8u << 20, 16u << 20, 64u << 20};
   bool json = false;
+  bool round_trip_only = false;  // --round-trip: only core_round_trip_ns (run_suite, around each run)
 };
 
 // "256K", "1M", "1MiB", "4096" → bytes.
@@ -52,8 +53,8 @@ Options parse_options(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--json") {
-      o.json = true;
+    if (arg == "--json" || arg == "--round-trip") {
+      (arg == "--json" ? o.json : o.round_trip_only) = true;
       continue;
     }
     if (i + 1 >= argc) throw std::runtime_error("missing value after " + arg);
@@ -69,6 +70,7 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.threads < 1 || o.repeats < 1 || !(o.ms > 0))
     throw std::runtime_error("--threads, --repeats and --ms must be positive");
+  if (o.round_trip_only && o.threads < 2) throw std::runtime_error("--round-trip needs --threads 2 or more");
   return o;
 }
 
@@ -282,6 +284,12 @@ void print_text(const Report& r, const Options& o) {
 
 int run(const Options& o) {
   check_options(o);
+  if (o.round_trip_only) {
+    const std::optional<double> ns = core_round_trip_ns(o);
+    if (o.json) std::printf("{\"peer\": \"fma_peak\", \"core_round_trip_ns\": %s}\n", json_number(ns).c_str());
+    else std::printf("a cache line from the first CPU to the second and back: %s ns\n", json_number(ns).c_str());
+    return 0;
+  }
   peak::CpuFeatures cpu = peak::detect_cpu();
   Report r;
   r.cpu = cpu.brand;

@@ -35,6 +35,9 @@ ONEDNN_ISA_INT8 = dict(ONEDNN_ISA, avx2="AVX2_VNNI", avx512="AVX512_CORE_VNNI")
 # registers than the path allows; lstm asks OpenBLAS for the same kernels itself under LSTM_MAX_ISA.
 OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
 BANDWIDTH_SIZES = "256K,512K,1M,2M,4M,8M,16M,64M"
+# A cache line's round trip between the first two CPUs, in ns, from which the host has placed them
+# far apart (on the Zen 4 of 2026-12-06: 50–66 ns near, 320–350 far; two-thread runs up to 12% slower far).
+FAR_NS = 200
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -67,7 +70,7 @@ def run_json(cmd, threads, timeout, extra_env=None):
                 obj = json.loads(line)
             except json.JSONDecodeError:
                 break
-            if isinstance(obj, dict) and ("ms_median" in obj or "gflops_peak" in obj):
+            if isinstance(obj, dict) and ("ms_median" in obj or "gflops_peak" in obj or "core_round_trip_ns" in obj):
                 return obj, ""
     return None, "no JSON object with ms_median on stdout"
 
@@ -169,6 +172,14 @@ def measure_peaks(args, peers, rnd, state):
                         f"{obj['core_round_trip_ns']:.0f} ns")
 
 
+def placement(peers, threads, timeout):
+    """fma_peak's round trip between the first two CPUs (ns), or None on one thread or without fma_peak."""
+    if threads < 2 or "fma" in peers.missing:
+        return None
+    obj, _ = run_json([peers.fma, "--threads", "2", "--repeats", "1", "--round-trip", "--json"], 2, timeout)
+    return obj.get("core_round_trip_ns") if obj else None
+
+
 def run_suite(args, peers, suite):
     """Interleaves every peer over rounds; keeps per (shape, mode, peer) the best median, its thread
     count and its JSON object."""
@@ -182,8 +193,14 @@ def run_suite(args, peers, suite):
                 iters, warmup = iterations(shape, mode, args.quick)
                 for threads in args.threads:
                     for peer in order:
+                        before = placement(peers, threads, args.timeout)
                         obj, err = run_json(peers.command(peer, shape, mode, threads, iters, warmup), threads,
                                             args.timeout, peers.env(peer))
+                        after = placement(peers, threads, args.timeout)
+                        if obj is not None and before is not None and after is not None:
+                            obj = dict(obj, core_round_trip_ns=[before, after],
+                                       placement="near" if max(before, after) < FAR_NS
+                                       else "far" if min(before, after) >= FAR_NS else "moved")
                         tag = f"[round {rnd}] {tables.shape_name(shape)} {mode} {threads}t {LABEL[peer]}"
                         if obj is None:
                             log(f"{tag}: n/a ({err})")
@@ -261,8 +278,10 @@ def describe_run(args, state, suite):
             else ""
     text = (f"Peers: {peers}; precision {args.precision}; instruction sets: {cap}; lstm path in force: "
             f"{', '.join(isas) or 'n/a'}; its BLAS: {', '.join(blas) or 'n/a'}. Times are the best median over {args.rounds} round(s) and "
-            f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses); "
-            f"FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train.")
+            f"{'/'.join(map(str, args.threads))} thread(s) (the winning thread count in parentheses, with "
+            f"', far' when a cache line took {FAR_NS} ns or more between the first two CPUs and back before "
+            f"and after that run, the host having placed them far apart (or the machine being busy), and "
+            f"', moved' when it changed during it); FLOPs = 2·G·H·(I+H)·B·T forward, 3× for train.")
     if args.precision == "int8":
         text += (" int8 is inference only. oneDNN: u8s8 LSTM with u8 input and h (scale 63, shift 64; the input "
                  "is quantized before its timed region), s8 weights with one scale per row shared by W_ih and "

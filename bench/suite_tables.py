@@ -67,7 +67,12 @@ class Verdicts:
 
 
 def fmt_ms(entry):
-    return f"{entry[0]:.2f} ({entry[1]}t)" if entry else "n/a"
+    """Median ms and the winning thread count; ", far" or ", moved" when the host had the two CPUs
+    far apart around that run (run_suite's `placement`)."""
+    if not entry:
+        return "n/a"
+    where = entry[2].get("placement", "near") if len(entry) > 2 else "near"
+    return f"{entry[0]:.2f} ({entry[1]}t{'' if where == 'near' else ', ' + where})"
 
 
 def fmt(value, spec, suffix=""):

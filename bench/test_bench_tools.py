@@ -72,12 +72,16 @@ def test_fma_peak_times_a_line_between_two_cpus(fma_json):
     # Between two cores a line takes tens of nanoseconds at least (one L3) and microseconds at
     # most (another socket); a loop without the answering thread would not come back at all.
     assert 5 < json.loads(proc.stdout)["core_round_trip_ns"] < 20000
+    proc = run([FMA_PEAK, "--threads", "2", "--repeats", "1", "--round-trip", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)) == ["core_round_trip_ns", "peer"]
 
 
 @pytest.mark.parametrize("args, message", [(["--sizes", "5K"], "multiples of 4 KiB"),
                                            (["--sizes", "4X"], "unknown unit"),
                                            (["--threads", "0"], "must be positive"),
                                            (["--threads", "100000"], "CPUs this process may use"),
+                                           (["--round-trip"], "needs --threads 2 or more"),
                                            (["--bogus", "1"], "unknown option")])
 def test_fma_peak_rejects_bad_options(args, message):
     if not os.access(FMA_PEAK, os.X_OK):
@@ -148,6 +152,11 @@ def test_fp32_table_targets_by_hand():
     assert rows[1][col["lstm/oneDNN"]] == "1.11" and rows[1][col["≤1.0×oneDNN"]] == "MISS (≤1.0)"
     assert rows[2][col["lstm/oneDNN"]] == "0.50" and rows[2][col["≤1.0×oneDNN"]] == "ok (≤0.6)"
     assert (verdicts.met, verdicts.checked) == (2, 3)
+    assert rows[0][col["lstm ms"]] == "100.00 (2t)"
+    # A run with the two CPUs far apart (run_suite's round trips before and after it) says so.
+    best[(big, "infer", "dnnl")] = (90.0, 2, {"impl": "brgemm", "placement": "far"})
+    _, rows, _ = tables.fp32_table([big], ["infer"], best, peaks, {}, {}, 2)
+    assert rows[0][col["oneDNN ms"]] == "90.00 (2t, far)"
     # On the avx2 path the 256-bit FMA peak is the reference: 134.2 / 80 = 168%.
     best[(big, "infer", "lstm")] = (100.0, 2, {"isa": "avx2"})
     _, rows, _ = tables.fp32_table([big], ["infer"], best, peaks, {}, {}, 2)
