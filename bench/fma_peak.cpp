@@ -28,7 +28,8 @@ struct Options {
   double ms = 100;  // target duration of one timed run
   std::vector<std::size_t> sizes{256u << 10, 1u << 20, 2u << 20, 4u << 20, 8u << 20, 16u << 20, 64u << 20};
   bool json = false;
-  bool round_trip_only = false;  // --round-trip: only core_round_trip_ns (run_suite, around each run)
+  // --round-trip: only core_round_trip_ns (run_suite.py takes it around each run)
+  bool round_trip_only = false;
 };
 
 // "256K", "1M", "1MiB", "4096" → bytes.
