@@ -71,7 +71,8 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.threads < 1 || o.repeats < 1 || !(o.ms > 0))
     throw std::runtime_error("--threads, --repeats and --ms must be positive");
-  if (o.round_trip_only && o.threads < 2) throw std::runtime_error("--round-trip needs --threads 2 or more");
+  if (o.round_trip_only && o.threads < 2)
+    throw std::runtime_error("--round-trip needs --threads 2 or more");
   return o;
 }
 
@@ -287,8 +288,12 @@ int run(const Options& o) {
   check_options(o);
   if (o.round_trip_only) {
     const std::optional<double> ns = core_round_trip_ns(o);
-    if (o.json) std::printf("{\"peer\": \"fma_peak\", \"core_round_trip_ns\": %s}\n", json_number(ns).c_str());
-    else std::printf("a cache line from the first CPU to the second and back: %s ns\n", json_number(ns).c_str());
+    if (o.json)
+      std::printf("{\"peer\": \"fma_peak\", \"core_round_trip_ns\": %s}\n",
+                  json_number(ns).c_str());
+    else
+      std::printf("a cache line from the first CPU to the second and back: %s ns\n",
+                  json_number(ns).c_str());
     return 0;
   }
   peak::CpuFeatures cpu = peak::detect_cpu();
