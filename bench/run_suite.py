@@ -36,7 +36,7 @@ ONEDNN_ISA_INT8 = dict(ONEDNN_ISA, avx2="AVX2_VNNI", avx512="AVX512_CORE_VNNI")
 OPENBLAS_CORE = {"scalar": "Nehalem", "avx2": "Haswell"}
 BANDWIDTH_SIZES = "256K,512K,1M,2M,4M,8M,16M,64M"
 # A cache line's round trip between the first two CPUs, in ns, from which the host has placed them
-# far apart (on the Zen 4 of 2026-12-06: 50–66 ns near, 320–350 far; two-thread runs up to 12% slower far).
+# far apart (on the Zen 4 of 2026-12-06: 50–66 ns near, 308–409 far, where most slow two-thread runs were).
 FAR_NS = 200
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -247,8 +247,8 @@ def describe_peaks(state):
     if state["round_trips"]:
         lines.append("A cache line between the first two CPUs and back, at the start of each round: "
                      + ", ".join(f"{ns:.0f}" for ns in state["round_trips"])
-                     + " ns (a host that places the two CPUs far apart, 300 ns or more, slows the loops' "
-                     "barriers and exchanges: see the README's Speed section)")
+                     + " ns (300 ns or more: the host placed the two CPUs far apart; see the README's "
+                     "Speed section)")
     if state["sgemm"]:
         lines.append("OpenBLAS sgemm peak GFLOP/s: "
                      + ", ".join(f"{t} thread(s) {state['sgemm'][t]:.1f}" for t in sorted(state["sgemm"])))
