@@ -23,7 +23,7 @@ struct CellForward {
   const uint8_t* active = nullptr; // [B] rows to compute; null = all. Inactive rows are left alone
   T* gates = nullptr;              // [B, G*H] in: x W_ihᵀ + b_ih; out: activated gates, kept for backward
                                    // (unless keep_gates is false)
-  const T* recurrent = nullptr;    // [B, G*H] h_{t-1} W_hhᵀ
+  const T* recurrent = nullptr;    // [B, G*H] h_{t-1} W_hhᵀ, or null: added into `gates`
   const T* bias_hh = nullptr;      // [G*H] or null (no bias)
   const T* h_prev = nullptr;       // [B, H] h_{t-1} (GRU)
   const T* c_prev = nullptr;       // [B, H] c_{t-1} (LSTM)

@@ -23,12 +23,13 @@ void lstm_forward(const CellForward<T>& s) {
   for (int64_t b = 0; b < s.batch; ++b) {
     if (s.active && !s.active[b]) continue;
     T* gate = s.gates + b * G * H;
-    const T* rec = s.recurrent + b * G * H;
+    const T* rec = s.recurrent ? s.recurrent + b * G * H : nullptr;
     for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
       const int64_t n = std::min(S::width, s.unit_end - j);
       auto pre_activation = [&](int64_t g) {
         const int64_t k = g * H + j;
-        return S::load(gate + k, n) + S::load(rec + k, n) + S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
+        const V sum = rec ? S::load(gate + k, n) + S::load(rec + k, n) : S::load(gate + k, n);
+        return sum + S::load_or_zero(s.bias_hh ? s.bias_hh + k : nullptr, n);
       };
       V a_f = pre_activation(F), a_g = pre_activation(F + 1), a_o = pre_activation(F + 2);
       V a_i = kCoupled ? a_f : pre_activation(0);

@@ -15,11 +15,11 @@ void rnn_forward(const CellForward<T>& s) {
   for (int64_t b = 0; b < s.batch; ++b) {
     if (s.active && !s.active[b]) continue;
     T* gate = s.gates + b * H;
-    const T* rec = s.recurrent + b * H;
+    const T* rec = s.recurrent ? s.recurrent + b * H : nullptr;
     for (int64_t j = s.unit_begin; j < s.unit_end; j += S::width) {
       const int64_t n = std::min(S::width, s.unit_end - j);
-      const auto a = S::load(gate + j, n) + S::load(rec + j, n) +
-                     S::load_or_zero(s.bias_hh ? s.bias_hh + j : nullptr, n);
+      const auto sum = rec ? S::load(gate + j, n) + S::load(rec + j, n) : S::load(gate + j, n);
+      const auto a = sum + S::load_or_zero(s.bias_hh ? s.bias_hh + j : nullptr, n);
       const auto y = kRelu ? S::relu(a) : S::tanh(a);
       S::store(gate + j, y, n);
       S::store(s.h + b * H + j, y, n);

@@ -89,6 +89,11 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
                    : panels_here == 2 ? pick_tile<2, MaxRows>(rows)
                                       : pick_tile<3, MaxRows>(rows);
         }
+        // The sums the tile adds to, asked for before its arithmetic (see the fp32 run_tile).
+        if (store.accumulate && !store.transposed)
+          for (int64_t r = row; r < row + rows; ++r)
+            for (int64_t j = first; j < first + width; j += 16)
+              __builtin_prefetch(c + r * ldc + j, 0, 3);
         tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
         store_block(out, panels_here * 32, rows, width, c, ldc, row, first, store);
       }
