@@ -214,15 +214,16 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
   f.loop.barrier.wait(count);
 
   T* recurrent = first_line(f.loop.recurrent.data());  // [B, G*H]
-  // Split by units, the LSTM and RNN cells' sum x W_ihᵀ + b_ih + h W_hhᵀ is made by the recurrent
-  // product itself, into the input part where it lies: the product asks for those sums early and
-  // loads them amid its arithmetic, where the cell waited for them from memory between the product
-  // and the step's barrier (and the other thread waited at the barrier). lstm 1024/1024/64/25, 2
-  // threads, interleaved pairs: infer 132–148 → 131–138 ms (6 of 6 pairs faster), train 406–433
-  // → 389–417 (5 of 6). Split by rows, with no barrier to hold up, the product's loads cost about
-  // what the cell saved, and more in bf16 (lstm 512/512/64/50 bf16 train 116–123 → 117–127 ms), so
-  // it keeps the two parts apart, as do the GRU and the layer-normalised LSTM, which need them so.
-  const bool into_gates = !f.int8 && !by_batch && !d.gru && !d.layer_norm;
+  // Split by units over several threads, the LSTM and RNN cells' sum x W_ihᵀ + b_ih + h W_hhᵀ is
+  // made by the recurrent product itself, into the input part where it lies: the product asks for
+  // those sums early and loads them amid its arithmetic, where the cell waited for them from memory
+  // between the product and the step's barrier (and the other thread waited at the barrier). lstm
+  // 1024/1024/64/25, 2 threads, interleaved pairs: infer 132–148 → 131–138 ms (6 of 6 pairs
+  // faster), train 406–433 → 389–417 (5 of 6). With no barrier to hold up (split by rows, or one
+  // thread) the product's loads cost about what the cell saved, or more: one thread 249–251 →
+  // 251–253 ms; lstm 512/512/64/50 bf16 train, by rows, 116–123 → 117–127. There the two parts
+  // stay apart, as they do for the GRU and the layer-normalised LSTM, which need them so.
+  const bool into_gates = !f.int8 && !by_batch && count > 1 && !d.gru && !d.layer_norm;
   for (int64_t step = 0; step < d.T; ++step) {
     const int64_t t = f.direction == 0 ? step : d.T - 1 - step;
     const int64_t prev = state_slot(f.training, f.direction, step, t, false);
