@@ -7,6 +7,7 @@
 
 #include "core/bf16_gemm.hpp"
 #include "core/thread_team.hpp"
+#include "core/vector_kernels.hpp"
 
 #if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11)
 #include <immintrin.h>
@@ -89,11 +90,8 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
                    : panels_here == 2 ? pick_tile<2, MaxRows>(rows)
                                       : pick_tile<3, MaxRows>(rows);
         }
-        // The sums the tile adds to, asked for before its arithmetic (see the fp32 run_tile).
         if (store.accumulate && !store.transposed)
-          for (int64_t r = row; r < row + rows; ++r)
-            for (int64_t j = first; j < first + width; j += 16)
-              __builtin_prefetch(c + r * ldc + j, 0, 3);
+          prefetch_block(c + row * ldc + first, ldc, rows, width);
         tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
         store_block(out, panels_here * 32, rows, width, c, ldc, row, first, store);
       }

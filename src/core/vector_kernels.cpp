@@ -123,12 +123,8 @@ void run_tile(const PanelProduct<T>& p, int64_t b, int64_t unit, int64_t columns
       const auto [row, row_end] = split_range(p.m, static_cast<int>(row_tiles), tile);
       const int64_t from = std::min(next_depth, tile * per_tile);
       const T* a = p.a + row * p.lda + k0 * (Interleaved ? row_end - row : 1);
-      // The sums the tile adds to, asked for now and loaded after the depth block: a C far in
-      // memory (the forward's input part over every step) then arrives amid the arithmetic.
       if (k0 == 0 && p.accumulate)
-        for (int64_t r = row; r < row_end; ++r)
-          for (int64_t j = 0; j < columns; j += 64 / static_cast<int64_t>(sizeof(T)))
-            __builtin_prefetch(c_tile + r * p.ldc + j, 0, 3);
+        prefetch_block(c_tile + row * p.ldc, p.ldc, row_end - row, columns);
       pick_kernel<S, T, NV, MaxRows, Interleaved>(row_end - row)(
           depth, a, p.lda, tile_panels + k0 * kPanel, panel_stride, c_tile + row * p.ldc, p.ldc,
           columns, p.accumulate || k0 > 0, next ? next + from * kPanel : nullptr,

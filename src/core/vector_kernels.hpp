@@ -84,6 +84,16 @@ void transpose_rows(const T* a, int64_t lda, int64_t rows, int64_t k, T* out, in
   }
 }
 
+// Asks for every line of C [rows, columns] (leading dimension ldc) into the caches: a product
+// that adds to a C far in memory (the forward's input part over every step) calls it before a
+// tile's arithmetic, so that the lines arrive amid it instead of stalling the tile's last loads.
+template <typename T>
+void prefetch_block(const T* c, int64_t ldc, int64_t rows, int64_t columns) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < columns; j += 64 / static_cast<int64_t>(sizeof(T)))
+      __builtin_prefetch(c + r * ldc + j, 0, 3);
+}
+
 // The active path's kernels for float, the portable ones for double.
 template <typename T>
 VectorKernels<T> vector_kernels();
