@@ -202,16 +202,18 @@ Bandwidth measure_bandwidth(const peak::CpuFeatures& cpu, const Options& o) {
   return bandwidth;
 }
 
-// The best of `repeats` times for one round trip of a cache line between the process's first two
-// CPUs: two threads pinned there take turns to advance a counter. On a virtual machine the host
-// places those CPUs, near (sharing an L3) or far apart, and may move them between runs; every
-// step of a loop split over two threads meets at a barrier and exchanges h across that distance.
-// Empty with fewer than two threads or CPUs.
 void spin_until(const std::atomic<std::int64_t>& turn, std::int64_t value) {
   while (turn.load(std::memory_order_acquire) != value) {
   }
 }
 
+constexpr const char* kRoundTripLabel = "a cache line from the first CPU to the second and back";
+
+// The best of `repeats` times for one round trip of a cache line between the process's first two
+// CPUs: two threads pinned there take turns to advance a counter. On a virtual machine the host
+// places those CPUs, near (sharing an L3) or far apart, and may move them between runs; every
+// step of a loop split over two threads meets at a barrier and exchanges h across that distance.
+// Empty with fewer than two threads or CPUs.
 std::optional<double> core_round_trip_ns(const Options& o) {
   if (o.threads < 2 || allowed_cpus().size() < 2) return {};
   constexpr std::int64_t kTrips = 100000;
@@ -279,9 +281,7 @@ void print_text(const Report& r, const Options& o) {
     std::printf("  fp32 512-bit FMA: %.1f flops per cycle per core\n", *r.fma512_flops_per_cycle);
   for (const auto& [bytes, gbs] : r.bandwidth)
     std::printf("  read %-8s per thread: %8.1f GB/s (all threads)\n", size_label(bytes).c_str(), gbs);
-  if (r.round_trip_ns)
-    std::printf("  a cache line from the first CPU to the second and back: %.0f ns\n",
-                *r.round_trip_ns);
+  if (r.round_trip_ns) std::printf("  %s: %.0f ns\n", kRoundTripLabel, *r.round_trip_ns);
 }
 
 int run(const Options& o) {
@@ -292,8 +292,7 @@ int run(const Options& o) {
       std::printf("{\"peer\": \"fma_peak\", \"core_round_trip_ns\": %s}\n",
                   json_number(ns).c_str());
     else
-      std::printf("a cache line from the first CPU to the second and back: %s ns\n",
-                  json_number(ns).c_str());
+      std::printf("%s: %s ns\n", kRoundTripLabel, json_number(ns).c_str());
     return 0;
   }
   peak::CpuFeatures cpu = peak::detect_cpu();

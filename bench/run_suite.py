@@ -247,7 +247,7 @@ def describe_peaks(state):
     if state["round_trips"]:
         lines.append("A cache line between the first two CPUs and back, at the start of each round: "
                      + ", ".join(f"{ns:.0f}" for ns in state["round_trips"])
-                     + " ns (300 ns or more: the host placed the two CPUs far apart; see the README's "
+                     + f" ns ({FAR_NS} ns or more: the host placed the two CPUs far apart; see the README's "
                      "Speed section)")
     if state["sgemm"]:
         lines.append("OpenBLAS sgemm peak GFLOP/s: "
