@@ -84,7 +84,7 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
         const int64_t row = block + begin, rows = end - begin;
         const uint16_t* tile_panels = panels + first / 32 * panel_stride;
         DotTile tile = pick_tile<NP, MaxRows>(rows);
-        if constexpr (NP == 4) {
+        if constexpr (NP > 1) {
           if (panels_here < NP)
             tile = panels_here == 1   ? pick_tile<1, MaxRows>(rows)
                    : panels_here == 2 ? pick_tile<2, MaxRows>(rows)
@@ -101,10 +101,14 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
 }  // namespace
 
 // Few rows (small batches) would leave too few independent sums to cover the instruction's
-// latency unless a tile spans several panels.
+// latency unless a tile spans several panels. Otherwise tiles of 6 rows by two panels: each pair of
+// A read serves four instructions, where 12 rows by one panel read twice as much of A for the same
+// sums, which for deep products comes from L3 (one thread, the product alone, GFLOP/s, 12 × 1 → 6 ×
+// 2: the lstm 1024/1024/64/25 input part 207–210 → 212–218, its weight gradients 185 → 197–199;
+// at depth 512 and 64 rows 219 → 221; 4 rows 197 → 220).
 void dot_multiply(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* panels, float* c, int64_t ldc,
                   int64_t columns, const Store& store) {
-  if (m >= 4) run_tiles<1, 12>(m, a16, kpad, panels, c, ldc, columns, store);
+  if (m >= 4) run_tiles<2, 6>(m, a16, kpad, panels, c, ldc, columns, store);
   else run_tiles<4, 3>(m, a16, kpad, panels, c, ldc, columns, store);
 }
 
