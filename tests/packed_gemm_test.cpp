@@ -328,6 +328,50 @@ TEST(Bf16, GemmWithBiasMatchesARoundedDoubleReference) {
                lstm::Error);
 }
 
+// multiply() with a bias, as the bf16 input part over every step uses it: C = A Wᵀ + bias in
+// every row (what C held does not count), over three blocks in two unit ranges, packed, read in
+// place and packed in bf16; against double sums (of the rounded operands, for bf16).
+TEST(PackedGemm, AddsTheBiasToEveryRow) {
+  const int64_t m = 7, rows = 40, blocks = 3, k = 50, n = blocks * rows, split = 32;
+  const auto a = random_values<float>(static_cast<size_t>(m * k), 11);
+  const auto w = random_values<float>(static_cast<size_t>(n * k), 12);
+  const auto bias = random_values<float>(static_cast<size_t>(n), 13);
+  auto check = [&](const std::string& name, const lstm::PackedWeights<float>& packed, bool rounded) {
+    std::vector<float> c(static_cast<size_t>(m * n), 7.0f);
+    packed.multiply(m, a.data(), k, c.data(), n, 0, split, false, bias.data());
+    packed.multiply(m, a.data(), k, c.data(), n, split, rows, false, bias.data());
+    std::vector<double> expected(c.size());
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = bias[static_cast<size_t>(j)];
+        for (int64_t i = 0; i < k; ++i) {
+          const float x = a[static_cast<size_t>(r * k + i)], y = w[static_cast<size_t>(j * k + i)];
+          sum += rounded ? static_cast<double>(round_to_bf16(x)) * round_to_bf16(y) : static_cast<double>(x) * y;
+        }
+        expected[static_cast<size_t>(r * n + j)] = sum;
+      }
+    const std::vector<double> got(c.begin(), c.end());
+    EXPECT_TRUE(test_util::compare_tensors(name, std::span<const double>(expected), std::span<const double>(got), 1e-5));
+  };
+  auto packed = [&] {
+    lstm::PackedWeights<float> p;
+    p.shape(blocks, rows, k);
+    p.pack(w.data(), k, 0, split);
+    p.pack(w.data(), k, split, rows);
+    return p;
+  };
+  check("packed", packed(), false);
+  lstm::PackedWeights<float> in_place;
+  in_place.read_in_place(w.data(), k, blocks, rows, k);
+  check("in place", in_place, false);
+  if (lstm::bf16_available()) {
+    const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
+    const lstm::PackedWeights<float> rounded = packed();
+    EXPECT_TRUE(rounded.bf16());
+    check("bf16", rounded, true);
+  }
+}
+
 TEST(Bf16, UnavailablePrecisionIsAnError) {
   if (lstm::bf16_available()) {
     // Doubles ignore the setting: their packed products stay exact.
@@ -353,13 +397,14 @@ std::vector<float> infer(const lstm::Network<float>& net, const std::vector<floa
   return y;
 }
 
-// A workspace packs W_hh (and W_hr, W_hn) once for repeated inference calls, and packs them again
-// whenever they may have changed: through parameter(), through an earlier view declared by
-// weights_changed(), through a view the optimizer writes after a training step (which declares
-// nothing: the training forward and the backward clear what the workspace kept), or with the
-// precision. Each result must equal a fresh workspace's. The last case is a batch of one with
-// W_hh over 1 MiB a thread (on up to 5 threads), which training reads in place and inference
-// packs.
+// A workspace packs W_hh (and W_hr, W_hn; with bf16 products W_ih too, when the input part is
+// split by units) once for repeated inference calls, and packs them again whenever they may have
+// changed: through parameter(), through an earlier view declared by weights_changed(), through a
+// view the optimizer writes after a training step (which declares nothing: the training forward
+// and the backward clear what the workspace kept), or with the precision; in fp32, then again in
+// bf16 where the CPU has it. Each result must equal a fresh workspace's. The last case is a batch
+// of one with W_hh over 1 MiB a thread (on up to 5 threads), which training reads in place and
+// inference packs, and whose input part over 5 steps is split by units.
 TEST(PackedReuse, InferenceRepacksWheneverTheWeightsMayHaveChanged) {
   struct ReuseCase {
     const char* cell;
@@ -383,43 +428,49 @@ TEST(PackedReuse, InferenceRepacksWheneverTheWeightsMayHaveChanged) {
       return run(ws);
     };
     lstm::Workspace<float> kept;
-    const std::vector<float> first = run(kept);
-    EXPECT_EQ(run(kept), first);
+    auto check_changes = [&] {
+      const std::vector<float> first = run(kept);
+      EXPECT_EQ(first, fresh());
+      EXPECT_EQ(run(kept), first);
 
-    for (float& v : net.parameter("weight_hh_l0")) v *= -1.0f;
-    const std::vector<float> negated = run(kept);
-    EXPECT_EQ(negated, fresh());
-    EXPECT_NE(negated, first);
+      std::vector<float> before = first;
+      for (const char* name : {"weight_hh_l0", "weight_ih_l0"}) {
+        for (float& v : net.parameter(name)) v *= -1.0f;
+        const std::vector<float> negated = run(kept);
+        EXPECT_EQ(negated, fresh()) << name;
+        EXPECT_NE(negated, before) << name;
+        before = negated;
+      }
 
-    const std::span<float> view = net.parameters();
-    (void)run(kept);
-    for (float& v : view) v *= 0.5f;
-    net.weights_changed();
-    EXPECT_EQ(run(kept), fresh());
+      const std::span<float> view = net.parameters();
+      (void)run(kept);
+      for (float& v : view) v *= 0.5f;
+      net.weights_changed();
+      EXPECT_EQ(run(kept), fresh());
 
-    // The trainer's order: views taken once, a training forward and backward, the optimizer
-    // writing through the views, then a validation forward.
-    (void)run(kept);
-    std::vector<float> y(first.size()), grads(static_cast<size_t>(net.num_parameters()));
-    lstm::ForwardArgs<float> args;
-    args.seq_len = 5;
-    args.batch = c.batch;
-    args.input = x.data();
-    args.output = y.data();
-    net.forward(lstm::Mode::training, args, kept);
-    lstm::BackwardArgs<float> back;
-    back.grad_output = y.data();
-    back.grad_params = grads.data();
-    net.backward(back, kept);
-    for (size_t k = 0; k < view.size(); ++k) view[k] -= 0.1f * grads[k];
-    EXPECT_EQ(run(kept), fresh());
-
+      // The trainer's order: views taken once, a training forward and backward, the optimizer
+      // writing through the views, then a validation forward.
+      (void)run(kept);
+      std::vector<float> y(first.size()), grads(static_cast<size_t>(net.num_parameters()));
+      lstm::ForwardArgs<float> args;
+      args.seq_len = 5;
+      args.batch = c.batch;
+      args.input = x.data();
+      args.output = y.data();
+      net.forward(lstm::Mode::training, args, kept);
+      lstm::BackwardArgs<float> back;
+      back.grad_output = y.data();
+      back.grad_params = grads.data();
+      net.backward(back, kept);
+      for (size_t k = 0; k < view.size(); ++k) view[k] -= 0.1f * grads[k];
+      EXPECT_EQ(run(kept), fresh());
+    };
+    check_changes();
     if (lstm::bf16_available()) {
+      SCOPED_TRACE("bf16");
       (void)run(kept);
       const test_util::PrecisionScope bf16(lstm::MatmulPrecision::bf16);
-      const std::vector<float> rounded = run(kept);
-      EXPECT_EQ(rounded, fresh());
-      EXPECT_EQ(run(kept), rounded);
+      check_changes();
     }
   }
 }

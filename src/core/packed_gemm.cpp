@@ -107,9 +107,16 @@ template const VectorKernels<double>& chosen_vector_kernels<double>();
 
 template <typename T>
 void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc,
-                             int64_t unit_begin, int64_t unit_end, bool accumulate) const {
+                             int64_t unit_begin, int64_t unit_end, bool accumulate, const T* bias) const {
   unit_end = std::min(unit_end, rows_per_block_);
   if (unit_begin >= unit_end || m == 0) return;
+  if (bias && !bf16_) {  // the bf16 products add it as they store C
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t b = 0; b < blocks_; ++b)
+        std::copy(bias + b * rows_per_block_ + unit_begin, bias + b * rows_per_block_ + unit_end,
+                  c + r * ldc + b * rows_per_block_ + unit_begin);
+    accumulate = true;
+  }
   const VectorKernels<T>& kernels = chosen_vector_kernels<T>();
   if (in_place_) {
     kernels.multiply_in_place({m, a, lda, c, ldc, in_place_, in_place_ld_, blocks_, rows_per_block_, k_,
@@ -126,7 +133,8 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
       for (int64_t b = 0; b < blocks_; ++b)
         bf16::multiply(m, a16.data(), kpad,
                        bf16_data_.data() + (b * panels_per_block_ + unit_begin / kPanel) * kpad * kPanel,
-                       c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin, {accumulate});
+                       c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin,
+                       {accumulate, false, bias ? bias + b * rows_per_block_ + unit_begin : nullptr});
       return;
     }
   }

@@ -42,9 +42,10 @@ class PackedWeights {
   bool bf16() const { return bf16_; }  // packed in bf16 (the matmul precision when shape() ran)
 
   // C[m, b*rows_per_block + j] (+)= Σ_k A[m, k] W[b*rows_per_block + j, k] for every block b
-  // and j in [unit_begin, unit_end); unit_begin must be a multiple of kPanel.
+  // and j in [unit_begin, unit_end); unit_begin must be a multiple of kPanel. With `bias`
+  // [blocks*rows_per_block] (not accumulating), C = A Wᵀ + bias in every row.
   void multiply(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc, int64_t unit_begin,
-                int64_t unit_end, bool accumulate) const;
+                int64_t unit_end, bool accumulate, const T* bias = nullptr) const;
 
  private:
   int64_t blocks_ = 0, rows_per_block_ = 0, k_ = 0, panels_per_block_ = 0;

@@ -255,6 +255,13 @@ inline bool input_by_weight_rows(const Dims& d, int64_t in) {
   return d.T * d.B <= 2 * PackedWeights<float>::kPanel && d.GH * in >= (int64_t{1} << 18);
 }
 
+// Whether each of `threads` threads computes the input part for its units of every gate over all
+// rows, rather than its rows for every column: with fewer rows than gate columns, each then reads
+// only its share of W_ih (input_by_weight_rows() goes first).
+inline bool input_by_units(const Dims& d, int64_t in, int threads) {
+  return threads > 1 && d.T * d.B < d.GH && !input_by_weight_rows(d, in);
+}
+
 // Whether a network of T's products with the weights take bf16 operands now: float networks
 // while the matmul precision is bf16 (double ones never do).
 template <typename T>

@@ -47,6 +47,7 @@ struct LoopScratch {
   PackedWeights<T> packed_hh;  // W_hh (forward) or W_hhᵀ (backward)
   PackedWeights<T> packed_hr;  // W_hr (forward) or W_hrᵀ (backward), with projection
   PackedWeights<T> packed_hn;  // W_hn (forward) or W_hnᵀ (backward), GRU with reset_before
+  PackedWeights<T> packed_ih;  // W_ih in bf16, for a bf16 input part split by units
   PackedWeights<T> packed_x;   // a few rows of a layer's input, when input_by_weight_rows()
   std::vector<T> input_part;   // [G*H, T*B] W_ih xᵀ, when input_by_weight_rows()
   // Backward with W_hh read in place (backward_by_own_rows): each thread's share of dL/dh_{t-1}
@@ -66,6 +67,9 @@ struct LoopScratch {
   };
   PackedFor packed_for;
   bool pack_weights = true;  // whether this call's forward threads pack them (prepare_direction)
+  // The same for packed_ih, which only calls whose bf16 input part is split by units pack.
+  PackedFor packed_ih_for;
+  bool pack_input_weights = false;
   // Whether this call's products with the weights take bf16 operands: read once from
   // matmul_precision() by prepare_direction, so that every thread of the call agrees.
   bool bf16 = false;
