@@ -336,7 +336,8 @@ TEST(PackedGemm, AddsTheBiasToEveryRow) {
   const auto a = random_values<float>(static_cast<size_t>(m * k), 11);
   const auto w = random_values<float>(static_cast<size_t>(n * k), 12);
   const auto bias = random_values<float>(static_cast<size_t>(n), 13);
-  auto check = [&](const std::string& name, const lstm::PackedWeights<float>& packed, bool rounded) {
+  auto check = [&](const std::string& name, const lstm::PackedWeights<float>& packed,
+                   bool rounded) {
     std::vector<float> c(static_cast<size_t>(m * n), 7.0f);
     packed.multiply(m, a.data(), k, c.data(), n, 0, split, false, bias.data());
     packed.multiply(m, a.data(), k, c.data(), n, split, rows, false, bias.data());
@@ -346,12 +347,14 @@ TEST(PackedGemm, AddsTheBiasToEveryRow) {
         double sum = bias[static_cast<size_t>(j)];
         for (int64_t i = 0; i < k; ++i) {
           const float x = a[static_cast<size_t>(r * k + i)], y = w[static_cast<size_t>(j * k + i)];
-          sum += rounded ? static_cast<double>(round_to_bf16(x)) * round_to_bf16(y) : static_cast<double>(x) * y;
+          sum += rounded ? static_cast<double>(round_to_bf16(x)) * round_to_bf16(y)
+                         : static_cast<double>(x) * y;
         }
         expected[static_cast<size_t>(r * n + j)] = sum;
       }
     const std::vector<double> got(c.begin(), c.end());
-    EXPECT_TRUE(test_util::compare_tensors(name, std::span<const double>(expected), std::span<const double>(got), 1e-5));
+    EXPECT_TRUE(test_util::compare_tensors(name, std::span<const double>(expected),
+                                           std::span<const double>(got), 1e-5));
   };
   auto packed = [&] {
     lstm::PackedWeights<float> p;

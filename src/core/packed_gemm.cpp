@@ -107,7 +107,8 @@ template const VectorKernels<double>& chosen_vector_kernels<double>();
 
 template <typename T>
 void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc,
-                             int64_t unit_begin, int64_t unit_end, bool accumulate, const T* bias) const {
+                                int64_t unit_begin, int64_t unit_end, bool accumulate,
+                                const T* bias) const {
   unit_end = std::min(unit_end, rows_per_block_);
   if (unit_begin >= unit_end || m == 0) return;
   if (bias && !bf16_) {  // the bf16 products add it as they store C
@@ -131,10 +132,11 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
       a16.resize(static_cast<size_t>(bf16::padded_rows(m) * kpad));
       bf16::convert_rows(m, k_, a, lda, a16.data(), kpad);
       for (int64_t b = 0; b < blocks_; ++b)
-        bf16::multiply(m, a16.data(), kpad,
-                       bf16_data_.data() + (b * panels_per_block_ + unit_begin / kPanel) * kpad * kPanel,
-                       c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin,
-                       {accumulate, false, bias ? bias + b * rows_per_block_ + unit_begin : nullptr});
+        bf16::multiply(
+            m, a16.data(), kpad,
+            bf16_data_.data() + (b * panels_per_block_ + unit_begin / kPanel) * kpad * kPanel,
+            c + b * rows_per_block_ + unit_begin, ldc, unit_end - unit_begin,
+            {accumulate, false, bias ? bias + b * rows_per_block_ + unit_begin : nullptr});
       return;
     }
   }

@@ -392,7 +392,8 @@ LoopPlan prepare_direction(const DirectionForward<T>& f, int team) {
   }
   f.loop.pack_input_weights = false;
   if (f.training) f.loop.packed_ih_for = {};
-  if (f.loop.bf16 && input_by_units(d, f.in, threads) && (f.training || f.loop.packed_ih_for != wanted)) {
+  if (f.loop.bf16 && input_by_units(d, f.in, threads) &&
+      (f.training || f.loop.packed_ih_for != wanted)) {
     f.loop.packed_ih.shape(d.G, d.H, f.in);
     f.loop.pack_input_weights = true;
     if (!f.training) f.loop.packed_ih_for = wanted;
