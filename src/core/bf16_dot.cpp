@@ -51,11 +51,14 @@ LSTM_DOT_TARGET void dot_tile(const uint16_t* a16, int64_t kpad, const uint16_t*
 
 using DotTile = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, float*);
 
-// The tile for `rows` (≤ R) rows.
+// The tile for `rows` (≤ R) rows over `panels` (≤ NP) panels: one panel less until they exist.
 template <int NP, int R>
-DotTile pick_tile(int64_t rows) {
+DotTile pick_tile(int64_t panels, int64_t rows) {
+  if constexpr (NP > 1) {
+    if (panels < NP) return pick_tile<NP - 1, R>(panels, rows);
+  }
   if constexpr (R == 1) return dot_tile<1, NP>;
-  else return rows >= R ? dot_tile<R, NP> : pick_tile<NP, R - 1>(rows);
+  else return rows >= R ? dot_tile<R, NP> : pick_tile<NP, R - 1>(panels, rows);
 }
 
 // Row tiles of up to MaxRows rows over NP panels at a time (fewer for the last columns: tiles
@@ -83,13 +86,7 @@ void run_tiles(int64_t m, const uint16_t* a16, int64_t kpad, const uint16_t* pan
         const auto [begin, end] = split_range(block_end - block, static_cast<int>(tiles), t);
         const int64_t row = block + begin, rows = end - begin;
         const uint16_t* tile_panels = panels + first / 32 * panel_stride;
-        DotTile tile = pick_tile<NP, MaxRows>(rows);
-        if constexpr (NP > 1) {
-          if (panels_here < NP)
-            tile = panels_here == 1   ? pick_tile<1, MaxRows>(rows)
-                   : panels_here == 2 ? pick_tile<2, MaxRows>(rows)
-                                      : pick_tile<3, MaxRows>(rows);
-        }
+        const DotTile tile = pick_tile<NP, MaxRows>(panels_here, rows);
         if (store.accumulate && !store.transposed)
           prefetch_block(c + row * ldc + first, ldc, rows, width);
         tile(a16 + row * kpad, kpad, tile_panels, panel_stride, out);
