@@ -299,12 +299,9 @@ void forward_direction_thread(const DirectionForward<T>& f, bool by_batch, int i
       // Recurrent part: h_{t-1} W_hhᵀ     [B, G*H], this thread's rows and units of every gate
       // (of r and z only when the reset gate comes before the product), added into the input
       // part where the cell takes the sum.
-      if (into_gates)
-        f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, cell.gates, d.GH, u0, u1,
-                                  true);
-      else
-        f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout, recurrent + b0 * d.GH,
-                                  d.GH, u0, u1, false);
+      f.loop.packed_hh.multiply(b1 - b0, h_prev + b0 * d.Hout, d.Hout,
+                                into_gates ? cell.gates : recurrent + b0 * d.GH, d.GH, u0, u1,
+                                into_gates);
       clock.lap(&PhaseSeconds::recurrent_products);
       if (d.reset_before) {
         // r and z, then u_n = (r⊙h_{t-1}) W_hnᵀ     [B, H], which needs every unit of r⊙h_{t-1}.
