@@ -373,6 +373,8 @@ TEST(PackedGemm, AddsTheBiasToEveryRow) {
     EXPECT_TRUE(rounded.bf16());
     check("bf16", rounded, true);
   }
+  std::vector<float> c(static_cast<size_t>(m * n));
+  EXPECT_THROW(packed().multiply(m, a.data(), k, c.data(), n, 0, rows, true, bias.data()), lstm::Error);
 }
 
 TEST(Bf16, UnavailablePrecisionIsAnError) {

@@ -8,6 +8,7 @@
 #include "core/bf16_gemm.hpp"
 #include "core/isa_internal.hpp"
 #include "core/vector_kernels.hpp"
+#include "lstm/error.hpp"
 #include "lstm/precision.hpp"
 
 namespace lstm {
@@ -111,6 +112,7 @@ void PackedWeights<T>::multiply(int64_t m, const T* a, int64_t lda, T* c, int64_
                                 const T* bias) const {
   unit_end = std::min(unit_end, rows_per_block_);
   if (unit_begin >= unit_end || m == 0) return;
+  if (bias && accumulate) throw Error("PackedWeights::multiply: a bias with accumulation is not built");
   if (bias && !bf16_) {  // the bf16 products add it as they store C
     for (int64_t r = 0; r < m; ++r)
       for (int64_t b = 0; b < blocks_; ++b)

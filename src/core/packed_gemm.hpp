@@ -43,7 +43,7 @@ class PackedWeights {
 
   // C[m, b*rows_per_block + j] (+)= Σ_k A[m, k] W[b*rows_per_block + j, k] for every block b
   // and j in [unit_begin, unit_end); unit_begin must be a multiple of kPanel. With `bias`
-  // [blocks*rows_per_block] (not accumulating), C = A Wᵀ + bias in every row.
+  // [blocks*rows_per_block], C = A Wᵀ + bias in every row (with accumulate: lstm::Error).
   void multiply(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc, int64_t unit_begin,
                 int64_t unit_end, bool accumulate, const T* bias = nullptr) const;
 
